@@ -1,0 +1,79 @@
+"""Adapters registry and ``load_model``: turn a MODEL spec from the command line into an Adapter.
+
+A spec is one of
+- a bundled checkpoint name (``dit-fmnist-s``), see ``CHECKPOINTS``;
+- ``ADAPTER:PATH_OR_HUB_ID`` (``dit:facebook/DiT-XL-2-256``, ``unet:./ckpt``);
+- a plugin adapter's name, registered by another package under the entry-point group
+  ``dive_bench.adapters`` (called with no argument, or with the part after ``:``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DiveBenchError
+from ..registry import Registry
+from .base import Adapter, ClassLabels, LayoutLabels, NoiseSchedule
+
+ADAPTERS: Registry = Registry("adapter", entry_point_group="dive_bench.adapters")
+ADAPTERS.register("dit", "dive_bench.adapters.dit:DiTAdapter",
+                  description="diffusers DiTTransformer2DModel (+ AutoencoderKL), tied or untied label tables")
+ADAPTERS.register("unet", "dive_bench.adapters.unet:UNetAdapter",
+                  description="diffusers UNet2DModel with num_class_embeds")
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+@dataclass(frozen=True)
+class BundledCheckpoint:
+    name: str
+    adapter: str
+    folder: str
+    description: str
+
+    @property
+    def path(self) -> Path:
+        return ASSETS / self.folder
+
+
+CHECKPOINTS: Registry = Registry("bundled checkpoint")
+for _ckpt in (
+    BundledCheckpoint("dit-digits-xs", "dit", "dit-digits-xs", "tiny DiT on 8x8 digits (unit tests, demo)"),
+    BundledCheckpoint("dit-fmnist-s", "dit", "dit-fmnist-s", "small DiT on Fashion-MNIST (patch 4, width 32, depth 2)"),
+    BundledCheckpoint("dit-fmnist-b", "dit", "dit-fmnist-b", "larger DiT on Fashion-MNIST (patch 4, width 64, depth 4)"),
+):
+    CHECKPOINTS.register(_ckpt.name, _ckpt, description=_ckpt.description)
+
+
+def _construct(factory, argument: str | None, name: str) -> Adapter:
+    if argument is None:
+        return factory()
+    if hasattr(factory, "from_pretrained"):
+        return factory.from_pretrained(argument, name=name)
+    return factory(argument)
+
+
+def load_model(spec: str) -> Adapter:
+    """Resolve a MODEL spec (see module docstring) to a ready adapter on the CPU."""
+    if spec in CHECKPOINTS:
+        ckpt: BundledCheckpoint = CHECKPOINTS.get(spec)
+        if not ckpt.path.exists():
+            raise DiveBenchError(f"bundled checkpoint {spec!r} is missing its files at {ckpt.path}; reinstall dive_bench")
+        return _construct(ADAPTERS.get(ckpt.adapter), str(ckpt.path), spec)
+    prefix, sep, rest = spec.partition(":")
+    if sep and prefix in ADAPTERS:
+        if not rest:
+            raise DiveBenchError(f"model spec {spec!r} names no checkpoint after ':'; e.g. {prefix}:./my_ckpt")
+        return _construct(ADAPTERS.get(prefix), rest, spec)
+    if not sep and spec in ADAPTERS:
+        return _construct(ADAPTERS.get(spec), None, spec)
+    known = CHECKPOINTS.names() + [f"{a}:PATH" for a in ADAPTERS.names()]
+    close = difflib.get_close_matches(spec, CHECKPOINTS.names() + ADAPTERS.names(), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise DiveBenchError(f"unknown model {spec!r}.{hint} Use a bundled checkpoint or ADAPTER:PATH_OR_HUB_ID; known: {', '.join(known)}.")
+
+
+__all__ = ["ADAPTERS", "CHECKPOINTS", "Adapter", "BundledCheckpoint", "ClassLabels", "LayoutLabels",
+           "NoiseSchedule", "load_model"]

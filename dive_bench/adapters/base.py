@@ -1,0 +1,119 @@
+"""The one interface every conditional diffusion model is seen through.
+
+DIVE, enumeration and the fidelity metrics only ever call these methods; an adapter knows its
+model and nothing about tasks. A condition is a tensor ``(B, L, D)`` of slot embeddings: one slot
+for a class-conditional model, many (class and box slots) for a layout model. ``vocabulary``
+names the embedding table each kind of slot draws from, so inversion can snap a learnable slot to
+its nearest legal entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+
+@dataclass(frozen=True)
+class ClassLabels:
+    num_classes: int
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LayoutLabels:
+    num_classes: int
+    grid: int
+    max_objects: int
+    names: tuple[str, ...] = ()
+
+
+@dataclass
+class NoiseSchedule:
+    """DDPM forward process: x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps, with a_t = alphas_cumprod[t]."""
+
+    alphas_cumprod: torch.Tensor
+    num_train_timesteps: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.num_train_timesteps = int(self.alphas_cumprod.numel())
+
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        a = self.alphas_cumprod.to(x0.device)[t].to(x0.dtype).view(-1, *([1] * (x0.ndim - 1)))
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+
+def file_sha256(paths: list[Path]) -> str:
+    """Hash of the weight files (sorted by name), recorded with every result."""
+    h = hashlib.sha256()
+    for p in sorted(paths, key=lambda q: q.name):
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def tensor_sha256(module: torch.nn.Module) -> str:
+    """Hash of a module's parameters, for models built in memory (tests, fresh training)."""
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+class Adapter(ABC):
+    """A frozen conditional diffusion model behind the interface DIVE and enumeration use."""
+
+    name: str = "adapter"
+    label_space: ClassLabels | LayoutLabels
+    schedule: NoiseSchedule
+    #: shape (C, H, W) of the pixel images ``encode`` accepts
+    image_shape: tuple[int, int, int]
+
+    @property
+    @abstractmethod
+    def vocabulary(self) -> dict[str, torch.Tensor]:
+        """Named embedding tables ``{kind: (V, D)}`` that slots are snapped to."""
+
+    @property
+    @abstractmethod
+    def slot_kinds(self) -> tuple[str, ...]:
+        """For each of the L condition slots, the vocabulary it draws from."""
+
+    @abstractmethod
+    def embed(self, labels: torch.Tensor) -> torch.Tensor:
+        """Discrete labels (B, L) -> condition embeddings (B, L, D)."""
+
+    @abstractmethod
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Pixels in [-1, 1] (B, C, H, W) -> the model's input space x0."""
+
+    @abstractmethod
+    def predict_noise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """eps prediction; differentiable in ``cond``."""
+
+    @abstractmethod
+    def info(self) -> dict:
+        """name, parameter count, checkpoint sha256, dtype: recorded in every result."""
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.vocabulary.values())).device
+
+    def sample(self, labels: torch.Tensor, steps: int = 50, guidance_scale: float = 1.0,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not implement sampling yet")
+
+    def check_images(self, images: torch.Tensor) -> None:
+        """Refuse images of the wrong shape with a message that names both shapes."""
+        from ..errors import DiveBenchError
+
+        got = tuple(images.shape[1:])
+        if got != tuple(self.image_shape):
+            raise DiveBenchError(
+                f"images are {'x'.join(map(str, got))} (CxHxW) but model {self.name!r} expects "
+                f"{'x'.join(map(str, self.image_shape))}; choose a task at the model's resolution")

@@ -1,0 +1,132 @@
+"""diffusers ``DiTTransformer2DModel`` (pixel space, or latent space with an ``AutoencoderKL``).
+
+diffusers has no model-level label embedder: every block has its own
+``norm1.emb.class_embedder`` (and the final layer reuses block 0's). We inject the condition with
+forward hooks on those modules, so the model code is untouched. When all blocks hold the same
+table (tied: converted original DiTs, our own checkpoints) a condition is one row of width
+``inner_dim``; otherwise the exact vocabulary is the per-block rows concatenated, and a condition
+of width ``depth * inner_dim`` is split across the blocks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..models.class_dit import tables_are_tied
+from .base import Adapter, ClassLabels, NoiseSchedule, file_sha256, tensor_sha256
+from .loading import load_component, load_schedule, looks_local, param_count, read_metadata, weight_files
+
+
+class DiTAdapter(Adapter):
+    def __init__(self, transformer, *, schedule: NoiseSchedule | None = None, vae=None,
+                 scaling_factor: float | None = None, class_names: tuple[str, ...] | None = None,
+                 name: str = "dit", sha256: str | None = None) -> None:
+        from diffusers import DDPMScheduler
+
+        self.transformer = transformer.eval().requires_grad_(False)
+        self.vae = vae.eval().requires_grad_(False) if vae is not None else None
+        self.scaling_factor = scaling_factor if scaling_factor is not None else (
+            getattr(vae.config, "scaling_factor", 0.18215) if vae is not None else 1.0)
+        self.schedule = schedule or NoiseSchedule(
+            DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").alphas_cumprod.float())
+        self.name = name
+        cfg = transformer.config
+        self.num_classes = int(cfg.num_embeds_ada_norm)
+        self.label_space = ClassLabels(self.num_classes, tuple(class_names or (str(i) for i in range(self.num_classes))))
+        self.latent_channels = int(cfg.in_channels)
+        if vae is not None:
+            factor = 2 ** (len(vae.config.block_out_channels) - 1)
+            self.image_shape = (int(vae.config.in_channels), cfg.sample_size * factor, cfg.sample_size * factor)
+        else:
+            self.image_shape = (int(cfg.in_channels), int(cfg.sample_size), int(cfg.sample_size))
+        self._embedders = [b.norm1.emb.class_embedder for b in transformer.transformer_blocks]
+        self.tied = tables_are_tied(transformer)
+        self._inject: list[torch.Tensor] | None = None
+        self._sha256 = sha256
+        for i, module in enumerate(self._embedders):
+            module.register_forward_hook(self._make_hook(i))
+
+    # -- loading -------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, source: str, *, name: str | None = None, torch_dtype=None) -> "DiTAdapter":
+        """A bare transformer folder, or a DiTPipeline folder / hub id (transformer/, vae/, scheduler/)."""
+        from diffusers import AutoencoderKL, DiTTransformer2DModel
+
+        kw = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
+        pipeline_layout = (not looks_local(source)) or (Path(source).expanduser() / "transformer").is_dir()
+        if pipeline_layout:
+            transformer = load_component(DiTTransformer2DModel, source, "transformer", **kw)
+            vae = None
+            if not looks_local(source) or (Path(source).expanduser() / "vae").is_dir():
+                vae = load_component(AutoencoderKL, source, "vae", **kw)
+            schedule = load_schedule(source, "scheduler")
+        else:
+            transformer = load_component(DiTTransformer2DModel, source, **kw)
+            vae, schedule = None, load_schedule(source, None)
+        meta = read_metadata(source)
+        files = weight_files(source)
+        sha = file_sha256(files) if files else None
+        return cls(transformer, schedule=schedule, vae=vae, class_names=tuple(meta.get("class_names", ())) or None,
+                   name=name or f"dit:{source}", sha256=sha)
+
+    # -- interface -----------------------------------------------------------------------------
+    def _tables(self) -> list[torch.Tensor]:
+        return [m.embedding_table.weight[: self.num_classes] for m in self._embedders]
+
+    @property
+    def vocabulary(self) -> dict[str, torch.Tensor]:
+        # The CFG null row (index num_classes) is not a class: it is left out of the vocabulary.
+        tables = self._tables()
+        table = tables[0] if self.tied else torch.cat(tables, dim=-1)
+        return {"class": table.detach()}
+
+    @property
+    def slot_kinds(self) -> tuple[str, ...]:
+        return ("class",)
+
+    def embed(self, labels: torch.Tensor) -> torch.Tensor:
+        return self.vocabulary["class"][labels.reshape(len(labels), -1)]
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        self.check_images(images)
+        if self.vae is None:
+            return images
+        with torch.no_grad():
+            # DiT and DIVE encode with the posterior mean, not a sample.
+            return self.vae.encode(images.to(self.vae.dtype)).latent_dist.mean * self.scaling_factor
+
+    def _make_hook(self, index: int):
+        def hook(module, args, output):
+            if self._inject is None:
+                return output
+            return self._inject[index].to(output.dtype)
+        return hook
+
+    def predict_noise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        row = cond[:, 0, :]
+        width = self._embedders[0].embedding_table.embedding_dim
+        self._inject = [row] * len(self._embedders) if self.tied else list(row.split(width, dim=-1))
+        try:
+            dummy = torch.zeros(len(x_t), dtype=torch.long, device=x_t.device)
+            out = self.transformer(x_t, timestep=t, class_labels=dummy, return_dict=False)[0]
+        finally:
+            self._inject = None
+        # Learned-sigma models output 2C channels: eps is the first half.
+        return out[:, : self.latent_channels]
+
+    def info(self) -> dict:
+        params = param_count(self.transformer) + (param_count(self.vae) if self.vae is not None else 0)
+        return {"name": self.name, "adapter": "dit", "params": params,
+                "transformer_params": param_count(self.transformer),
+                "sha256": self._sha256 or tensor_sha256(self.transformer),
+                "dtype": str(self.transformer.dtype).replace("torch.", ""),
+                "tied_label_tables": self.tied, "latent": self.vae is not None,
+                "num_classes": self.num_classes, "image_shape": list(self.image_shape)}
+
+    def to(self, device: torch.device | str) -> "DiTAdapter":
+        self.transformer.to(device)
+        if self.vae is not None:
+            self.vae.to(device)
+        return self

@@ -1,0 +1,195 @@
+"""``dive-bench`` command line. Progress goes to stderr, results to files, a summary to stdout.
+
+Errors a user can fix print one line and exit with status 2 (see ``errors.DiveBenchError``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import DiveBenchError
+
+
+def _quiet_libraries() -> None:
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        from diffusers.utils import logging as dlog
+        dlog.set_verbosity_error()
+    except ImportError:
+        pass
+
+
+def _parse_stages(text: str | None) -> tuple[tuple[int, int], ...] | None:
+    """'25:2,250:1' -> ((25, 2), (250, 1)): probes in each stage, classes kept after it."""
+    if not text:
+        return None
+    try:
+        return tuple((int(a), int(b)) for a, b in (part.split(":") for part in text.split(",")))
+    except ValueError as exc:
+        raise DiveBenchError(f"--stages {text!r} must look like '25:2,250:1' (probes:kept per stage)") from exc
+
+
+def _method_config(args: argparse.Namespace) -> dict:
+    common = {"interval": args.interval, "probe_seed": args.probe_seed, "loss": args.loss}
+    if args.method == "enumerate":
+        return {**common, "stages": _parse_stages(args.stages), "batch_size": args.eval_batch}
+    cfg = {**common, "steps": args.steps, "batch_size": args.batch_size, "monitor_every": args.monitor_every,
+           "lr": args.lr, "weight_decay": args.weight_decay, "metric": args.metric, "snap": not args.no_snap,
+           "init": args.init, "patience": args.patience, "monitor_batch": args.eval_batch}
+    return cfg
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .adapters import ADAPTERS, CHECKPOINTS
+    from .data import DATASETS
+    from .methods import METHODS
+    from .tasks import TASKS
+
+    for title, reg in (("Adapters", ADAPTERS), ("Bundled checkpoints", CHECKPOINTS), ("Tasks", TASKS),
+                       ("Datasets", DATASETS)):
+        print(f"{title}:")
+        for name in reg.names():
+            print(f"  {name:<18} {reg.describe(name)}")
+    print("Methods:")
+    for name in METHODS:
+        print(f"  {name}")
+    return 0
+
+
+def _summary(payload: dict) -> str:
+    acc = payload["metrics"].get("accuracy")
+    t = payload["timings"]
+    score = (f"accuracy {acc['value']:.4f} [{acc['ci_low']:.4f}, {acc['ci_high']:.4f}]" if acc else "no items")
+    per = f"{t['seconds_per_item']:.3f} s/item" if t["seconds_per_item"] is not None else "-"
+    return (f"{payload['model']} | {payload['task']} | {payload['method']} | {score} | n={payload['n_done']}/"
+            f"{payload['n_items']} ({payload['status']}) | {t['evaluations_per_item'] or 0:.0f} evals/item | {per}")
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .runner import ScoreRequest, score
+
+    req = ScoreRequest(model=args.model, task=args.task, method=args.method, method_config=_method_config(args),
+                       out=Path(args.out or f"runs/{args.model.replace(':', '_').replace('/', '_')}-{args.task}-{args.method}"),
+                       limit=args.limit, seed=args.seed, device=args.device, dtype=args.dtype, tf32=args.tf32,
+                       items_per_batch=args.items_per_batch, data_root=args.data_root, progress=not args.quiet)
+    payload = score(req)
+    print(_summary(payload))
+    print(f"results: {req.out / 'run.json'}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Both methods on the bundled digits model, with a light protocol that runs in minutes on a CPU."""
+    from .runner import ScoreRequest, score
+
+    out = Path(args.out)
+    light = {"interval": 10}
+    rows = []
+    for method, cfg in (("enumerate", {**light, "batch_size": 1000}),
+                        ("dive", {**light, "steps": 100, "batch_size": 10, "monitor_every": 10})):
+        req = ScoreRequest(model="dit-digits-xs", task="digits", method=method, method_config=cfg,
+                           out=out / method, limit=args.limit, items_per_batch=50, progress=not args.quiet)
+        rows.append(score(req))
+    print("DIVE vs Diffusion Classifier on dit-digits-xs (digits test, "
+          f"{args.limit} images, 100 probes: timesteps 5, 15, ..., 995)")
+    for p in rows:
+        print("  " + _summary(p))
+    print(f"results: {out}/*/run.json")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.kind != "class-dit":
+        raise DiveBenchError(f"unknown training kind {args.kind!r}; available: class-dit")
+    from .training.class_dit import ClassDiTTrainConfig, train_class_dit
+
+    cfg = ClassDiTTrainConfig(dataset=args.dataset, preset=args.preset, steps=args.steps, batch_size=args.batch_size,
+                              lr=args.lr, seed=args.seed, data_root=args.data_root)
+    dest = train_class_dit(cfg, Path(args.out), resume=not args.no_resume)
+    print(f"model written to {dest} (use it as dit:{dest})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dive-bench", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="adapters, bundled checkpoints, tasks, datasets, methods").set_defaults(func=cmd_list)
+
+    s = sub.add_parser("score", help="score a model on a task with DIVE or enumeration")
+    s.add_argument("model", help="bundled name (dit-fmnist-s), ADAPTER:PATH_OR_HUB_ID, or a plugin name")
+    s.add_argument("--task", required=True)
+    s.add_argument("--method", choices=["dive", "enumerate"], default="dive")
+    s.add_argument("--limit", type=int, help="score only the first N items")
+    s.add_argument("--out", help="output folder (default runs/MODEL-TASK-METHOD); rerun to resume")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 (LOCAL_RANK picks the GPU under torchrun)")
+    s.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision")
+    s.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on Ampere+ GPUs (the paper's setting)")
+    s.add_argument("--items-per-batch", type=int, default=16, help="images optimised together (memory, not results)")
+    s.add_argument("--data-root", help="dataset folder (Fashion-MNIST IDX files, ImageNet val)")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    g = s.add_argument_group("probes (both methods)")
+    g.add_argument("--interval", type=int, default=4, help="timestep interval: probes at interval/2 + k*interval")
+    g.add_argument("--probe-seed", type=int, default=42)
+    g.add_argument("--loss", choices=["l2", "l1", "huber"], default="l2")
+    g.add_argument("--eval-batch", type=int, default=500, help="samples per no-grad forward pass")
+    d = s.add_argument_group("DIVE")
+    d.add_argument("--steps", type=int, default=200)
+    d.add_argument("--batch-size", type=int, default=25, help="probes per image per optimiser step")
+    d.add_argument("--monitor-every", type=int, default=10)
+    d.add_argument("--lr", type=float, default=None, help="default: 0.5 x the vocabulary std")
+    d.add_argument("--weight-decay", type=float, default=0.01)
+    d.add_argument("--metric", choices=["l2", "cosine"], default="l2", help="nearest-neighbour snapping metric")
+    d.add_argument("--no-snap", action="store_true", help="ablation: optimise the continuous embedding")
+    d.add_argument("--init", choices=["gaussian", "mean"], default="gaussian")
+    d.add_argument("--patience", type=int, default=None, help="early stop after N monitor passes without improvement")
+    e = s.add_argument_group("enumeration")
+    e.add_argument("--stages", help="adaptive Diffusion Classifier, e.g. '25:2,250:1' (probes:kept)")
+    s.set_defaults(func=cmd_score)
+
+    dm = sub.add_parser("demo", help="the bundled end-to-end run (a few minutes on a CPU)")
+    dm.add_argument("--limit", type=int, default=100)
+    dm.add_argument("--out", default="runs/demo")
+    dm.add_argument("--quiet", action="store_true")
+    dm.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("train", help="train a reference checkpoint")
+    t.add_argument("kind", help="class-dit")
+    t.add_argument("--out", required=True)
+    t.add_argument("--dataset", default="digits")
+    t.add_argument("--preset", default="xs", help="xs, s, b (see dive_bench/models/class_dit.py)")
+    t.add_argument("--steps", type=int, default=2000)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--data-root")
+    t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    t.add_argument("--no-resume", action="store_true", help="ignore an existing train_state.pt in --out")
+    t.set_defaults(func=cmd_train)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_libraries()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DiveBenchError as exc:
+        print(f"dive-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dive-bench: interrupted; finished items are saved, rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""DIVE: invert a frozen conditional diffusion model by optimising its condition embedding.
+
+Per image, a learnable tensor of L condition slots is snapped in the forward pass to its nearest
+vocabulary entry with a straight-through gradient, ``snap(e) = (NN(e) - e).detach() + e``, and
+optimised with AdamW to minimise the denoising error on probes drawn in shuffled order. Every
+``monitor_every`` steps a monitor pass scores the *snapped* labels on all probes; the prediction
+is the snapped labels at the best monitor value (the labels at the last step are much worse, see
+FACTS.md). Because the snapped condition equals ``adapter.embed(labels)``, the monitor value of a
+label is exactly enumeration's score for it; monitor values are therefore cached per label and a
+revisited label costs nothing.
+
+Images are inverted together (one forward over N images x batch probes) but are independent: the
+loss is a sum of per-image terms, AdamW is element-wise, each image has its own generator for
+init and probe order, and stopped images are frozen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..adapters.base import Adapter
+from ..errors import DiveBenchError
+from .probes import ProbeSet, denoising_error
+
+
+@dataclass
+class DiveConfig:
+    steps: int = 200
+    #: probes per image per optimiser step
+    batch_size: int = 25
+    #: optimiser steps per loop; the monitor runs after each loop
+    monitor_every: int = 10
+    #: None: 0.5 x the vocabulary's std (= the released 1e-2 for DiT's 0.02-std tables)
+    lr: float | None = None
+    weight_decay: float = 0.01
+    #: nearest-neighbour metric for snapping: "l2" (released code) or "cosine" (paper's detection)
+    metric: str = "l2"
+    #: False = ablation "w/o in-vocabulary optimisation": optimise the continuous embedding
+    snap: bool = True
+    #: "gaussian": N(table mean, table std) per element (released code); "mean": the table mean row
+    init: str = "gaussian"
+    #: stop an image after this many monitor passes without improvement (None: never)
+    patience: int | None = None
+    interval: int = 4
+    probe_seed: int = 42
+    loss: str = "l2"
+    #: max samples in one forward pass of the monitor
+    monitor_batch: int = 500
+
+
+@dataclass
+class InversionResult:
+    labels: list[int]
+    best_monitor: float
+    best_step: int
+    steps_run: int
+    evaluations: int
+    monitor_curve: list[tuple[int, float]] = field(default_factory=list)
+    visited: list[list[int]] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def nearest(e: torch.Tensor, table: torch.Tensor, metric: str) -> torch.Tensor:
+    """Index of the nearest table row for each row of ``e`` (M, D)."""
+    if metric == "l2":
+        return torch.cdist(e.float(), table.float(), compute_mode="donot_use_mm_for_euclid_dist").argmin(-1)
+    if metric == "cosine":
+        return (F.normalize(e.float(), dim=-1) @ F.normalize(table.float(), dim=-1).T).argmax(-1)
+    raise ValueError(f"unknown snapping metric {metric!r}; use l2 or cosine")
+
+
+class _Snapper:
+    """Nearest-entry lookup per slot kind (slots of one kind share one table)."""
+
+    def __init__(self, adapter: Adapter, metric: str) -> None:
+        self.vocab = adapter.vocabulary
+        self.kinds = adapter.slot_kinds
+        self.metric = metric
+        self.groups = {k: [i for i, s in enumerate(self.kinds) if s == k] for k in dict.fromkeys(self.kinds)}
+
+    def labels(self, e: torch.Tensor) -> torch.Tensor:
+        out = torch.empty(e.shape[:2], dtype=torch.long, device=e.device)
+        for kind, slots in self.groups.items():
+            sub = e[:, slots].reshape(-1, e.shape[-1])
+            out[:, slots] = nearest(sub, self.vocab[kind], self.metric).view(len(e), len(slots))
+        return out
+
+    def lookup(self, labels: torch.Tensor) -> torch.Tensor:
+        out = torch.empty((*labels.shape, next(iter(self.vocab.values())).shape[-1]),
+                          device=labels.device, dtype=next(iter(self.vocab.values())).dtype)
+        for kind, slots in self.groups.items():
+            out[:, slots] = self.vocab[kind][labels[:, slots]]
+        return out
+
+    def straight_through(self, e: torch.Tensor) -> torch.Tensor:
+        snapped = self.lookup(self.labels(e.detach())).to(e.dtype)
+        return (snapped - e).detach() + e
+
+
+def _init_slots(adapter: Adapter, n: int, generators: list[torch.Generator], init: str) -> torch.Tensor:
+    kinds = adapter.slot_kinds
+    vocab = adapter.vocabulary
+    d = next(iter(vocab.values())).shape[-1]
+    e = torch.empty((n, len(kinds), d))
+    for s, kind in enumerate(kinds):
+        table = vocab[kind].float().cpu()
+        if init == "gaussian":
+            mean, std = float(table.mean()), float(table.std())
+            for i, g in enumerate(generators):
+                e[i, s] = torch.randn(d, generator=g) * std + mean
+        elif init == "mean":
+            e[:, s] = table.mean(0)
+        else:
+            raise ValueError(f"unknown init {init!r}; use gaussian or mean")
+    return e
+
+
+def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveConfig,
+           seeds: list[int], progress: bool = False) -> list[InversionResult]:
+    """Run DIVE on a batch of encoded images ``x0`` (N, ...), one seed per image."""
+    n = len(x0)
+    if len(seeds) != n:
+        raise ValueError(f"need one seed per image: {n} images, {len(seeds)} seeds")
+    device = x0.device
+    p, b = len(probes), min(config.batch_size, len(probes))
+    snapper = _Snapper(adapter, config.metric)
+    vocab_all = torch.cat([v.flatten() for v in adapter.vocabulary.values()]).float()
+    lr = config.lr if config.lr is not None else 0.5 * float(vocab_all.std())
+    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    slots = torch.nn.Parameter(_init_slots(adapter, n, gens, config.init).to(device))
+    opt = torch.optim.AdamW([slots], lr=lr, weight_decay=config.weight_decay)
+
+    perms = [torch.randperm(p, generator=g) for g in gens]
+    cursor = [0] * n
+    active = torch.ones(n, dtype=torch.bool)
+    best = [float("inf")] * n
+    best_labels = [snapper.labels(slots.detach()[i:i + 1])[0].tolist() for i in range(n)]
+    best_step, since_best, steps_run, evals = [0] * n, [0] * n, [0] * n, [0] * n
+    curves: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+    visited: list[dict[tuple[int, ...], None]] = [{} for _ in range(n)]
+    cache: list[dict[tuple[int, ...], float]] = [{} for _ in range(n)]
+
+    def next_probes(i: int) -> torch.Tensor:
+        if cursor[i] + b > p:  # a new shuffled pass over the probes
+            perms[i] = torch.randperm(p, generator=gens[i])
+            cursor[i] = 0
+        idx = perms[i][cursor[i]:cursor[i] + b]
+        cursor[i] += b
+        return idx
+
+    bar = tqdm(range(1, config.steps + 1), disable=not progress, desc="DIVE", leave=False)
+    for step in bar:
+        act = active.nonzero().flatten().tolist()
+        if not act:
+            break
+        idx = torch.stack([next_probes(i) for i in act]).to(device)          # (A, B)
+        act_t = torch.tensor(act, device=device)
+        e = slots[act_t]
+        cond = snapper.straight_through(e) if config.snap else e
+        for row, i in zip(snapper.labels(e.detach()).tolist(), act):
+            visited[i].setdefault(tuple(row), None)
+        x_rep = x0[act_t].repeat_interleave(b, 0)
+        cond_rep = cond.repeat_interleave(b, 0)
+        err = denoising_error(adapter, x_rep, cond_rep, probes.timesteps[idx.flatten()],
+                              probes.noise[idx.flatten()], config.loss).view(len(act), b)
+        loss = err.mean(1).sum()
+        if not torch.isfinite(loss):
+            raise DiveBenchError(f"DIVE loss became {float(loss)} at step {step}; the model produces "
+                                 "non-finite outputs for these inputs (check dtype/autocast and the checkpoint)")
+        frozen = slots.detach()[~active.to(device)].clone()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if (~active).any():
+            with torch.no_grad():
+                slots[~active.to(device)] = frozen
+        for i in act:
+            evals[i] += 3 * b  # a backward pass counts as two forwards
+            steps_run[i] = step
+        if step % config.monitor_every == 0 or step == config.steps:
+            values, labels = _monitor(adapter, x0, slots.detach(), act, probes, config, snapper, cache, evals)
+            for i in act:
+                curves[i].append((step, values[i]))
+                if values[i] < best[i]:
+                    best[i], best_labels[i], best_step[i], since_best[i] = values[i], labels[i], step, 0
+                else:
+                    since_best[i] += 1
+                    if config.patience is not None and since_best[i] >= config.patience:
+                        active[i] = False
+    return [InversionResult(labels=list(best_labels[i]), best_monitor=best[i], best_step=best_step[i],
+                            steps_run=steps_run[i], evaluations=evals[i], monitor_curve=curves[i],
+                            visited=[list(v) for v in visited[i]],
+                            stopped_early=steps_run[i] < config.steps) for i in range(n)]
+
+
+@torch.no_grad()
+def _monitor(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, act: list[int], probes: ProbeSet,
+             config: DiveConfig, snapper: _Snapper, cache: list[dict], evals: list[int]):
+    """Mean error over all probes for each active image's current snapped labels (cached)."""
+    p = len(probes)
+    labels_all = snapper.labels(slots)
+    values: dict[int, float] = {}
+    labels: dict[int, list[int]] = {}
+    todo = []
+    for i in act:
+        key = tuple(labels_all[i].tolist())
+        labels[i] = list(key)
+        if config.snap and key in cache[i]:
+            values[i] = cache[i][key]
+        else:
+            todo.append(i)
+    if todo:
+        conds = snapper.lookup(labels_all[todo]) if config.snap else slots[todo]
+        sums = torch.zeros(len(todo), dtype=torch.float64)
+        pairs = [(r, j) for r in range(len(todo)) for j in range(p)]
+        for start in range(0, len(pairs), config.monitor_batch):
+            chunk = torch.tensor(pairs[start:start + config.monitor_batch])
+            rr, jj = chunk[:, 0].to(x0.device), chunk[:, 1].to(x0.device)
+            todo_t = torch.tensor(todo, device=x0.device)
+            err = denoising_error(adapter, x0[todo_t[rr]], conds[rr], probes.timesteps[jj], probes.noise[jj], config.loss)
+            sums.index_add_(0, rr.cpu(), err.double().cpu())
+        for r, i in enumerate(todo):
+            values[i] = float(sums[r] / p)
+            evals[i] += p
+            if config.snap:
+                cache[i][tuple(labels[i])] = values[i]
+    return values, labels

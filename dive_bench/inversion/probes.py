@@ -1,0 +1,69 @@
+"""Fixed (timestep, noise) probes and the one scoring primitive, ``denoising_error``.
+
+DIVE's objective, DIVE's monitor and Diffusion Classifier's class scores are all the same
+quantity: the noise-prediction error of the model at fixed probes. Keeping one function for it is
+what makes the identity "monitor value of a snapped class == enumeration score of that class"
+hold by construction (DESIGN.md invariant 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..adapters.base import Adapter
+
+
+@dataclass
+class ProbeSet:
+    """Timesteps ``interval/2 + k*interval`` and one seeded noise per timestep.
+
+    The noise bank is shared by all images (as in the released DIVE code and Diffusion
+    Classifier), so scores of different images are comparable and a result does not depend on
+    which images were processed together.
+    """
+
+    timesteps: torch.Tensor  # (P,) long
+    noise: torch.Tensor      # (P, *x0_shape) float32
+
+    @classmethod
+    def build(cls, x0_shape: tuple[int, ...], *, num_train_timesteps: int = 1000, interval: int = 4,
+              seed: int = 42, device: torch.device | str = "cpu") -> "ProbeSet":
+        if interval < 1 or interval > num_train_timesteps:
+            raise ValueError(f"probe interval must be in [1, {num_train_timesteps}], got {interval}")
+        timesteps = torch.arange(interval // 2, num_train_timesteps, interval, dtype=torch.long)
+        g = torch.Generator().manual_seed(seed)
+        noise = torch.randn((len(timesteps), *x0_shape), generator=g)
+        return cls(timesteps.to(device), noise.to(device))
+
+    def __len__(self) -> int:
+        return int(self.timesteps.numel())
+
+    def subset(self, n: int) -> torch.Tensor:
+        """Indices of ``n`` probes spread evenly over the timestep range (nested for growing n
+        is not required: callers cache per-probe errors by index)."""
+        n = max(1, min(n, len(self)))
+        return torch.linspace(0, len(self) - 1, n).round().long().unique()
+
+
+def per_sample_loss(pred: torch.Tensor, target: torch.Tensor, loss: str = "l2") -> torch.Tensor:
+    pred, target = pred.float(), target.float()
+    if loss == "l2":
+        err = (pred - target) ** 2
+    elif loss == "l1":
+        err = (pred - target).abs()
+    elif loss == "huber":
+        err = F.huber_loss(pred, target, reduction="none")
+    else:
+        raise ValueError(f"unknown loss {loss!r}; use l2, l1 or huber")
+    return err.flatten(1).mean(1)
+
+
+def denoising_error(adapter: Adapter, x0: torch.Tensor, cond: torch.Tensor, t: torch.Tensor,
+                    noise: torch.Tensor, loss: str = "l2") -> torch.Tensor:
+    """Per-sample noise-prediction error (B,) of ``adapter`` at x0 noised with (t, noise)."""
+    x_t = adapter.schedule.add_noise(x0, noise.to(x0.dtype), t)
+    eps = adapter.predict_noise(x_t, t, cond)
+    return per_sample_loss(eps, noise, loss)

@@ -1,0 +1,1 @@
+"""Architectures and presets we define or configure ourselves."""

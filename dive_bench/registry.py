@@ -1,0 +1,102 @@
+"""A small typed registry: decorator registration, lazy ``module:attr`` entries, entry points.
+
+Why lazy entries: importing diffusers or torchvision to print ``dive-bench list`` would cost
+seconds, and a broken optional plugin must not break every command. An entry is imported the
+first time it is looked up.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+from importlib.metadata import entry_points
+from typing import Callable, Generic, Iterator, TypeVar
+
+from .errors import DiveBenchError
+
+T = TypeVar("T")
+
+
+def _import_ref(ref: str) -> object:
+    module_name, _, attr = ref.partition(":")
+    if not attr:
+        raise ValueError(f"lazy registry entry {ref!r} must look like 'package.module:attribute'")
+    obj: object = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class Registry(Generic[T]):
+    """Named objects of one kind (adapters, tasks, datasets, checkpoints).
+
+    ``entry_point_group`` names a Python entry-point group that third-party packages can use to
+    add entries without touching this code (``[project.entry-points."dive_bench.adapters"]``).
+    """
+
+    def __init__(self, kind: str, entry_point_group: str | None = None) -> None:
+        self.kind = kind
+        self.entry_point_group = entry_point_group
+        self._items: dict[str, T | str] = {}
+        self._descriptions: dict[str, str] = {}
+        self._plugins_loaded = False
+
+    def register(self, name: str, obj: T | str | None = None, *, description: str = "") -> Callable:
+        """Register ``obj`` (or a ``"module:attr"`` string) under ``name``; usable as a decorator."""
+
+        def add(target: T | str) -> T | str:
+            if name in self._items and self._items[name] is not target:
+                raise ValueError(f"{self.kind} {name!r} is already registered")
+            self._items[name] = target
+            if description or isinstance(target, str):
+                self._descriptions[name] = description
+            else:
+                self._descriptions[name] = ((target.__doc__ or "").strip().splitlines() or [""])[0]
+            return target
+
+        if obj is not None:
+            add(obj)
+            return lambda x: x
+        return add
+
+    def _load_plugins(self) -> None:
+        if self._plugins_loaded or not self.entry_point_group:
+            return
+        self._plugins_loaded = True
+        for ep in entry_points(group=self.entry_point_group):
+            if ep.name not in self._items:
+                self._items[ep.name] = ep.value
+                self._descriptions[ep.name] = f"plugin ({ep.value})"
+
+    def names(self, pattern: str = "*") -> list[str]:
+        self._load_plugins()
+        return sorted(n for n in self._items if fnmatch.fnmatch(n, pattern))
+
+    def describe(self, name: str) -> str:
+        self._load_plugins()
+        return self._descriptions.get(name, "")
+
+    def __contains__(self, name: str) -> bool:
+        self._load_plugins()
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def get(self, name: str) -> T:
+        """The object registered as ``name``; an unknown name suggests the closest ones."""
+        self._load_plugins()
+        if name not in self._items:
+            close = difflib.get_close_matches(name, list(self._items), n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            known = ", ".join(sorted(self._items)) or "none"
+            raise DiveBenchError(f"unknown {self.kind} {name!r}.{hint} Known: {known}.")
+        item = self._items[name]
+        if isinstance(item, str):
+            try:
+                item = _import_ref(item)
+            except (ImportError, AttributeError) as exc:
+                raise DiveBenchError(f"{self.kind} {name!r} points to {item!r}, which cannot be imported: {exc}") from exc
+            self._items[name] = item
+        return item  # type: ignore[return-value]

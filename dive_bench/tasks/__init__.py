@@ -1,0 +1,17 @@
+"""Task specs: a dataset split, item ids, and how predictions become metrics."""
+
+from ..registry import Registry
+from .classification import ClassificationTask
+
+TASKS: Registry = Registry("task")
+TASKS.register("digits", ClassificationTask("digits", "1", "digits", "test",
+                                            "scikit-learn digits, last 500 images (8x8)"),
+               description="scikit-learn digits, 500 test images, 8x8, 10 classes")
+TASKS.register("fmnist", ClassificationTask("fmnist", "1", "fmnist", "test",
+                                            "Fashion-MNIST test split (10,000 images, 28x28)"),
+               description="Fashion-MNIST test split, 10,000 images, 28x28, 10 classes")
+TASKS.register("imagenet-2x1000", ClassificationTask("imagenet-2x1000", "1", "imagenet-folder", "val",
+                                                     "ImageNet val, first 2 images per class (DIVE paper protocol)"),
+               description="ImageNet val, first 2 per class (needs --data-root; GPU)")
+
+__all__ = ["TASKS", "ClassificationTask"]

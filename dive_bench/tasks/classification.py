@@ -1,0 +1,32 @@
+"""Classification: accuracy of predicted class labels, with a Wilson 95% interval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..data import DATASETS
+from ..data.base import ImageDataset
+from ..stats import wilson_interval
+
+
+@dataclass(frozen=True)
+class ClassificationTask:
+    name: str
+    #: bump when the items or the metric change, so old and new runs are never compared
+    version: str
+    dataset: str
+    split: str
+    description: str = ""
+    kind: str = "classification"
+
+    def load(self, data_root: str | None = None) -> ImageDataset:
+        return DATASETS.get(self.dataset)(split=self.split, root=data_root)
+
+    def metrics(self, predictions: list[int], targets: list[int]) -> dict:
+        if len(predictions) != len(targets):
+            raise ValueError(f"{len(predictions)} predictions for {len(targets)} targets")
+        n = len(targets)
+        correct = sum(int(p) == int(t) for p, t in zip(predictions, targets))
+        lo, hi = wilson_interval(correct, n)
+        return {"accuracy": {"value": correct / n if n else float("nan"), "ci_low": lo, "ci_high": hi,
+                             "n": n, "correct": correct, "interval": "wilson95"}}

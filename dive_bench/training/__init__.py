@@ -1,0 +1,1 @@
+"""Training of the small reference checkpoints that ship with dive_bench."""

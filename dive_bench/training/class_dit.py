@@ -1,0 +1,126 @@
+"""Train a small class-conditional DiT (tied label table, CFG null row, EMA).
+
+Every step draws its batch, timesteps and noise from a generator seeded by (seed, step), so a run
+resumed from a checkpoint continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from diffusers import DDPMScheduler
+from tqdm.auto import tqdm
+
+from ..data import DATASETS
+from ..data.base import to_model_range
+from ..models.class_dit import build_class_dit, disable_internal_label_dropout, tie, untie
+from .checkpointing import load_state, save_state
+
+
+@dataclass
+class ClassDiTTrainConfig:
+    dataset: str = "digits"
+    preset: str = "xs"
+    steps: int = 3000
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup: int = 100
+    ema_decay: float = 0.999
+    class_dropout: float = 0.1
+    seed: int = 0
+    checkpoint_every: int = 500
+    data_root: str | None = None
+
+
+def _step_generator(seed: int, step: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True) -> Path:
+    """Train and write ``out/model`` (EMA weights, diffusers format + model card). Returns that path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = DATASETS.get(cfg.dataset)(split="train", root=cfg.data_root)
+    x_all = to_model_range(data.images)
+    y_all = data.labels
+    c, h, w = data.image_shape
+    torch.manual_seed(cfg.seed)  # the initial weights are part of what the seed fixes
+    model = build_class_dit(cfg.preset, num_classes=data.num_classes, sample_size=h, in_channels=c)
+    disable_internal_label_dropout(model)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    tie(ema)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
+    null_class = data.num_classes
+
+    state_path = out / "train_state.pt"
+    start, losses = 0, []
+    state = load_state(state_path) if resume else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        start, losses = int(state["step"]), list(state["losses"])
+    model.train()
+    t0 = time.time()
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"train {cfg.dataset}-{cfg.preset}")
+    for step in bar:
+        g = _step_generator(cfg.seed, step)
+        idx = torch.randint(len(y_all), (cfg.batch_size,), generator=g)
+        x0, y = x_all[idx], y_all[idx].clone()
+        drop = torch.rand(cfg.batch_size, generator=g) < cfg.class_dropout
+        y[drop] = null_class
+        t = torch.randint(0, 1000, (cfg.batch_size,), generator=g)
+        noise = torch.randn(x0.shape, generator=g)
+        x_t = sched.add_noise(x0, noise, t)
+        pred = model(x_t, timestep=t, class_labels=y).sample[:, :c]
+        loss = F.mse_loss(pred, noise)
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * min(1.0, (step + 1) / max(cfg.warmup, 1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            decay = min(cfg.ema_decay, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - decay)
+        losses.append(float(loss))
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{sum(losses[-200:]) / len(losses[-200:]):.4f}")
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            save_state(state_path, {"model": model.state_dict(), "ema": ema.state_dict(),
+                                    "opt": opt.state_dict(), "step": step + 1, "losses": losses})
+    elapsed = time.time() - t0
+    return export_model(ema, sched, cfg, data, out / "model", losses, elapsed)
+
+
+def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses: list[float], elapsed: float) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    export = copy.deepcopy(ema)
+    untie(export)
+    export.save_pretrained(dest)
+    sched.save_pretrained(dest)
+    meta = {"adapter": "dit", "dataset": cfg.dataset, "class_names": list(data.class_names),
+            "image_shape": list(data.image_shape), "train_config": asdict(cfg)}
+    (dest / "dive_bench.json").write_text(json.dumps(meta, indent=2))
+    n_params = sum(p.numel() for p in export.parameters())
+    final = sum(losses[-200:]) / max(len(losses[-200:]), 1)
+    (dest / "README.md").write_text(
+        f"# Class-conditional DiT ({cfg.dataset}, preset {cfg.preset})\n\n"
+        f"- Architecture: diffusers `DiTTransformer2DModel`, {n_params:,} parameters, tied label table "
+        f"({data.num_classes} classes + CFG null row), eps-prediction, linear betas, 1000 steps.\n"
+        f"- Data: {cfg.dataset} train split ({len(data)} images, {'x'.join(map(str, data.image_shape))}).\n"
+        f"- Training: {cfg.steps} steps, batch {cfg.batch_size}, AdamW lr {cfg.lr} (warmup {cfg.warmup}), "
+        f"class dropout {cfg.class_dropout}, EMA {cfg.ema_decay}, seed {cfg.seed}; weights are the EMA.\n"
+        f"- Final training loss (mean of last 200 steps): {final:.4f}. Wall time: {elapsed:.0f} s on CPU.\n"
+        f"- Command: `dive-bench train class-dit --dataset {cfg.dataset} --preset {cfg.preset} "
+        f"--steps {cfg.steps} --batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed} --out DIR`\n")
+    return dest
