@@ -68,3 +68,32 @@ def test_real_fashion_mnist_from_debian_package():
     ds = load_fashion_mnist("test")
     assert len(ds) == 10_000 and ds.image_shape == (1, 28, 28)
     assert torch.bincount(ds.labels).tolist() == [1000] * 10
+
+
+def test_imagenet_folder_takes_first_images_per_class(tmp_path):
+    from PIL import Image
+
+    from dive_bench.data.imagenet import load_imagenet_folder
+
+    for c, wnid in enumerate(["n02", "n01", "n03"]):
+        (tmp_path / wnid).mkdir()
+        for k in range(3):
+            Image.new("RGB", (40 + 10 * k, 30), color=(10 * c, 20 * k, 0)).save(tmp_path / wnid / f"img{k}.png")
+    ds = load_imagenet_folder("val", str(tmp_path), per_class=2, image_size=16)
+    assert ds.images.shape == (6, 3, 16, 16)
+    assert ds.class_names == ("n01", "n02", "n03")  # classes in sorted wnid order
+    assert ds.labels.tolist() == [0, 0, 1, 1, 2, 2]
+    assert int(ds.images[2, 0, 8, 8]) == 0 and int(ds.images[0, 0, 8, 8]) == 10  # class n01 was colour c=1
+    subset = tmp_path / "subset.txt"
+    subset.write_text("n03/img2.png\nn01/img0.png\n")
+    ds = load_imagenet_folder("val", str(tmp_path), subset_file=str(subset), image_size=16)
+    assert ds.labels.tolist() == [2, 0]
+
+
+def test_imagenet_folder_errors(tmp_path):
+    from dive_bench.data.imagenet import load_imagenet_folder
+
+    with pytest.raises(DiveBenchError, match="--data-root"):
+        load_imagenet_folder("val", None)
+    with pytest.raises(DiveBenchError, match="no class sub-folders"):
+        load_imagenet_folder("val", str(tmp_path))

@@ -92,7 +92,7 @@ def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True)
             decay = min(cfg.ema_decay, (1 + step) / (10 + step))
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - decay)
-        losses.append(float(loss))
+        losses.append(loss.item())
         if step % 50 == 0:
             bar.set_postfix(loss=f"{sum(losses[-200:]) / len(losses[-200:]):.4f}")
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
@@ -122,5 +122,6 @@ def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses:
         f"class dropout {cfg.class_dropout}, EMA {cfg.ema_decay}, seed {cfg.seed}; weights are the EMA.\n"
         f"- Final training loss (mean of last 200 steps): {final:.4f}. Wall time: {elapsed:.0f} s on CPU.\n"
         f"- Command: `dive-bench train class-dit --dataset {cfg.dataset} --preset {cfg.preset} "
-        f"--steps {cfg.steps} --batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed} --out DIR`\n")
+        f"--steps {cfg.steps} --batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed} "
+        f"--threads {torch.get_num_threads()} --out DIR`\n")
     return dest
