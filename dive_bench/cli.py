@@ -75,10 +75,22 @@ def cmd_score(args: argparse.Namespace) -> int:
     req = ScoreRequest(model=args.model, task=args.task, method=args.method, method_config=_method_config(args),
                        out=Path(args.out or f"runs/{args.model.replace(':', '_').replace('/', '_')}-{args.task}-{args.method}"),
                        limit=args.limit, seed=args.seed, device=args.device, dtype=args.dtype, tf32=args.tf32,
-                       items_per_batch=args.items_per_batch, data_root=args.data_root, progress=not args.quiet)
+                       items_per_batch=args.items_per_batch, data_root=args.data_root, progress=not args.quiet,
+                       shard=args.shard, retry_failed=args.retry_failed)
     payload = score(req)
     print(_summary(payload))
     print(f"results: {req.out / 'run.json'}")
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from .runner import finalize
+
+    payload = finalize(Path(args.dir))
+    print(_summary(payload))
+    if payload["n_failed"]:
+        print(f"{payload['n_failed']} items failed; rerun score with --retry-failed to retry them")
+    print(f"results: {Path(args.dir) / 'run.json'}")
     return 0
 
 
@@ -137,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--items-per-batch", type=int, default=16, help="images optimised together (memory, not results)")
     s.add_argument("--data-root", help="dataset folder (Fashion-MNIST IDX files, ImageNet val)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument("--shard", help="K/N: this worker's share (default: RANK/WORLD_SIZE or SLURM array, else 0/1)")
+    s.add_argument("--retry-failed", action="store_true", help="recompute items whose earlier attempt raised")
     g = s.add_argument_group("probes (both methods)")
     g.add_argument("--interval", type=int, default=4, help="timestep interval: probes at interval/2 + k*interval")
     g.add_argument("--probe-seed", type=int, default=42)
@@ -155,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     e = s.add_argument_group("enumeration")
     e.add_argument("--stages", help="adaptive Diffusion Classifier, e.g. '25:2,250:1' (probes:kept)")
     s.set_defaults(func=cmd_score)
+
+    m = sub.add_parser("merge", help="union the shards of a run folder and write its run.json")
+    m.add_argument("dir")
+    m.set_defaults(func=cmd_merge)
 
     dm = sub.add_parser("demo", help="the bundled end-to-end run (a few minutes on a CPU)")
     dm.add_argument("--limit", type=int, default=100)

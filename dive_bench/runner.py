@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from .errors import DiveBenchError
 from .inversion import ProbeSet
 from .methods import METHODS
 from .seeding import item_seed
-from .store import ShardStore, iter_results, write_json_atomic
+from .store import ShardStore, collect, shard_path, write_json_atomic
 from .tasks import TASKS
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -44,9 +45,34 @@ class ScoreRequest:
     device: str = "cpu"
     dtype: str = "fp32"
     tf32: bool = False
+    #: images processed together; also the unit of sharding, so keep it fixed across a run's
+    #: workers and resumes for bit-identical results
     items_per_batch: int = 16
     data_root: str | None = None
     progress: bool = True
+    #: "K/N"; None reads RANK/WORLD_SIZE (torchrun) or SLURM_ARRAY_TASK_ID/COUNT, else 0/1
+    shard: str | None = None
+    retry_failed: bool = False
+
+
+def resolve_shard(text: str | None, env: dict | None = None) -> tuple[int, int]:
+    """--shard K/N, else torchrun's RANK/WORLD_SIZE, else a SLURM array's task id/count, else 0/1."""
+    env = os.environ if env is None else env
+    if text:
+        try:
+            k, n = (int(v) for v in text.split("/"))
+        except ValueError as exc:
+            raise DiveBenchError(f"--shard {text!r} must look like K/N, e.g. 0/4") from exc
+    elif "WORLD_SIZE" in env and "RANK" in env:
+        k, n = int(env["RANK"]), int(env["WORLD_SIZE"])
+    elif "SLURM_ARRAY_TASK_COUNT" in env and "SLURM_ARRAY_TASK_ID" in env:
+        k = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", 0))
+        n = int(env["SLURM_ARRAY_TASK_COUNT"])
+    else:
+        k, n = 0, 1
+    if not (n >= 1 and 0 <= k < n):
+        raise DiveBenchError(f"shard {k}/{n} is out of range: need 0 <= K < N")
+    return k, n
 
 
 def _git_sha() -> str | None:
@@ -74,7 +100,7 @@ def run_key(task, item_ids: list[int], model_sha: str, method: str, config: dict
 
 
 def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
-    """Score ``req.model`` on ``req.task``; returns the run.json payload (also written to disk)."""
+    """Score this worker's share of ``req.task``; returns the run.json payload (also written)."""
     if req.method not in METHODS:
         raise DiveBenchError(f"unknown method {req.method!r}; use one of {', '.join(METHODS)}")
     method = METHODS[req.method]
@@ -82,6 +108,7 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
         cfg = method.config_cls(**req.method_config)
     except TypeError as exc:
         raise DiveBenchError(f"bad option for method {req.method}: {exc}") from exc
+    k, n = resolve_shard(req.shard)
     task = TASKS.get(req.task)
     device = resolve_device(req.device)
     if req.tf32:
@@ -100,69 +127,102 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     key = run_key(task, ids, info["sha256"], req.method, config, req.seed)
     out = Path(req.out)
     spec = {"model": req.model, "task": task.name, "task_version": task.version, "method": req.method,
-            "method_config": config, "seed": req.seed, "n_items": len(ids)}
-    store = ShardStore(out / "shards" / "shard-0-of-1.sqlite", key, spec)
-    done = store.done_ids()
-    todo = [i for i in ids if i not in done]
+            "method_config": config, "seed": req.seed, "n_items": len(ids), "item_ids": ids,
+            "items_per_batch": req.items_per_batch}
+    store = ShardStore(shard_path(out, k, n), key, spec, info)
+    # Blocks of consecutive items are the unit of work and of sharding: the same blocks are
+    # formed whatever the worker count, so every image is processed with the same neighbours.
+    blocks = [ids[i:i + req.items_per_batch] for i in range(0, len(ids), req.items_per_batch)][k::n]
+    done, failed = store.done_ids(), store.failed_ids()
+    skip = done | (set() if req.retry_failed else failed)
     autocast = (torch.autocast(device.type, dtype=DTYPES[req.dtype]) if DTYPES.get(req.dtype)
                 else contextlib.nullcontext())
-    probes: ProbeSet | None = None
+    state: dict = {}
     t_start = time.time()
-    bar = tqdm(total=len(ids), initial=len(ids) - len(todo), desc=f"{req.method} {req.model} on {task.name}",
-               disable=not req.progress, file=sys.stderr)
+    mine = sum(len(b) for b in blocks)
+    bar = tqdm(total=mine, initial=sum(1 for b in blocks for i in b if i in skip),
+               desc=f"{req.method} {req.model} on {task.name} [{k}/{n}]", disable=not req.progress, file=sys.stderr)
+
+    def run_items(items: list[int]) -> list[dict]:
+        with autocast:
+            x0 = adapter.encode(to_model_range(data.images[items]).to(device))
+            if "probes" not in state:
+                state["probes"] = ProbeSet.build(tuple(x0.shape[1:]), num_train_timesteps=adapter.schedule.num_train_timesteps,
+                                                 interval=cfg.interval, seed=cfg.probe_seed, device=device)
+            return method.run(adapter, x0, state["probes"], cfg, [item_seed(req.seed, task.name, i) for i in items])
+
     try:
-        for start in range(0, len(todo), req.items_per_batch):
-            batch = todo[start:start + req.items_per_batch]
+        for block in blocks:
+            todo = [i for i in block if i not in skip]
+            if not todo:
+                continue
             t0 = time.time()
-            with autocast:
-                x0 = adapter.encode(to_model_range(data.images[batch]).to(device))
-                if probes is None:
-                    probes = ProbeSet.build(tuple(x0.shape[1:]), num_train_timesteps=adapter.schedule.num_train_timesteps,
-                                            interval=cfg.interval, seed=cfg.probe_seed, device=device)
-                results = method.run(adapter, x0, probes, cfg, [item_seed(req.seed, task.name, i) for i in batch])
-            per_item = (time.time() - t0) / len(batch)
-            for item_id, res in zip(batch, results):
-                res["label"] = int(data.labels[item_id])
-                store.put(item_id, res, per_item)
-            bar.update(len(batch))
+            try:
+                results = run_items(todo)
+                per_item = (time.time() - t0) / len(todo)
+                store.put_many([(i, {**r, "label": int(data.labels[i])}, per_item) for i, r in zip(todo, results)])
+            except (DiveBenchError, KeyboardInterrupt, MemoryError):
+                raise
+            except Exception:  # isolate the failing image(s); the others of the block still count
+                for i in todo:
+                    t1 = time.time()
+                    try:
+                        (r,) = run_items([i])
+                        store.put_many([(i, {**r, "label": int(data.labels[i])}, time.time() - t1)])
+                    except (DiveBenchError, KeyboardInterrupt, MemoryError):
+                        raise
+                    except Exception as exc:
+                        store.put_error(i, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            bar.update(len(todo))
     finally:
         bar.close()
         store.close()
-    return finalize(out, key, spec, task, info, req, time.time() - t_start)
+    return finalize(out, req, wall=time.time() - t_start)
 
 
-def finalize(out: Path, key: str, spec: dict, task, info: dict, req: ScoreRequest | None, wall: float) -> dict:
-    """Collect all shards of ``key`` under ``out`` into metrics and write ``out/run.json``."""
-    rows = list(iter_results(out, key))
-    preds = [r["prediction"] for _, r, _ in rows]
-    labels = [r["label"] for _, r, _ in rows]
-    seconds = [s for _, _, s in rows]
-    evals = [r.get("evaluations", 0) for _, r, _ in rows]
+def finalize(out: Path, req: ScoreRequest | None = None, wall: float | None = None) -> dict:
+    """Collect all shards under ``out`` into metrics and write ``out/run.json`` (also ``merge``)."""
+    c = collect(out)
+    spec, info = c.spec, c.model_info
+    task = TASKS.get(spec["task"])
+    ids = [i for i in spec["item_ids"] if i in c.results]
+    rows = [c.results[i] for i in ids]
+    preds = [r["prediction"] for r, _ in rows]
+    labels = [r["label"] for r, _ in rows]
+    seconds = [s for _, s in rows]
+    evals = [r.get("evaluations", 0) for r, _ in rows]
     metrics = task.metrics(preds, labels) if rows else {}
     n = len(rows)
+    protocol = {"task": spec["task"], "task_version": spec["task_version"], "method": spec["method"],
+                "method_config": spec["method_config"], "seed": spec["seed"],
+                "items_sha256": hashlib.sha256(json.dumps(spec["item_ids"]).encode()).hexdigest()}
     payload = {
         "schema": 1,
-        "run_key": key,
+        "run_key": c.run_key,
         "model": spec["model"],
         "task": spec["task"],
         "task_version": spec["task_version"],
         "method": spec["method"],
         "method_config": spec["method_config"],
         "seed": spec["seed"],
+        "protocol": protocol,
         "status": "complete" if n == spec["n_items"] else "partial",
         "n_items": spec["n_items"],
         "n_done": n,
+        "n_failed": len(c.errors),
+        "failed_items": {str(i): m for i, m in sorted(c.errors.items())},
+        "shards": c.shards,
         "metrics": metrics,
         "model_info": info,
         "timings": {"seconds_per_item": sum(seconds) / n if n else None,
                     "evaluations_per_item": sum(evals) / n if n else None,
                     "wall_seconds_this_invocation": wall},
         "env": {"dive_bench": __version__, "python": platform.python_version(), "torch": torch.__version__,
-                "host": socket.gethostname(), "git_sha": _git_sha(),
+                "host": socket.gethostname(), "git_sha": _git_sha(), "items_per_batch": spec.get("items_per_batch"),
                 "device": req.device if req else None, "dtype": req.dtype if req else None,
-                "tf32": req.tf32 if req else None, "items_per_batch": req.items_per_batch if req else None,
+                "tf32": req.tf32 if req else None,
                 "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    write_json_atomic(out / "run.json", payload)
+    write_json_atomic(Path(out) / "run.json", payload)
     return payload

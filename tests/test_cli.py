@@ -116,3 +116,35 @@ def test_cuda_requested_without_gpu(capsys):
         pytest.skip("a GPU is present: the error path cannot be exercised")
     err = _error(capsys, ["score", "dit-digits-xs", "--task", "digits", "--device", "cuda"])
     assert "CUDA is not available" in err
+
+
+def test_failing_item_is_recorded_and_retried(tmp_path, digits_adapter, digits_test):
+    """One image that makes the model raise is isolated from its block, recorded, and retried on request."""
+    from dive_bench.runner import ScoreRequest, score
+
+    bad = digits_test.images[3].float().div(127.5).sub(1)
+
+    class Flaky:
+        def __init__(self, inner):
+            self.inner, self.broken = inner, True
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def encode(self, images):
+            if self.broken and any(torch.equal(im, bad) for im in images):
+                raise RuntimeError("simulated CUDA error on item 3")
+            return self.inner.encode(images)
+
+    import torch
+    flaky = Flaky(digits_adapter)
+    req = ScoreRequest(model="dit-digits-xs", task="digits", method="enumerate", method_config={"interval": 100},
+                       out=tmp_path, limit=6, items_per_batch=4, progress=False)
+    run = score(req, adapter=flaky)
+    assert run["status"] == "partial" and run["n_done"] == 5 and run["n_failed"] == 1
+    assert "simulated CUDA error" in run["failed_items"]["3"]
+    assert score(req, adapter=flaky)["n_done"] == 5  # without --retry-failed the failure stays
+    flaky.broken = False
+    req.retry_failed = True
+    run = score(req, adapter=flaky)
+    assert run["status"] == "complete" and run["n_failed"] == 0 and run["failed_items"] == {}

@@ -1,0 +1,107 @@
+"""Result shards: idempotent writes, locking, corrupt files, full disk, atomic run.json."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+
+import pytest
+
+from dive_bench.errors import DiveBenchError
+from dive_bench.store import ShardStore, collect, shard_path, write_json_atomic
+
+SPEC = {"task": "digits", "n_items": 4}
+
+
+def _store(tmp_path, key="k1", k=0, n=1):
+    return ShardStore(shard_path(tmp_path, k, n), key, SPEC, {"sha256": "x"})
+
+
+def test_put_is_idempotent_and_collect_unions_shards(tmp_path):
+    a = _store(tmp_path, k=0, n=2)
+    a.put_many([(0, {"prediction": 1}, 0.5), (2, {"prediction": 3}, 0.5)])
+    a.put_many([(0, {"prediction": 9}, 0.1)])  # a duplicate never overwrites a committed item
+    a.close()
+    b = _store(tmp_path, k=1, n=2)
+    b.put_error(1, "ValueError: boom", "Traceback ...")
+    b.put_error(1, "ValueError: boom again", "Traceback ...")
+    b.put_many([(3, {"prediction": 0}, 0.2)])
+    b.close()
+    c = collect(tmp_path)
+    assert sorted(c.results) == [0, 2, 3] and c.results[0][0] == {"prediction": 1}
+    assert c.errors == {1: "ValueError: boom again"}
+    assert c.shards == ["shard-0-of-2.sqlite", "shard-1-of-2.sqlite"]
+
+
+def test_success_clears_an_earlier_error(tmp_path):
+    s = _store(tmp_path)
+    s.put_error(2, "RuntimeError: x", "tb")
+    assert s.failed_ids() == {2}
+    s.put_many([(2, {"prediction": 0}, 1.0)])
+    assert s.failed_ids() == set() and s.done_ids() == {2}
+    s.close()
+
+
+def test_other_run_in_same_folder_is_refused(tmp_path):
+    _store(tmp_path, key="k1").close()
+    with pytest.raises(DiveBenchError, match="different run"):
+        _store(tmp_path, key="k2")
+
+
+def test_concurrent_writer_on_same_shard_is_refused(tmp_path):
+    first = _store(tmp_path)
+    first.put_many([(0, {"prediction": 1}, 0.1)])
+    with pytest.raises(DiveBenchError, match="being written by another process"):
+        _store(tmp_path)
+    first.put_many([(1, {"prediction": 1}, 0.1)])  # the first writer is unaffected
+    first.close()
+    again = _store(tmp_path)  # the lock is released on close
+    assert again.done_ids() == {0, 1}
+    again.close()
+
+
+def test_corrupt_shard_is_a_clear_error_and_kept(tmp_path):
+    path = shard_path(tmp_path, 0, 1)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(DiveBenchError, match="not a readable SQLite file"):
+        _store(tmp_path)
+    with pytest.raises(DiveBenchError, match="corrupt or truncated"):
+        collect(tmp_path)
+    assert path.read_bytes().startswith(b"this is not sqlite")  # never deleted behind the user's back
+
+
+def test_truncated_shard_is_a_clear_error(tmp_path):
+    s = _store(tmp_path)
+    s.put_many([(i, {"prediction": i, "pad": "x" * 3000}, 0.1) for i in range(40)])
+    s.close()
+    path = shard_path(tmp_path, 0, 1)
+    path.write_bytes(path.read_bytes()[:6000])
+    with pytest.raises(DiveBenchError, match="corrupt or truncated"):
+        collect(tmp_path)
+
+
+def test_full_disk_keeps_committed_items(tmp_path):
+    s = _store(tmp_path)
+    s.put_many([(0, {"prediction": 1}, 0.1)])
+    pages = s.db.execute("PRAGMA page_count").fetchone()[0]
+    s.db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite now answers SQLITE_FULL, as on a full disk
+    with pytest.raises(DiveBenchError, match="Free disk space"):
+        s.put_many([(i, {"prediction": 1, "pad": "x" * 5000}, 0.1) for i in range(1, 20)])
+    s.close()
+    assert sorted(collect(tmp_path).results) == [0]
+
+
+def test_run_json_is_atomic_under_write_failure(tmp_path, monkeypatch):
+    target = tmp_path / "run.json"
+    write_json_atomic(target, {"status": "partial", "n_done": 3})
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", no_space)
+    with pytest.raises(DiveBenchError, match="previous file and all item results are intact"):
+        write_json_atomic(target, {"status": "complete", "n_done": 4})
+    assert json.loads(target.read_text()) == {"status": "partial", "n_done": 3}
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temp file left behind
