@@ -94,6 +94,28 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from .report import leaderboard_markdown, load_runs
+
+    runs = load_runs(args.runs)
+    text = leaderboard_markdown(runs, title=args.title, sources=args.runs)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out} ({len(runs)} runs)")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import compare, load_run, parse_margins
+
+    verdict = compare(load_run(args.current), load_run(args.baseline), parse_margins(args.margin), args.mode)
+    print(verdict.markdown())
+    return verdict.status
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Both methods on the bundled digits model, with a light protocol that runs in minutes on a CPU."""
     from .runner import ScoreRequest, score
@@ -173,6 +195,19 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("merge", help="union the shards of a run folder and write its run.json")
     m.add_argument("dir")
     m.set_defaults(func=cmd_merge)
+
+    lb = sub.add_parser("leaderboard", help="Markdown tables from run.json files (one table per protocol)")
+    lb.add_argument("runs", nargs="+", help="run.json files or folders containing them")
+    lb.add_argument("--out", help="write to FILE.md instead of stdout")
+    lb.add_argument("--title", default="dive_bench leaderboard")
+    lb.set_defaults(func=cmd_leaderboard)
+
+    ck = sub.add_parser("check", help="CI gate: exit 0 pass, 1 regression, 2 incomparable")
+    ck.add_argument("current", help="run.json (or its folder) of the checkpoint under test")
+    ck.add_argument("--baseline", required=True)
+    ck.add_argument("--margin", action="append", help="METRIC=VALUE drop tolerated, e.g. accuracy=0.01")
+    ck.add_argument("--mode", choices=["regression", "noninferiority"], default="regression")
+    ck.set_defaults(func=cmd_check)
 
     dm = sub.add_parser("demo", help="the bundled end-to-end run (a few minutes on a CPU)")
     dm.add_argument("--limit", type=int, default=100)

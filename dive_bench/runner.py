@@ -213,6 +213,8 @@ def finalize(out: Path, req: ScoreRequest | None = None, wall: float | None = No
         "failed_items": {str(i): m for i, m in sorted(c.errors.items())},
         "shards": c.shards,
         "metrics": metrics,
+        # per-item outcomes, so paired regression checks need nothing but this file
+        "items": {"ids": ids, "predictions": preds, "labels": labels},
         "model_info": info,
         "timings": {"seconds_per_item": sum(seconds) / n if n else None,
                     "evaluations_per_item": sum(evals) / n if n else None,

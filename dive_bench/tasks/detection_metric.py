@@ -1,7 +1,7 @@
 """COCO box AP through pycocotools, with guards against its silent traps.
 
-pycocotools scores whatever it is given: detections with an unknown category or image id are
-dropped without a word, ``loadRes`` raises on an empty list and mutates its input, duplicate
+pycocotools scores whatever it is given: detections with an unknown category id are dropped
+without a word (an unknown image id trips a bare assert), ``loadRes`` raises on an empty list and mutates its input, duplicate
 image ids collapse into one image (which breaks a naive bootstrap), and xyxy boxes read as xywh
 just score low. The functions here validate first, copy before pycocotools touches anything,
 and keep its progress prints off stdout.
@@ -16,7 +16,6 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import torch
@@ -28,10 +27,11 @@ from ..errors import DiveBenchError
 # where every object is small), not a score: never average it with real values.
 STAT_NAMES = ("ap", "ap50", "ap75", "aps", "apm", "apl", "ar1", "ar10", "ar100", "ars", "arm", "arl")
 
-GroundTruth = Union[str, Path, dict, DetectionDataset]
+GroundTruth = str | Path | dict | DetectionDataset
+Box = Sequence[float] | np.ndarray | torch.Tensor
 
 
-def xyxy_to_xywh(box):
+def xyxy_to_xywh(box: Box) -> Box:
     """[x0, y0, x1, y1] -> COCO [x, y, width, height]; a list of 4, or an array/tensor (..., 4).
 
     Raises when x1 < x0 or y1 < y0, which is what an xywh box passed here usually looks like.
@@ -100,7 +100,7 @@ def _clean_detections(detections: Sequence[dict], gt: dict) -> list[dict]:
             raise DiveBenchError(f"{where} lacks {', '.join(missing)}")
         if not _is_int(det["image_id"]) or det["image_id"] not in image_ids:
             raise DiveBenchError(f"{where}: image_id {det['image_id']!r} is not in the ground truth "
-                                 "(pycocotools would drop it silently); check the id mapping")
+                                 "(pycocotools fails on it with a bare assert); check the image id mapping")
         if not _is_int(det["category_id"]) or det["category_id"] not in category_ids:
             raise DiveBenchError(f"{where}: category_id {det['category_id']!r} is not a ground-truth category "
                                  f"{sorted(category_ids)} (pycocotools would drop it silently); check the label mapping")
@@ -170,16 +170,18 @@ def resample_images(gt: dict, detections: list[dict], indices: Sequence[int]) ->
     """Build a ground truth whose k-th image is a copy of image ``indices[k]`` of ``gt``.
 
     Every copy gets a NEW image id (k + 1) and its annotations new ids, with the detections
-    remapped to match: pycocotools collapses repeated image ids, so reusing them would not
-    count a resampled image twice. ``gt`` must be validated (see :func:`coco_ap`).
+    remapped to match: pycocotools keys images by id, so repeated ids merge copies into one image
+    (one detection budget, cross-copy matching), and selecting annotations by id keeps them once.
+    ``gt`` must be validated (see :func:`coco_ap`).
     """
-    anns_by_image: dict[int, list[dict]] = defaultdict(list)
-    for ann in gt["annotations"]:
-        anns_by_image[ann["image_id"]].append(ann)
-    dets_by_image: dict[int, list[dict]] = defaultdict(list)
-    for det in detections:
-        dets_by_image[det["image_id"]].append(det)
-    return _resample(gt, anns_by_image, dets_by_image, indices)
+    return _resample(gt, _by_image(gt["annotations"]), _by_image(detections), indices)
+
+
+def _by_image(items: Sequence[dict]) -> dict[int, list[dict]]:
+    grouped: dict[int, list[dict]] = defaultdict(list)
+    for item in items:
+        grouped[item["image_id"]].append(item)
+    return grouped
 
 
 def _resample(gt: dict, anns_by_image: dict, dets_by_image: dict, indices: Sequence[int]) -> tuple[dict, list[dict]]:
@@ -214,13 +216,7 @@ def bootstrap_ap(gt: GroundTruth, detections: Sequence[dict], *, n_boot: int = 2
     n = len(gt_dict["images"])
     if n == 0:
         raise DiveBenchError("the ground truth has no images to resample")
-    anns_by_image: dict[int, list[dict]] = defaultdict(list)
-    for ann in gt_dict["annotations"]:
-        anns_by_image[ann["image_id"]].append(ann)
-    dets_by_image: dict[int, list[dict]] = defaultdict(list)
-    for det in clean:
-        dets_by_image[det["image_id"]].append(det)
-
+    anns_by_image, dets_by_image = _by_image(gt_dict["annotations"]), _by_image(clean)
     rng = np.random.default_rng(seed)
     columns = [STAT_NAMES.index(s) for s in stats]
     draws = np.empty((n_boot, len(columns)))

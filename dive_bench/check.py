@@ -1,0 +1,162 @@
+"""Regression verdicts for CI: is the current run's score worse than the baseline's beyond noise?
+
+Shared by ``dive-bench check`` and the pytest plugin. Works from run.json files alone.
+
+- Runs must share the protocol (task and version, item set, method and its configuration);
+  otherwise the comparison is refused ("incomparable", exit 2) rather than guessed.
+- With per-item outcomes in both files, the test is paired: exact one-sided McNemar on the
+  discordant images (regression mode), or a paired bootstrap interval of the drop
+  (non-inferiority mode). Pairing removes the between-image variance that makes two
+  independent accuracies look noisier than they are.
+- Without per-item outcomes it falls back to the stored Wilson interval of the current run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DiveBenchError
+
+PASS, REGRESSION, INCOMPARABLE = 0, 1, 2
+ALPHA = 0.05
+
+
+@dataclass
+class MetricVerdict:
+    metric: str
+    baseline: float
+    current: float
+    margin: float
+    test: str
+    detail: str
+    regressed: bool
+
+
+@dataclass
+class Verdict:
+    status: int
+    reason: str = ""
+    metrics: list[MetricVerdict] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        head = {PASS: "PASS", REGRESSION: "REGRESSION", INCOMPARABLE: "INCOMPARABLE"}[self.status]
+        lines = [f"**dive-bench check: {head}**" + (f" — {self.reason}" if self.reason else "")]
+        if self.metrics:
+            lines += ["", "| Metric | Baseline | Current | Δ | Margin | Test | Result |", "|---|---|---|---|---|---|---|"]
+            for m in self.metrics:
+                lines.append(f"| {m.metric} | {m.baseline:.4f} | {m.current:.4f} | {m.current - m.baseline:+.4f} | "
+                             f"{m.margin:.4f} | {m.test}: {m.detail} | {'regressed' if m.regressed else 'ok'} |")
+        return "\n".join(lines)
+
+
+def load_run(path: str | Path) -> dict:
+    p = Path(path)
+    if p.is_dir():
+        p = p / "run.json"
+    if not p.exists():
+        raise DiveBenchError(f"{p} does not exist; pass a run.json or the --out folder of a score run")
+    try:
+        return json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise DiveBenchError(f"{p} is not valid JSON ({exc})") from exc
+
+
+def _protocol(run: dict) -> dict:
+    proto = dict(run.get("protocol") or {})
+    proto.pop("seed", None)  # another seed is another sample of the same protocol
+    if not proto:  # older files: rebuild from the top level
+        proto = {k: run.get(k) for k in ("task", "task_version", "method", "method_config")}
+    return proto
+
+
+def incomparable_reason(current: dict, baseline: dict) -> str | None:
+    a, b = _protocol(current), _protocol(baseline)
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) != b.get(key):
+            what = {"items_sha256": "item set", "method_config": "method configuration"}.get(key, key)
+            return f"different {what} ({json.dumps(b.get(key))[:80]} vs {json.dumps(a.get(key))[:80]})"
+    return None
+
+
+def _paired_outcomes(current: dict, baseline: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    ci, bi = current.get("items"), baseline.get("items")
+    if not ci or not bi:
+        return None
+    cur = {i: int(p == y) for i, p, y in zip(ci["ids"], ci["predictions"], ci["labels"])}
+    base = {i: int(p == y) for i, p, y in zip(bi["ids"], bi["predictions"], bi["labels"])}
+    shared = sorted(cur.keys() & base.keys())
+    if not shared:
+        return None
+    return np.array([base[i] for i in shared]), np.array([cur[i] for i in shared])
+
+
+def _mcnemar_one_sided(base_only: int, cur_only: int) -> float:
+    """P(at least ``base_only`` of the discordant images favour the baseline | no difference)."""
+    from scipy.stats import binom
+
+    n = base_only + cur_only
+    return 1.0 if n == 0 else float(binom.sf(base_only - 1, n, 0.5))
+
+
+def compare(current: dict, baseline: dict, margins: dict[str, float] | None = None, mode: str = "regression",
+            n_boot: int = 2000, seed: int = 0) -> Verdict:
+    if mode not in ("regression", "noninferiority"):
+        raise DiveBenchError(f"--mode must be regression or noninferiority, not {mode!r}")
+    reason = incomparable_reason(current, baseline)
+    if reason:
+        return Verdict(INCOMPARABLE, reason)
+    margins = margins or {}
+    unknown = set(margins) - set(baseline.get("metrics", {}))
+    if unknown:
+        raise DiveBenchError(f"--margin names metrics the runs do not have: {', '.join(sorted(unknown))}")
+    verdicts = []
+    for metric, base_m in sorted(baseline.get("metrics", {}).items()):
+        if metric not in current.get("metrics", {}):
+            return Verdict(INCOMPARABLE, f"current run has no {metric}")
+        cur_m = current["metrics"][metric]
+        margin = float(margins.get(metric, 0.0))
+        paired = _paired_outcomes(current, baseline) if metric == "accuracy" else None
+        if paired is not None:
+            b, c = paired
+            base_only, cur_only = int(((b == 1) & (c == 0)).sum()), int(((b == 0) & (c == 1)).sum())
+            drop = (base_only - cur_only) / len(b)
+            if mode == "regression":
+                p = _mcnemar_one_sided(base_only, cur_only)
+                regressed = drop > margin and p < ALPHA
+                detail = f"McNemar exact, {base_only} vs {cur_only} discordant of {len(b)}, one-sided p={p:.3g}"
+            else:
+                rng = np.random.default_rng(seed)
+                idx = rng.integers(0, len(b), size=(n_boot, len(b)))
+                drops = (b[idx] - c[idx]).mean(1)
+                hi = float(np.quantile(drops, 0.95))
+                regressed = hi > margin
+                detail = f"paired bootstrap ({n_boot}), 95% upper bound of the drop {hi:.4f}"
+            verdicts.append(MetricVerdict(metric, float(np.mean(b)), float(np.mean(c)), margin, "paired", detail, regressed))
+        else:
+            base_v, cur_v = float(base_m["value"]), float(cur_m["value"])
+            if mode == "regression":
+                regressed = cur_m.get("ci_high", cur_v) < base_v - margin
+                detail = f"current 95% interval [{cur_m.get('ci_low', cur_v):.4f}, {cur_m.get('ci_high', cur_v):.4f}]"
+            else:
+                regressed = cur_m.get("ci_low", cur_v) < base_v - margin
+                detail = f"current 95% lower bound {cur_m.get('ci_low', cur_v):.4f}"
+            verdicts.append(MetricVerdict(metric, base_v, cur_v, margin, "unpaired (Wilson)", detail, regressed))
+    status = REGRESSION if any(v.regressed for v in verdicts) else PASS
+    return Verdict(status, "" if status == PASS else "score dropped beyond noise and margin", verdicts)
+
+
+def parse_margins(items: list[str] | None) -> dict[str, float]:
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise DiveBenchError(f"--margin {item!r} must look like METRIC=VALUE, e.g. accuracy=0.01")
+    return out

@@ -1,0 +1,149 @@
+"""Leaderboard Markdown from run.json files (pandas + tabulate), in the spirit of the paper's
+Table VI (quality) and Table IV (cost).
+
+Runs are grouped by protocol -- task and version, item set, probes, seed -- and never mixed
+across protocols; each group is one table whose caption states the protocol. Within a group,
+each method configuration is a column, each model a row. Rows are ordered by parameter count,
+then name, so a regenerated file diffs cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DiveBenchError
+
+METHOD_NAMES = {"dive": "DIVE", "enumerate": "Diffusion Classifier"}
+#: True when larger is better
+DIRECTION = {"accuracy": True}
+PROBE_KEYS = ("interval", "probe_seed", "loss")
+
+
+def load_runs(paths: list[str | Path]) -> list[dict]:
+    """run.json files, or folders searched recursively for them (sorted, deduplicated)."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(sorted(p.rglob("run.json")))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise DiveBenchError(f"{p} does not exist; pass run.json files or folders containing them")
+    runs = []
+    for f in sorted(set(files)):
+        try:
+            run = json.loads(f.read_text())
+        except json.JSONDecodeError as exc:
+            raise DiveBenchError(f"{f} is not valid JSON ({exc})") from exc
+        if not {"model", "task", "method", "metrics"} <= run.keys():
+            raise DiveBenchError(f"{f} is not a dive_bench run.json (missing model/task/method/metrics)")
+        run["_path"] = str(f)
+        runs.append(run)
+    if not runs:
+        raise DiveBenchError("no run.json files found")
+    return runs
+
+
+def protocol_key(run: dict) -> tuple:
+    cfg = run.get("method_config", {})
+    items = run.get("protocol", {}).get("items_sha256", "")
+    return (run["task"], str(run.get("task_version", "")), items, run.get("n_items"),
+            tuple(cfg.get(k) for k in PROBE_KEYS), run.get("seed"))
+
+
+def _config_label(method: str, cfg: dict, varying: list[str]) -> str:
+    name = METHOD_NAMES.get(method, method)
+    if method == "enumerate" and cfg.get("stages"):
+        name += " (adaptive)"
+    extra = [f"{k}={cfg.get(k)}" for k in varying if not (method == "enumerate" and k == "stages")]
+    return f"{name} ({', '.join(extra)})" if extra else name
+
+
+def _method_columns(runs: list[dict]) -> dict[int, str]:
+    """Column label per run: the method name, plus the config keys that differ within the method."""
+    by_method: dict[str, list[dict]] = defaultdict(list)
+    for r in runs:
+        by_method[r["method"]].append(r)
+    labels = {}
+    for method, rs in by_method.items():
+        configs = [{k: v for k, v in r["method_config"].items() if k not in PROBE_KEYS} for r in rs]
+        keys = sorted({k for c in configs for k in c})
+        varying = [k for k in keys if len({json.dumps(c.get(k)) for c in configs}) > 1]
+        for r, c in zip(rs, configs):
+            labels[id(r)] = _config_label(method, c, varying)
+    return labels
+
+
+def _fmt_acc(m: dict) -> str:
+    return f"{100 * m['value']:.1f} [{100 * m['ci_low']:.1f}, {100 * m['ci_high']:.1f}]"
+
+
+def _caption(key: tuple, runs: list[dict]) -> str:
+    task, version, items, n, (interval, seed_noise, loss), seed = key
+    probes = f"{len(range(interval // 2, 1000, interval))} probes (timestep interval {interval}, noise seed {seed_noise}, {loss} error)" if interval else "no probes"
+    return (f"**{task}** (v{version}), {n} images (item set {items[:10]}), {probes}, seed {seed}. "
+            "Accuracy in % with Wilson 95% intervals; best per column in bold.")
+
+
+def _bold_best(df: pd.DataFrame, raw: pd.DataFrame, columns: list[str], higher: bool) -> None:
+    for col in columns:
+        vals = raw[col].dropna()
+        if vals.empty:
+            continue
+        best = vals.max() if higher else vals.min()
+        for idx in vals.index[vals == best]:
+            df.loc[idx, col] = f"**{df.loc[idx, col]}**"
+
+
+def _params(run: dict) -> int:
+    return int(run.get("model_info", {}).get("params") or 0)
+
+
+def quality_table(key: tuple, runs: list[dict]) -> str:
+    labels = _method_columns(runs)
+    columns = sorted(set(labels.values()), key=lambda c: (not c.startswith("DIVE"), c))
+    models = sorted({(_params(r), r["model"]) for r in runs})
+    shown = pd.DataFrame(index=range(len(models)), columns=["Model", "#Params", *columns], dtype=object)
+    raw = pd.DataFrame(index=range(len(models)), columns=columns, dtype=float)
+    for row, (params, model) in enumerate(models):
+        shown.loc[row, "Model"] = f"`{model}`"
+        shown.loc[row, "#Params"] = f"{params / 1e6:.2f}M" if params else "-"
+        for r in runs:
+            acc = r["metrics"].get("accuracy")
+            if r["model"] == model and acc:
+                shown.loc[row, labels[id(r)]] = _fmt_acc(acc) + ("" if r.get("status") == "complete" else " (partial)")
+                raw.loc[row, labels[id(r)]] = acc["value"]
+    shown = shown.fillna("-")
+    _bold_best(shown, raw, columns, higher=True)
+    return _caption(key, runs) + "\n\n" + shown.to_markdown(index=False, disable_numparse=True)
+
+
+def speed_table(key: tuple, runs: list[dict]) -> str:
+    labels = _method_columns(runs)
+    rows = []
+    for r in sorted(runs, key=lambda r: (_params(r), r["model"], labels[id(r)])):
+        t = r.get("timings", {})
+        acc = r["metrics"].get("accuracy")
+        rows.append({"Model": f"`{r['model']}`", "Method": labels[id(r)],
+                     "Evaluations / image": f"{t.get('evaluations_per_item') or 0:,.0f}",
+                     "Seconds / image": f"{t['seconds_per_item']:.2f}" if t.get("seconds_per_item") else "-",
+                     "Device": (r.get("env", {}).get("cuda_device") or r.get("env", {}).get("device") or "-"),
+                     "Accuracy (%)": f"{100 * acc['value']:.1f}" if acc else "-"})
+    return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
+
+
+def leaderboard_markdown(runs: list[dict], title: str = "dive_bench leaderboard", sources: list[str] | None = None) -> str:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in runs:
+        groups[protocol_key(r)].append(r)
+    parts = [f"# {title}", "",
+             f"Generated by `dive-bench leaderboard` from {len(runs)} run.json files"
+             + (f" ({', '.join(sources)})" if sources else "") + "; do not edit by hand.", ""]
+    for n, key in enumerate(sorted(groups, key=lambda k: json.dumps(k, default=str)), 1):
+        parts += [f"## Table {n}: {key[0]}", "", quality_table(key, groups[key]), "",
+                  f"Cost per image (the paper's Table IV), same protocol:", "", speed_table(key, groups[key]), ""]
+    return "\n".join(parts)

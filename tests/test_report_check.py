@@ -1,0 +1,119 @@
+"""Leaderboard Markdown and the CI regression check (CLI and pytest plugin)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from dive_bench.check import INCOMPARABLE, PASS, REGRESSION, compare, parse_margins
+from dive_bench.cli import main
+from dive_bench.errors import DiveBenchError
+from dive_bench.report import leaderboard_markdown, load_runs
+
+ROOT = Path(__file__).resolve().parents[1]
+SCORE = ["--task", "digits", "--method", "enumerate", "--limit", "60", "--interval", "50", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A rerun of the bundled checkpoint and a deliberately degraded copy, same protocol."""
+    from dive_bench.adapters import load_model
+    from dive_bench.models.class_dit import untie
+
+    base = tmp_path_factory.mktemp("runs")
+    degraded = base / "degraded_ckpt"
+    adapter = load_model("dit-digits-xs")
+    model = copy.deepcopy(adapter.transformer)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.3 * p.std().nan_to_num(0.0))  # measured: 98% -> 83%
+    untie(model)
+    model.save_pretrained(degraded)
+    for name, spec in (("a", "dit-digits-xs"), ("b", "dit-digits-xs"), ("bad", f"dit:{degraded}")):
+        assert main(["score", spec, *SCORE, "--out", str(base / name)]) == 0
+    assert main(["score", "dit-digits-xs", *SCORE[:-3], "--interval", "100", "--quiet", "--out", str(base / "other")]) == 0
+    return base
+
+
+def _run(base, name):
+    return json.loads((base / name / "run.json").read_text())
+
+
+def test_check_passes_on_rerun_fails_on_planted_regression_refuses_incomparable(runs, capsys):
+    assert main(["check", str(runs / "b"), "--baseline", str(runs / "a")]) == PASS
+    assert _run(runs, "bad")["metrics"]["accuracy"]["value"] < _run(runs, "a")["metrics"]["accuracy"]["value"] - 0.1
+    assert main(["check", str(runs / "bad"), "--baseline", str(runs / "a")]) == REGRESSION
+    out = capsys.readouterr().out
+    assert "REGRESSION" in out and "McNemar" in out
+    assert main(["check", str(runs / "other"), "--baseline", str(runs / "a")]) == INCOMPARABLE
+    assert "method configuration" in capsys.readouterr().out
+
+
+def test_margin_and_noninferiority(runs):
+    a, bad = _run(runs, "a"), _run(runs, "bad")
+    drop = a["metrics"]["accuracy"]["value"] - bad["metrics"]["accuracy"]["value"]
+    assert compare(bad, a, {"accuracy": drop + 0.01}).status == PASS  # a tolerated drop
+    assert compare(_run(runs, "b"), a, mode="noninferiority", margins={"accuracy": 0.02}).status == PASS
+    assert compare(bad, a, mode="noninferiority", margins={"accuracy": 0.02}).status == REGRESSION
+
+
+def test_wilson_fallback_without_per_item_outcomes(runs):
+    a, bad = _run(runs, "a"), _run(runs, "bad")
+    for r in (a, bad):
+        r.pop("items")
+    verdict = compare(bad, a)
+    assert verdict.status == REGRESSION and verdict.metrics[0].test.startswith("unpaired")
+    assert compare(a, copy.deepcopy(a)).status == PASS
+
+
+def test_different_task_version_or_items_is_incomparable(runs):
+    a = _run(runs, "a")
+    other = copy.deepcopy(a)
+    other["protocol"]["task_version"] = "2"
+    assert compare(other, a).status == INCOMPARABLE
+    other = copy.deepcopy(a)
+    other["protocol"]["items_sha256"] = "0" * 64
+    assert "item set" in compare(other, a).reason
+
+
+def test_bad_margin_syntax():
+    with pytest.raises(DiveBenchError, match="METRIC=VALUE"):
+        parse_margins(["accuracy"])
+    assert parse_margins(["accuracy=0.02"]) == {"accuracy": 0.02}
+
+
+def test_pytest_plugin_fixture(runs):
+    from dive_bench.pytest_plugin import dive_bench_check
+
+    check = dive_bench_check.__wrapped__()
+    assert check(runs / "b", baseline=runs / "a").status == PASS
+    with pytest.raises(pytest.fail.Exception, match="REGRESSION"):
+        check(runs / "bad", baseline=runs / "a")
+    with pytest.raises(pytest.fail.Exception, match="not comparable"):
+        check(runs / "other", baseline=runs / "a")
+
+
+def test_leaderboard_groups_by_protocol_and_bolds_best(runs, tmp_path):
+    md = leaderboard_markdown(load_runs([runs]))
+    assert md.count("## Table") == 2  # interval 50 and interval 100 are different protocols
+    table = next(t for t in md.split("## Table")[1:] if "degraded_ckpt" in t)
+    degraded_row = next(line for line in table.splitlines() if "degraded_ckpt" in line)
+    best_row = next(line for line in table.splitlines() if line.startswith("| `dit-digits-xs`"))
+    assert "**" in best_row and "**" not in degraded_row
+    assert md == leaderboard_markdown(load_runs([runs]))  # stable output
+    assert main(["leaderboard", str(runs), "--out", str(tmp_path / "lb.md")]) == 0
+    assert (tmp_path / "lb.md").read_text() == leaderboard_markdown(load_runs([runs]), sources=[str(runs)])
+
+
+def test_reference_leaderboard_is_up_to_date():
+    """leaderboards/LEADERBOARD.md must be what the stored reference runs generate."""
+    runs_dir = ROOT / "leaderboards" / "runs"
+    if not runs_dir.exists():
+        pytest.skip("no reference runs stored yet")
+    expected = (ROOT / "leaderboards" / "LEADERBOARD.md").read_text()
+    assert leaderboard_markdown(load_runs([runs_dir]), sources=["leaderboards/runs"]) == expected
