@@ -66,10 +66,13 @@ def load_run(path: str | Path) -> dict:
 
 
 def _protocol(run: dict) -> dict:
+    from .methods import normalized_config
+
     proto = dict(run.get("protocol") or {})
     proto.pop("seed", None)  # another seed is another sample of the same protocol
     if not proto:  # older files: rebuild from the top level
         proto = {k: run.get(k) for k in ("task", "task_version", "method", "method_config")}
+    proto["method_config"] = normalized_config(proto.get("method"), proto.get("method_config") or {})
     return proto
 
 

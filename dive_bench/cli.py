@@ -34,13 +34,25 @@ def _parse_stages(text: str | None) -> tuple[tuple[int, int], ...] | None:
 
 
 def _method_config(args: argparse.Namespace) -> dict:
-    common = {"interval": args.interval, "probe_seed": args.probe_seed, "loss": args.loss}
+    """Only the options given on the command line: the task's and the method's defaults fill the rest."""
+    keys = ["interval", "probe_seed", "loss"]
     if args.method == "enumerate":
-        return {**common, "stages": _parse_stages(args.stages), "batch_size": args.eval_batch}
-    cfg = {**common, "steps": args.steps, "batch_size": args.batch_size, "monitor_every": args.monitor_every,
-           "lr": args.lr, "weight_decay": args.weight_decay, "metric": args.metric, "snap": not args.no_snap,
-           "init": args.init, "patience": args.patience, "monitor_batch": args.eval_batch}
-    return cfg
+        keys += ["batch_size"]
+        given = {"batch_size": args.eval_batch, "stages": _parse_stages(args.stages)}
+    else:
+        keys += ["steps", "batch_size", "monitor_every", "lr", "weight_decay", "metric", "init", "patience",
+                 "monitor_batch", "prior_weight"]
+        given = {"steps": args.steps, "batch_size": args.batch_size, "monitor_every": args.monitor_every, "lr": args.lr,
+                 "weight_decay": args.weight_decay, "metric": args.metric, "init": args.init, "patience": args.patience,
+                 "monitor_batch": args.eval_batch, "prior_weight": args.prior_weight}
+        if args.no_snap:
+            given["snap"] = False
+        if args.no_prior:
+            given["prior_weight"] = 0.0
+        if args.decoupled_prior:
+            given["prior"] = "decoupled"
+    given.update({"interval": args.interval, "probe_seed": args.probe_seed, "loss": args.loss})
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -116,6 +128,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     return verdict.status
 
 
+def cmd_position_check(args: argparse.Namespace) -> int:
+    from .adapters import load_model
+    from .data.canvas import load_canvas
+    from .inversion.position_check import position_sensitivity
+
+    adapter = load_model(args.model)
+    if not hasattr(adapter, "tokenizer"):
+        raise DiveBenchError(f"{args.model!r} is not a layout model; position-check needs a layout adapter")
+    tok = adapter.tokenizer
+    val = load_canvas(None, "val", args.num_images, seed=0, max_objects=tok.max_objects, grid=tok.grid)
+    rates = position_sensitivity(adapter, val, tok, num_images=args.num_images)
+    passed = all(v >= args.threshold for v in rates.values())
+    print(" | ".join(f"{k}: {v:.3f}" for k, v in rates.items()) + f" -> {'PASS' if passed else 'FAIL'} "
+          f"(true layout must win in >= {args.threshold:.0%} of {args.num_images} val images)")
+    return 0 if passed else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Both methods on the bundled digits model, with a light protocol that runs in minutes on a CPU."""
     from .runner import ScoreRequest, score
@@ -141,12 +170,27 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.kind == "layout":
+        from .training.layout import LayoutTrainConfig, train_layout
+
+        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
+        cfg = LayoutTrainConfig(seed=args.seed, **opts)
+        dest = train_layout(cfg, Path(args.out), resume=not args.no_resume)
+        print(f"model written to {dest} (use it as layout:{dest})")
+        return 0
+    if args.kind == "layout-prior":
+        from .training.layout_prior import PriorTrainConfig, train_layout_prior
+
+        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
+        dest = train_layout_prior(Path(args.out), PriorTrainConfig(seed=args.seed, decoupled=args.decoupled, **opts))
+        print(f"prior written to {dest}")
+        return 0
     if args.kind != "class-dit":
-        raise DiveBenchError(f"unknown training kind {args.kind!r}; available: class-dit")
+        raise DiveBenchError(f"unknown training kind {args.kind!r}; available: class-dit, layout, layout-prior")
     from .training.class_dit import ClassDiTTrainConfig, train_class_dit
 
-    cfg = ClassDiTTrainConfig(dataset=args.dataset, preset=args.preset, steps=args.steps, batch_size=args.batch_size,
-                              lr=args.lr, seed=args.seed, data_root=args.data_root)
+    cfg = ClassDiTTrainConfig(dataset=args.dataset, preset=args.preset, steps=args.steps or 2000,
+                              batch_size=args.batch_size or 64, lr=args.lr or 1e-3, seed=args.seed, data_root=args.data_root)
     dest = train_class_dit(cfg, Path(args.out), resume=not args.no_resume)
     print(f"model written to {dest} (use it as dit:{dest})")
     return 0
@@ -174,20 +218,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shard", help="K/N: this worker's share (default: RANK/WORLD_SIZE or SLURM array, else 0/1)")
     s.add_argument("--retry-failed", action="store_true", help="recompute items whose earlier attempt raised")
     g = s.add_argument_group("probes (both methods)")
-    g.add_argument("--interval", type=int, default=4, help="timestep interval: probes at interval/2 + k*interval")
-    g.add_argument("--probe-seed", type=int, default=42)
-    g.add_argument("--loss", choices=["l2", "l1", "huber"], default="l2")
-    g.add_argument("--eval-batch", type=int, default=500, help="samples per no-grad forward pass")
+    g.add_argument("--interval", type=int, default=None,
+                   help="timestep interval: probes at interval/2 + k*interval (default 4, the paper's)")
+    g.add_argument("--probe-seed", type=int, default=None)
+    g.add_argument("--loss", choices=["l2", "l1", "huber"], default=None)
+    g.add_argument("--eval-batch", type=int, default=None, help="samples per no-grad forward pass")
     d = s.add_argument_group("DIVE")
-    d.add_argument("--steps", type=int, default=200)
-    d.add_argument("--batch-size", type=int, default=25, help="probes per image per optimiser step")
-    d.add_argument("--monitor-every", type=int, default=10)
+    d.add_argument("--steps", type=int, default=None)
+    d.add_argument("--batch-size", type=int, default=None, help="probes per image per optimiser step")
+    d.add_argument("--monitor-every", type=int, default=None)
     d.add_argument("--lr", type=float, default=None, help="default: 0.5 x the vocabulary std")
-    d.add_argument("--weight-decay", type=float, default=0.01)
-    d.add_argument("--metric", choices=["l2", "cosine"], default="l2", help="nearest-neighbour snapping metric")
+    d.add_argument("--weight-decay", type=float, default=None)
+    d.add_argument("--metric", choices=["l2", "cosine"], default=None, help="nearest-neighbour snapping metric")
     d.add_argument("--no-snap", action="store_true", help="ablation: optimise the continuous embedding")
-    d.add_argument("--init", choices=["gaussian", "mean"], default="gaussian")
+    d.add_argument("--init", choices=["gaussian", "mean", "none"], default=None)
     d.add_argument("--patience", type=int, default=None, help="early stop after N monitor passes without improvement")
+    d.add_argument("--prior-weight", type=float, default=None, help="layouts: weight of the layout prior's loss")
+    d.add_argument("--no-prior", action="store_true", help="layouts ablation: image loss only")
+    d.add_argument("--decoupled-prior", action="store_true", help="layouts ablation: separate class and box priors")
     e = s.add_argument_group("enumeration")
     e.add_argument("--stages", help="adaptive Diffusion Classifier, e.g. '25:2,250:1' (probes:kept)")
     s.set_defaults(func=cmd_score)
@@ -209,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--mode", choices=["regression", "noninferiority"], default="regression")
     ck.set_defaults(func=cmd_check)
 
+    pc = sub.add_parser("position-check", help="does a layout model use box positions? (exit 1 if not)")
+    pc.add_argument("model")
+    pc.add_argument("--num-images", type=int, default=100)
+    pc.add_argument("--threshold", type=float, default=0.9)
+    pc.set_defaults(func=cmd_position_check)
+
     dm = sub.add_parser("demo", help="the bundled end-to-end run (a few minutes on a CPU)")
     dm.add_argument("--limit", type=int, default=100)
     dm.add_argument("--out", default="runs/demo")
@@ -216,13 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
     dm.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="train a reference checkpoint")
-    t.add_argument("kind", help="class-dit")
-    t.add_argument("--out", required=True)
+    t.add_argument("kind", help="class-dit, layout, layout-prior")
+    t.add_argument("--out", required=True, help="output folder (layout-prior: the layout model's folder)")
+    t.add_argument("--decoupled", action="store_true", help="layout-prior: separate class and box priors")
     t.add_argument("--dataset", default="digits")
     t.add_argument("--preset", default="xs", help="xs, s, b (see dive_bench/models/class_dit.py)")
-    t.add_argument("--steps", type=int, default=2000)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--steps", type=int, default=None, help="class-dit default 2000")
+    t.add_argument("--batch-size", type=int, default=None, help="class-dit default 64")
+    t.add_argument("--lr", type=float, default=None, help="class-dit default 1e-3; layout 3e-4")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--data-root")
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")

@@ -6,6 +6,7 @@ with a ``prediction`` plus whatever it wants to keep (cost, curves, visited labe
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -24,10 +25,21 @@ class Method:
 
 def _run_dive(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: DiveConfig, seeds: list[int]) -> list[dict]:
     results = invert(adapter, x0, probes, cfg, seeds)
+    if getattr(adapter, "tokenizer", None) is not None:
+        return [_layout_result(adapter, x, r, probes, cfg) for x, r in zip(x0, results)]
     return [{"prediction": r.labels[0] if len(r.labels) == 1 else r.labels, "best_monitor": r.best_monitor,
              "best_step": r.best_step, "steps_run": r.steps_run, "evaluations": r.evaluations,
              "stopped_early": r.stopped_early, "monitor_curve": r.monitor_curve,
              "visited": [v[0] if len(v) == 1 else v for v in r.visited]} for r in results]
+
+
+def _layout_result(adapter: Adapter, x0: torch.Tensor, r, probes: ProbeSet, cfg: DiveConfig) -> dict:
+    from .inversion.layout_scoring import scored_detections
+
+    dets, evals = scored_detections(adapter, x0, r.labels, probes, cfg.loss)
+    return {"prediction": dets, "tokens": r.labels, "best_monitor": r.best_monitor, "best_step": r.best_step,
+            "steps_run": r.steps_run, "evaluations": r.evaluations + evals, "stopped_early": r.stopped_early,
+            "monitor_curve": r.monitor_curve, "n_visited": len(r.visited)}
 
 
 def _run_enumerate(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: EnumerationConfig,
@@ -40,3 +52,13 @@ METHODS: dict[str, Method] = {
     "dive": Method("dive", DiveConfig, _run_dive),
     "enumerate": Method("enumerate", EnumerationConfig, _run_enumerate),
 }
+
+
+def normalized_config(method: str, config: dict) -> dict:
+    """A stored method config with fields added after it was written filled in with their
+    defaults. New fields get defaults that reproduce the earlier behaviour, so old run.json
+    files stay comparable with new ones."""
+    m = METHODS.get(method)
+    if m is None:
+        return dict(config)
+    return {**dataclasses.asdict(m.config_cls()), **config}

@@ -69,8 +69,11 @@ def _method_columns(runs: list[dict]) -> dict[int, str]:
     for r in runs:
         by_method[r["method"]].append(r)
     labels = {}
+    from .methods import normalized_config
+
     for method, rs in by_method.items():
-        configs = [{k: v for k, v in r["method_config"].items() if k not in PROBE_KEYS} for r in rs]
+        configs = [{k: v for k, v in normalized_config(method, r["method_config"]).items() if k not in PROBE_KEYS}
+                   for r in rs]
         keys = sorted({k for c in configs for k in c})
         varying = [k for k in keys if len({json.dumps(c.get(k)) for c in configs}) > 1]
         for r, c in zip(rs, configs):

@@ -104,12 +104,12 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     if req.method not in METHODS:
         raise DiveBenchError(f"unknown method {req.method!r}; use one of {', '.join(METHODS)}")
     method = METHODS[req.method]
+    task = TASKS.get(req.task)
     try:
-        cfg = method.config_cls(**req.method_config)
+        cfg = method.config_cls(**{**getattr(task, "method_defaults", {}).get(req.method, {}), **req.method_config})
     except TypeError as exc:
         raise DiveBenchError(f"bad option for method {req.method}: {exc}") from exc
     k, n = resolve_shard(req.shard)
-    task = TASKS.get(req.task)
     device = resolve_device(req.device)
     if req.tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -118,9 +118,7 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     adapter.to(device)
     data = task.load(req.data_root)
     adapter.check_images(data.images[:1])
-    if data.num_classes != adapter.label_space.num_classes:
-        raise DiveBenchError(f"task {task.name!r} has {data.num_classes} classes but model {req.model!r} "
-                             f"has {adapter.label_space.num_classes}; pick a model trained on this dataset")
+    task.check_compatible(adapter, data)
     ids = list(range(len(data)))[: req.limit] if req.limit else list(range(len(data)))
     info = adapter.info()
     config = dataclasses.asdict(cfg)
@@ -160,7 +158,7 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
             try:
                 results = run_items(todo)
                 per_item = (time.time() - t0) / len(todo)
-                store.put_many([(i, {**r, "label": int(data.labels[i])}, per_item) for i, r in zip(todo, results)])
+                store.put_many([(i, {**r, "label": task.target(data, i)}, per_item) for i, r in zip(todo, results)])
             except (DiveBenchError, KeyboardInterrupt, MemoryError):
                 raise
             except Exception:  # isolate the failing image(s); the others of the block still count
@@ -168,7 +166,7 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
                     t1 = time.time()
                     try:
                         (r,) = run_items([i])
-                        store.put_many([(i, {**r, "label": int(data.labels[i])}, time.time() - t1)])
+                        store.put_many([(i, {**r, "label": task.target(data, i)}, time.time() - t1)])
                     except (DiveBenchError, KeyboardInterrupt, MemoryError):
                         raise
                     except Exception as exc:

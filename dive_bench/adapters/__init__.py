@@ -22,6 +22,8 @@ ADAPTERS.register("dit", "dive_bench.adapters.dit:DiTAdapter",
                   description="diffusers DiTTransformer2DModel (+ AutoencoderKL), tied or untied label tables")
 ADAPTERS.register("unet", "dive_bench.adapters.unet:UNetAdapter",
                   description="diffusers UNet2DModel with num_class_embeds")
+ADAPTERS.register("layout", "dive_bench.adapters.layout:LayoutAdapter",
+                  description="dive_bench LayoutDiT layout-to-image model (+ layout priors)")
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 

@@ -41,7 +41,9 @@ class DiveConfig:
     metric: str = "l2"
     #: False = ablation "w/o in-vocabulary optimisation": optimise the continuous embedding
     snap: bool = True
-    #: "gaussian": N(table mean, table std) per element (released code); "mean": the table mean row
+    #: "gaussian": N(table mean, table std) per element (released code); "mean": the table mean
+    #: row; "none": each slot's [none] entry (the paper's detection init; needs adapter.none_index);
+    #: "labels": the ``init_labels`` given to ``invert`` (e.g. a seed layout), monitored at step 0
     init: str = "gaussian"
     #: stop an image after this many monitor passes without improvement (None: never)
     patience: int | None = None
@@ -50,6 +52,9 @@ class DiveConfig:
     loss: str = "l2"
     #: max samples in one forward pass of the monitor
     monitor_batch: int = 500
+    #: weight of the layout prior's denoising loss (0: no prior); "joint" or "decoupled" prior
+    prior_weight: float = 0.0
+    prior: str = "joint"
 
 
 @dataclass
@@ -114,13 +119,18 @@ def _init_slots(adapter: Adapter, n: int, generators: list[torch.Generator], ini
                 e[i, s] = torch.randn(d, generator=g) * std + mean
         elif init == "mean":
             e[:, s] = table.mean(0)
+        elif init == "none":
+            none_index = getattr(adapter, "none_index", None)
+            if not none_index:
+                raise DiveBenchError(f"init 'none' needs a vocabulary with a [none] entry; {adapter.name!r} has none")
+            e[:, s] = table[none_index[kind]]
         else:
-            raise ValueError(f"unknown init {init!r}; use gaussian or mean")
+            raise ValueError(f"unknown init {init!r}; use gaussian, mean or none")
     return e
 
 
 def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveConfig,
-           seeds: list[int], progress: bool = False) -> list[InversionResult]:
+           seeds: list[int], progress: bool = False, init_labels: torch.Tensor | None = None) -> list[InversionResult]:
     """Run DIVE on a batch of encoded images ``x0`` (N, ...), one seed per image."""
     n = len(x0)
     if len(seeds) != n:
@@ -131,7 +141,12 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
     vocab_all = torch.cat([v.flatten() for v in adapter.vocabulary.values()]).float()
     lr = config.lr if config.lr is not None else 0.5 * float(vocab_all.std())
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    slots = torch.nn.Parameter(_init_slots(adapter, n, gens, config.init).to(device))
+    if config.init == "labels":
+        if init_labels is None or init_labels.shape[0] != n:
+            raise ValueError("init 'labels' needs init_labels of shape (N, L)")
+        slots = torch.nn.Parameter(snapper.lookup(init_labels.to(device)).float().clone())
+    else:
+        slots = torch.nn.Parameter(_init_slots(adapter, n, gens, config.init).to(device))
     opt = torch.optim.AdamW([slots], lr=lr, weight_decay=config.weight_decay)
 
     perms = [torch.randperm(p, generator=g) for g in gens]
@@ -152,6 +167,19 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
         cursor[i] += b
         return idx
 
+    def monitor(act: list[int], step: int) -> None:
+        values, labels = _monitor(adapter, x0, slots.detach(), act, probes, config, snapper, cache, evals)
+        for i in act:
+            curves[i].append((step, values[i]))
+            if values[i] < best[i]:
+                best[i], best_labels[i], best_step[i], since_best[i] = values[i], labels[i], step, 0
+            else:
+                since_best[i] += 1
+                if config.patience is not None and since_best[i] >= config.patience:
+                    active[i] = False
+
+    if config.init == "labels":  # a given start is itself a candidate answer
+        monitor(list(range(n)), 0)
     bar = tqdm(range(1, config.steps + 1), disable=not progress, desc="DIVE", leave=False)
     for step in bar:
         act = active.nonzero().flatten().tolist()
@@ -168,6 +196,12 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
         err = denoising_error(adapter, x_rep, cond_rep, probes.timesteps[idx.flatten()],
                               probes.noise[idx.flatten()], config.loss).view(len(act), b)
         loss = err.mean(1).sum()
+        if config.prior_weight > 0:
+            # one fresh (t, noise) per image and step from the image's own generator
+            t_p = torch.stack([torch.randint(0, adapter.schedule.num_train_timesteps, (), generator=gens[i]) for i in act])
+            noise_p = torch.stack([torch.randn(cond.shape[1:], generator=gens[i]) for i in act])
+            loss = loss + config.prior_weight * adapter.prior_loss(cond, t_p.to(device), noise_p.to(device),
+                                                                   config.prior).sum()
         if not torch.isfinite(loss):
             raise DiveBenchError(f"DIVE loss became {float(loss)} at step {step}; the model produces "
                                  "non-finite outputs for these inputs (check dtype/autocast and the checkpoint)")
@@ -182,15 +216,7 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
             evals[i] += 3 * b  # a backward pass counts as two forwards
             steps_run[i] = step
         if step % config.monitor_every == 0 or step == config.steps:
-            values, labels = _monitor(adapter, x0, slots.detach(), act, probes, config, snapper, cache, evals)
-            for i in act:
-                curves[i].append((step, values[i]))
-                if values[i] < best[i]:
-                    best[i], best_labels[i], best_step[i], since_best[i] = values[i], labels[i], step, 0
-                else:
-                    since_best[i] += 1
-                    if config.patience is not None and since_best[i] >= config.patience:
-                        active[i] = False
+            monitor(act, step)
     return [InversionResult(labels=list(best_labels[i]), best_monitor=best[i], best_step=best_step[i],
                             steps_run=steps_run[i], evaluations=evals[i], monitor_curve=curves[i],
                             visited=[list(v) for v in visited[i]],

@@ -2,6 +2,7 @@
 
 from ..registry import Registry
 from .classification import ClassificationTask
+from .detection import DetectionTask
 
 TASKS: Registry = Registry("task")
 TASKS.register("digits", ClassificationTask("digits", "1", "digits", "test",
@@ -14,4 +15,7 @@ TASKS.register("imagenet-2x1000", ClassificationTask("imagenet-2x1000", "1", "im
                                                      "ImageNet val, first 2 images per class (DIVE paper protocol)"),
                description="ImageNet val, first 2 per class (needs --data-root; GPU)")
 
-__all__ = ["TASKS", "ClassificationTask"]
+TASKS.register("canvas-det", DetectionTask("canvas-det", "1", "val", 100, description="seeded canvas set, val split"),
+               description="canvas detection set, 100 val images, 32x32, 1-3 of 3 shapes (COCO AP)")
+
+__all__ = ["TASKS", "ClassificationTask", "DetectionTask"]

@@ -22,6 +22,17 @@ class ClassificationTask:
     def load(self, data_root: str | None = None) -> ImageDataset:
         return DATASETS.get(self.dataset)(split=self.split, root=data_root)
 
+    def target(self, data: ImageDataset, i: int) -> int:
+        return int(data.labels[i])
+
+    def check_compatible(self, adapter, data: ImageDataset) -> None:
+        from ..errors import DiveBenchError
+
+        k = getattr(adapter.label_space, "num_classes", None)
+        if getattr(adapter, "tokenizer", None) is not None or data.num_classes != k:
+            raise DiveBenchError(f"task {self.name!r} has {data.num_classes} classes but model {adapter.name!r} "
+                                 f"has {k}; pick a class-conditional model trained on this dataset")
+
     def metrics(self, predictions: list[int], targets: list[int]) -> dict:
         if len(predictions) != len(targets):
             raise ValueError(f"{len(predictions)} predictions for {len(targets)} targets")

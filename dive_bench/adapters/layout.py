@@ -1,0 +1,94 @@
+"""Our layout-to-image model (``models/layout_dit.py``) and its layout prior behind the Adapter.
+
+Slots come in two kinds with their own vocabularies: ``class`` (K classes + [none]) and
+``coord`` (grid values + [none]). The prior, when present, scores a layout-embedding sequence
+by its own denoising error, which DIVE adds to the image loss.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..models.layout_dit import LayoutDiT
+from ..tasks.layout_tokens import LayoutTokenizer
+from .base import Adapter, LayoutLabels, NoiseSchedule, file_sha256, tensor_sha256
+from .loading import load_component, load_schedule, param_count, read_metadata, weight_files
+
+
+PRIOR_FOLDERS = {"joint": "prior", "decoupled": "prior-decoupled"}
+
+
+class LayoutAdapter(Adapter):
+    def __init__(self, model: LayoutDiT, tokenizer: LayoutTokenizer, *, schedule: NoiseSchedule | None = None,
+                 priors: dict | None = None, class_names: tuple[str, ...] = (), name: str = "layout", sha256: str | None = None) -> None:
+        from diffusers import DDPMScheduler
+
+        self.model = model.eval().requires_grad_(False)
+        self.tokenizer = tokenizer
+        #: {"joint": LayoutPrior, "decoupled": DecoupledPrior}, whichever were trained
+        self.priors = {k: v.eval().requires_grad_(False) for k, v in (priors or {}).items()}
+        self.schedule = schedule or NoiseSchedule(
+            DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").alphas_cumprod.float())
+        self.label_space = LayoutLabels(tokenizer.num_classes, tokenizer.grid, tokenizer.max_objects, tuple(class_names))
+        self.image_shape = (model.config.in_channels, model.config.image_size, model.config.image_size)
+        self.none_index = {"class": tokenizer.none_class, "coord": tokenizer.none_coord}
+        self.name = name
+        self._sha256 = sha256
+
+    @classmethod
+    def from_pretrained(cls, source: str, *, name: str | None = None, torch_dtype=None) -> "LayoutAdapter":
+        from ..models.layout_prior import load_prior
+
+        model = load_component(LayoutDiT, source)
+        meta = read_metadata(source)
+        tok = LayoutTokenizer(tuple(meta.get("category_ids", range(1, model.config.num_classes + 1))),
+                              model.config.grid, model.config.max_objects, model.config.image_size)
+        base = Path(source).expanduser()
+        priors = {variant: load_prior(base / folder) for variant, folder in PRIOR_FOLDERS.items() if (base / folder).is_dir()}
+        files = weight_files(source)
+        return cls(model, tok, schedule=load_schedule(source, None), priors=priors,
+                   class_names=tuple(meta.get("class_names", ())), name=name or f"layout:{source}",
+                   sha256=file_sha256(files) if files else None)
+
+    @property
+    def vocabulary(self) -> dict[str, torch.Tensor]:
+        return {"class": self.model.class_vocab().detach(), "coord": self.model.coord_vocab().detach()}
+
+    @property
+    def slot_kinds(self) -> tuple[str, ...]:
+        return self.tokenizer.slot_kinds
+
+    def embed(self, labels: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.model.embed_tokens(labels)
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        self.check_images(images)
+        return images
+
+    def predict_noise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.model(x_t, t, cond)
+
+    def prior_loss(self, cond: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, variant: str = "joint") -> torch.Tensor:
+        """Per-sample denoising error of the layout prior on the slot sequence ``cond``."""
+        if variant not in self.priors:
+            from ..errors import DiveBenchError
+            raise DiveBenchError(f"model {self.name!r} has no {variant} layout prior (has: {sorted(self.priors) or 'none'}); "
+                                 "train one with `dive-bench train layout-prior` or run with --no-prior")
+        return self.priors[variant].loss(cond, t, noise, self.schedule)
+
+    def info(self) -> dict:
+        params = param_count(self.model)
+        return {"name": self.name, "adapter": "layout", "params": params,
+                "prior_params": {k: param_count(v) for k, v in self.priors.items()},
+                "sha256": self._sha256 or tensor_sha256(self.model), "dtype": str(self.model.dtype).replace("torch.", ""),
+                "num_classes": self.tokenizer.num_classes, "grid": self.tokenizer.grid,
+                "max_objects": self.tokenizer.max_objects, "image_shape": list(self.image_shape)}
+
+    def to(self, device) -> "LayoutAdapter":
+        self.model.to(device)
+        for prior in self.priors.values():
+            prior.to(device)
+        return self

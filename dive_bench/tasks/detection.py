@@ -1,0 +1,65 @@
+"""Detection: layouts found by inversion -> boxes -> COCO AP (pycocotools) with a bootstrap CI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..data.canvas import DEFAULT_CLASSES, load_canvas
+from ..errors import DiveBenchError
+from .detection_metric import bootstrap_ap, coco_ap
+
+REPORTED = ("ap", "ap50", "ap75", "aps", "apm", "apl", "ar1", "ar10", "ar100")
+
+
+@dataclass(frozen=True)
+class DetectionTask:
+    name: str
+    version: str
+    split: str
+    num_images: int
+    data_seed: int = 0
+    image_size: int = 32
+    max_objects: int = 3
+    grid: int = 17
+    classes: tuple[str, ...] = DEFAULT_CLASSES
+    description: str = ""
+    kind: str = "detection"
+    n_boot: int = 200
+    #: the paper's detection settings: [none] init, cosine snapping, image + prior loss
+    method_defaults: dict = field(default_factory=lambda: {"dive": {
+        "init": "none", "metric": "cosine", "prior_weight": 1.0, "interval": 50, "steps": 200,
+        "batch_size": 10, "monitor_every": 10}})
+
+    def load(self, data_root: str | None = None):
+        from pathlib import Path
+
+        return load_canvas(Path(data_root) if data_root else None, self.split, self.num_images, seed=self.data_seed,
+                           image_size=self.image_size, max_objects=self.max_objects, grid=self.grid, classes=self.classes)
+
+    def categories(self) -> list[dict]:
+        return [{"id": i + 1, "name": n} for i, n in enumerate(self.classes)]
+
+    def target(self, data, i: int) -> dict:
+        return {"image_id": int(data.image_ids[i]), "annotations": data.annotations[i]}
+
+    def check_compatible(self, adapter, data) -> None:
+        tok = getattr(adapter, "tokenizer", None)
+        if tok is None:
+            raise DiveBenchError(f"task {self.name!r} needs a layout-conditional model (e.g. layout-canvas-s), "
+                                 f"but {adapter.name!r} is class-conditional")
+        ids = tuple(c["id"] for c in data.categories)
+        if tuple(tok.category_ids) != ids:
+            raise DiveBenchError(f"model {adapter.name!r} knows categories {tok.category_ids}, task {self.name!r} has {ids}")
+
+    def metrics(self, predictions: list[list[dict]], targets: list[dict]) -> dict:
+        gt = {"images": [{"id": t["image_id"], "width": self.image_size, "height": self.image_size} for t in targets],
+              "annotations": [a for t in targets for a in t["annotations"]], "categories": self.categories()}
+        dets = [{**d, "image_id": t["image_id"]} for p, t in zip(predictions, targets) for d in p]
+        point = coco_ap(gt, dets)
+        ci = bootstrap_ap(gt, dets, n_boot=self.n_boot, seed=0, stats=("ap", "ap50", "ap75"))
+        out = {}
+        for k in REPORTED:
+            out[k] = {"value": point[k], "n": len(targets)}
+            if k in ci:
+                out[k].update(ci_low=ci[k][0], ci_high=ci[k][1], interval=f"bootstrap95 over images ({self.n_boot})")
+        return out

@@ -1,0 +1,136 @@
+"""Layout tokens, the layout model behind the adapter, the layout prior and layout inversion."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dive_bench.adapters.layout import LayoutAdapter
+from dive_bench.data.canvas import load_canvas
+from dive_bench.errors import DiveBenchError
+from dive_bench.inversion import DiveConfig, ProbeSet, invert
+from dive_bench.inversion.position_check import perturb
+from dive_bench.models.layout_dit import LayoutDiT
+from dive_bench.models.layout_prior import DecoupledPrior, LayoutPrior
+from dive_bench.tasks import TASKS
+from dive_bench.tasks.layout_tokens import LayoutTokenizer
+
+TOK = LayoutTokenizer((1, 2, 3), grid=17, max_objects=3, image_size=32)
+
+
+@pytest.fixture(scope="module")
+def canvas():
+    return load_canvas(None, "val", 12, seed=0)
+
+
+def tiny_adapter(priors=None, seed=0):
+    torch.manual_seed(seed)
+    model = LayoutDiT(width=32, depth=1, heads=2, slot_dim=16)
+    with torch.no_grad():  # wake the zero-initialised output layers so the model depends on its input
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return LayoutAdapter(model, TOK, priors=priors)
+
+
+def test_tokenizer_round_trip(canvas):
+    for anns in canvas.annotations:
+        tokens = TOK.encode(anns)
+        assert tokens.shape == (15,)
+        decoded = TOK.decode(tokens)
+        assert [(d["category_id"], d["bbox"]) for d in decoded] == [(a["category_id"], [float(v) for v in a["bbox"]]) for a in anns]
+    g = torch.Generator().manual_seed(0)
+    shuffled = TOK.decode(TOK.encode(canvas.annotations[0], generator=g))
+    assert sorted(map(str, (d["bbox"] for d in shuffled))) == sorted(map(str, ([float(v) for v in a["bbox"]] for a in canvas.annotations[0])))
+
+
+def test_tokenizer_drops_none_and_illegal_boxes():
+    t = TOK.empty()
+    assert TOK.decode(t) == []
+    t[:5] = torch.tensor([0, 4, 4, 2, 8])  # x1 <= x0
+    t[5:10] = torch.tensor([1, 2, 2, 6, TOK.none_coord])  # a [none] coordinate
+    t[10:15] = torch.tensor([2, 1, 1, 3, 3])
+    assert TOK.decode(t) == [{"slot": 2, "category_id": 3, "bbox": [2.0, 2.0, 4.0, 4.0]}]
+    with pytest.raises(DiveBenchError, match="raise max_objects"):
+        TOK.encode([{"category_id": 1, "bbox": [0, 0, 4, 4]}] * 4)
+    with pytest.raises(DiveBenchError, match="category id 7"):
+        TOK.encode([{"category_id": 7, "bbox": [0, 0, 4, 4]}])
+
+
+def test_vocabularies_are_disjoint_kinds_with_none_rows():
+    a = tiny_adapter()
+    assert a.vocabulary["class"].shape == (4, 16) and a.vocabulary["coord"].shape == (18, 16)
+    assert a.slot_kinds[:5] == ("class", "coord", "coord", "coord", "coord")
+    assert a.none_index == {"class": 3, "coord": 17}
+
+
+def test_injected_true_layout_reproduces_model_forward(canvas):
+    a = tiny_adapter()
+    tokens = torch.stack([TOK.encode(x) for x in canvas.annotations[:4]])
+    x = torch.randn(4, 3, 32, 32)
+    t = torch.tensor([10, 300, 600, 990])
+    with torch.no_grad():
+        own = a.model(x, t, a.model.embed_tokens(tokens))
+        ours = a.predict_noise(x, t, a.embed(tokens))
+        moved = a.predict_noise(x, t, a.embed(torch.stack([perturb(tk, TOK, "shift") for tk in tokens])))
+    torch.testing.assert_close(ours, own, rtol=0, atol=0)
+    assert (moved - own).abs().max() > 1e-5  # box positions reach the output
+
+
+def test_layout_model_and_prior_round_trip(tmp_path, canvas):
+    import json
+    from diffusers import DDPMScheduler
+
+    prior = LayoutPrior(tuple(range(15)), slot_dim=16, width=32, depth=1, heads=2)
+    decoupled = DecoupledPrior({"class": LayoutPrior((0, 5, 10), 16, 32, 1, 2),
+                                "coord": LayoutPrior(tuple(i for i in range(15) if i % 5), 16, 32, 1, 2)})
+    a = tiny_adapter(priors={"joint": prior, "decoupled": decoupled})
+    a.model.save_pretrained(tmp_path)
+    DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").save_pretrained(tmp_path)
+    prior.save_pretrained(tmp_path / "prior")
+    decoupled.save_pretrained(tmp_path / "prior-decoupled")
+    (tmp_path / "dive_bench.json").write_text(json.dumps({"category_ids": [1, 2, 3], "class_names": ["square", "disk", "triangle"]}))
+    b = LayoutAdapter.from_pretrained(str(tmp_path))
+    tokens = torch.stack([TOK.encode(x) for x in canvas.annotations[:3]])
+    cond = b.embed(tokens)
+    x, t = torch.randn(3, 3, 32, 32), torch.tensor([5, 500, 900])
+    torch.testing.assert_close(b.predict_noise(x, t, cond), a.predict_noise(x, t, a.embed(tokens)))
+    noise = torch.randn(cond.shape)
+    for variant in ("joint", "decoupled"):
+        torch.testing.assert_close(b.prior_loss(cond, t, noise, variant), a.prior_loss(cond, t, noise, variant))
+    assert set(b.priors) == {"joint", "decoupled"}
+    with pytest.raises(DiveBenchError, match="--no-prior"):
+        tiny_adapter().prior_loss(cond, t, noise)
+
+
+def test_layout_dive_gradients_reach_slots_through_image_and_prior(canvas):
+    prior = LayoutPrior(tuple(range(15)), slot_dim=16, width=32, depth=1, heads=2)
+    a = tiny_adapter(priors={"joint": prior})
+    before = {k: v.clone() for k, v in a.model.state_dict().items()}
+    x0 = a.encode(canvas.images[:2].float() / 127.5 - 1)
+    probes = ProbeSet.build((3, 32, 32), interval=100)
+    cfg = DiveConfig(steps=6, batch_size=3, monitor_every=3, interval=100, init="none", metric="cosine", prior_weight=1.0)
+    res = invert(a, x0, probes, cfg, seeds=[1, 2])
+    assert all(len(r.labels) == 15 and r.evaluations > 0 for r in res)
+    assert all(torch.equal(before[k], v) for k, v in a.model.state_dict().items())
+    assert all(p.grad is None for p in prior.parameters())
+
+
+def test_init_from_labels_is_monitored_at_step_zero(canvas):
+    a = tiny_adapter()
+    x0 = a.encode(canvas.images[:2].float() / 127.5 - 1)
+    probes = ProbeSet.build((3, 32, 32), interval=100)
+    start = torch.stack([TOK.encode(x) for x in canvas.annotations[:2]])
+    cfg = DiveConfig(steps=0, interval=100, init="labels", metric="cosine")
+    res = invert(a, x0, probes, cfg, seeds=[1, 2], init_labels=start)
+    assert [r.labels for r in res] == start.tolist()
+    assert all(r.monitor_curve[0][0] == 0 and r.best_step == 0 for r in res)
+
+
+def test_detection_task_perfect_and_empty_predictions(canvas):
+    task = TASKS.get("canvas-det")
+    targets = [task.target(canvas, i) for i in range(len(canvas))]
+    perfect = [[{"category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0} for a in t["annotations"]] for t in targets]
+    m = task.metrics(perfect, targets)
+    assert m["ap"]["value"] == pytest.approx(1.0) and m["ap50"]["ci_low"] == pytest.approx(1.0)
+    empty = task.metrics([[] for _ in targets], targets)
+    assert empty["ap"]["value"] == 0.0
