@@ -231,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--weight-decay", type=float, default=None)
     d.add_argument("--metric", choices=["l2", "cosine"], default=None, help="nearest-neighbour snapping metric")
     d.add_argument("--no-snap", action="store_true", help="ablation: optimise the continuous embedding")
-    d.add_argument("--init", choices=["gaussian", "mean", "none"], default=None)
+    d.add_argument("--init", choices=["gaussian", "mean", "none", "coarse"], default=None,
+                   help="slot init; coarse = layouts seeded from a coarse single-object enumeration")
     d.add_argument("--patience", type=int, default=None, help="early stop after N monitor passes without improvement")
     d.add_argument("--prior-weight", type=float, default=None, help="layouts: weight of the layout prior's loss")
     d.add_argument("--no-prior", action="store_true", help="layouts ablation: image loss only")

@@ -24,7 +24,16 @@ class Method:
 
 
 def _run_dive(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: DiveConfig, seeds: list[int]) -> list[dict]:
-    results = invert(adapter, x0, probes, cfg, seeds)
+    if cfg.init == "coarse":  # layouts: start from a coarse enumeration of single objects
+        from .inversion.layout_seed import coarse_seed
+
+        seeded = [coarse_seed(adapter, x, probes, loss=cfg.loss) for x in x0]
+        start = torch.stack([s for s, _ in seeded])
+        results = invert(adapter, x0, probes, dataclasses.replace(cfg, init="labels"), seeds, init_labels=start)
+        for r, (_, cost) in zip(results, seeded):
+            r.evaluations += cost
+    else:
+        results = invert(adapter, x0, probes, cfg, seeds)
     if getattr(adapter, "tokenizer", None) is not None:
         return [_layout_result(adapter, x, r, probes, cfg) for x, r in zip(x0, results)]
     return [{"prediction": r.labels[0] if len(r.labels) == 1 else r.labels, "best_monitor": r.best_monitor,

@@ -117,3 +117,14 @@ class Adapter(ABC):
             raise DiveBenchError(
                 f"images are {'x'.join(map(str, got))} (CxHxW) but model {self.name!r} expects "
                 f"{'x'.join(map(str, self.image_shape))}; choose a task at the model's resolution")
+
+
+class ClassAdapter(Adapter):
+    """A class-conditional model: one condition slot drawn from the ``class`` table."""
+
+    @property
+    def slot_kinds(self) -> tuple[str, ...]:
+        return ("class",)
+
+    def embed(self, labels: torch.Tensor) -> torch.Tensor:
+        return self.vocabulary["class"][labels.reshape(len(labels), -1)]

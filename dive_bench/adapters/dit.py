@@ -15,11 +15,11 @@ from pathlib import Path
 import torch
 
 from ..models.class_dit import tables_are_tied
-from .base import Adapter, ClassLabels, NoiseSchedule, file_sha256, tensor_sha256
+from .base import ClassAdapter, ClassLabels, NoiseSchedule, file_sha256, tensor_sha256
 from .loading import load_component, load_schedule, looks_local, param_count, read_metadata, weight_files
 
 
-class DiTAdapter(Adapter):
+class DiTAdapter(ClassAdapter):
     def __init__(self, transformer, *, schedule: NoiseSchedule | None = None, vae=None,
                  scaling_factor: float | None = None, class_names: tuple[str, ...] | None = None,
                  name: str = "dit", sha256: str | None = None) -> None:
@@ -81,13 +81,6 @@ class DiTAdapter(Adapter):
         tables = self._tables()
         table = tables[0] if self.tied else torch.cat(tables, dim=-1)
         return {"class": table.detach()}
-
-    @property
-    def slot_kinds(self) -> tuple[str, ...]:
-        return ("class",)
-
-    def embed(self, labels: torch.Tensor) -> torch.Tensor:
-        return self.vocabulary["class"][labels.reshape(len(labels), -1)]
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         self.check_images(images)

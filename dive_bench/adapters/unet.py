@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import torch
 
-from .base import Adapter, ClassLabels, NoiseSchedule, file_sha256, tensor_sha256
+from .base import ClassAdapter, ClassLabels, NoiseSchedule, file_sha256, tensor_sha256
 from .loading import load_component, load_schedule, looks_local, param_count, read_metadata, weight_files
 
 
-class UNetAdapter(Adapter):
+class UNetAdapter(ClassAdapter):
     def __init__(self, unet, *, schedule: NoiseSchedule | None = None, class_names: tuple[str, ...] | None = None,
                  null_class_index: int | None = None, name: str = "unet", sha256: str | None = None) -> None:
         from diffusers import DDPMScheduler
@@ -58,13 +58,6 @@ class UNetAdapter(Adapter):
     def vocabulary(self) -> dict[str, torch.Tensor]:
         w = self.unet.class_embedding.weight
         return {"class": w[self._class_rows].detach()}
-
-    @property
-    def slot_kinds(self) -> tuple[str, ...]:
-        return ("class",)
-
-    def embed(self, labels: torch.Tensor) -> torch.Tensor:
-        return self.vocabulary["class"][labels.reshape(len(labels), -1)]
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         self.check_images(images)

@@ -43,7 +43,8 @@ class DiveConfig:
     snap: bool = True
     #: "gaussian": N(table mean, table std) per element (released code); "mean": the table mean
     #: row; "none": each slot's [none] entry (the paper's detection init; needs adapter.none_index);
-    #: "labels": the ``init_labels`` given to ``invert`` (e.g. a seed layout), monitored at step 0
+    #: "labels": the ``init_labels`` given to ``invert`` (e.g. a seed layout), monitored at step 0;
+    #: "coarse" (layouts, handled by the dive method): labels from ``layout_seed.coarse_seed``
     init: str = "gaussian"
     #: stop an image after this many monitor passes without improvement (None: never)
     patience: int | None = None

@@ -21,6 +21,7 @@ from ..data import DATASETS
 from ..data.base import to_model_range
 from ..models.class_dit import build_class_dit, disable_internal_label_dropout, tie, untie
 from .checkpointing import load_state, save_state
+from .common import optimizer_step
 
 
 @dataclass
@@ -82,16 +83,7 @@ def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True)
         x_t = sched.add_noise(x0, noise, t)
         pred = model(x_t, timestep=t, class_labels=y).sample[:, :c]
         loss = F.mse_loss(pred, noise)
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr * min(1.0, (step + 1) / max(cfg.warmup, 1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            decay = min(cfg.ema_decay, (1 + step) / (10 + step))
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - decay)
+        optimizer_step(model, ema, opt, loss, step=step, lr=cfg.lr, warmup=cfg.warmup, ema_decay=cfg.ema_decay)
         losses.append(loss.item())
         if step % 50 == 0:
             bar.set_postfix(loss=f"{sum(losses[-200:]) / len(losses[-200:]):.4f}")

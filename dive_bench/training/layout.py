@@ -24,6 +24,7 @@ from ..data.canvas import load_canvas
 from ..models.layout_dit import LayoutDiT
 from ..tasks.layout_tokens import SLOTS_PER_OBJECT, LayoutTokenizer
 from .checkpointing import load_state, save_state
+from .common import optimizer_step
 
 
 @dataclass
@@ -108,16 +109,7 @@ def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True) -> P
         pred = model(x_t, t, model.embed_tokens(tokens))
         w = ((1 - ac[t]) / ac[t]).clamp(max=cfg.max_weight)
         loss = (w * (pred - noise).pow(2).flatten(1).mean(1)).mean() / w.mean()
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            decay = min(cfg.ema_decay, (1 + step) / (10 + step))
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - decay)
+        optimizer_step(model, ema, opt, loss, step=step, lr=cfg.lr, warmup=cfg.warmup, ema_decay=cfg.ema_decay)
         losses.append(loss.item())
         if step % 25 == 0:
             bar.set_postfix(loss=f"{sum(losses[-100:]) / len(losses[-100:]):.4f}")

@@ -1,0 +1,20 @@
+"""The optimiser step shared by every trainer: linear warmup, gradient clipping, EMA update."""
+
+from __future__ import annotations
+
+import torch
+
+
+def optimizer_step(model: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, *,
+                   step: int, lr: float, warmup: int, ema_decay: float, clip: float = 1.0) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr * min(1.0, (step + 1) / max(warmup, 1))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    with torch.no_grad():
+        # warm-started EMA: early averages are not dominated by the random initialisation
+        decay = min(ema_decay, (1 + step) / (10 + step))
+        for pe, pm in zip(ema.parameters(), model.parameters()):
+            pe.lerp_(pm, 1 - decay)
