@@ -97,6 +97,26 @@ def _paired_outcomes(current: dict, baseline: dict) -> tuple[np.ndarray, np.ndar
     return np.array([base[i] for i in shared]), np.array([cur[i] for i in shared])
 
 
+def _paired_detections(current: dict, baseline: dict):
+    """(gt, baseline detections, current detections) over the images both runs scored, or None."""
+    ci, bi = current.get("items"), baseline.get("items")
+    if not ci or not bi or not ci["labels"] or not isinstance(ci["labels"][0], dict):
+        return None
+    from .tasks import TASKS
+
+    cur = dict(zip(ci["ids"], zip(ci["predictions"], ci["labels"])))
+    base = dict(zip(bi["ids"], bi["predictions"]))
+    shared = sorted(cur.keys() & base.keys())
+    if not shared:
+        return None
+    task = TASKS.get(current["task"])
+    labels = [cur[i][1] for i in shared]
+    gt = {"images": [{"id": t["image_id"], "width": task.image_size, "height": task.image_size} for t in labels],
+          "annotations": [a for t in labels for a in t["annotations"]], "categories": task.categories()}
+    tag = lambda preds: [{**d, "image_id": t["image_id"]} for p, t in zip(preds, labels) for d in p]  # noqa: E731
+    return gt, tag([base[i] for i in shared]), tag([cur[i][0] for i in shared])
+
+
 def _mcnemar_one_sided(base_only: int, cur_only: int) -> float:
     """P(at least ``base_only`` of the discordant images favour the baseline | no difference)."""
     from scipy.stats import binom
@@ -117,13 +137,35 @@ def compare(current: dict, baseline: dict, margins: dict[str, float] | None = No
     if unknown:
         raise DiveBenchError(f"--margin names metrics the runs do not have: {', '.join(sorted(unknown))}")
     verdicts = []
+    dets = _paired_detections(current, baseline)
+    drops_all = None
+    if dets is not None:
+        from .tasks.detection_metric import coco_ap, paired_ap_drops
+
+        # one paired bootstrap (n_boot / 10 replicates: each is two COCOeval runs) serves all AP stats
+        drops_all = paired_ap_drops(dets[0], dets[1], dets[2], n_boot=max(n_boot // 10, 20), seed=seed)
+        points = coco_ap(dets[0], dets[1]), coco_ap(dets[0], dets[2])
     for metric, base_m in sorted(baseline.get("metrics", {}).items()):
         if metric not in current.get("metrics", {}):
             return Verdict(INCOMPARABLE, f"current run has no {metric}")
         cur_m = current["metrics"][metric]
+        if not isinstance(base_m, dict) or "value" not in base_m or base_m["value"] < 0:
+            continue  # e.g. AP of a size slice with no ground truth (-1)
         margin = float(margins.get(metric, 0.0))
         paired = _paired_outcomes(current, baseline) if metric == "accuracy" else None
-        if paired is not None:
+        if drops_all is not None and metric in drops_all:
+            drops = drops_all[metric]
+            base_v, cur_v = points[0][metric], points[1][metric]
+            if mode == "regression":
+                p = float((drops <= 0).mean())  # one-sided bootstrap p-value for "no drop"
+                regressed = base_v - cur_v > margin and p < ALPHA
+                detail = f"paired image bootstrap ({len(drops)}), one-sided p={p:.3g}"
+            else:
+                hi = float(np.quantile(drops, 0.95))
+                regressed = hi > margin
+                detail = f"paired image bootstrap ({len(drops)}), 95% upper bound of the drop {hi:.4f}"
+            verdicts.append(MetricVerdict(metric, base_v, cur_v, margin, "paired", detail, regressed))
+        elif paired is not None:
             b, c = paired
             base_only, cur_only = int(((b == 1) & (c == 0)).sum()), int(((b == 0) & (c == 1)).sum())
             drop = (base_only - cur_only) / len(b)
@@ -147,7 +189,7 @@ def compare(current: dict, baseline: dict, margins: dict[str, float] | None = No
             else:
                 regressed = cur_m.get("ci_low", cur_v) < base_v - margin
                 detail = f"current 95% lower bound {cur_m.get('ci_low', cur_v):.4f}"
-            verdicts.append(MetricVerdict(metric, base_v, cur_v, margin, "unpaired (Wilson)", detail, regressed))
+            verdicts.append(MetricVerdict(metric, base_v, cur_v, margin, "unpaired (stored 95% interval)", detail, regressed))
     status = REGRESSION if any(v.regressed for v in verdicts) else PASS
     return Verdict(status, "" if status == PASS else "score dropped beyond noise and margin", verdicts)
 

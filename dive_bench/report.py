@@ -18,8 +18,9 @@ import pandas as pd
 from .errors import DiveBenchError
 
 METHOD_NAMES = {"dive": "DIVE", "enumerate": "Diffusion Classifier"}
-#: True when larger is better
-DIRECTION = {"accuracy": True}
+#: the score shown per method column, in order of preference, and whether larger is better
+PRIMARY = ("accuracy", "ap")
+DIRECTION = {"accuracy": True, "ap": True}
 PROBE_KEYS = ("interval", "probe_seed", "loss")
 
 
@@ -81,15 +82,26 @@ def _method_columns(runs: list[dict]) -> dict[int, str]:
     return labels
 
 
-def _fmt_acc(m: dict) -> str:
-    return f"{100 * m['value']:.1f} [{100 * m['ci_low']:.1f}, {100 * m['ci_high']:.1f}]"
+def _primary(run: dict) -> tuple[str, dict] | None:
+    for name in PRIMARY:
+        if name in run.get("metrics", {}):
+            return name, run["metrics"][name]
+    return None
+
+
+def _fmt(m: dict) -> str:
+    if "ci_low" in m:
+        return f"{100 * m['value']:.1f} [{100 * m['ci_low']:.1f}, {100 * m['ci_high']:.1f}]"
+    return f"{100 * m['value']:.1f}"
 
 
 def _caption(key: tuple, runs: list[dict]) -> str:
     task, version, items, n, (interval, seed_noise, loss), seed = key
     probes = f"{len(range(interval // 2, 1000, interval))} probes (timestep interval {interval}, noise seed {seed_noise}, {loss} error)" if interval else "no probes"
-    return (f"**{task}** (v{version}), {n} images (item set {items[:10]}), {probes}, seed {seed}. "
-            "Accuracy in % with Wilson 95% intervals; best per column in bold.")
+    metric = next((p[0] for p in map(_primary, runs) if p), "accuracy")
+    what = ("Accuracy in % with Wilson 95% intervals" if metric == "accuracy"
+            else "COCO AP in % with bootstrap 95% intervals over images")
+    return f"**{task}** (v{version}), {n} images (item set {items[:10]}), {probes}, seed {seed}. {what}; best per column in bold."
 
 
 def _bold_best(df: pd.DataFrame, raw: pd.DataFrame, columns: list[str], higher: bool) -> None:
@@ -116,12 +128,13 @@ def quality_table(key: tuple, runs: list[dict]) -> str:
         shown.loc[row, "Model"] = f"`{model}`"
         shown.loc[row, "#Params"] = f"{params / 1e6:.2f}M" if params else "-"
         for r in runs:
-            acc = r["metrics"].get("accuracy")
-            if r["model"] == model and acc:
-                shown.loc[row, labels[id(r)]] = _fmt_acc(acc) + ("" if r.get("status") == "complete" else " (partial)")
-                raw.loc[row, labels[id(r)]] = acc["value"]
+            primary = _primary(r)
+            if r["model"] == model and primary:
+                shown.loc[row, labels[id(r)]] = _fmt(primary[1]) + ("" if r.get("status") == "complete" else " (partial)")
+                raw.loc[row, labels[id(r)]] = primary[1]["value"]
     shown = shown.fillna("-")
-    _bold_best(shown, raw, columns, higher=True)
+    metric = next((p[0] for p in map(_primary, runs) if p), "accuracy")
+    _bold_best(shown, raw, columns, higher=DIRECTION[metric])
     return _caption(key, runs) + "\n\n" + shown.to_markdown(index=False, disable_numparse=True)
 
 
@@ -130,12 +143,12 @@ def speed_table(key: tuple, runs: list[dict]) -> str:
     rows = []
     for r in sorted(runs, key=lambda r: (_params(r), r["model"], labels[id(r)])):
         t = r.get("timings", {})
-        acc = r["metrics"].get("accuracy")
+        primary = _primary(r)
         rows.append({"Model": f"`{r['model']}`", "Method": labels[id(r)],
                      "Evaluations / image": f"{t.get('evaluations_per_item') or 0:,.0f}",
                      "Seconds / image": f"{t['seconds_per_item']:.2f}" if t.get("seconds_per_item") else "-",
                      "Device": (r.get("env", {}).get("cuda_device") or r.get("env", {}).get("device") or "-"),
-                     "Accuracy (%)": f"{100 * acc['value']:.1f}" if acc else "-"})
+                     "Score (%)": f"{primary[0]} {100 * primary[1]['value']:.1f}" if primary else "-"})
     return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
 
 

@@ -117,3 +117,31 @@ def test_reference_leaderboard_is_up_to_date():
         pytest.skip("no reference runs stored yet")
     expected = (ROOT / "leaderboards" / "LEADERBOARD.md").read_text()
     assert leaderboard_markdown(load_runs([runs_dir]), sources=["leaderboards/runs"]) == expected
+
+
+def test_detection_check_is_paired_over_images():
+    """AP regressions are judged by a paired image bootstrap on the stored detections."""
+    from dive_bench.data.canvas import load_canvas
+    from dive_bench.tasks import TASKS
+
+    task = TASKS.get("canvas-det")
+    data = load_canvas(None, "val", 30, seed=0)
+    labels = [task.target(data, i) for i in range(len(data))]
+    good = [[{"category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0} for a in t["annotations"]] for t in labels]
+    worse = [p if i % 3 else [] for i, p in enumerate(good)]  # a third of the images lose their boxes
+
+    from dive_bench.tasks.detection_metric import coco_ap
+
+    gt = {"images": [{"id": t["image_id"], "width": 32, "height": 32} for t in labels],
+          "annotations": [a for t in labels for a in t["annotations"]], "categories": task.categories()}
+
+    def run(preds):
+        point = coco_ap(gt, [{**d, "image_id": t["image_id"]} for p, t in zip(preds, labels) for d in p])
+        return {"task": "canvas-det", "protocol": {"task": "canvas-det", "method": "dive", "method_config": {}},
+                "metrics": {k: {"value": point[k]} for k in ("ap", "ap50", "ap75")},
+                "items": {"ids": list(range(len(labels))), "predictions": preds, "labels": labels}}
+
+    verdict = compare(run(worse), run(good), n_boot=300)
+    assert verdict.status == REGRESSION
+    assert {m.metric for m in verdict.metrics if m.test == "paired"} == {"ap", "ap50", "ap75"}
+    assert compare(run(good), run(good), n_boot=300).status == PASS

@@ -234,5 +234,25 @@ def bootstrap_ap(gt: GroundTruth, detections: Sequence[dict], *, n_boot: int = 2
     return out
 
 
-__all__ = ["STAT_NAMES", "bootstrap_ap", "coco_ap", "read_detections", "resample_images", "xywh_to_xyxy",
+def paired_ap_drops(gt: GroundTruth, baseline: Sequence[dict], current: Sequence[dict], *, n_boot: int = 200,
+                    seed: int = 0, stats: Sequence[str] = ("ap", "ap50", "ap75")) -> dict[str, np.ndarray]:
+    """Bootstrap replicates of (baseline - current) for each stat, both runs resampled with the
+    SAME images each time, so the difference keeps the pairing (image difficulty cancels)."""
+    gt_dict = _gt_dict(gt)
+    base, cur = _clean_detections(baseline, gt_dict), _clean_detections(current, gt_dict)
+    n = len(gt_dict["images"])
+    anns = _by_image(gt_dict["annotations"])
+    base_by, cur_by = _by_image(base), _by_image(cur)
+    rng = np.random.default_rng(seed)
+    columns = [STAT_NAMES.index(s) for s in stats]
+    drops = np.empty((n_boot, len(columns)))
+    for b in range(n_boot):
+        idx = rng.integers(0, n, size=n)
+        g, d_base = _resample(gt_dict, anns, base_by, idx)
+        _, d_cur = _resample(gt_dict, anns, cur_by, idx)
+        drops[b] = _evaluate(g, d_base)[columns] - _evaluate(g, d_cur)[columns]
+    return {name: drops[:, j] for j, name in enumerate(stats)}
+
+
+__all__ = ["STAT_NAMES", "bootstrap_ap", "paired_ap_drops", "coco_ap", "read_detections", "resample_images", "xywh_to_xyxy",
            "xyxy_to_xywh"]
