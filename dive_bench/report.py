@@ -60,7 +60,8 @@ def _config_label(method: str, cfg: dict, varying: list[str]) -> str:
     name = METHOD_NAMES.get(method, method)
     if method == "enumerate" and cfg.get("stages"):
         name += " (adaptive)"
-    extra = [f"{k}={cfg.get(k)}" for k in varying if not (method == "enumerate" and k == "stages")]
+    extra = [f"{k}={'off' if cfg.get(k) is None else cfg.get(k)}" for k in varying
+             if not (method == "enumerate" and k == "stages")]
     return f"{name} ({', '.join(extra)})" if extra else name
 
 
