@@ -11,11 +11,11 @@ import time
 import pytest
 import torch
 
-from conftest import make_dit  # tests/conftest.py: tiny random DiTs built in-process
 from dive_bench.adapters.dit import DiTAdapter
 from dive_bench.inversion import DiveConfig, EnumerationConfig, ProbeSet, enumerate_classes, invert
 from dive_bench.inversion.probes import denoising_error
 from dive_bench.store import ShardStore, shard_path
+from dive_bench.testing import make_dit
 
 PROBE_INTERVAL = 20  # 50 probes
 DIVE = DiveConfig(steps=50, batch_size=10, monitor_every=10, interval=PROBE_INTERVAL)

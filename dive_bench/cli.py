@@ -51,7 +51,8 @@ def _method_config(args: argparse.Namespace) -> dict:
             given["prior_weight"] = 0.0
         if args.decoupled_prior:
             given["prior"] = "decoupled"
-    given.update({"interval": args.interval, "probe_seed": args.probe_seed, "loss": args.loss})
+    given.update({"interval": args.interval, "probe_seed": args.probe_seed, "loss": args.loss,
+                  "weighting": args.weighting})
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -222,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="timestep interval: probes at interval/2 + k*interval (default 4, the paper's)")
     g.add_argument("--probe-seed", type=int, default=None)
     g.add_argument("--loss", choices=["l2", "l1", "huber"], default=None)
+    g.add_argument("--weighting", choices=["none", "x0"], default=None,
+                   help="per-probe weight: none (classification default) or x0 = min((1-a_t)/a_t, 20) (layouts)")
     g.add_argument("--eval-batch", type=int, default=None, help="samples per no-grad forward pass")
     d = s.add_argument_group("DIVE")
     d.add_argument("--steps", type=int, default=None)

@@ -27,7 +27,7 @@ def _run_dive(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: DiveCon
     if cfg.init == "coarse":  # layouts: start from a coarse enumeration of single objects
         from .inversion.layout_seed import coarse_seed
 
-        seeded = [coarse_seed(adapter, x, probes, loss=cfg.loss) for x in x0]
+        seeded = [coarse_seed(adapter, x, probes, loss=cfg.loss, weighting=cfg.weighting) for x in x0]
         start = torch.stack([s for s, _ in seeded])
         results = invert(adapter, x0, probes, dataclasses.replace(cfg, init="labels"), seeds, init_labels=start)
         for r, (_, cost) in zip(results, seeded):
@@ -45,7 +45,7 @@ def _run_dive(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: DiveCon
 def _layout_result(adapter: Adapter, x0: torch.Tensor, r, probes: ProbeSet, cfg: DiveConfig) -> dict:
     from .inversion.layout_scoring import scored_detections
 
-    dets, evals = scored_detections(adapter, x0, r.labels, probes, cfg.loss)
+    dets, evals = scored_detections(adapter, x0, r.labels, probes, cfg.loss, cfg.weighting)
     return {"prediction": dets, "tokens": r.labels, "best_monitor": r.best_monitor, "best_step": r.best_step,
             "steps_run": r.steps_run, "evaluations": r.evaluations + evals, "stopped_early": r.stopped_early,
             "monitor_curve": r.monitor_curve, "n_visited": len(r.visited)}

@@ -21,7 +21,7 @@ METHOD_NAMES = {"dive": "DIVE", "enumerate": "Diffusion Classifier"}
 #: the score shown per method column, in order of preference, and whether larger is better
 PRIMARY = ("accuracy", "ap")
 DIRECTION = {"accuracy": True, "ap": True}
-PROBE_KEYS = ("interval", "probe_seed", "loss")
+PROBE_KEYS = ("interval", "probe_seed", "loss", "weighting")
 
 
 def load_runs(paths: list[str | Path]) -> list[dict]:
@@ -50,7 +50,9 @@ def load_runs(paths: list[str | Path]) -> list[dict]:
 
 
 def protocol_key(run: dict) -> tuple:
-    cfg = run.get("method_config", {})
+    from .methods import normalized_config
+
+    cfg = normalized_config(run["method"], run.get("method_config", {}))
     items = run.get("protocol", {}).get("items_sha256", "")
     return (run["task"], str(run.get("task_version", "")), items, run.get("n_items"),
             tuple(cfg.get(k) for k in PROBE_KEYS), run.get("seed"))
@@ -97,8 +99,10 @@ def _fmt(m: dict) -> str:
 
 
 def _caption(key: tuple, runs: list[dict]) -> str:
-    task, version, items, n, (interval, seed_noise, loss), seed = key
-    probes = f"{len(range(interval // 2, 1000, interval))} probes (timestep interval {interval}, noise seed {seed_noise}, {loss} error)" if interval else "no probes"
+    task, version, items, n, (interval, seed_noise, loss, weighting), seed = key
+    weight = "" if weighting in (None, "none") else f", {weighting}-weighted"
+    probes = (f"{len(range(interval // 2, 1000, interval))} probes (timestep interval {interval}, noise seed {seed_noise}, "
+              f"{loss} error{weight})" if interval else "no probes")
     metric = next((p[0] for p in map(_primary, runs) if p), "accuracy")
     what = ("Accuracy in % with Wilson 95% intervals" if metric == "accuracy"
             else "COCO AP in % with bootstrap 95% intervals over images")

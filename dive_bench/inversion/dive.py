@@ -51,6 +51,8 @@ class DiveConfig:
     interval: int = 4
     probe_seed: int = 42
     loss: str = "l2"
+    #: per-probe weight of the error: "none" (DIVE, Diffusion Classifier) or "x0" (layouts)
+    weighting: str = "none"
     #: max samples in one forward pass of the monitor
     monitor_batch: int = 500
     #: weight of the layout prior's denoising loss (0: no prior); "joint" or "decoupled" prior
@@ -195,7 +197,7 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
         x_rep = x0[act_t].repeat_interleave(b, 0)
         cond_rep = cond.repeat_interleave(b, 0)
         err = denoising_error(adapter, x_rep, cond_rep, probes.timesteps[idx.flatten()],
-                              probes.noise[idx.flatten()], config.loss).view(len(act), b)
+                              probes.noise[idx.flatten()], config.loss, config.weighting).view(len(act), b)
         loss = err.mean(1).sum()
         if config.prior_weight > 0:
             # one fresh (t, noise) per image and step from the image's own generator
@@ -248,7 +250,8 @@ def _monitor(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, act: list[
             chunk = torch.tensor(pairs[start:start + config.monitor_batch])
             rr, jj = chunk[:, 0].to(x0.device), chunk[:, 1].to(x0.device)
             todo_t = torch.tensor(todo, device=x0.device)
-            err = denoising_error(adapter, x0[todo_t[rr]], conds[rr], probes.timesteps[jj], probes.noise[jj], config.loss)
+            err = denoising_error(adapter, x0[todo_t[rr]], conds[rr], probes.timesteps[jj], probes.noise[jj], config.loss,
+                                  config.weighting)
             sums.index_add_(0, rr.cpu(), err.double().cpu())
         for r, i in enumerate(todo):
             values[i] = float(sums[r] / p)

@@ -24,6 +24,8 @@ class EnumerationConfig:
     stages: tuple[tuple[int, int], ...] | None = None
     batch_size: int = 250
     loss: str = "l2"
+    #: per-probe weight of the error: "none" or "x0" (see probes.timestep_weight)
+    weighting: str = "none"
 
 
 @dataclass
@@ -58,7 +60,8 @@ def enumerate_classes(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, conf
             dev = x0.device
             with torch.no_grad():
                 err = denoising_error(adapter, x0[ii.to(dev)], vocab[cc.to(dev)].unsqueeze(1),
-                                      probes.timesteps[jj.to(dev)], probes.noise[jj.to(dev)], config.loss)
+                                      probes.timesteps[jj.to(dev)], probes.noise[jj.to(dev)], config.loss,
+                                      config.weighting)
             errors[ii, cc, jj] = err.double().cpu()
             evals += torch.bincount(ii, minlength=n_img)
         for i in range(n_img):

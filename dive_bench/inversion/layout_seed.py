@@ -36,12 +36,12 @@ def _overlap(a: list[int], b: list[int]) -> bool:
 
 @torch.no_grad()
 def coarse_seed(adapter, x0: torch.Tensor, probes: ProbeSet, *, sizes: tuple[int, ...] = (4, 6, 8), stride: int = 2,
-                num_probes: int = 6, loss: str = "l2") -> tuple[torch.Tensor, int]:
+                num_probes: int = 6, loss: str = "l2", weighting: str = "none") -> tuple[torch.Tensor, int]:
     """Seed layout (L,) for one image ``x0`` and the model evaluations spent."""
     tok = adapter.tokenizer
     sub = ProbeSet(probes.timesteps[-num_probes:], probes.noise[-num_probes:])  # the noisiest probes
     cands = single_object_candidates(tok, sizes, stride).to(x0.device)
-    errs = mean_error(adapter, x0, torch.cat([tok.empty()[None].to(x0.device), cands]), sub, loss)
+    errs = mean_error(adapter, x0, torch.cat([tok.empty()[None].to(x0.device), cands]), sub, loss, weighting)
     empty, errs = errs[0], errs[1:]
     chosen: list[list[int]] = []
     for v in torch.argsort(errs).tolist():

@@ -38,8 +38,13 @@ def perturb(tokens: torch.Tensor, tok: LayoutTokenizer, kind: str, k: int = 0) -
 
 @torch.no_grad()
 def position_sensitivity(adapter, dataset, tok: LayoutTokenizer, num_images: int = 40, interval: int = 50,
-                         probe_seed: int = 42) -> dict[str, float]:
-    """Fraction of images where the true layout beats each perturbation (ties count as failures)."""
+                         probe_seed: int = 42, weighting: str = "x0") -> dict[str, float]:
+    """Fraction of images where the true layout beats each perturbation (ties count as failures).
+
+    The error is x0-weighted by default, like the layout model's training loss and DIVE's
+    detection objective: measured on a partly trained model, plain eps error at low-noise
+    timesteps adds layout-independent noise that hid a real preference for the true box
+    (shift win rate 0.47 unweighted vs 0.73 x0-weighted at step 1000)."""
     ids = [i for i in range(len(dataset)) if dataset.annotations[i]][:num_images]
     x0 = adapter.encode(to_model_range(dataset.images[ids]))
     probes = ProbeSet.build(tuple(x0.shape[1:]), interval=interval, seed=probe_seed)
@@ -55,6 +60,6 @@ def position_sensitivity(adapter, dataset, tok: LayoutTokenizer, num_images: int
     for j in range(p):  # one probe at a time keeps memory flat
         t = probes.timesteps[j].repeat(n * v)
         noise = probes.noise[j].expand(n * v, *probes.noise.shape[1:])
-        errs += denoising_error(adapter, x0.repeat_interleave(v, 0), cond, t, noise)
+        errs += denoising_error(adapter, x0.repeat_interleave(v, 0), cond, t, noise, weighting=weighting)
     errs = errs.view(n, v)
     return {kind: float((errs[:, 0] < errs[:, 1 + k]).float().mean()) for k, kind in enumerate(PERTURBATIONS)}

@@ -61,9 +61,26 @@ def per_sample_loss(pred: torch.Tensor, target: torch.Tensor, loss: str = "l2") 
     return err.flatten(1).mean(1)
 
 
+#: cap of the x0-space weight (1 - a_t) / a_t, which grows without bound as t -> T
+MAX_X0_WEIGHT = 20.0
+
+
+def timestep_weight(adapter: Adapter, t: torch.Tensor, weighting: str) -> torch.Tensor | None:
+    """None for plain eps error; for "x0", min((1 - a_t) / a_t, 20): the error in x0 space,
+    which puts the weight on high-noise timesteps where a layout decides the image."""
+    if weighting == "none":
+        return None
+    if weighting == "x0":
+        a = adapter.schedule.alphas_cumprod.to(t.device)[t]
+        return ((1 - a) / a).clamp(max=MAX_X0_WEIGHT)
+    raise ValueError(f"unknown weighting {weighting!r}; use none or x0")
+
+
 def denoising_error(adapter: Adapter, x0: torch.Tensor, cond: torch.Tensor, t: torch.Tensor,
-                    noise: torch.Tensor, loss: str = "l2") -> torch.Tensor:
+                    noise: torch.Tensor, loss: str = "l2", weighting: str = "none") -> torch.Tensor:
     """Per-sample noise-prediction error (B,) of ``adapter`` at x0 noised with (t, noise)."""
     x_t = adapter.schedule.add_noise(x0, noise.to(x0.dtype), t)
     eps = adapter.predict_noise(x_t, t, cond)
-    return per_sample_loss(eps, noise, loss)
+    err = per_sample_loss(eps, noise, loss)
+    w = timestep_weight(adapter, t, weighting)
+    return err if w is None else err * w

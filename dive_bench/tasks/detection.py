@@ -27,7 +27,7 @@ class DetectionTask:
     n_boot: int = 200
     #: the paper's detection settings: [none] init, cosine snapping, image + prior loss
     method_defaults: dict = field(default_factory=lambda: {"dive": {
-        "init": "none", "metric": "cosine", "prior_weight": 1.0, "interval": 50, "steps": 200,
+        "init": "none", "metric": "cosine", "prior_weight": 1.0, "interval": 50, "steps": 200, "weighting": "x0",
         "batch_size": 10, "monitor_every": 10}})
 
     def load(self, data_root: str | None = None):
