@@ -74,9 +74,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _summary(payload: dict) -> str:
-    acc = payload["metrics"].get("accuracy")
+    m = payload["metrics"]
     t = payload["timings"]
-    score = (f"accuracy {acc['value']:.4f} [{acc['ci_low']:.4f}, {acc['ci_high']:.4f}]" if acc else "no items")
+    name = next((k for k in ("accuracy", "ap") if k in m), None)
+    if name is None:
+        score = "no items"
+    else:
+        v = m[name]
+        score = f"{name} {v['value']:.4f}" + (f" [{v['ci_low']:.4f}, {v['ci_high']:.4f}]" if "ci_low" in v else "")
+        if name == "ap":
+            score += f", ap50 {m['ap50']['value']:.4f}, ap75 {m['ap75']['value']:.4f}"
     per = f"{t['seconds_per_item']:.3f} s/item" if t["seconds_per_item"] is not None else "-"
     return (f"{payload['model']} | {payload['task']} | {payload['method']} | {score} | n={payload['n_done']}/"
             f"{payload['n_items']} ({payload['status']}) | {t['evaluations_per_item'] or 0:.0f} evals/item | {per}")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# generated canvas datasets go to a per-session folder, not the user's cache
+os.environ.setdefault("DIVE_BENCH_CACHE", tempfile.mkdtemp(prefix="dive_bench_cache_"))
 torch.set_num_threads(1)
 
 from dive_bench.adapters.dit import DiTAdapter  # noqa: E402

@@ -134,3 +134,26 @@ def test_detection_task_perfect_and_empty_predictions(canvas):
     assert m["ap"]["value"] == pytest.approx(1.0) and m["ap50"]["ci_low"] == pytest.approx(1.0)
     empty = task.metrics([[] for _ in targets], targets)
     assert empty["ap"]["value"] == 0.0
+
+
+def test_score_canvas_detection_end_to_end(tmp_path, capsys):
+    """`dive-bench score` on a layout model writes COCO AP metrics and scored boxes per image."""
+    import json
+
+    from dive_bench.cli import main
+
+    a = tiny_adapter()
+    a.model.save_pretrained(tmp_path / "ckpt")
+    (tmp_path / "ckpt" / "dive_bench.json").write_text(json.dumps({"category_ids": [1, 2, 3]}))
+    out = tmp_path / "run"
+    rc = main(["score", f"layout:{tmp_path / 'ckpt'}", "--task", "canvas-det", "--limit", "3", "--steps", "4",
+               "--batch-size", "2", "--monitor-every", "2", "--interval", "200", "--no-prior", "--out", str(out), "--quiet"])
+    assert rc == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["method_config"]["init"] == "none" and run["method_config"]["metric"] == "cosine"  # task defaults
+    assert run["method_config"]["prior_weight"] == 0.0 and run["method_config"]["weighting"] == "x0"
+    assert {"ap", "ap50", "ap75", "aps"} <= run["metrics"].keys() and run["n_done"] == 3
+    assert all(isinstance(p, list) for p in run["items"]["predictions"])
+    assert "ap " in capsys.readouterr().out
+    rc = main(["score", "dit-digits-xs", "--task", "canvas-det", "--limit", "1", "--out", str(tmp_path / "x"), "--quiet"])
+    assert rc == 2 and "1x8x8" in capsys.readouterr().err  # a class-conditional digits model cannot take canvases
