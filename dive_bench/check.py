@@ -111,10 +111,8 @@ def _paired_detections(current: dict, baseline: dict):
         return None
     task = TASKS.get(current["task"])
     labels = [cur[i][1] for i in shared]
-    gt = {"images": [{"id": t["image_id"], "width": task.image_size, "height": task.image_size} for t in labels],
-          "annotations": [a for t in labels for a in t["annotations"]], "categories": task.categories()}
-    tag = lambda preds: [{**d, "image_id": t["image_id"]} for p, t in zip(preds, labels) for d in p]  # noqa: E731
-    return gt, tag([base[i] for i in shared]), tag([cur[i][0] for i in shared])
+    return (task.ground_truth(labels), task.detections([base[i] for i in shared], labels),
+            task.detections([cur[i][0] for i in shared], labels))
 
 
 def _mcnemar_one_sided(base_only: int, cur_only: int) -> float:

@@ -51,10 +51,18 @@ class DetectionTask:
         if tuple(tok.category_ids) != ids:
             raise DiveBenchError(f"model {adapter.name!r} knows categories {tok.category_ids}, task {self.name!r} has {ids}")
 
+    def ground_truth(self, targets: list[dict]) -> dict:
+        """A COCO ground-truth dict for the images of ``targets`` (as stored per item)."""
+        return {"images": [{"id": t["image_id"], "width": self.image_size, "height": self.image_size} for t in targets],
+                "annotations": [a for t in targets for a in t["annotations"]], "categories": self.categories()}
+
+    @staticmethod
+    def detections(predictions: list[list[dict]], targets: list[dict]) -> list[dict]:
+        """Per-image box lists -> one COCO result list, each box tagged with its image id."""
+        return [{**d, "image_id": t["image_id"]} for p, t in zip(predictions, targets) for d in p]
+
     def metrics(self, predictions: list[list[dict]], targets: list[dict]) -> dict:
-        gt = {"images": [{"id": t["image_id"], "width": self.image_size, "height": self.image_size} for t in targets],
-              "annotations": [a for t in targets for a in t["annotations"]], "categories": self.categories()}
-        dets = [{**d, "image_id": t["image_id"]} for p, t in zip(predictions, targets) for d in p]
+        gt, dets = self.ground_truth(targets), self.detections(predictions, targets)
         point = coco_ap(gt, dets)
         ci = bootstrap_ap(gt, dets, n_boot=self.n_boot, seed=0, stats=("ap", "ap50", "ap75"))
         out = {}
