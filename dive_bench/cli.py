@@ -136,6 +136,27 @@ def cmd_check(args: argparse.Namespace) -> int:
     return verdict.status
 
 
+def cmd_fidelity(args: argparse.Namespace) -> int:
+    import torch
+
+    from .fidelity.run import FidelityRequest, run_fidelity, summary
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    safe = args.model.replace(":", "_").replace("/", "_")
+    req = FidelityRequest(model=args.model, reference=args.reference, num_samples=args.num_samples,
+                          feature_extractor=args.feature_extractor, steps=args.steps, guidance_scale=args.guidance,
+                          sampler=args.sampler, seed=args.seed, batch_size=args.batch_size,
+                          feature_batch_size=args.feature_batch_size,
+                          out=Path(args.out or f"runs/{safe}-fidelity"), inception_weights=args.inception_weights,
+                          device=args.device, dtype=args.dtype, data_root=args.data_root, cache_dir=args.cache_dir,
+                          progress=not args.quiet)
+    payload = run_fidelity(req)
+    print(summary(payload))
+    print(f"results: {req.out / 'run.json'}")
+    return 0
+
+
 def cmd_position_check(args: argparse.Namespace) -> int:
     from .adapters import load_model
     from .data.canvas import load_canvas
@@ -181,20 +202,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.kind == "layout":
         from .training.layout import LayoutTrainConfig, train_layout
 
-        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
-        cfg = LayoutTrainConfig(seed=args.seed, **opts)
+        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
+                                  ("width", args.width)) if v is not None}
+        cfg = LayoutTrainConfig(seed=args.seed, save_dtype=args.save_dtype, **opts)
         dest = train_layout(cfg, Path(args.out), resume=not args.no_resume)
         print(f"model written to {dest} (use it as layout:{dest})")
         return 0
     if args.kind == "layout-prior":
         from .training.layout_prior import PriorTrainConfig, train_layout_prior
 
-        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
+        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
+                                  ("width", args.width)) if v is not None}
         dest = train_layout_prior(Path(args.out), PriorTrainConfig(seed=args.seed, decoupled=args.decoupled, **opts))
         print(f"prior written to {dest}")
         return 0
+    if args.kind == "feature-extractor":
+        from .training.feature_extractor import FeatureExtractorTrainConfig, train_feature_extractor
+
+        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
+        dataset = args.dataset if args.dataset != "digits" or "--dataset" in sys.argv else "fmnist"
+        cfg = FeatureExtractorTrainConfig(dataset=dataset, seed=args.seed, data_root=args.data_root, **opts)
+        dest = train_feature_extractor(cfg, Path(args.out), resume=not args.no_resume)
+        print(f"feature extractor written to {dest} (use it as --feature-extractor classifier:{dest})")
+        return 0
     if args.kind != "class-dit":
-        raise DiveBenchError(f"unknown training kind {args.kind!r}; available: class-dit, layout, layout-prior")
+        raise DiveBenchError(f"unknown training kind {args.kind!r}; available: class-dit, layout, layout-prior, "
+                             "feature-extractor")
     from .training.class_dit import ClassDiTTrainConfig, train_class_dit
 
     cfg = ClassDiTTrainConfig(dataset=args.dataset, preset=args.preset, steps=args.steps or 2000,
@@ -268,6 +301,34 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--mode", choices=["regression", "noninferiority"], default="regression")
     ck.set_defaults(func=cmd_check)
 
+    fi = sub.add_parser("fidelity", help="FID / IS / KID / precision-recall of a model's samples vs a reference set")
+    fi.add_argument("model", help="bundled name (dit-fmnist-b), ADAPTER:PATH_OR_HUB_ID, or a plugin name")
+    fi.add_argument("--reference", required=True,
+                    help="DATASET[:SPLIT] (default split test), e.g. fmnist; a detection task (canvas-det) for layout models")
+    fi.add_argument("--num-samples", type=int, default=5000, help="samples to generate and score (FID is biased "
+                    "below the feature dimension: 2048 for Inception)")
+    fi.add_argument("--feature-extractor", default="inception-v3-compat",
+                    help="inception-v3-compat (default; metrics fid/is/kid/precision/recall), fmnist-classifier "
+                         "(in-domain; fd_fmnist/is_fmnist/...), or classifier:DIR from `train feature-extractor`")
+    fi.add_argument("--inception-weights", help="local inception-v3-compat weights file (offline); "
+                    "default $DIVE_BENCH_INCEPTION_WEIGHTS, then torch-fidelity's cache/download")
+    fi.add_argument("--steps", type=int, default=50, help="sampler steps")
+    fi.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1 = none)")
+    fi.add_argument("--sampler", choices=["ddim", "ddpm", "dpm"], default="ddim",
+                    help="ddim (eta 0), ddpm (ancestral) or dpm (DPM-Solver++ 2M)")
+    fi.add_argument("--seed", type=int, default=0, help="sample i uses a seed derived from (seed, i)")
+    fi.add_argument("--batch-size", type=int, default=250, help="samples per sampling batch (memory, not results)")
+    fi.add_argument("--feature-batch-size", type=int, default=64, help="images per feature-extractor batch")
+    fi.add_argument("--out", help="output folder (default runs/MODEL-fidelity); samples are cached in OUT/samples "
+                    "and a rerun generates only the missing ones")
+    fi.add_argument("--device", default="cpu")
+    fi.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision for sampling")
+    fi.add_argument("--data-root", help="reference dataset folder")
+    fi.add_argument("--cache-dir", help="reference-statistics cache (default $DIVE_BENCH_CACHE or ~/.cache/dive_bench)")
+    fi.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    fi.add_argument("--quiet", action="store_true", help="no progress bars")
+    fi.set_defaults(func=cmd_fidelity)
+
     pc = sub.add_parser("position-check", help="does a layout model use box positions? (exit 1 if not)")
     pc.add_argument("model")
     pc.add_argument("--num-images", type=int, default=100)
@@ -281,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="train a reference checkpoint")
-    t.add_argument("kind", help="class-dit, layout, layout-prior")
+    t.add_argument("kind", help="class-dit, layout, layout-prior, feature-extractor")
     t.add_argument("--out", required=True, help="output folder (layout-prior: the layout model's folder)")
     t.add_argument("--decoupled", action="store_true", help="layout-prior: separate class and box priors")
     t.add_argument("--dataset", default="digits")
@@ -290,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=None, help="class-dit default 64")
     t.add_argument("--lr", type=float, default=None, help="class-dit default 1e-3; layout 3e-4")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--width", type=int, default=None, help="layout / layout-prior: transformer width (default 128)")
+    t.add_argument("--save-dtype", choices=["fp32", "fp16"], default="fp32",
+                   help="layout: precision of the exported weights (fp16 halves the file; loading upcasts)")
     t.add_argument("--data-root")
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     t.add_argument("--no-resume", action="store_true", help="ignore an existing train_state.pt in --out")

@@ -25,17 +25,19 @@ class Method:
 
 def _run_dive(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: DiveConfig, seeds: list[int]) -> list[dict]:
     if cfg.init == "coarse":  # layouts: start from a coarse enumeration of single objects
-        from .inversion.layout_seed import coarse_seed
+        from .inversion.layout_seed import seed_layouts
 
-        seeded = [coarse_seed(adapter, x, probes, loss=cfg.loss, weighting=cfg.weighting) for x in x0]
-        start = torch.stack([s for s, _ in seeded])
+        start, seed_costs = seed_layouts(adapter, x0, probes, loss=cfg.loss, weighting=cfg.weighting)
         results = invert(adapter, x0, probes, dataclasses.replace(cfg, init="labels"), seeds, init_labels=start)
-        for r, (_, cost) in zip(results, seeded):
-            r.evaluations += cost
+        for r, cost in zip(results, seed_costs):
+            r.evaluations += cost["evaluations"]
     else:
         results = invert(adapter, x0, probes, cfg, seeds)
+        seed_costs = [None] * len(results)
     if getattr(adapter, "tokenizer", None) is not None:
-        return [_layout_result(adapter, x, r, probes, cfg) for x, r in zip(x0, results)]
+        # the seed's own cost is kept per image: with a cached seed, wall time no longer includes it
+        return [{**_layout_result(adapter, x, r, probes, cfg), **({"seed_cost": c} if c else {})}
+                for x, r, c in zip(x0, results, seed_costs)]
     return [{"prediction": r.labels[0] if len(r.labels) == 1 else r.labels, "best_monitor": r.best_monitor,
              "best_step": r.best_step, "steps_run": r.steps_run, "evaluations": r.evaluations,
              "stopped_early": r.stopped_early, "monitor_curve": r.monitor_curve,

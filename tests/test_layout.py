@@ -157,3 +157,29 @@ def test_score_canvas_detection_end_to_end(tmp_path, capsys):
     assert "ap " in capsys.readouterr().out
     rc = main(["score", "dit-digits-xs", "--task", "canvas-det", "--limit", "1", "--out", str(tmp_path / "x"), "--quiet"])
     assert rc == 2 and "1x8x8" in capsys.readouterr().err  # a class-conditional digits model cannot take canvases
+
+
+def test_seed_cache_reuses_seeds_and_keys_on_the_image(canvas, monkeypatch):
+    """A cached coarse seed is returned with its original cost and without evaluating the model;
+    another image (or model) is a different key."""
+    from dive_bench.inversion import layout_seed
+
+    a = tiny_adapter()
+    x0 = a.encode(canvas.images[:2].float() / 127.5 - 1)
+    probes = ProbeSet.build((3, 32, 32), interval=200)
+    search = dict(sizes=(6,), stride=8, num_probes=2)
+    first, costs = layout_seed.seed_layouts(a, x0, probes, **search)
+    assert costs[0]["evaluations"] == (3 * 2 * 2 + 1) * 2 and not costs[0]["cached"]  # (classes x boxes + empty) x probes
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the model was evaluated although the seed is cached")
+
+    monkeypatch.setattr(layout_seed, "coarse_seed", boom)
+    again, costs_again = layout_seed.seed_layouts(a, x0, probes, **search)
+    assert torch.equal(first, again) and costs_again[0]["cached"]
+    assert [c["evaluations"] for c in costs_again] == [c["evaluations"] for c in costs]
+    with pytest.raises(AssertionError, match="evaluated"):
+        layout_seed.seed_layouts(a, x0.flip(-1), probes, **search)
+    with pytest.raises(AssertionError, match="evaluated"):
+        layout_seed.seed_layouts(tiny_adapter(seed=1), x0, probes, **search)
+

@@ -41,7 +41,8 @@ class LayoutAdapter(Adapter):
     def from_pretrained(cls, source: str, *, name: str | None = None, torch_dtype=None) -> "LayoutAdapter":
         from ..models.layout_prior import load_prior
 
-        model = load_component(LayoutDiT, source)
+        # Bundled weights may be stored in fp16 to stay small; inversion always runs in float32.
+        model = load_component(LayoutDiT, source, torch_dtype=torch.float32)
         meta = read_metadata(source)
         tok = LayoutTokenizer(tuple(meta.get("category_ids", range(1, model.config.num_classes + 1))),
                               model.config.grid, model.config.max_objects, model.config.image_size)
@@ -78,6 +79,10 @@ class LayoutAdapter(Adapter):
             raise DiveBenchError(f"model {self.name!r} has no {variant} layout prior (has: {sorted(self.priors) or 'none'}); "
                                  "train one with `dive-bench train layout-prior` or run with --no-prior")
         return self.priors[variant].loss(cond, t, noise, self.schedule)
+
+    def null_condition(self) -> torch.Tensor | None:
+        """The all-[none] layout: training drops whole layouts to it (classifier-free dropout)."""
+        return self.embed(self.tokenizer.empty().view(1, -1).to(self.device))
 
     def info(self) -> dict:
         params = param_count(self.model)

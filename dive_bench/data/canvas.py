@@ -25,7 +25,6 @@ from .coco import DetectionDataset, load_coco_detection
 
 # Bump when the pixels or the json for given parameters change: it is part of the cache key.
 CANVAS_VERSION = 1
-CACHE_ENV = "DIVE_BENCH_CACHE"
 DEFAULT_CLASSES = ("square", "disk", "triangle")
 BACKGROUND = (16, 16, 24)
 # One saturated colour per shape (not per class index), so reordering classes keeps the pixels.
@@ -165,10 +164,9 @@ def make_canvas_dataset(out_dir: Path, *, split: str, num_images: int, seed: int
 
 def canvas_cache_root(root: Path | None = None) -> Path:
     """``root``, else ``$DIVE_BENCH_CACHE/canvas``, else ``~/.cache/dive_bench/canvas``."""
-    if root is not None:
-        return Path(root)
-    base = os.environ.get(CACHE_ENV)
-    return (Path(base) if base else Path.home() / ".cache" / "dive_bench") / "canvas"
+    from ..cache import cache_root
+
+    return Path(root) if root is not None else cache_root() / "canvas"
 
 
 def canvas_params_hash(**params: object) -> str:

@@ -49,6 +49,9 @@ class LayoutTrainConfig:
     checkpoint_every: int = 250
     check_every: int = 500
     check_images: int = 40
+    #: storage precision of the exported weights: "fp16" halves the file (the bundled model);
+    #: loading always upcasts to float32
+    save_dtype: str = "fp32"
 
 
 def layout_batch_tokens(tokenizer: LayoutTokenizer, annotations: list[list[dict]], generator: torch.Generator,
@@ -86,15 +89,16 @@ def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True) -> P
     ac = sched.alphas_cumprod
     x_all = to_model_range(train.images)
     state_path = out / "train_state.pt"
-    start, losses, checks = 0, [], []
+    start, losses, checks, elapsed = 0, [], [], 0.0
     state = load_state(state_path) if resume else None
     if state is not None:
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
         start, losses, checks = int(state["step"]), list(state["losses"]), list(state["checks"])
+        elapsed = float(state.get("elapsed", 0.0))
     model.train()
-    t0 = time.time()
+    t0 = time.time() - elapsed
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="train layout")
     for step in bar:
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
@@ -119,7 +123,7 @@ def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True) -> P
             bar.write(f"step {step + 1}: position check {rates}")
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             save_state(state_path, {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                                    "step": step + 1, "losses": losses, "checks": checks})
+                                    "step": step + 1, "losses": losses, "checks": checks, "elapsed": time.time() - t0})
     return export_layout(ema, sched, cfg, tok, train, out / "model", losses, checks, time.time() - t0)
 
 
@@ -132,7 +136,9 @@ def _adapter(model: LayoutDiT, tok: LayoutTokenizer):
 def export_layout(ema: LayoutDiT, sched, cfg: LayoutTrainConfig, tok: LayoutTokenizer, train, dest: Path,
                   losses: list[float], checks: list[dict], elapsed: float) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
-    ema.save_pretrained(dest)
+    if cfg.save_dtype not in ("fp32", "fp16"):
+        raise ValueError(f"save_dtype must be fp32 or fp16, not {cfg.save_dtype!r}")
+    (copy.deepcopy(ema).half() if cfg.save_dtype == "fp16" else ema).save_pretrained(dest)
     sched.save_pretrained(dest)
     meta = {"adapter": "layout", "dataset": "canvas", "category_ids": list(tok.category_ids),
             "class_names": [c["name"] for c in train.categories], "grid": tok.grid, "max_objects": tok.max_objects,
@@ -149,9 +155,10 @@ def export_layout(ema: LayoutDiT, sched, cfg: LayoutTrainConfig, tok: LayoutToke
         f"- Data: canvas train split, {cfg.train_images} images (seed {cfg.data_seed}).\n"
         f"- Training: {cfg.steps} steps, batch {cfg.batch_size}, AdamW lr {cfg.lr}, x0-weighted eps loss (max weight "
         f"{cfg.max_weight}), {cfg.high_noise_fraction:.0%} of timesteps in [500, 1000), object/layout dropout "
-        f"{cfg.object_dropout}/{cfg.layout_dropout}, EMA {cfg.ema_decay}, seed {cfg.seed}; weights are the EMA.\n"
+        f"{cfg.object_dropout}/{cfg.layout_dropout}, EMA {cfg.ema_decay}, seed {cfg.seed}; weights are the EMA, stored as {cfg.save_dtype}.\n"
         f"- Final weighted loss (mean of last 100 steps): {final:.4f}. Wall time {elapsed:.0f} s on CPU.\n"
         f"- Position-sensitivity check at the end (true layout beats the perturbed one, {cfg.check_images} val images): "
         f"{json.dumps({k: v for k, v in last.items() if k != 'step'})}\n"
-        f"- Command: `dive-bench train layout --steps {cfg.steps} --batch-size {cfg.batch_size} --seed {cfg.seed} --out DIR`\n")
+        f"- Command: `dive-bench train layout --steps {cfg.steps} --batch-size {cfg.batch_size} --seed {cfg.seed} "
+        f"--save-dtype {cfg.save_dtype} --out DIR`\n")
     return dest
