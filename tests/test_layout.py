@@ -183,3 +183,22 @@ def test_seed_cache_reuses_seeds_and_keys_on_the_image(canvas, monkeypatch):
     with pytest.raises(AssertionError, match="evaluated"):
         layout_seed.seed_layouts(tiny_adapter(seed=1), x0, probes, **search)
 
+
+
+def test_prior_training_shuffle_permutes_objects_and_keeps_padding_last(canvas):
+    from dive_bench.training.layout_prior import shuffled_objects
+
+    tokens = torch.stack([TOK.encode(a) for a in canvas.annotations])
+    g = torch.Generator().manual_seed(0)
+    multi = next(i for i, a in enumerate(canvas.annotations) if len(a) >= 2)
+    seen_orders = set()
+    for _ in range(20):
+        out = shuffled_objects(tokens, TOK, g)
+        for row_in, row_out in zip(tokens, out):
+            objs_in = sorted(map(tuple, row_in.view(3, 5).tolist()))
+            objs_out = row_out.view(3, 5).tolist()
+            assert sorted(map(tuple, objs_out)) == objs_in  # same objects
+            n_real = sum(o[0] != TOK.none_class for o in objs_out)
+            assert all(o[0] != TOK.none_class for o in objs_out[:n_real])  # padding last
+        seen_orders.add(tuple(out[multi].tolist()))
+    assert len(seen_orders) > 1  # objects really are shuffled
