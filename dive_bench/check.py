@@ -127,6 +127,9 @@ def compare(current: dict, baseline: dict, margins: dict[str, float] | None = No
             n_boot: int = 2000, seed: int = 0) -> Verdict:
     if mode not in ("regression", "noninferiority"):
         raise DiveBenchError(f"--mode must be regression or noninferiority, not {mode!r}")
+    if "fidelity" in (current.get("method"), baseline.get("method")):
+        return Verdict(INCOMPARABLE, "fidelity runs (FID/IS/KID/precision-recall) have no per-item outcomes for a "
+                                     "paired test; compare them side by side with `dive-bench leaderboard`")
     reason = incomparable_reason(current, baseline)
     if reason:
         return Verdict(INCOMPARABLE, reason)

@@ -105,8 +105,38 @@ class Adapter(ABC):
         return next(iter(self.vocabulary.values())).device
 
     def sample(self, labels: torch.Tensor, steps: int = 50, guidance_scale: float = 1.0,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        raise NotImplementedError(f"{type(self).__name__} does not implement sampling yet")
+               generator: torch.Generator | None = None, *, seeds: list[int] | None = None,
+               scheduler: str = "ddim") -> torch.Tensor:
+        """uint8 images (B, C, H, W) in pixel space for discrete ``labels``, for fidelity metrics.
+
+        Each sample is seeded on its own (``seeds[i]``; else drawn from ``generator``; else
+        sample_seed(0, i)) so a sample never depends on the batch it ran in. ``scheduler`` is
+        ddim, ddpm or dpm (DPM-Solver++ 2M), built from this model's ``schedule``. Guidance > 1
+        uses ``null_condition()`` (the classifier-free null row) and fails clearly without one.
+        """
+        from ..fidelity.sampling import sample_from_condition, sample_seed
+
+        if seeds is None:
+            if generator is not None:
+                seeds = torch.randint(0, 2 ** 62, (len(labels),), generator=generator).tolist()
+            else:
+                seeds = [sample_seed(0, i) for i in range(len(labels))]
+        with torch.no_grad():
+            cond = self.embed(labels.to(self.device))
+        return sample_from_condition(self, cond, seeds, steps=steps, guidance_scale=guidance_scale,
+                                     scheduler=scheduler, null_cond=self.null_condition())
+
+    def null_condition(self) -> torch.Tensor | None:
+        """The unconditional condition (1, L, D) for classifier-free guidance, or None."""
+        return None
+
+    def sample_shape(self) -> tuple[int, int, int]:
+        """Shape of one sample in model space (a latent for latent models)."""
+        return tuple(self.image_shape)
+
+    def decode(self, x0: torch.Tensor) -> torch.Tensor:
+        """Model space -> pixels in [-1, 1] (the inverse of ``encode``; identity in pixel space)."""
+        return x0
 
     def check_images(self, images: torch.Tensor) -> None:
         """Refuse images of the wrong shape with a message that names both shapes."""

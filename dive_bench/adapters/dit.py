@@ -109,6 +109,26 @@ class DiTAdapter(ClassAdapter):
         # Learned-sigma models output 2C channels: eps is the first half.
         return out[:, : self.latent_channels]
 
+    # -- sampling (fidelity metrics) --------------------------------------------------------------
+    def null_condition(self) -> torch.Tensor | None:
+        """The CFG null row (index num_classes), present when the model was built with label dropout."""
+        tables = [m.embedding_table.weight for m in self._embedders]
+        if tables[0].shape[0] <= self.num_classes:
+            return None
+        rows = [t[self.num_classes] for t in tables]
+        row = rows[0] if self.tied else torch.cat(rows, dim=-1)
+        return row.detach().view(1, 1, -1)
+
+    def sample_shape(self) -> tuple[int, int, int]:
+        cfg = self.transformer.config
+        return (self.latent_channels, int(cfg.sample_size), int(cfg.sample_size))
+
+    def decode(self, x0: torch.Tensor) -> torch.Tensor:
+        if self.vae is None:
+            return x0
+        with torch.no_grad():
+            return self.vae.decode(x0.to(self.vae.dtype) / self.scaling_factor).sample
+
     def info(self) -> dict:
         params = param_count(self.transformer) + (param_count(self.vae) if self.vae is not None else 0)
         return {"name": self.name, "adapter": "dit", "params": params,

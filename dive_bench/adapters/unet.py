@@ -75,6 +75,12 @@ class UNetAdapter(ClassAdapter):
             self._inject = None
         return out[:, : self.image_shape[0]]
 
+    def null_condition(self) -> torch.Tensor | None:
+        """The row trained as the classifier-free null class (``null_class_index``), if any."""
+        if self.null_class_index is None:
+            return None
+        return self.unet.class_embedding.weight[self.null_class_index].detach().view(1, 1, -1)
+
     def info(self) -> dict:
         return {"name": self.name, "adapter": "unet", "params": param_count(self.unet),
                 "sha256": self._sha256 or tensor_sha256(self.unet),

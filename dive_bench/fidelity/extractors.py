@@ -1,0 +1,238 @@
+"""Feature extractors for the fidelity metrics, and the honest handling of their weights.
+
+Two kinds:
+
+- ``inception-v3-compat`` (torch-fidelity's TF-ported Inception, the ADM evaluator's network),
+  used for all four metrics so FID, IS, KID and precision/recall follow one convention. Its
+  weights come from, in order: ``--inception-weights PATH`` / ``$DIVE_BENCH_INCEPTION_WEIGHTS``,
+  the file torch-fidelity itself downloads into ``$TORCH_HOME/hub/checkpoints/``, or (online
+  only) torch-fidelity's own download. Offline with none of them we stop with one message that
+  says how to get the file, rather than run with other weights and print different numbers.
+- in-domain classifiers (``fmnist-classifier``, bundled; ``classifier:DIR`` for one trained by
+  ``dive-bench train feature-extractor``), registered into torch-fidelity as custom extractors.
+  Their scores carry the dataset in the metric name (``fd_fmnist``, ``is_fmnist``, ...) so they
+  can never land in an Inception FID column.
+
+The sha256 of the weights file is recorded with every number and keys the reference cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..errors import DiveBenchError
+
+INCEPTION = "inception-v3-compat"
+WEIGHTS_ENV = "DIVE_BENCH_INCEPTION_WEIGHTS"
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+#: bundled in-domain extractors: name -> folder under dive_bench/assets
+BUNDLED = {"fmnist-classifier": "fmnist-classifier"}
+ALIASES = {"inception": INCEPTION, "fmnist": "fmnist-classifier"}
+#: metric names for Inception; in-domain extractors use the ``fd`` name and a dataset suffix
+INCEPTION_METRICS = {"fid": "fid", "is": "is", "kid": "kid", "precision": "precision", "recall": "recall"}
+
+
+def inception_url() -> str:
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    return URL_INCEPTION_V3
+
+
+def hub_checkpoint_path() -> Path:
+    """Where torch-fidelity's own download puts the file (``$TORCH_HOME/hub/checkpoints/``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / inception_url().rsplit("/", 1)[-1]
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
+               for v in ("HF_HUB_OFFLINE", "DIVE_BENCH_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def _how_to_get() -> str:
+    return (f"download {inception_url()} (92 MB) on a machine with internet and pass --inception-weights PATH "
+            f"(or set ${WEIGHTS_ENV}=PATH, or copy it to {hub_checkpoint_path().parent}/); or score with an "
+            "in-domain extractor, e.g. --feature-extractor fmnist-classifier")
+
+
+def _check_inception_file(path: Path) -> None:
+    """Open the file the safe way (no pickled code) and check it is an Inception state dict."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure here means an unusable weights file
+        raise DiveBenchError(f"Inception weights {path} cannot be loaded as a plain state dict ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0][:120]}); {_how_to_get()}") from exc
+    if not isinstance(state, dict) or "Conv2d_1a_3x3.conv.weight" not in state or "fc.weight" not in state:
+        raise DiveBenchError(f"{path} is not an inception-v3-compat state dict (missing Conv2d_1a_3x3 / fc); "
+                             f"{_how_to_get()}")
+
+
+def resolve_inception_weights(path: str | Path | None = None) -> Path:
+    """The Inception weights file to use (see module docstring), or one clear DiveBenchError."""
+    given = path or os.environ.get(WEIGHTS_ENV)
+    if given:
+        p = Path(given).expanduser()
+        if not p.is_file():
+            source = "--inception-weights" if path else f"${WEIGHTS_ENV}"
+            raise DiveBenchError(f"{source} points at {p}, which does not exist; {_how_to_get()}")
+        _check_inception_file(p)
+        return p
+    cached = hub_checkpoint_path()
+    if cached.is_file():
+        _check_inception_file(cached)
+        return cached
+    if _offline():
+        raise DiveBenchError(f"no Inception-v3 weights available offline (HF_HUB_OFFLINE/DIVE_BENCH_OFFLINE is set "
+                             f"and {cached} does not exist); {_how_to_get()}")
+    try:  # torch-fidelity's own URL and location, so torch-fidelity finds the file afterwards
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(inception_url(), str(cached), progress=True)
+    except Exception as exc:  # noqa: BLE001 - network errors come in many types
+        raise DiveBenchError(f"could not download the Inception-v3 weights ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0][:120] if str(exc) else 'no detail'}); {_how_to_get()}") from exc
+    _check_inception_file(cached)
+    return cached
+
+
+@dataclass(frozen=True)
+class Extractor:
+    """A resolved feature extractor: what to ask torch-fidelity for, and how to name its scores."""
+
+    name: str                 #: name registered in torch-fidelity
+    weights_path: Path
+    weights_sha256: str
+    feature_layer: str        #: FD / KID / precision-recall
+    logits_layer: str         #: Inception Score
+    metric_names: dict = field(default_factory=dict)  #: fid/is/kid/precision/recall -> reported name
+
+    def create(self, device: torch.device):
+        from torch_fidelity.utils import create_feature_extractor
+
+        return create_feature_extractor(self.name, [self.feature_layer, self.logits_layer],
+                                        cuda=device.type == "cuda", verbose=False,
+                                        feature_extractor_weights_path=str(self.weights_path),
+                                        feature_extractor_compile=False)
+
+    def record(self) -> dict:
+        """What run.json stores about the extractor."""
+        return {"name": self.name, "weights_sha256": self.weights_sha256, "weights_file": self.weights_path.name,
+                "feature_layer": self.feature_layer, "logits_layer": self.logits_layer}
+
+
+# -- in-domain classifiers as torch-fidelity feature extractors ---------------------------------------------
+
+def _classifier_extractor_class():
+    from torch_fidelity import FeatureExtractorBase
+
+    from .classifier_net import SmallClassifier
+
+    class ClassifierFeatureExtractor(FeatureExtractorBase):
+        """A dive_bench ``SmallClassifier`` behind torch-fidelity's extractor interface: uint8
+        (B, 3 or 1, H, W) in; global-average-pooled penultimate features and logits out."""
+
+        def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+            super().__init__(name, features_list)
+            folder = feature_extractor_weights_path or (ASSETS / BUNDLED[name])
+            folder = Path(folder)
+            self.net = SmallClassifier.load(folder.parent if folder.is_file() else folder)
+            self.requires_grad_(False)
+            self.eval()
+
+        @staticmethod
+        def get_provided_features_list():
+            return ("penultimate", "logits")
+
+        @staticmethod
+        def get_default_feature_layer_for_metric(metric):
+            return {"isc": "logits"}.get(metric, "penultimate")
+
+        @staticmethod
+        def can_be_compiled():
+            return False
+
+        @staticmethod
+        def get_dummy_input_for_compile():
+            return torch.zeros(1, 3, 28, 28, dtype=torch.uint8)
+
+        def forward(self, x):
+            if x.dtype != torch.uint8 or x.dim() != 4:
+                raise ValueError(f"expected uint8 (B, C, H, W) images, got {x.dtype} {tuple(x.shape)}")
+            cfg = self.net.config
+            x = x.float() / 255.0
+            if x.shape[1] != cfg.in_channels:
+                if cfg.in_channels != 1:
+                    raise ValueError(f"extractor expects {cfg.in_channels} channels, got {x.shape[1]}")
+                x = x.mean(1, keepdim=True)  # grayscale repeated to RGB comes back exactly
+            if x.shape[-1] != cfg.image_size or x.shape[-2] != cfg.image_size:
+                x = torch.nn.functional.interpolate(x, size=(cfg.image_size, cfg.image_size), mode="bilinear",
+                                                    antialias=True, align_corners=False)
+            feats, logits = self.net.features_and_logits(x)
+            out = {"penultimate": feats, "logits": logits}
+            return tuple(out[f] for f in self.features_list)
+
+    return ClassifierFeatureExtractor
+
+
+def register_classifier_extractor(name: str) -> None:
+    """Register ``name`` in torch-fidelity's extractor registry (idempotent)."""
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+
+    if name not in FEATURE_EXTRACTORS_REGISTRY:
+        register_feature_extractor(name, _classifier_extractor_class())
+
+
+def _classifier(name: str, folder: Path) -> Extractor:
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        hint = "reinstall dive_bench" if name in BUNDLED else "train one with `dive-bench train feature-extractor --out DIR`"
+        raise DiveBenchError(f"feature extractor {name!r} has no weights at {weights}; {hint}")
+    meta = {}
+    if (folder / "dive_bench.json").is_file():
+        meta = json.loads((folder / "dive_bench.json").read_text())
+    dataset = str(meta.get("dataset") or name.split("-")[0]).replace("-", "_")
+    register_classifier_extractor(name)
+    return Extractor(name=name, weights_path=weights, weights_sha256=file_sha256(weights),
+                     feature_layer="penultimate", logits_layer="logits",
+                     metric_names={"fid": f"fd_{dataset}", "is": f"is_{dataset}", "kid": f"kid_{dataset}",
+                                   "precision": f"precision_{dataset}", "recall": f"recall_{dataset}"})
+
+
+def available_extractors() -> list[str]:
+    return [INCEPTION, *BUNDLED, "classifier:DIR"]
+
+
+def resolve_extractor(name: str = INCEPTION, inception_weights: str | Path | None = None) -> Extractor:
+    """``inception-v3-compat`` (alias ``inception``), a bundled classifier (``fmnist-classifier``,
+    alias ``fmnist``) or ``classifier:DIR`` (a folder written by ``train feature-extractor``)."""
+    name = ALIASES.get(name, name)
+    if name == INCEPTION:
+        path = resolve_inception_weights(inception_weights)
+        return Extractor(name=INCEPTION, weights_path=path, weights_sha256=file_sha256(path),
+                         feature_layer="2048", logits_layer="logits_unbiased", metric_names=dict(INCEPTION_METRICS))
+    if name in BUNDLED:
+        return _classifier(name, ASSETS / BUNDLED[name])
+    if name.startswith("classifier:"):
+        folder = Path(name.split(":", 1)[1]).expanduser()
+        if (folder / "model").is_dir():
+            folder = folder / "model"
+        tag = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
+        ext = _classifier(f"dive-bench-classifier-{tag}", folder)
+        return Extractor(**{**ext.__dict__, "weights_path": folder / "model.safetensors"})
+    import difflib
+
+    close = difflib.get_close_matches(name, [INCEPTION, *BUNDLED, *ALIASES], n=2, cutoff=0.5)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise DiveBenchError(f"unknown feature extractor {name!r}.{hint} Available: {', '.join(available_extractors())}")

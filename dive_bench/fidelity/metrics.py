@@ -1,0 +1,187 @@
+"""FID / IS / KID / precision-recall of uint8 samples against a uint8 reference set.
+
+Features come from torch-fidelity's extractors (``inception-v3-compat`` or a registered
+in-domain classifier) run over plain uint8 datasets; IS, KID and precision/recall are
+torch-fidelity's own functions on those features. The Frechet distance's statistics step is
+``dive_bench.fid`` (exact trace term from two symmetric eigendecompositions) instead of
+``scipy.linalg.sqrtm``, which dominates the cost at 2048 dims.
+
+Reference features (and their mean/covariance) are cached under
+``$DIVE_BENCH_CACHE`` (default ``~/.cache/dive_bench``)``/fidelity/``, keyed by a content hash
+of the reference images AND the sha256 of the extractor's weights file: torch-fidelity's own
+cache key ignores the weights, so new weights would silently reuse old statistics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import DiveBenchError
+from ..fid import frechet_distance, gaussian_stats
+from .extractors import Extractor
+
+CACHE_VERSION = 1
+
+
+class UInt8Images(Dataset):
+    """uint8 (N, C, H, W) images served as 3xHxW uint8 tensors (grayscale repeated), as
+    torch-fidelity's extractors expect."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] not in (1, 3):
+            raise DiveBenchError(f"fidelity metrics need uint8 (N, 1|3, H, W) images, got {images.dtype} "
+                                 f"{tuple(images.shape)}")
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        x = self.images[i]
+        return x.expand(3, *x.shape[1:]).contiguous() if x.shape[0] == 1 else x
+
+
+def cache_dir(path: str | Path | None = None) -> Path:
+    return Path(path or os.environ.get("DIVE_BENCH_CACHE") or Path.home() / ".cache" / "dive_bench") / "fidelity"
+
+
+def images_sha256(images: torch.Tensor) -> str:
+    """Content hash of a uint8 image set (shape and bytes, in order)."""
+    h = hashlib.sha256(repr(tuple(images.shape)).encode())
+    h.update(images.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def extract_features(images: torch.Tensor, extractor: Extractor, *, batch_size: int = 64,
+                     device: torch.device | str = "cpu", progress: bool = False) -> dict[str, torch.Tensor]:
+    """{feature layer: (N, D), logits layer: (N, K)} float tensors on the CPU."""
+    from torch_fidelity.utils import get_featuresdict_from_dataset
+
+    device = torch.device(device)
+    fe = extractor.create(device)
+    with torch.no_grad():
+        feats = get_featuresdict_from_dataset(UInt8Images(images), fe, batch_size, device.type == "cuda",
+                                              save_cpu_ram=True, verbose=progress)
+    return {k: v.float().cpu() for k, v in feats.items()}
+
+
+def reference_features(images: torch.Tensor, extractor: Extractor, *, cache: str | Path | None = None,
+                       batch_size: int = 64, device: torch.device | str = "cpu", progress: bool = False,
+                       use_cache: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """(features, mu, sigma, from_cache) of the reference set, cached atomically by content and
+    weights hash."""
+    key = hashlib.sha256(f"{CACHE_VERSION}/{extractor.name}/{extractor.feature_layer}/{extractor.weights_sha256}/"
+                         f"{images_sha256(images)}".encode()).hexdigest()
+    path = cache_dir(cache) / f"ref-{extractor.name}-{key[:24]}.npz"
+    if use_cache and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return z["features"], z["mu"], z["sigma"], True
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)  # a corrupt cache entry is recomputed, never trusted
+    feats = extract_features(images, extractor, batch_size=batch_size, device=device, progress=progress)
+    f = feats[extractor.feature_layer].numpy()
+    mu, sigma = gaussian_stats(f)
+    if use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
+        try:
+            np.savez(tmp, features=f, mu=mu, sigma=sigma)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # caching is an optimisation: a full disk must not fail the run
+    return f, mu, sigma, False
+
+
+def frechet_distance_features(gen: np.ndarray, ref: np.ndarray, ref_stats: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+    """Frechet distance between Gaussian fits of two (N, D) feature sets.
+
+    With both sets larger than D, the statistics step is ``dive_bench.fid`` (exact trace term
+    from symmetric eigendecompositions of D x D matrices). When a set has N <= D samples its
+    covariance has rank < D, and the same quantity is computed exactly and far cheaper in sample
+    space: with centred, scaled features A (n1 x D) and B (n2 x D), S1 = A'A and S2 = B'B, the
+    nonzero eigenvalues of S1 S2 are the squared singular values of A B' (n1 x n2), so
+    tr((S1 S2)^1/2) is the nuclear norm of A B'. (Such an FID is biased: N is reported beside it.)
+    """
+    gen = np.asarray(gen, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    (n1, d), n2 = gen.shape, len(ref)
+    if min(n1, n2) > d:
+        mu2, s2 = ref_stats if ref_stats is not None else gaussian_stats(ref)
+        mu1, s1 = gaussian_stats(gen)
+        return frechet_distance(mu1, s1, mu2, s2)
+    mu1, mu2 = gen.mean(0), ref.mean(0)
+    a = (gen - mu1) / np.sqrt(n1 - 1)
+    b = (ref - mu2) / np.sqrt(n2 - 1)
+    trace_sqrt = float(np.linalg.svd(a @ b.T, compute_uv=False).sum())
+    diff = mu1 - mu2
+    return float(diff @ diff + (a * a).sum() + (b * b).sum() - 2 * trace_sqrt)
+
+
+@dataclass
+class MetricOptions:
+    isc_splits: int = 10
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    prc_neighborhood: int = 3
+    rng_seed: int = 2020
+
+
+def compute_metrics(generated: torch.Tensor, reference: torch.Tensor, extractor: Extractor, *,
+                    options: MetricOptions | None = None, cache: str | Path | None = None, batch_size: int = 64,
+                    device: torch.device | str = "cpu", progress: bool = False, use_cache: bool = True) -> dict:
+    """Metrics named by the extractor (``fid`` or ``fd_fmnist``, ...), each ``{"value", ...}``,
+    plus ``_timing`` (extraction seconds) and ``_reference`` (hash, cache hit)."""
+    from torch_fidelity.metric_isc import isc_features_to_metric
+    from torch_fidelity.metric_kid import kid_features_to_metric
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    o = options or MetricOptions()
+    n_gen, n_ref = len(generated), len(reference)
+    if n_gen < 2 or n_ref < 2:
+        raise DiveBenchError(f"need at least 2 generated and 2 reference images (got {n_gen} and {n_ref})")
+    t0 = time.perf_counter()
+    gen = extract_features(generated, extractor, batch_size=batch_size, device=device, progress=progress)
+    t_gen = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ref_f, ref_mu, ref_sigma, hit = reference_features(reference, extractor, cache=cache, batch_size=batch_size,
+                                                       device=device, progress=progress, use_cache=use_cache)
+    t_ref = time.perf_counter() - t0
+    gen_f = gen[extractor.feature_layer].numpy()
+    t0 = time.perf_counter()
+    fd = frechet_distance_features(gen_f, ref_f, (ref_mu, ref_sigma))
+    t_fd = time.perf_counter() - t0
+    names = extractor.metric_names
+    dim = gen_f.shape[1]
+    common = {"n_generated": n_gen, "n_reference": n_ref, "extractor": extractor.name}
+    out: dict = {names["fid"]: {"value": fd, "feature_dim": dim, "rank_deficient": min(n_gen, n_ref) <= dim, **common}}
+    splits = min(o.isc_splits, n_gen)
+    isc = isc_features_to_metric(gen[extractor.logits_layer], splits=splits, shuffle=True, rng_seed=o.rng_seed)
+    out[names["is"]] = {"value": isc["inception_score_mean"], "std": isc["inception_score_std"], "splits": splits, **common}
+    subset = min(o.kid_subset_size, n_gen, n_ref)
+    kid = kid_features_to_metric(torch.from_numpy(gen_f), torch.from_numpy(ref_f), kid_subsets=o.kid_subsets,
+                                 kid_subset_size=subset, rng_seed=o.rng_seed, verbose=False,
+                                 kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None,
+                                 kid_kernel_poly_coef0=1)
+    out[names["kid"]] = {"value": kid["kernel_inception_distance_mean"], "std": kid["kernel_inception_distance_std"],
+                         "subsets": o.kid_subsets, "subset_size": subset, **common}
+    k = min(o.prc_neighborhood, n_gen - 1, n_ref - 1)
+    prc = prc_features_to_metric(torch.from_numpy(gen_f), torch.from_numpy(ref_f), prc_neighborhood=k,
+                                 prc_batch_size=10000, save_cpu_ram=True, verbose=False)
+    out[names["precision"]] = {"value": prc["precision"], "k": k, **common}
+    out[names["recall"]] = {"value": prc["recall"], "k": k, **common}
+    out["_timing"] = {"feature_seconds_generated": t_gen, "feature_seconds_reference": t_ref,
+                      "reference_from_cache": hit, "fd_statistics_seconds": t_fd,
+                      "feature_images_per_second": n_gen / t_gen if t_gen > 0 else None}
+    out["_reference"] = {"images_sha256": images_sha256(reference), "n": n_ref, "from_cache": hit}
+    return out

@@ -1,0 +1,199 @@
+"""``dive-bench fidelity``: sample through the adapter (cached, resumable), extract features,
+compute FID/FD, IS, KID, precision/recall and write run.json in the format ``score`` writes.
+
+The run key hashes what changes the numbers (model sha256, sample config, N, reference content
+hash, extractor weights sha256, metric options); batch size, device and host go to ``env``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import platform
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from ..errors import DiveBenchError
+from ..store import write_json_atomic
+from .extractors import INCEPTION, resolve_extractor
+from .metrics import MetricOptions, compute_metrics, images_sha256
+from .sample_cache import SampleCache
+from .sampling import balanced_labels, generate_samples, sample_config
+
+TASK_VERSION = "1"
+
+
+@dataclass
+class FidelityRequest:
+    model: str
+    reference: str = "fmnist"
+    num_samples: int = 5000
+    feature_extractor: str = INCEPTION
+    steps: int = 50
+    guidance_scale: float = 1.0
+    sampler: str = "ddim"
+    seed: int = 0
+    batch_size: int = 250
+    feature_batch_size: int = 64
+    out: Path = Path("runs/latest-fidelity")
+    inception_weights: str | None = None
+    device: str = "cpu"
+    dtype: str = "fp32"
+    data_root: str | None = None
+    cache_dir: str | None = None
+    progress: bool = True
+    metric_options: MetricOptions | None = None
+
+
+@dataclass
+class Reference:
+    """The real images the samples are compared with (and, for layout models, their layouts)."""
+
+    name: str
+    images: torch.Tensor
+    layouts: torch.Tensor | None = None
+
+
+def load_reference(spec: str, data_root: str | None = None, adapter=None) -> Reference:
+    """``DATASET`` or ``DATASET:SPLIT`` (default split: test) for class-conditional models; a
+    detection task name (``canvas-det``) for layout models, whose layouts condition the samples."""
+    from ..data import DATASETS
+    from ..tasks import TASKS
+
+    name, _, split = spec.partition(":")
+    tokenizer = getattr(adapter, "tokenizer", None)
+    if name in DATASETS and tokenizer is None:
+        try:
+            data = DATASETS.get(name)(split=split or "test", root=data_root)
+        except ValueError as exc:
+            raise DiveBenchError(f"reference {spec!r}: {exc}") from exc
+        return Reference(f"{name}-{data.split}", data.images)
+    if name in TASKS and getattr(TASKS.get(name), "kind", None) == "detection":
+        if tokenizer is None:
+            raise DiveBenchError(f"reference {spec!r} is a layout set; it needs a layout model, and "
+                                 f"{getattr(adapter, 'name', 'this model')!r} is class-conditional")
+        task = TASKS.get(name)
+        data = task.load(data_root)
+        layouts = torch.stack([tokenizer.encode(a) for a in data.annotations])
+        return Reference(f"{task.name}", data.images, layouts)
+    if tokenizer is not None:
+        raise DiveBenchError(f"layout models sample from the layouts of a detection set; --reference {spec!r} is not one "
+                             "(use e.g. --reference canvas-det)")
+    import difflib
+
+    close = difflib.get_close_matches(name, DATASETS.names(), n=2, cutoff=0.5)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise DiveBenchError(f"unknown reference dataset {spec!r}.{hint} Use DATASET[:SPLIT], one of: {', '.join(DATASETS.names())}")
+
+
+def _labels_fn(adapter, ref: Reference):
+    if ref.layouts is not None:
+        layouts = ref.layouts
+        return lambda idx: layouts[torch.tensor([i % len(layouts) for i in idx])]
+    k = adapter.label_space.num_classes
+    return lambda idx: balanced_labels(idx, k)
+
+
+def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
+    """Sample (resuming from ``req.out/samples``), score and write ``req.out/run.json``."""
+    from ..adapters import load_model
+    from ..runner import DTYPES, _git_sha, resolve_device
+
+    if req.num_samples < 2:
+        raise DiveBenchError(f"--num-samples must be at least 2 (FID needs a covariance), not {req.num_samples}")
+    if req.dtype not in DTYPES:
+        raise DiveBenchError(f"--dtype must be one of {', '.join(DTYPES)}, not {req.dtype!r}")
+    device = resolve_device(req.device)
+    # resolve the extractor (and its weights) before sampling: a missing weights file should fail in
+    # seconds, not after an hour of sampling
+    extractor = resolve_extractor(req.feature_extractor, req.inception_weights)
+    adapter = adapter or load_model(req.model)
+    adapter.to(device)
+    ref = load_reference(req.reference, req.data_root, adapter)
+    if tuple(ref.images.shape[1:]) != tuple(adapter.image_shape):
+        raise DiveBenchError(f"reference {req.reference!r} images are {'x'.join(map(str, ref.images.shape[1:]))} but model "
+                             f"{adapter.name!r} makes {'x'.join(map(str, adapter.image_shape))}; pick a reference at the model's resolution")
+    ref_sha = images_sha256(ref.images)
+    labels = "balanced" if ref.layouts is None else f"reference-layouts:{ref.name}:{ref_sha[:16]}"
+    config = sample_config(adapter, sampler=req.sampler, steps=req.steps, guidance_scale=req.guidance_scale,
+                           seed=req.seed, dtype=req.dtype, labels=labels)
+    out = Path(req.out)
+    cache = SampleCache(out / "samples", config)
+    autocast = torch.autocast(device.type, dtype=DTYPES[req.dtype]) if DTYPES.get(req.dtype) else contextlib.nullcontext()
+    t_start = time.time()
+    made = generate_samples(adapter, cache, req.num_samples, labels_for=_labels_fn(adapter, ref),
+                            batch_size=req.batch_size, progress=req.progress, autocast=autocast)
+    samples = cache.load(req.num_samples)
+    options = req.metric_options or MetricOptions()
+    metrics = compute_metrics(samples, ref.images, extractor, options=options, cache=req.cache_dir,
+                              batch_size=req.feature_batch_size, device=device, progress=req.progress)
+    timing, ref_info = metrics.pop("_timing"), metrics.pop("_reference")
+    info = adapter.info()
+    method_config = {"sampler": req.sampler, "steps": req.steps, "guidance_scale": float(req.guidance_scale),
+                     "seed": req.seed, "num_samples": req.num_samples, "dtype": req.dtype, "labels": labels,
+                     "timestep_spacing": config["timestep_spacing"], "sampler_version": config["sampler_version"],
+                     "feature_extractor": extractor.name, "extractor_weights_sha256": extractor.weights_sha256,
+                     **{f"metric_{k}": v for k, v in asdict(options).items()}}
+    task = f"fidelity:{ref.name}"
+    protocol = {"task": task, "task_version": TASK_VERSION, "method": "fidelity", "method_config": method_config,
+                "items_sha256": ref_sha}
+    key = hashlib.sha256(json.dumps({"model_sha256": info["sha256"], **protocol}, sort_keys=True).encode()).hexdigest()
+    sps = cache.seconds_per_sample
+    evals = req.steps * (2 if req.guidance_scale != 1.0 else 1)
+    payload = {
+        "schema": 1,
+        "kind": "fidelity",
+        "run_key": key,
+        "model": req.model,
+        "task": task,
+        "task_version": TASK_VERSION,
+        "method": "fidelity",
+        "method_config": method_config,
+        "seed": req.seed,
+        "protocol": protocol,
+        "status": "complete",
+        "n_items": req.num_samples,
+        "n_done": req.num_samples,
+        "n_failed": 0,
+        "failed_items": {},
+        "metrics": metrics,
+        "reference": {"spec": req.reference, "name": ref.name, "n": ref_info["n"], "images_sha256": ref_sha},
+        "feature_extractor": extractor.record(),
+        "samples": {"folder": str(cache.folder), "config": config},
+        "model_info": info,
+        "timings": {"seconds_per_item": sps, "seconds_per_1000_samples": 1000 * sps if sps is not None else None,
+                    "evaluations_per_item": evals, "generated_this_invocation": made,
+                    "feature_images_per_second": timing["feature_images_per_second"],
+                    "feature_seconds_reference": timing["feature_seconds_reference"],
+                    "reference_from_cache": timing["reference_from_cache"],
+                    "fd_statistics_seconds": timing["fd_statistics_seconds"],
+                    "wall_seconds_this_invocation": time.time() - t_start},
+        "env": {"dive_bench": __version__, "python": platform.python_version(), "torch": torch.__version__,
+                "host": socket.gethostname(), "git_sha": _git_sha(), "batch_size": req.batch_size,
+                "feature_batch_size": req.feature_batch_size, "device": req.device, "dtype": req.dtype,
+                "threads": torch.get_num_threads(),
+                "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "run.json", payload)
+    return payload
+
+
+def summary(payload: dict) -> str:
+    """One line for stdout: every metric with its std, N, extractor, cost."""
+    parts = []
+    for name, m in payload["metrics"].items():
+        parts.append(f"{name} {m['value']:.4g}" + (f"±{m['std']:.2g}" if "std" in m else ""))
+    t = payload["timings"]
+    cfg = payload["method_config"]
+    cost = f"{t['seconds_per_1000_samples']:.1f} s/1000 samples" if t.get("seconds_per_1000_samples") else "-"
+    return (f"{payload['model']} | {payload['task']} | {cfg['sampler']} {cfg['steps']} steps, guidance "
+            f"{cfg['guidance_scale']:g}, seed {cfg['seed']} | {' | '.join(parts)} | N={payload['n_items']} vs "
+            f"{payload['reference']['n']} ({cfg['feature_extractor']}) | {cost}")

@@ -1,0 +1,101 @@
+"""Generated samples on disk: one PNG per sample index plus ``manifest.json``.
+
+The manifest pins what makes the samples (model sha256, sampler, steps, guidance, seed, label
+policy, precision), so a rerun generates only the missing indices and FID can be recomputed
+without resampling; a different configuration pointed at the same folder is refused instead of
+mixing two models' samples. PNGs are written to a temporary name and renamed, so a killed run
+never leaves a truncated image that would later count as done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import DiveBenchError
+from ..store import write_json_atomic
+
+MANIFEST = "manifest.json"
+_PNG = re.compile(r"^(\d{6,})\.png$")
+
+
+class SampleCache:
+    """A folder of uint8 samples ``{index:06d}.png`` generated under one fixed ``config``."""
+
+    def __init__(self, folder: str | Path, config: dict) -> None:
+        self.folder = Path(folder)
+        self.config = json.loads(json.dumps(config, sort_keys=True))  # normalised (tuples -> lists)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / MANIFEST
+        if path.exists():
+            try:
+                manifest = json.loads(path.read_text())
+            except json.JSONDecodeError as exc:
+                raise DiveBenchError(f"{path} is corrupt ({exc}); delete the folder {self.folder} to resample") from exc
+            stored = manifest.get("config", {})
+            if stored != self.config:
+                diff = sorted(k for k in set(stored) | set(self.config) if stored.get(k) != self.config.get(k))
+                details = "; ".join(f"{k}: folder has {stored.get(k)!r}, requested {self.config.get(k)!r}" for k in diff)
+                raise DiveBenchError(
+                    f"sample folder {self.folder} holds samples of another configuration ({details}); "
+                    "use another --out, or delete the folder to resample")
+            self.manifest = manifest
+        else:
+            self.manifest = {"schema": 1, "config": self.config, "generation_seconds": 0.0, "generated": 0}
+            self._save_manifest()
+
+    def _save_manifest(self) -> None:
+        write_json_atomic(self.folder / MANIFEST, self.manifest)
+
+    def path(self, index: int) -> Path:
+        return self.folder / f"{index:06d}.png"
+
+    def present(self) -> set[int]:
+        return {int(m.group(1)) for f in os.listdir(self.folder) if (m := _PNG.match(f))}
+
+    def missing(self, n: int) -> list[int]:
+        have = self.present()
+        return [i for i in range(n) if i not in have]
+
+    def write(self, indices: list[int], images: torch.Tensor, seconds: float) -> None:
+        """Store uint8 images (B, C, H, W) under their indices; ``seconds`` is their generation time."""
+        from PIL import Image
+
+        if images.dtype != torch.uint8 or images.ndim != 4 or len(images) != len(indices):
+            raise ValueError(f"need {len(indices)} uint8 (B, C, H, W) images, got {images.dtype} {tuple(images.shape)}")
+        arr = images.cpu().permute(0, 2, 3, 1).numpy()
+        for i, a in zip(indices, arr):
+            tmp = self.folder / f".{i:06d}.png.tmp-{os.getpid()}"
+            Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a).save(tmp, format="PNG")
+            os.replace(tmp, self.path(i))
+        self.manifest["generation_seconds"] = float(self.manifest.get("generation_seconds", 0.0)) + float(seconds)
+        self.manifest["generated"] = int(self.manifest.get("generated", 0)) + len(indices)
+        self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._save_manifest()
+
+    def load(self, n: int) -> torch.Tensor:
+        """The first ``n`` samples as uint8 (n, C, H, W); all must be present."""
+        from PIL import Image
+
+        missing = self.missing(n)
+        if missing:
+            raise DiveBenchError(f"{len(missing)} of {n} samples are missing from {self.folder} (first: {missing[0]}); "
+                                 "rerun the command to generate them")
+        out = []
+        for i in range(n):
+            with Image.open(self.path(i)) as im:
+                a = np.asarray(im)
+            out.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
+        return torch.from_numpy(np.stack(out))
+
+    @property
+    def seconds_per_sample(self) -> float | None:
+        """Mean generation time of the samples this folder's runs produced (None if none yet)."""
+        g = int(self.manifest.get("generated", 0))
+        return float(self.manifest["generation_seconds"]) / g if g else None
