@@ -220,8 +220,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         from .training.feature_extractor import FeatureExtractorTrainConfig, train_feature_extractor
 
         opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
-        dataset = args.dataset if args.dataset != "digits" or "--dataset" in sys.argv else "fmnist"
-        cfg = FeatureExtractorTrainConfig(dataset=dataset, seed=args.seed, data_root=args.data_root, **opts)
+        cfg = FeatureExtractorTrainConfig(dataset=args.dataset or "fmnist", seed=args.seed, data_root=args.data_root, **opts)
         dest = train_feature_extractor(cfg, Path(args.out), resume=not args.no_resume)
         print(f"feature extractor written to {dest} (use it as --feature-extractor classifier:{dest})")
         return 0
@@ -230,7 +229,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                              "feature-extractor")
     from .training.class_dit import ClassDiTTrainConfig, train_class_dit
 
-    cfg = ClassDiTTrainConfig(dataset=args.dataset, preset=args.preset, steps=args.steps or 2000,
+    cfg = ClassDiTTrainConfig(dataset=args.dataset or "digits", preset=args.preset, steps=args.steps or 2000,
                               batch_size=args.batch_size or 64, lr=args.lr or 1e-3, seed=args.seed, data_root=args.data_root)
     dest = train_class_dit(cfg, Path(args.out), resume=not args.no_resume)
     print(f"model written to {dest} (use it as dit:{dest})")
@@ -345,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("kind", help="class-dit, layout, layout-prior, feature-extractor")
     t.add_argument("--out", required=True, help="output folder (layout-prior: the layout model's folder)")
     t.add_argument("--decoupled", action="store_true", help="layout-prior: separate class and box priors")
-    t.add_argument("--dataset", default="digits")
+    t.add_argument("--dataset", default=None, help="class-dit default digits; feature-extractor default fmnist")
     t.add_argument("--preset", default="xs", help="xs, s, b (see dive_bench/models/class_dit.py)")
     t.add_argument("--steps", type=int, default=None, help="class-dit default 2000")
     t.add_argument("--batch-size", type=int, default=None, help="class-dit default 64")
