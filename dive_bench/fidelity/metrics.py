@@ -165,7 +165,7 @@ def compute_metrics(generated: torch.Tensor, reference: torch.Tensor, extractor:
     dim = gen_f.shape[1]
     common = {"n_generated": n_gen, "n_reference": n_ref, "extractor": extractor.name}
     out: dict = {names["fid"]: {"value": fd, "feature_dim": dim, "rank_deficient": min(n_gen, n_ref) <= dim, **common}}
-    splits = min(o.isc_splits, n_gen)
+    splits = min(o.isc_splits, max(1, n_gen // 2))  # a split of one sample has IS = 1 by definition
     isc = isc_features_to_metric(gen[extractor.logits_layer], splits=splits, shuffle=True, rng_seed=o.rng_seed)
     out[names["is"]] = {"value": isc["inception_score_mean"], "std": isc["inception_score_std"], "splits": splits, **common}
     subset = min(o.kid_subset_size, n_gen, n_ref)
