@@ -228,9 +228,9 @@ def resolve_extractor(name: str = INCEPTION, inception_weights: str | Path | Non
         folder = Path(name.split(":", 1)[1]).expanduser()
         if (folder / "model").is_dir():
             folder = folder / "model"
+        # one torch-fidelity registry name per folder (the registry is global to the process)
         tag = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
-        ext = _classifier(f"dive-bench-classifier-{tag}", folder)
-        return Extractor(**{**ext.__dict__, "weights_path": folder / "model.safetensors"})
+        return _classifier(f"dive-bench-classifier-{tag}", folder)
     import difflib
 
     close = difflib.get_close_matches(name, [INCEPTION, *BUNDLED, *ALIASES], n=2, cutoff=0.5)
