@@ -134,3 +134,30 @@ def test_sample_cache_ignores_partial_files(dit, tmp_path):
     assert cache.missing(2) == [0, 1]
     with pytest.raises(DiveBenchError, match="missing"):
         cache.load(2)
+
+
+def test_layout_fidelity_samples_from_reference_layouts(tmp_path):
+    """Layout models are conditioned on the reference split's own layouts; class models refuse a
+    layout reference and layout models a plain image set."""
+    from dive_bench.adapters.layout import LayoutAdapter
+    from dive_bench.fidelity.run import FidelityRequest, load_reference, run_fidelity
+    from dive_bench.models.layout_dit import LayoutDiT
+    from dive_bench.tasks import TASKS
+    from dive_bench.tasks.layout_tokens import LayoutTokenizer
+
+    tok = LayoutTokenizer((1, 2, 3), grid=17, max_objects=3, image_size=32)
+    torch.manual_seed(0)
+    adapter = LayoutAdapter(LayoutDiT(width=32, depth=1, heads=2, slot_dim=16), tok, name="tiny-layout")
+    ref = load_reference("canvas-det", adapter=adapter)
+    assert ref.layouts is not None and ref.layouts.shape == (len(ref.images), tok.num_slots)
+    assert torch.equal(ref.layouts[0], tok.encode(TASKS.get("canvas-det").load().annotations[0]))
+    req = FidelityRequest(model="tiny-layout", reference="canvas-det", num_samples=6, steps=2,
+                          feature_extractor="fmnist-classifier", out=tmp_path / "run", cache_dir=str(tmp_path / "c"),
+                          progress=False)
+    run = run_fidelity(req, adapter=adapter)
+    assert run["method_config"]["labels"].startswith("reference-layouts:canvas-det:")
+    assert run["metrics"]["fd_fmnist"]["n_generated"] == 6 and run["reference"]["n"] == len(ref.images)
+    with pytest.raises(DiveBenchError, match="layout"):
+        load_reference("fmnist", adapter=adapter)
+    with pytest.raises(DiveBenchError, match="class-conditional"):
+        load_reference("canvas-det", adapter=DiTAdapter(make_dit(), name="tiny-dit"))
