@@ -150,7 +150,7 @@ def test_score_canvas_detection_end_to_end(tmp_path, capsys):
                "--batch-size", "2", "--monitor-every", "2", "--interval", "200", "--no-prior", "--out", str(out), "--quiet"])
     assert rc == 0
     run = json.loads((out / "run.json").read_text())
-    assert run["method_config"]["init"] == "none" and run["method_config"]["metric"] == "cosine"  # task defaults
+    assert run["method_config"]["init"] == "coarse" and run["method_config"]["metric"] == "cosine"  # task defaults
     assert run["method_config"]["prior_weight"] == 0.0 and run["method_config"]["weighting"] == "x0"
     assert {"ap", "ap50", "ap75", "aps"} <= run["metrics"].keys() and run["n_done"] == 3
     assert all(isinstance(p, list) for p in run["items"]["predictions"])

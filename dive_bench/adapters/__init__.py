@@ -45,6 +45,8 @@ for _ckpt in (
     BundledCheckpoint("dit-digits-xs", "dit", "dit-digits-xs", "tiny DiT on 8x8 digits (unit tests, demo)"),
     BundledCheckpoint("dit-fmnist-s", "dit", "dit-fmnist-s", "small DiT on Fashion-MNIST (patch 4, width 32, depth 2)"),
     BundledCheckpoint("dit-fmnist-b", "dit", "dit-fmnist-b", "larger DiT on Fashion-MNIST (patch 4, width 64, depth 4)"),
+    BundledCheckpoint("layout-canvas-s", "layout", "layout-canvas-s",
+                      "layout-to-image LayoutDiT on the canvas detection set, with joint and decoupled layout priors"),
 ):
     CHECKPOINTS.register(_ckpt.name, _ckpt, description=_ckpt.description)
 

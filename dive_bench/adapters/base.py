@@ -47,9 +47,10 @@ class NoiseSchedule:
 
 
 def file_sha256(paths: list[Path]) -> str:
-    """Hash of the weight files (sorted by name), recorded with every result."""
+    """Hash of the weight files (sorted by path, so a model with several equally named files in
+    sub-folders, e.g. its priors, hashes the same wherever it is copied), recorded with every result."""
     h = hashlib.sha256()
-    for p in sorted(paths, key=lambda q: q.name):
+    for p in sorted(paths, key=lambda q: (q.name, str(q))):
         with open(p, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
