@@ -41,10 +41,11 @@ def _method_config(args: argparse.Namespace) -> dict:
         given = {"batch_size": args.eval_batch, "stages": _parse_stages(args.stages)}
     else:
         keys += ["steps", "batch_size", "monitor_every", "lr", "weight_decay", "metric", "init", "patience",
-                 "monitor_batch", "prior_weight"]
+                 "monitor_batch", "prior_weight", "prior_probes"]
         given = {"steps": args.steps, "batch_size": args.batch_size, "monitor_every": args.monitor_every, "lr": args.lr,
                  "weight_decay": args.weight_decay, "metric": args.metric, "init": args.init, "patience": args.patience,
-                 "monitor_batch": args.eval_batch, "prior_weight": args.prior_weight}
+                 "monitor_batch": args.eval_batch, "prior_weight": args.prior_weight,
+                 "prior_probes": args.prior_probes}
         if args.no_snap:
             given["snap"] = False
         if args.no_prior:
@@ -277,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="slot init; coarse = layouts seeded from a coarse single-object enumeration")
     d.add_argument("--patience", type=int, default=None, help="early stop after N monitor passes without improvement")
     d.add_argument("--prior-weight", type=float, default=None, help="layouts: weight of the layout prior's loss")
+    d.add_argument("--prior-probes", type=int, default=None, help="layouts: (t, noise) draws of the prior loss per step")
     d.add_argument("--no-prior", action="store_true", help="layouts ablation: image loss only")
     d.add_argument("--decoupled-prior", action="store_true", help="layouts ablation: separate class and box priors")
     e = s.add_argument_group("enumeration")

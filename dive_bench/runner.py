@@ -126,7 +126,9 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     out = Path(req.out)
     spec = {"model": req.model, "task": task.name, "task_version": task.version, "method": req.method,
             "method_config": config, "seed": req.seed, "n_items": len(ids), "item_ids": ids,
-            "items_per_batch": req.items_per_batch}
+            "items_per_batch": req.items_per_batch,
+            # where the items were computed: `merge` has no request, and timings mean little without it
+            "device": str(device), "dtype": req.dtype, "tf32": req.tf32}
     store = ShardStore(shard_path(out, k, n), key, spec, info)
     # Blocks of consecutive items are the unit of work and of sharding: the same blocks are
     # formed whatever the worker count, so every image is processed with the same neighbours.
@@ -189,6 +191,7 @@ def finalize(out: Path, req: ScoreRequest | None = None, wall: float | None = No
     labels = [r["label"] for r, _ in rows]
     seconds = [s for _, s in rows]
     evals = [r.get("evaluations", 0) for r, _ in rows]
+    reused = [float(r["seed_cost"]["seconds"]) if (r.get("seed_cost") or {}).get("cached") else 0.0 for r, _ in rows]
     metrics = task.metrics(preds, labels) if rows else {}
     n = len(rows)
     protocol = {"task": spec["task"], "task_version": spec["task_version"], "method": spec["method"],
@@ -216,11 +219,14 @@ def finalize(out: Path, req: ScoreRequest | None = None, wall: float | None = No
         "model_info": info,
         "timings": {"seconds_per_item": sum(seconds) / n if n else None,
                     "evaluations_per_item": sum(evals) / n if n else None,
+                    # work read from a cache (layout seeds) is counted in evaluations but not in
+                    # seconds; its seconds when it was computed are kept here, so the cost is visible
+                    "cached_seconds_per_item": (sum(reused) / n) if n and any(reused) else None,
                     "wall_seconds_this_invocation": wall},
         "env": {"dive_bench": __version__, "python": platform.python_version(), "torch": torch.__version__,
                 "host": socket.gethostname(), "git_sha": _git_sha(), "items_per_batch": spec.get("items_per_batch"),
-                "device": req.device if req else None, "dtype": req.dtype if req else None,
-                "tf32": req.tf32 if req else None,
+                "device": req.device if req else spec.get("device"), "dtype": req.dtype if req else spec.get("dtype"),
+                "tf32": req.tf32 if req else spec.get("tf32"),
                 "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

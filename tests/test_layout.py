@@ -115,6 +115,34 @@ def test_layout_dive_gradients_reach_slots_through_image_and_prior(canvas):
     assert all(p.grad is None for p in prior.parameters())
 
 
+def test_prior_probes_average_k_draws_per_image_and_keep_images_independent(canvas):
+    prior = LayoutPrior(tuple(range(15)), slot_dim=16, width=32, depth=1, heads=2)
+    a = tiny_adapter(priors={"joint": prior})
+    calls = []
+    real = a.prior_loss
+
+    def recording(cond, t, noise, variant="joint"):
+        calls.append(t.clone())
+        return real(cond, t, noise, variant)
+
+    a.prior_loss = recording
+    x0 = a.encode(canvas.images[:2].float() / 127.5 - 1)
+    probes = ProbeSet.build((3, 32, 32), interval=100)
+    cfg = DiveConfig(steps=4, batch_size=2, monitor_every=2, interval=100, init="gaussian", metric="cosine",
+                     prior_weight=1.0, prior_probes=3)
+    both = invert(a, x0, probes, cfg, seeds=[1, 2])
+    assert len(calls) == 4 and all(len(t) == 2 * 3 for t in calls)  # 2 images x 3 draws per step
+    assert all(len(set(t[:3].tolist())) > 1 for t in calls)  # fresh timesteps within an image's draws
+    both_calls = list(calls)
+    calls.clear()
+    alone = invert(a, x0[:1], probes, cfg, seeds=[1])
+    assert all(torch.equal(c, b[:3]) for c, b in zip(calls, both_calls))  # image 0 draws the same timesteps
+    # an image's draws come from its own generator, so batching with another image changes nothing
+    assert alone[0].labels == both[0].labels and alone[0].monitor_curve == both[0].monitor_curve
+    with pytest.raises(DiveBenchError, match="prior_probes"):
+        invert(a, x0, probes, DiveConfig(steps=1, interval=100, prior_weight=1.0, prior_probes=0), seeds=[1, 2])
+
+
 def test_init_from_labels_is_monitored_at_step_zero(canvas):
     a = tiny_adapter()
     x0 = a.encode(canvas.images[:2].float() / 127.5 - 1)
@@ -155,6 +183,19 @@ def test_score_canvas_detection_end_to_end(tmp_path, capsys):
     assert {"ap", "ap50", "ap75", "aps"} <= run["metrics"].keys() and run["n_done"] == 3
     assert all(isinstance(p, list) for p in run["items"]["predictions"])
     assert "ap " in capsys.readouterr().out
+    # a second row of the same table (here: w/o snapping) reuses the cached seeds; their seconds
+    # when computed are reported beside the row's own seconds, so the table does not hide them
+    from dive_bench.store import collect
+
+    first = collect(out).results
+    seed_seconds = [first[i][0]["seed_cost"]["seconds"] for i in range(3)]
+    rc = main(["score", f"layout:{tmp_path / 'ckpt'}", "--task", "canvas-det", "--limit", "3", "--steps", "4",
+               "--batch-size", "2", "--monitor-every", "2", "--interval", "200", "--no-prior", "--no-snap",
+               "--out", str(tmp_path / "run2"), "--quiet"])
+    assert rc == 0
+    second = json.loads((tmp_path / "run2" / "run.json").read_text())
+    assert second["timings"]["cached_seconds_per_item"] == pytest.approx(sum(seed_seconds) / 3)
+    assert second["timings"]["evaluations_per_item"] == pytest.approx(run["timings"]["evaluations_per_item"], rel=0.2)
     rc = main(["score", "dit-digits-xs", "--task", "canvas-det", "--limit", "1", "--out", str(tmp_path / "x"), "--quiet"])
     assert rc == 2 and "1x8x8" in capsys.readouterr().err  # a class-conditional digits model cannot take canvases
 

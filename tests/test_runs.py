@@ -86,6 +86,8 @@ def test_two_shard_processes_match_one_worker(tmp_path, baseline):
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "complete"
     assert run["metrics"] == json.loads((baseline / "run.json").read_text())["metrics"]
+    # merge has no command line of its own: where the items ran comes from the shards
+    assert (run["env"]["device"], run["env"]["dtype"], run["env"]["tf32"]) == ("cpu", "fp32", False)
 
 
 def test_torchrun_two_processes_match_one_worker(tmp_path, baseline):

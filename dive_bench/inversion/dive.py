@@ -58,6 +58,9 @@ class DiveConfig:
     #: weight of the layout prior's denoising loss (0: no prior); "joint" or "decoupled" prior
     prior_weight: float = 0.0
     prior: str = "joint"
+    #: (t, noise) draws of the prior loss per image and step, averaged: one draw gives a gradient
+    #: whose noise is larger than its mean (measured at true layouts of the canvas set)
+    prior_probes: int = 1
 
 
 @dataclass
@@ -138,6 +141,9 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
     n = len(x0)
     if len(seeds) != n:
         raise ValueError(f"need one seed per image: {n} images, {len(seeds)} seeds")
+    if config.prior_weight > 0 and config.prior_probes < 1:
+        raise DiveBenchError(f"prior_probes must be at least 1 (got {config.prior_probes}); use --prior-weight 0 "
+                             "to switch the prior off")
     device = x0.device
     p, b = len(probes), min(config.batch_size, len(probes))
     snapper = _Snapper(adapter, config.metric)
@@ -200,11 +206,14 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
                               probes.noise[idx.flatten()], config.loss, config.weighting).view(len(act), b)
         loss = err.mean(1).sum()
         if config.prior_weight > 0:
-            # one fresh (t, noise) per image and step from the image's own generator
-            t_p = torch.stack([torch.randint(0, adapter.schedule.num_train_timesteps, (), generator=gens[i]) for i in act])
-            noise_p = torch.stack([torch.randn(cond.shape[1:], generator=gens[i]) for i in act])
-            loss = loss + config.prior_weight * adapter.prior_loss(cond, t_p.to(device), noise_p.to(device),
-                                                                   config.prior).sum()
+            # fresh (t, noise) draws per image and step from the image's own generator
+            k = config.prior_probes
+            draws = [(torch.randint(0, adapter.schedule.num_train_timesteps, (), generator=gens[i]),
+                      torch.randn(cond.shape[1:], generator=gens[i])) for i in act for _ in range(k)]
+            t_p = torch.stack([t for t, _ in draws]).to(device)
+            noise_p = torch.stack([n for _, n in draws]).to(device)
+            prior_err = adapter.prior_loss(cond.repeat_interleave(k, 0), t_p, noise_p, config.prior)
+            loss = loss + config.prior_weight * prior_err.view(len(act), k).mean(1).sum()
         if not torch.isfinite(loss):
             raise DiveBenchError(f"DIVE loss became {float(loss)} at step {step}; the model produces "
                                  "non-finite outputs for these inputs (check dtype/autocast and the checkpoint)")

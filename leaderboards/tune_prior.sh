@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Choose the layout prior's weight (and its draws per step) for canvas-det on the *dev* split
+# (canvas-det-dev, first 30 images), never on the val images the detection table reports.
+# Runs one after another on one core; the coarse seeds come from the seed cache after the first run.
+# Results: leaderboards/tuning/*/run.json, summarised by the last command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+COMMON=(--task canvas-det-dev --limit 30 --quiet --items-per-batch 10)
+tune() {
+  local out=leaderboards/tuning/$1; shift
+  dive-bench score layout-canvas-s "${COMMON[@]}" "$@" --out "$out" >/dev/null
+}
+tune dev-no-prior --no-prior
+for w in 1 0.3 0.1 0.03 0.01; do
+  for k in 1 8; do
+    tune "dev-prior-w$w-k$k" --prior-weight "$w" --prior-probes "$k"
+  done
+done
+dive-bench leaderboard leaderboards/tuning --title "canvas-det-dev: prior weight x prior draws" \
+  --out leaderboards/tuning/TUNING.md
