@@ -65,6 +65,18 @@ METHODS: dict[str, Method] = {
 }
 
 
+#: Config fields added after runs were stored, each with the value that reproduces the behaviour
+#: from before it existed. While a field has that value it is left out of the run key, so a run
+#: (or one shard of it) started before the field existed resumes and merges with one started after.
+LATER_FIELDS: dict[str, dict[str, Any]] = {"dive": {"prior_probes": 1}}
+
+
+def key_config(method: str, config: dict) -> dict:
+    """``config`` as the run key sees it: later fields at their behaviour-preserving value dropped."""
+    later = LATER_FIELDS.get(method, {})
+    return {k: v for k, v in config.items() if not (k in later and v == later[k])}
+
+
 def normalized_config(method: str, config: dict) -> dict:
     """A stored method config with fields added after it was written filled in with their
     defaults. New fields get defaults that reproduce the earlier behaviour, so old run.json

@@ -25,7 +25,7 @@ from .adapters.base import Adapter
 from .data.base import to_model_range
 from .errors import DiveBenchError
 from .inversion import ProbeSet
-from .methods import METHODS
+from .methods import METHODS, key_config
 from .seeding import item_seed
 from .store import ShardStore, collect, shard_path, write_json_atomic
 from .tasks import TASKS
@@ -95,7 +95,7 @@ def resolve_device(device: str) -> torch.device:
 def run_key(task, item_ids: list[int], model_sha: str, method: str, config: dict, seed: int) -> str:
     """Hash of what changes the numbers (and nothing else: not batch size, host or GPU count)."""
     payload = {"task": task.name, "task_version": task.version, "items": item_ids, "model_sha256": model_sha,
-               "method": method, "config": config, "seed": seed}
+               "method": method, "config": key_config(method, config), "seed": seed}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

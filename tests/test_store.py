@@ -105,3 +105,23 @@ def test_run_json_is_atomic_under_write_failure(tmp_path, monkeypatch):
         write_json_atomic(target, {"status": "complete", "n_done": 4})
     assert json.loads(target.read_text()) == {"status": "partial", "n_done": 3}
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temp file left behind
+
+
+def test_run_key_survives_a_config_field_added_later():
+    """A shard written before ``prior_probes`` existed has the same key as one written after, as
+    long as the new field has the value that reproduces the old behaviour (1); other values differ."""
+    import dataclasses
+
+    from dive_bench.inversion import DiveConfig
+    from dive_bench.methods import LATER_FIELDS
+    from dive_bench.runner import run_key
+    from dive_bench.tasks import TASKS
+
+    task = TASKS.get("canvas-det")
+    now = dataclasses.asdict(DiveConfig(prior_weight=0.1))
+    before = {k: v for k, v in now.items() if k not in LATER_FIELDS["dive"]}
+    key = lambda cfg: run_key(task, [0, 1], "sha", "dive", cfg, 0)  # noqa: E731
+    assert now["prior_probes"] == LATER_FIELDS["dive"]["prior_probes"] == 1
+    assert key(before) == key(now)
+    assert key({**now, "prior_probes": 8}) != key(now)
+    assert key({**now, "prior_weight": 0.2}) != key(now)
