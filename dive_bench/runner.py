@@ -27,7 +27,7 @@ from .errors import DiveBenchError
 from .inversion import ProbeSet
 from .methods import METHODS, key_config
 from .seeding import item_seed
-from .store import ShardStore, collect, shard_path, write_json_atomic
+from .store import ShardStore, collect, done_in_other_shards, shard_path, write_json_atomic
 from .tasks import TASKS
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -133,7 +133,7 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     # Blocks of consecutive items are the unit of work and of sharding: the same blocks are
     # formed whatever the worker count, so every image is processed with the same neighbours.
     blocks = [ids[i:i + req.items_per_batch] for i in range(0, len(ids), req.items_per_batch)][k::n]
-    done, failed = store.done_ids(), store.failed_ids()
+    done, failed = store.done_ids() | done_in_other_shards(out, key, store.path), store.failed_ids()
     skip = done | (set() if req.retry_failed else failed)
     autocast = (torch.autocast(device.type, dtype=DTYPES[req.dtype]) if DTYPES.get(req.dtype)
                 else contextlib.nullcontext())

@@ -162,6 +162,27 @@ def collect(out_dir: Path) -> Collected:
     return merged
 
 
+def done_in_other_shards(out_dir: Path, run_key: str, own: Path) -> set[int]:
+    """Items of this run already finished in shard files other than ``own``: a run resumed with a
+    different worker count (2 GPUs, then 4) must not compute them again. Shards of another run or
+    unreadable ones are skipped here; ``collect`` (merge) is where they are refused."""
+    done: set[int] = set()
+    for path in sorted((Path(out_dir) / "shards").glob("*.sqlite")):
+        if path.resolve() == Path(own).resolve():
+            continue
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                row = db.execute("SELECT value FROM meta WHERE key='run_key'").fetchone()
+                if row is not None and row[0] == run_key:
+                    done.update(r[0] for r in db.execute("SELECT item_id FROM items"))
+            finally:
+                db.close()
+        except sqlite3.DatabaseError:
+            continue
+    return done
+
+
 def write_json_atomic(path: Path, payload: dict) -> None:
     """Write JSON so that ``path`` is always either the old or the complete new file."""
     path = Path(path)

@@ -114,3 +114,19 @@ def test_shard_resolution_from_environment():
         resolve_shard("3", {})
     with pytest.raises(DiveBenchError, match="out of range"):
         resolve_shard("4/4", {})
+
+
+def test_resume_with_another_worker_count_recomputes_nothing(tmp_path, baseline):
+    """A run finished (or half finished) by one worker and resumed by two shards: the items already
+    in the folder are not computed again, whatever shard file holds them."""
+    import shutil
+
+    out = tmp_path / "regrouped"
+    shutil.copytree(baseline, out)
+    for k in (0, 1):
+        _cli(out, "--shard", f"{k}/2")
+    counts = {p.name: sqlite3.connect(p).execute("SELECT COUNT(*) FROM items").fetchone()[0]
+              for p in (out / "shards").glob("*.sqlite")}
+    assert counts == {"shard-0-of-1.sqlite": 12, "shard-0-of-2.sqlite": 0, "shard-1-of-2.sqlite": 0}
+    assert _items(out) == _items(baseline)
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
