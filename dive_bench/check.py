@@ -76,8 +76,13 @@ def _protocol(run: dict) -> dict:
     return proto
 
 
-def incomparable_reason(current: dict, baseline: dict) -> str | None:
+def incomparable_reason(current: dict, baseline: dict, across_configs: bool = False) -> str | None:
+    """Why two runs cannot be paired, or None. ``across_configs`` allows another method
+    configuration on the same task and images (an ablation row against the full method)."""
     a, b = _protocol(current), _protocol(baseline)
+    if across_configs:
+        a.pop("method_config", None)
+        b.pop("method_config", None)
     for key in sorted(set(a) | set(b)):
         if a.get(key) != b.get(key):
             what = {"items_sha256": "item set", "method_config": "method configuration"}.get(key, key)
@@ -124,13 +129,13 @@ def _mcnemar_one_sided(base_only: int, cur_only: int) -> float:
 
 
 def compare(current: dict, baseline: dict, margins: dict[str, float] | None = None, mode: str = "regression",
-            n_boot: int = 2000, seed: int = 0) -> Verdict:
+            n_boot: int = 2000, seed: int = 0, across_configs: bool = False) -> Verdict:
     if mode not in ("regression", "noninferiority"):
         raise DiveBenchError(f"--mode must be regression or noninferiority, not {mode!r}")
     if "fidelity" in (current.get("method"), baseline.get("method")):
         return Verdict(INCOMPARABLE, "fidelity runs (FID/IS/KID/precision-recall) have no per-item outcomes for a "
                                      "paired test; compare them side by side with `dive-bench leaderboard`")
-    reason = incomparable_reason(current, baseline)
+    reason = incomparable_reason(current, baseline, across_configs)
     if reason:
         return Verdict(INCOMPARABLE, reason)
     margins = margins or {}
@@ -143,8 +148,12 @@ def compare(current: dict, baseline: dict, margins: dict[str, float] | None = No
     if dets is not None:
         from .tasks.detection_metric import coco_ap, paired_ap_drops
 
-        # one paired bootstrap (n_boot / 10 replicates: each is two COCOeval runs) serves all AP stats
-        drops_all = paired_ap_drops(dets[0], dets[1], dets[2], n_boot=max(n_boot // 10, 20), seed=seed)
+        from .tasks.detection_metric import STAT_NAMES
+
+        # one paired bootstrap (n_boot / 10 replicates: each is two COCOeval runs) serves every COCO
+        # stat the runs report, the size slices and recalls included
+        stats = [m for m in STAT_NAMES if m in baseline.get("metrics", {})]
+        drops_all = paired_ap_drops(dets[0], dets[1], dets[2], n_boot=max(n_boot // 10, 20), seed=seed, stats=stats)
         points = coco_ap(dets[0], dets[1]), coco_ap(dets[0], dets[2])
     for metric, base_m in sorted(baseline.get("metrics", {}).items()):
         if metric not in current.get("metrics", {}):
@@ -155,7 +164,9 @@ def compare(current: dict, baseline: dict, margins: dict[str, float] | None = No
         margin = float(margins.get(metric, 0.0))
         paired = _paired_outcomes(current, baseline) if metric == "accuracy" else None
         if drops_all is not None and metric in drops_all:
-            drops = drops_all[metric]
+            drops = drops_all[metric][~np.isnan(drops_all[metric])]  # replicates without that size slice
+            if not len(drops):
+                continue
             base_v, cur_v = points[0][metric], points[1][metric]
             if mode == "regression":
                 p = float((drops <= 0).mean())  # one-sided bootstrap p-value for "no drop"
@@ -182,6 +193,11 @@ def compare(current: dict, baseline: dict, margins: dict[str, float] | None = No
                 regressed = hi > margin
                 detail = f"paired bootstrap ({n_boot}), 95% upper bound of the drop {hi:.4f}"
             verdicts.append(MetricVerdict(metric, float(np.mean(b)), float(np.mean(c)), margin, "paired", detail, regressed))
+        elif "ci_low" not in cur_m:
+            # a point value alone cannot separate a drop from noise: reported, never a failure
+            base_v, cur_v = float(base_m["value"]), float(cur_m["value"])
+            verdicts.append(MetricVerdict(metric, base_v, cur_v, margin, "none",
+                                          "no interval or per-item outcomes stored; not judged", False))
         else:
             base_v, cur_v = float(base_m["value"]), float(cur_m["value"])
             if mode == "regression":

@@ -132,7 +132,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from .check import compare, load_run, parse_margins
 
-    verdict = compare(load_run(args.current), load_run(args.baseline), parse_margins(args.margin), args.mode)
+    verdict = compare(load_run(args.current), load_run(args.baseline), parse_margins(args.margin), args.mode,
+                      across_configs=args.across_configs)
     print(verdict.markdown())
     return verdict.status
 
@@ -300,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--baseline", required=True)
     ck.add_argument("--margin", action="append", help="METRIC=VALUE drop tolerated, e.g. accuracy=0.01")
     ck.add_argument("--mode", choices=["regression", "noninferiority"], default="regression")
+    ck.add_argument("--across-configs", action="store_true",
+                    help="pair runs of different method configs on the same task and images (ablations)")
     ck.set_defaults(func=cmd_check)
 
     fi = sub.add_parser("fidelity", help="FID / IS / KID / precision-recall of a model's samples vs a reference set")

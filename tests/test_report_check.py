@@ -135,16 +135,25 @@ def test_detection_check_is_paired_over_images():
     gt = {"images": [{"id": t["image_id"], "width": 32, "height": 32} for t in labels],
           "annotations": [a for t in labels for a in t["annotations"]], "categories": task.categories()}
 
-    def run(preds):
+    def run(preds, config=None):
         point = coco_ap(gt, [{**d, "image_id": t["image_id"]} for p, t in zip(preds, labels) for d in p])
-        return {"task": "canvas-det", "protocol": {"task": "canvas-det", "method": "dive", "method_config": {}},
-                "metrics": {k: {"value": point[k]} for k in ("ap", "ap50", "ap75")},
+        return {"task": "canvas-det", "protocol": {"task": "canvas-det", "method": "dive", "method_config": config or {}},
+                "metrics": {k: {"value": point[k]} for k in ("ap", "ap50", "ap75", "aps", "apm", "ar100")},
                 "items": {"ids": list(range(len(labels))), "predictions": preds, "labels": labels}}
 
     verdict = compare(run(worse), run(good), n_boot=300)
     assert verdict.status == REGRESSION
-    assert {m.metric for m in verdict.metrics if m.test == "paired"} == {"ap", "ap50", "ap75"}
+    # every COCO stat is judged on the paired images, not on a point value; apm is -1 (no
+    # medium objects on 32x32 canvases) and is skipped
+    assert {m.metric for m in verdict.metrics if m.test == "paired"} == {"ap", "ap50", "ap75", "aps", "ar100"}
     assert compare(run(good), run(good), n_boot=300).status == PASS
+    # a slightly different run (one image loses its boxes) is within noise on every stat
+    nearly = [p if i != 5 else [] for i, p in enumerate(good)]
+    assert compare(run(nearly), run(good), n_boot=300).status == PASS
+    # an ablation row against the full method: another config, same images; paired only on request
+    ablation = run(worse, config={"prior_weight": 0.5})
+    assert compare(ablation, run(good), n_boot=300).status == INCOMPARABLE
+    assert compare(ablation, run(good), n_boot=300, across_configs=True).status == REGRESSION
 
 
 def test_detection_leaderboard_has_a_row_per_config_and_coco_columns():

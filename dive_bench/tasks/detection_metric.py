@@ -237,7 +237,8 @@ def bootstrap_ap(gt: GroundTruth, detections: Sequence[dict], *, n_boot: int = 2
 def paired_ap_drops(gt: GroundTruth, baseline: Sequence[dict], current: Sequence[dict], *, n_boot: int = 200,
                     seed: int = 0, stats: Sequence[str] = ("ap", "ap50", "ap75")) -> dict[str, np.ndarray]:
     """Bootstrap replicates of (baseline - current) for each stat, both runs resampled with the
-    SAME images each time, so the difference keeps the pairing (image difficulty cancels)."""
+    SAME images each time, so the difference keeps the pairing (image difficulty cancels). NaN
+    where a replicate has no ground truth for the stat (a size slice absent from the resample)."""
     gt_dict = _gt_dict(gt)
     base, cur = _clean_detections(baseline, gt_dict), _clean_detections(current, gt_dict)
     n = len(gt_dict["images"])
@@ -250,7 +251,9 @@ def paired_ap_drops(gt: GroundTruth, baseline: Sequence[dict], current: Sequence
         idx = rng.integers(0, n, size=n)
         g, d_base = _resample(gt_dict, anns, base_by, idx)
         _, d_cur = _resample(gt_dict, anns, cur_by, idx)
-        drops[b] = _evaluate(g, d_base)[columns] - _evaluate(g, d_cur)[columns]
+        b_stats, c_stats = _evaluate(g, d_base)[columns], _evaluate(g, d_cur)[columns]
+        # -1: this resample has no ground truth of that size slice; no difference to speak of
+        drops[b] = np.where((b_stats < 0) | (c_stats < 0), np.nan, b_stats - c_stats)
     return {name: drops[:, j] for j, name in enumerate(stats)}
 
 
