@@ -158,23 +158,26 @@ def test_detection_check_is_paired_over_images():
 
 def test_detection_leaderboard_has_a_row_per_config_and_coco_columns():
     """Detection tables read like the paper's Table III: a row per (model, config), COCO columns."""
-    def run(prior_weight, snap, ap, ap50):
+    def run(prior_weight, snap, ap, ap50, steps=30):
         metrics = {"ap": {"value": ap, "ci_low": ap - 0.05, "ci_high": ap + 0.05}, "ap50": {"value": ap50},
                    "ap75": {"value": ap / 2}, "aps": {"value": ap}, "apm": {"value": -1.0}, "apl": {"value": -1.0}}
         cfg = {"interval": 50, "probe_seed": 42, "loss": "l2", "weighting": "x0", "prior_weight": prior_weight,
-               "snap": snap}
+               "snap": snap, "steps": steps}
         return {"task": "canvas-det", "task_version": "1", "method": "dive", "method_config": cfg, "seed": 0,
                 "n_items": 100, "status": "complete", "protocol": {"items_sha256": "abc"}, "model": "layout-canvas-s",
                 "model_info": {"params": 2_000_000}, "metrics": metrics,
                 "timings": {"seconds_per_item": 1.0, "evaluations_per_item": 10.0}, "env": {"device": "cpu"}}
 
-    md = leaderboard_markdown([run(0.1, True, 0.5, 0.9), run(0.0, True, 0.4, 0.95), run(0.1, False, 0.3, 0.8)])
+    md = leaderboard_markdown([run(0.1, True, 0.5, 0.9), run(0.0, True, 0.4, 0.95), run(0.1, False, 0.3, 0.8),
+                               run(0.1, True, 0.2, 0.7, steps=0)])
     table = md.split("Cost per image")[0]
     header = next(line for line in table.splitlines() if line.startswith("| Model"))
     assert [c.strip() for c in header.strip("|").split("|")] == ["Model", "Method", "AP", "AP50", "AP75", "APs",
                                                                    "APm", "APl"]
     rows = [line for line in table.splitlines() if line.startswith("| `layout-canvas-s`")]
-    assert len(rows) == 3
+    assert len(rows) == 4
+    # settings without effect are not shown: no prior words at weight 0, no optimiser words at 0 steps
+    assert any("| DIVE (steps=0) " in r for r in rows) and any("DIVE (prior_weight=0.0, snap=True, steps=30)" in r for r in rows)
     best_ap = next(r for r in rows if "prior_weight=0.1, snap=True" in r)
     best_ap50 = next(r for r in rows if "prior_weight=0.0" in r)
     cells = lambda r: [c.strip() for c in r.strip("|").split("|")]  # noqa: E731
