@@ -176,6 +176,25 @@ def cmd_position_check(args: argparse.Namespace) -> int:
     return 0 if passed else 1
 
 
+def cmd_prior_check(args: argparse.Namespace) -> int:
+    from .adapters import load_model
+    from .data.canvas import load_canvas
+    from .inversion.prior_check import prior_plausibility
+
+    adapter = load_model(args.model)
+    if not getattr(adapter, "priors", None):
+        raise DiveBenchError(f"{args.model!r} has no layout prior; train one with `dive-bench train layout-prior`")
+    if args.variant not in adapter.priors:
+        raise DiveBenchError(f"{args.model!r} has no {args.variant} prior (has: {', '.join(sorted(adapter.priors))})")
+    tok = adapter.tokenizer
+    val = load_canvas(None, "val", args.num_images, seed=0, max_objects=tok.max_objects, grid=tok.grid)
+    rates = prior_plausibility(adapter, val, args.variant, num_images=args.num_images)
+    passed = all(v >= args.threshold for v in rates.values())
+    print(" | ".join(f"{k}: {v:.3f}" for k, v in rates.items()) + f" -> {'PASS' if passed else 'FAIL'} "
+          f"({args.variant} prior: true layout must win in >= {args.threshold:.0%} of {args.num_images} val layouts)")
+    return 0 if passed else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Both methods on the bundled digits model, with a light protocol that runs in minutes on a CPU."""
     from .runner import ScoreRequest, score
@@ -338,6 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--num-images", type=int, default=100)
     pc.add_argument("--threshold", type=float, default=0.9)
     pc.set_defaults(func=cmd_position_check)
+    pr = sub.add_parser("prior-check", help="does a layout prior prefer real layouts to implausible ones? (exit 1 if not)")
+    pr.add_argument("model")
+    pr.add_argument("--variant", choices=["joint", "decoupled"], default="joint")
+    pr.add_argument("--num-images", type=int, default=100)
+    pr.add_argument("--threshold", type=float, default=0.9)
+    pr.set_defaults(func=cmd_prior_check)
 
     dm = sub.add_parser("demo", help="the bundled end-to-end run (a few minutes on a CPU)")
     dm.add_argument("--limit", type=int, default=100)

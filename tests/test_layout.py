@@ -143,6 +143,22 @@ def test_prior_probes_average_k_draws_per_image_and_keep_images_independent(canv
         invert(a, x0, probes, DiveConfig(steps=1, interval=100, prior_weight=1.0, prior_probes=0), seeds=[1, 2])
 
 
+def test_prior_check_edits_make_the_first_object_implausible(canvas):
+    from dive_bench.inversion.prior_check import EDITS, implausible
+
+    g = torch.Generator().manual_seed(0)
+    true = TOK.encode(canvas.annotations[0])
+    edits = {k: implausible(true, TOK, k, g) for k in EDITS}
+    assert edits["illegal"][3] < edits["illegal"][1] and torch.equal(edits["illegal"][5:], true[5:])
+    assert edits["tiny"][3] - edits["tiny"][1] == 1 and edits["tiny"][4] - edits["tiny"][2] == 1
+    assert edits["huge"][1:5].tolist() == [0, 0, TOK.grid - 1, TOK.grid - 1]
+    kinds = TOK.slot_kinds
+    assert all(0 <= int(v) < (TOK.num_classes if k == "class" else TOK.grid) for v, k in zip(edits["random"], kinds))
+    assert not torch.equal(edits["random"], true)
+    with pytest.raises(ValueError, match="unknown edit"):
+        implausible(true, TOK, "sideways", g)
+
+
 def test_init_from_labels_is_monitored_at_step_zero(canvas):
     a = tiny_adapter()
     x0 = a.encode(canvas.images[:2].float() / 127.5 - 1)
