@@ -98,6 +98,13 @@ def test_layout_model_and_prior_round_trip(tmp_path, canvas):
     for variant in ("joint", "decoupled"):
         torch.testing.assert_close(b.prior_loss(cond, t, noise, variant), a.prior_loss(cond, t, noise, variant))
     assert set(b.priors) == {"joint", "decoupled"}
+    # a retrained prior changes the checkpoint's hash (results depend on it) but not the image
+    # model's, which keys what only the image model decides (the cached coarse seeds)
+    torch.manual_seed(1)
+    LayoutPrior(tuple(range(15)), slot_dim=16, width=32, depth=1, heads=2).save_pretrained(tmp_path / "prior")
+    c = LayoutAdapter.from_pretrained(str(tmp_path))
+    assert c.info()["sha256"] != b.info()["sha256"]
+    assert c.image_model_sha256 == b.image_model_sha256
     with pytest.raises(DiveBenchError, match="--no-prior"):
         tiny_adapter().prior_loss(cond, t, noise)
 
@@ -239,6 +246,9 @@ def test_seed_cache_reuses_seeds_and_keys_on_the_image(canvas, monkeypatch):
         layout_seed.seed_layouts(a, x0.flip(-1), probes, **search)
     with pytest.raises(AssertionError, match="evaluated"):
         layout_seed.seed_layouts(tiny_adapter(seed=1), x0, probes, **search)
+    # the seed never uses a prior: the same image model with one attached reads the same entries
+    with_prior = tiny_adapter(priors={"joint": LayoutPrior(tuple(range(15)), slot_dim=16, width=32, depth=1, heads=2)})
+    assert torch.equal(layout_seed.seed_layouts(with_prior, x0, probes, **search)[0], first)
 
 
 

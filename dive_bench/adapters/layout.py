@@ -36,6 +36,7 @@ class LayoutAdapter(Adapter):
         self.none_index = {"class": tokenizer.none_class, "coord": tokenizer.none_coord}
         self.name = name
         self._sha256 = sha256
+        self._image_sha256: str | None = None  # set by from_pretrained from the weight files
 
     @classmethod
     def from_pretrained(cls, source: str, *, name: str | None = None, torch_dtype=None) -> "LayoutAdapter":
@@ -49,9 +50,12 @@ class LayoutAdapter(Adapter):
         base = Path(source).expanduser()
         priors = {variant: load_prior(base / folder) for variant, folder in PRIOR_FOLDERS.items() if (base / folder).is_dir()}
         files = weight_files(source)
-        return cls(model, tok, schedule=load_schedule(source, None), priors=priors,
-                   class_names=tuple(meta.get("class_names", ())), name=name or f"layout:{source}",
-                   sha256=file_sha256(files) if files else None)
+        adapter = cls(model, tok, schedule=load_schedule(source, None), priors=priors,
+                      class_names=tuple(meta.get("class_names", ())), name=name or f"layout:{source}",
+                      sha256=file_sha256(files) if files else None)
+        image_files = [f for f in files if f.parent == base]  # the layout-to-image model, not its priors
+        adapter._image_sha256 = file_sha256(image_files) if image_files else None
+        return adapter
 
     @property
     def vocabulary(self) -> dict[str, torch.Tensor]:
@@ -83,6 +87,13 @@ class LayoutAdapter(Adapter):
     def null_condition(self) -> torch.Tensor | None:
         """The all-[none] layout: training drops whole layouts to it (classifier-free dropout)."""
         return self.embed(self.tokenizer.empty().view(1, -1).to(self.device))
+
+    @property
+    def image_model_sha256(self) -> str:
+        """Hash of the layout-to-image model alone (``info()["sha256"]`` covers the priors too):
+        what depends only on the image model, like the coarse seed layouts, stays valid when
+        a prior is retrained."""
+        return getattr(self, "_image_sha256", None) or tensor_sha256(self.model)
 
     def info(self) -> dict:
         params = param_count(self.model)

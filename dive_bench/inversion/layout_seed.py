@@ -73,7 +73,8 @@ def seed_layouts(adapter, x0: torch.Tensor, probes: ProbeSet, *, loss: str = "l2
     from ..store import write_json_atomic
 
     folder = cache_root() / "layout-seeds"
-    model_key = adapter.info()["sha256"] if use_cache else None
+    # the seed never looks at the priors, so only the image model keys it
+    model_key = (getattr(adapter, "image_model_sha256", None) or adapter.info()["sha256"]) if use_cache else None
     seeds, costs = [], []
     for x in x0:
         path = None
