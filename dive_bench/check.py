@@ -146,9 +146,7 @@ def compare(current: dict, baseline: dict, margins: dict[str, float] | None = No
     dets = _paired_detections(current, baseline)
     drops_all = None
     if dets is not None:
-        from .tasks.detection_metric import coco_ap, paired_ap_drops
-
-        from .tasks.detection_metric import STAT_NAMES
+        from .tasks.detection_metric import STAT_NAMES, coco_ap, paired_ap_drops
 
         # one paired bootstrap (n_boot / 10 replicates: each is two COCOeval runs) serves every COCO
         # stat the runs report, the size slices and recalls included

@@ -170,9 +170,14 @@ def cmd_position_check(args: argparse.Namespace) -> int:
     tok = adapter.tokenizer
     val = load_canvas(None, "val", args.num_images, seed=0, max_objects=tok.max_objects, grid=tok.grid)
     rates = position_sensitivity(adapter, val, tok, num_images=args.num_images)
-    passed = all(v >= args.threshold for v in rates.values())
-    print(" | ".join(f"{k}: {v:.3f}" for k, v in rates.items()) + f" -> {'PASS' if passed else 'FAIL'} "
-          f"(true layout must win in >= {args.threshold:.0%} of {args.num_images} val images)")
+    return _report_gate(rates, args.threshold, f"true layout must win in >= {args.threshold:.0%} of "
+                                               f"{args.num_images} val images")
+
+
+def _report_gate(rates: dict[str, float], threshold: float, rule: str) -> int:
+    """Print a win-rate gate (position-check, prior-check) on one line; exit 0 if every rate passes."""
+    passed = all(v >= threshold for v in rates.values())
+    print(" | ".join(f"{k}: {v:.3f}" for k, v in rates.items()) + f" -> {'PASS' if passed else 'FAIL'} ({rule})")
     return 0 if passed else 1
 
 
@@ -189,10 +194,8 @@ def cmd_prior_check(args: argparse.Namespace) -> int:
     tok = adapter.tokenizer
     val = load_canvas(None, "val", args.num_images, seed=0, max_objects=tok.max_objects, grid=tok.grid)
     rates = prior_plausibility(adapter, val, args.variant, num_images=args.num_images)
-    passed = all(v >= args.threshold for v in rates.values())
-    print(" | ".join(f"{k}: {v:.3f}" for k, v in rates.items()) + f" -> {'PASS' if passed else 'FAIL'} "
-          f"({args.variant} prior: true layout must win in >= {args.threshold:.0%} of {args.num_images} val layouts)")
-    return 0 if passed else 1
+    return _report_gate(rates, args.threshold, f"{args.variant} prior: true layout must win in >= "
+                                               f"{args.threshold:.0%} of {args.num_images} val layouts")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

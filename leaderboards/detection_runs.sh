@@ -8,19 +8,13 @@
 # show as "+ N cached" in the cost table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 COMMON=(--task canvas-det --quiet --items-per-batch 10)
-row() {
-  local out=leaderboards/runs/$1; shift
-  dive-bench score layout-canvas-s "${COMMON[@]}" "$@" --out "$out" --shard 0/2 >/dev/null &
-  dive-bench score layout-canvas-s "${COMMON[@]}" "$@" --out "$out" --shard 1/2 >/dev/null &
-  wait
-  dive-bench merge "$out"
-}
-row layout-canvas-s-dive-no-prior --no-prior
-row layout-canvas-s-dive
-row layout-canvas-s-dive-no-snap --no-snap
-row layout-canvas-s-dive-no-prior-no-snap --no-prior --no-snap
-row layout-canvas-s-dive-decoupled --decoupled-prior
-row layout-canvas-s-coarse-seed-only --steps 0
+source leaderboards/_row.sh
+R=leaderboards/runs
+row $R/layout-canvas-s-dive-no-prior --no-prior
+row $R/layout-canvas-s-dive
+row $R/layout-canvas-s-dive-no-snap --no-snap
+row $R/layout-canvas-s-dive-no-prior-no-snap --no-prior --no-snap
+row $R/layout-canvas-s-dive-decoupled --decoupled-prior
+row $R/layout-canvas-s-coarse-seed-only --steps 0
 dive-bench leaderboard leaderboards/runs --out leaderboards/LEADERBOARD.md

@@ -4,18 +4,11 @@
 # prior draws; the coarse start and the probes stay fixed), then prints the paired comparisons.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 COMMON=(--task canvas-det --quiet --items-per-batch 10)
-row() {
-  local out=leaderboards/detection_seeds/$1; shift
-  dive-bench score layout-canvas-s "${COMMON[@]}" "$@" --out "$out" --shard 0/2 >/dev/null &
-  dive-bench score layout-canvas-s "${COMMON[@]}" "$@" --out "$out" --shard 1/2 >/dev/null &
-  wait
-  dive-bench merge "$out"
-}
+source leaderboards/_row.sh
 for seed in 1 2; do
-  row "dive-seed$seed" --seed "$seed"
-  row "dive-no-prior-seed$seed" --no-prior --seed "$seed"
+  row "leaderboards/detection_seeds/dive-seed$seed" --seed "$seed"
+  row "leaderboards/detection_seeds/dive-no-prior-seed$seed" --no-prior --seed "$seed"
 done
 for seed in 1 2; do
   dive-bench check "leaderboards/detection_seeds/dive-seed$seed" --across-configs \

@@ -22,7 +22,8 @@ PRIOR_FOLDERS = {"joint": "prior", "decoupled": "prior-decoupled"}
 
 class LayoutAdapter(Adapter):
     def __init__(self, model: LayoutDiT, tokenizer: LayoutTokenizer, *, schedule: NoiseSchedule | None = None,
-                 priors: dict | None = None, class_names: tuple[str, ...] = (), name: str = "layout", sha256: str | None = None) -> None:
+                 priors: dict | None = None, class_names: tuple[str, ...] = (), name: str = "layout", sha256: str | None = None,
+                 image_sha256: str | None = None) -> None:
         from diffusers import DDPMScheduler
 
         self.model = model.eval().requires_grad_(False)
@@ -36,7 +37,7 @@ class LayoutAdapter(Adapter):
         self.none_index = {"class": tokenizer.none_class, "coord": tokenizer.none_coord}
         self.name = name
         self._sha256 = sha256
-        self._image_sha256: str | None = None  # set by from_pretrained from the weight files
+        self._image_sha256 = image_sha256
 
     @classmethod
     def from_pretrained(cls, source: str, *, name: str | None = None, torch_dtype=None) -> "LayoutAdapter":
@@ -50,12 +51,11 @@ class LayoutAdapter(Adapter):
         base = Path(source).expanduser()
         priors = {variant: load_prior(base / folder) for variant, folder in PRIOR_FOLDERS.items() if (base / folder).is_dir()}
         files = weight_files(source)
-        adapter = cls(model, tok, schedule=load_schedule(source, None), priors=priors,
-                      class_names=tuple(meta.get("class_names", ())), name=name or f"layout:{source}",
-                      sha256=file_sha256(files) if files else None)
         image_files = [f for f in files if f.parent == base]  # the layout-to-image model, not its priors
-        adapter._image_sha256 = file_sha256(image_files) if image_files else None
-        return adapter
+        return cls(model, tok, schedule=load_schedule(source, None), priors=priors,
+                   class_names=tuple(meta.get("class_names", ())), name=name or f"layout:{source}",
+                   sha256=file_sha256(files) if files else None,
+                   image_sha256=file_sha256(image_files) if image_files else None)
 
     @property
     def vocabulary(self) -> dict[str, torch.Tensor]:
@@ -93,7 +93,7 @@ class LayoutAdapter(Adapter):
         """Hash of the layout-to-image model alone (``info()["sha256"]`` covers the priors too):
         what depends only on the image model, like the coarse seed layouts, stays valid when
         a prior is retrained."""
-        return getattr(self, "_image_sha256", None) or tensor_sha256(self.model)
+        return self._image_sha256 or tensor_sha256(self.model)
 
     def info(self) -> dict:
         params = param_count(self.model)
