@@ -78,8 +78,17 @@ def _effective(cfg: dict) -> dict:
     return cfg
 
 
+def _precision(run: dict) -> str:
+    env = run.get("env", {})
+    dtype = env.get("dtype") or "fp32"
+    return "tf32" if dtype == "fp32" and env.get("tf32") else dtype
+
+
 def _method_columns(runs: list[dict]) -> dict[int, str]:
-    """Column label per run: the method name, plus the config keys that differ within the method."""
+    """Column label per run: the method name, plus the config keys that differ within the method.
+
+    Precision counts as such a key (``precision=bf16``) for methods whose config does not already
+    hold a dtype: a bf16 row and an fp32 row of one method are different measurements."""
     by_method: dict[str, list[dict]] = defaultdict(list)
     for r in runs:
         by_method[r["method"]].append(r)
@@ -89,6 +98,7 @@ def _method_columns(runs: list[dict]) -> dict[int, str]:
     for method, rs in by_method.items():
         configs = [_effective({k: v for k, v in normalized_config(method, r["method_config"]).items()
                                if k not in PROBE_KEYS}) for r in rs]
+        configs = [c if "dtype" in c else {**c, "precision": _precision(r)} for c, r in zip(configs, rs)]
         keys = sorted({k for c in configs for k in c})
         varying = [k for k in keys if len({json.dumps(c[k]) for c in configs if k in c}) > 1]
         for r, c in zip(rs, configs):

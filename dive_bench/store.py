@@ -78,7 +78,7 @@ class ShardStore:
             self.close()
             raise DiveBenchError(
                 f"{self.path.parent.parent} holds results of a different run (key {row[0][:12]}, this run "
-                f"{run_key[:12]}): task, items, checkpoint, method config or seed differ. Use another --out")
+                f"{run_key[:12]}): task, items, checkpoint, method config, seed or precision (--dtype, --tf32) differ. Use another --out")
 
     def done_ids(self) -> set[int]:
         return {r[0] for r in self.db.execute("SELECT item_id FROM items")}

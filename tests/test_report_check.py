@@ -184,3 +184,9 @@ def test_detection_leaderboard_has_a_row_per_config_and_coco_columns():
     assert cells(best_ap)[2] == "**50.0 [45.0, 55.0]**" and cells(best_ap)[3] == "90.0"
     assert cells(best_ap50)[3] == "**95.0**" and cells(best_ap50)[2] == "40.0 [35.0, 45.0]"
     assert cells(best_ap)[6:] == ["-", "-"]  # pycocotools' -1 (no objects of that size) is not a score
+    # the same config under bf16 autocast is its own row, labelled with its precision
+    bf16 = run(0.1, True, 0.45, 0.9)
+    bf16["env"] = {"device": "cuda", "dtype": "bf16", "tf32": False}
+    rows = [line for line in leaderboard_markdown([run(0.1, True, 0.5, 0.9), bf16]).split("Cost per image")[0].splitlines()
+            if line.startswith("| `layout-canvas-s`")]
+    assert [cells(r)[1] for r in rows] == ["DIVE (precision=bf16)", "DIVE (precision=fp32)"]

@@ -125,3 +125,19 @@ def test_run_key_survives_a_config_field_added_later():
     assert key(before) == key(now)
     assert key({**now, "prior_probes": 8}) != key(now)
     assert key({**now, "prior_weight": 0.2}) != key(now)
+
+
+def test_run_key_separates_precisions_and_keeps_stored_fp32_keys():
+    """bf16 and TF32 change predictions, so they change the key; plain fp32 leaves it as it was:
+    the key of a stored reference run (computed before precision was part of it) still matches."""
+    from pathlib import Path
+
+    from dive_bench.runner import run_key
+    from dive_bench.tasks import TASKS
+
+    stored = json.loads((Path(__file__).parent.parent / "leaderboards/runs/layout-canvas-s-dive/run.json").read_text())
+    args = (TASKS.get(stored["task"]), stored["items"]["ids"], stored["model_info"]["sha256"], stored["method"],
+            stored["method_config"], stored["seed"])
+    assert run_key(*args) == run_key(*args, "fp32", False) == stored["run_key"]
+    keys = {run_key(*args, dtype, tf32) for dtype, tf32 in (("fp32", False), ("fp32", True), ("bf16", False), ("fp16", False))}
+    assert len(keys) == 4

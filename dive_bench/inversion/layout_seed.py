@@ -75,12 +75,16 @@ def seed_layouts(adapter, x0: torch.Tensor, probes: ProbeSet, *, loss: str = "l2
     folder = cache_root() / "layout-seeds"
     # the seed never looks at the priors, so only the image model keys it
     model_key = (getattr(adapter, "image_model_sha256", None) or adapter.info()["sha256"]) if use_cache else None
+    # a seed computed under bf16/fp16 autocast is not reused by an fp32 run, nor the other way round
+    # (fp32 adds nothing to the key, so seeds cached before this distinction stay valid)
+    precision = ([str(torch.get_autocast_dtype(x0.device.type))]
+                 if torch.is_autocast_enabled(x0.device.type) else [])
     seeds, costs = [], []
     for x in x0:
         path = None
         if use_cache:
             key = content_hash("coarse-seed-v1", model_key, x, probes.timesteps, probes.noise, loss, weighting,
-                               sorted(search.items()))
+                               sorted(search.items()), *precision)
             path = folder / f"{key}.json"
             if path.is_file():
                 try:
