@@ -159,16 +159,27 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _detection_images(task_name: str, num_images: int):
+    """The first ``num_images`` of a detection task's split (the checks' held-out images)."""
+    from .tasks import TASKS
+
+    task = TASKS.get(task_name)
+    if getattr(task, "kind", None) != "detection":
+        raise DiveBenchError(f"task {task_name!r} is not a detection task; use canvas-det or canvas-det-sized")
+    if num_images > task.num_images:
+        raise DiveBenchError(f"--num-images {num_images} is more than the {task.num_images} images of {task_name}")
+    return task.load()
+
+
 def cmd_position_check(args: argparse.Namespace) -> int:
     from .adapters import load_model
-    from .data.canvas import load_canvas
     from .inversion.position_check import position_sensitivity
 
     adapter = load_model(args.model)
     if not hasattr(adapter, "tokenizer"):
         raise DiveBenchError(f"{args.model!r} is not a layout model; position-check needs a layout adapter")
     tok = adapter.tokenizer
-    val = load_canvas(None, "val", args.num_images, seed=0, max_objects=tok.max_objects, grid=tok.grid)
+    val = _detection_images(args.task, args.num_images)
     rates = position_sensitivity(adapter, val, tok, num_images=args.num_images)
     return _report_gate(rates, args.threshold, f"true layout must win in >= {args.threshold:.0%} of "
                                                f"{args.num_images} val images")
@@ -183,17 +194,17 @@ def _report_gate(rates: dict[str, float], threshold: float, rule: str) -> int:
 
 def cmd_prior_check(args: argparse.Namespace) -> int:
     from .adapters import load_model
-    from .data.canvas import load_canvas
-    from .inversion.prior_check import prior_plausibility
+    from .inversion.prior_check import EDITS, SIZED_EDITS, prior_plausibility
+    from .tasks import TASKS
 
     adapter = load_model(args.model)
     if not getattr(adapter, "priors", None):
         raise DiveBenchError(f"{args.model!r} has no layout prior; train one with `dive-bench train layout-prior`")
     if args.variant not in adapter.priors:
         raise DiveBenchError(f"{args.model!r} has no {args.variant} prior (has: {', '.join(sorted(adapter.priors))})")
-    tok = adapter.tokenizer
-    val = load_canvas(None, "val", args.num_images, seed=0, max_objects=tok.max_objects, grid=tok.grid)
-    rates = prior_plausibility(adapter, val, args.variant, num_images=args.num_images)
+    val = _detection_images(args.task, args.num_images)
+    edits = SIZED_EDITS if TASKS.get(args.task).class_sizes else EDITS
+    rates = prior_plausibility(adapter, val, args.variant, num_images=args.num_images, edits=edits)
     return _report_gate(rates, args.threshold, f"{args.variant} prior: true layout must win in >= "
                                                f"{args.threshold:.0%} of {args.num_images} val layouts")
 
@@ -218,6 +229,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_class_sizes(text: str) -> tuple[tuple[int, int], ...]:
+    """``"4x4,6x6,8x6"`` -> ((4, 4), (6, 6), (8, 6))."""
+    try:
+        return tuple((int(w), int(h)) for w, h in (part.lower().split("x") for part in text.split(",")))
+    except ValueError:
+        raise DiveBenchError(f"--class-sizes {text!r}: give WxH per class, comma-separated, e.g. 4x4,6x6,8x6") from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -237,6 +256,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
                                   ("width", args.width)) if v is not None}
+        opts["device"] = args.device
+        if args.noised_fraction is not None:
+            opts["noised_fraction"] = args.noised_fraction
+        if args.class_sizes:
+            opts["class_sizes"] = parse_class_sizes(args.class_sizes)
         dest = train_layout_prior(Path(args.out), PriorTrainConfig(seed=args.seed, decoupled=args.decoupled, **opts))
         print(f"prior written to {dest}")
         return 0
@@ -357,11 +381,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     pc = sub.add_parser("position-check", help="does a layout model use box positions? (exit 1 if not)")
     pc.add_argument("model")
+    pc.add_argument("--task", default="canvas-det", help="detection task whose images are used (canvas-det, canvas-det-sized)")
     pc.add_argument("--num-images", type=int, default=100)
     pc.add_argument("--threshold", type=float, default=0.9)
     pc.set_defaults(func=cmd_position_check)
     pr = sub.add_parser("prior-check", help="does a layout prior prefer real layouts to implausible ones? (exit 1 if not)")
     pr.add_argument("model")
+    pr.add_argument("--task", default="canvas-det",
+                    help="detection task whose layouts are used; canvas-det-sized adds the 'resized' edit")
     pr.add_argument("--variant", choices=["joint", "decoupled"], default="joint")
     pr.add_argument("--num-images", type=int, default=100)
     pr.add_argument("--threshold", type=float, default=0.9)
@@ -387,6 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--save-dtype", choices=["fp32", "fp16"], default="fp32",
                    help="layout: precision of the exported weights (fp16 halves the file; loading upcasts)")
     t.add_argument("--data-root")
+    t.add_argument("--device", default="cpu", help="layout-prior: cpu or cuda (results differ from CPU only by float rounding)")
+    t.add_argument("--noised-fraction", type=float, default=None,
+                   help="layout-prior: noise only this share of the slots per query, the rest clean (default 1: all, "
+                        "the paper's Eq. 3)")
+    t.add_argument("--class-sizes", help="layout-prior: train on canvases with one size per class, WxH in grid cells "
+                                         "in class order, e.g. 4x4,6x6,8x6 (the canvas-det-sized layouts)")
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     t.add_argument("--no-resume", action="store_true", help="ignore an existing train_state.pt in --out")
     t.set_defaults(func=cmd_train)

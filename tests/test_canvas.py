@@ -102,7 +102,27 @@ def test_other_sizes_and_grids(tmp_path):
         assert all(v % 8 == 0 for v in ann["bbox"]) and ann["category_id"] in (1, 2)
 
 
+def test_class_sizes_fix_each_class_size_and_leave_default_sets_alone(tmp_path):
+    sizes = ((4, 4), (6, 6), (8, 6))
+    data = json.loads(make_canvas_dataset(tmp_path / "s", split="val", num_images=30, seed=0, class_sizes=sizes).read_text())
+    assert data["info"]["class_sizes"] == [[4, 4], [6, 6], [8, 6]]
+    seen = set()
+    for ann in data["annotations"]:
+        w, h = sizes[ann["category_id"] - 1]
+        assert ann["bbox"][2:] == [2 * w, 2 * h]  # 2 pixels per grid cell at 32 px, grid 17
+        seen.add(ann["category_id"])
+    assert seen == {1, 2, 3}
+    plain = make_canvas_dataset(tmp_path / "p", split="val", num_images=30, seed=0)
+    assert "class_sizes" not in json.loads(plain.read_text())["info"]
+    # the cache folder of a default set keeps its hash (stored runs and caches point at it)
+    assert ensure_canvas(tmp_path, "val", 3).parent.parent.name == canvas_mod.canvas_params_hash(
+        num_images=3, seed=0, image_size=32, max_objects=3, min_objects=1, classes=["square", "disk", "triangle"], grid=17)
+    assert ensure_canvas(tmp_path, "val", 3, class_sizes=sizes).parent.parent != ensure_canvas(tmp_path, "val", 3).parent.parent
+
+
 @pytest.mark.parametrize("kwargs,match", [
+    (dict(class_sizes=((4, 4), (6, 6))), "class_sizes"),
+    (dict(class_sizes=((4, 4), (6, 6), (17, 2))), "class_sizes"),
     (dict(image_size=30), "multiple of grid - 1"),
     (dict(classes=("square", "hexagon")), "shape names"),
     (dict(classes=("disk", "disk")), "distinct"),
@@ -169,3 +189,14 @@ def test_tuning_split_is_disjoint_from_the_reported_val_split():
     # the splits are drawn from different streams; a one-object canvas can still recur by chance
     # (dev 25 and val 75 are the same triangle at the same box), so a handful is allowed, not a copy
     assert shared <= 2
+
+
+def test_sized_tasks_fix_the_size_per_class_and_keep_dev_apart_from_val():
+    from dive_bench.tasks import TASKS
+
+    dev, val = TASKS.get("canvas-det-sized-dev").load(None), TASKS.get("canvas-det-sized").load(None)
+    sizes = TASKS.get("canvas-det-sized").class_sizes
+    boxes = [(a["category_id"], a["bbox"][2:]) for anns in val.annotations for a in anns]
+    assert len(boxes) > 150 and all(wh == [2 * sizes[c - 1][0], 2 * sizes[c - 1][1]] for c, wh in boxes)
+    val_images = {bytes(img.numpy()) for img in val.images}
+    assert sum(bytes(img.numpy()) in val_images for img in dev.images) <= 2

@@ -116,6 +116,8 @@ def test_cuda_requested_without_gpu(capsys):
         pytest.skip("a GPU is present: the error path cannot be exercised")
     err = _error(capsys, ["score", "dit-digits-xs", "--task", "digits", "--device", "cuda"])
     assert "CUDA is not available" in err
+    err = _error(capsys, ["train", "layout-prior", "--device", "cuda", "--out", "never-read"])
+    assert "CUDA is not available" in err
 
 
 def test_failing_item_is_recorded_and_retried(tmp_path, digits_adapter, digits_test):

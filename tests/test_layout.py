@@ -107,6 +107,18 @@ def test_layout_model_and_prior_round_trip(tmp_path, canvas):
     assert c.image_model_sha256 == b.image_model_sha256
     with pytest.raises(DiveBenchError, match="--no-prior"):
         tiny_adapter().prior_loss(cond, t, noise)
+    # a second prior set beside the first (layout-canvas-s-sized): loaded on request, and part of
+    # neither the hash of the default set nor its own of the default's priors
+    torch.manual_seed(2)
+    sized = LayoutPrior(tuple(range(15)), slot_dim=16, width=32, depth=1, heads=2)
+    sized.save_pretrained(tmp_path / "sized" / "prior")
+    assert LayoutAdapter.from_pretrained(str(tmp_path)).info()["sha256"] == c.info()["sha256"]
+    d = LayoutAdapter.from_pretrained(str(tmp_path), prior_set="sized")
+    assert set(d.priors) == {"joint"} and d.image_model_sha256 == c.image_model_sha256
+    assert d.info()["sha256"] not in (c.info()["sha256"], d.image_model_sha256)
+    torch.testing.assert_close(d.prior_loss(cond, t, noise), sized.loss(cond, t, noise, d.schedule))
+    with pytest.raises(DiveBenchError, match="no prior set 'nope'"):
+        LayoutAdapter.from_pretrained(str(tmp_path), prior_set="nope")
 
 
 def test_layout_dive_gradients_reach_slots_through_image_and_prior(canvas):
@@ -150,6 +162,52 @@ def test_prior_probes_average_k_draws_per_image_and_keep_images_independent(canv
         invert(a, x0, probes, DiveConfig(steps=1, interval=100, prior_weight=1.0, prior_probes=0), seeds=[1, 2])
 
 
+def test_subset_noised_prior_scores_only_its_noised_slots(canvas):
+    """noised_fraction < 1: a query noises some slots and gives the rest clean. The error is over
+    the noised slots only, so the noise drawn for clean slots cannot matter; with every slot
+    noised it is the paper's prior, whose error it must then equal."""
+    torch.manual_seed(0)
+    prior = LayoutPrior(tuple(range(15)), slot_dim=16, width=32, depth=1, heads=2, noised_fraction=0.25)
+    a = tiny_adapter(priors={"joint": prior})
+    assert LayoutPrior(tuple(range(15)), 16, 32, 1, 2).draw_mask(4, 15, torch.Generator()) is None
+    g = torch.Generator().manual_seed(0)
+    mask = prior.draw_mask(500, 15, g)
+    assert mask.shape == (500, 15) and mask.any(1).all() and 0.2 < mask.float().mean() < 0.35
+    assert torch.equal(mask, prior.draw_mask(500, 15, torch.Generator().manual_seed(0)))  # seeded
+    cond = a.embed(torch.stack([TOK.encode(anns) for anns in canvas.annotations[:3]]))
+    t, noise = torch.tensor([10, 400, 900]), torch.randn(3, 15, 16)
+    m = mask[:3]
+    other = torch.where(m[..., None], noise, torch.randn(3, 15, 16))
+    base = a.prior_loss(cond, t, noise, mask=m)
+    torch.testing.assert_close(base, a.prior_loss(cond, t, other, mask=m))
+    assert not torch.allclose(base, a.prior_loss(cond, t, torch.randn(3, 15, 16), mask=m))
+    torch.testing.assert_close(a.prior_loss(cond, t, noise, mask=torch.ones(3, 15, dtype=torch.bool)),
+                               prior.loss(cond, t, noise, a.schedule))
+    # decoupled: each sub-prior noises at least one of its own slots
+    dec = DecoupledPrior({"class": LayoutPrior((0, 5, 10), 16, 32, 1, 2, noised_fraction=0.25),
+                          "coord": LayoutPrior(tuple(i for i in range(15) if i % 5), 16, 32, 1, 2, noised_fraction=0.25)})
+    dm = dec.draw_mask(200, 15, torch.Generator().manual_seed(1))
+    assert dm[:, [0, 5, 10]].any(1).all() and dm[:, [i for i in range(15) if i % 5]].any(1).all()
+
+
+def test_dive_with_a_subset_noised_prior_is_seeded_and_leaves_the_paper_prior_draws_alone(canvas):
+    masked = LayoutPrior(tuple(range(15)), slot_dim=16, width=32, depth=1, heads=2, noised_fraction=0.25)
+    a = tiny_adapter(priors={"joint": masked})
+    x0 = a.encode(canvas.images[:2].float() / 127.5 - 1)
+    probes = ProbeSet.build((3, 32, 32), interval=100)
+    cfg = DiveConfig(steps=4, batch_size=2, monitor_every=2, interval=100, init="gaussian", metric="cosine",
+                     prior_weight=1.0)
+    seen = []
+    real = a.prior_loss
+    a.prior_loss = lambda cond, t, noise, variant="joint", mask=None: (seen.append(mask), real(cond, t, noise, variant, mask))[1]
+    first = invert(a, x0, probes, cfg, seeds=[1, 2])
+    assert len(seen) == 4 and all(m is not None and m.shape == (2, 15) for m in seen)
+    assert [r.labels for r in invert(a, x0, probes, cfg, seeds=[1, 2])] == [r.labels for r in first]
+    # a paper prior (all slots noised) draws no mask, so its (t, noise) stream is as before
+    plain = tiny_adapter(priors={"joint": LayoutPrior(tuple(range(15)), slot_dim=16, width=32, depth=1, heads=2)})
+    assert plain.prior_mask("joint", torch.Generator().manual_seed(0)) is None
+
+
 def test_prior_check_edits_make_the_first_object_implausible(canvas):
     from dive_bench.inversion.prior_check import EDITS, implausible
 
@@ -164,6 +222,13 @@ def test_prior_check_edits_make_the_first_object_implausible(canvas):
     assert not torch.equal(edits["random"], true)
     with pytest.raises(ValueError, match="unknown edit"):
         implausible(true, TOK, "sideways", g)
+    # resized: the first box one cell wider or narrower, still legal, nothing else touched
+    for tokens in (true, torch.tensor([0, 3, 3, 4, 5] + true[5:].tolist()), torch.tensor([0, 8, 3, 16, 5] + true[5:].tolist())):
+        sides = {int(implausible(tokens, TOK, "resized", g)[3]) - int(tokens[3]) for _ in range(20)}
+        r = implausible(tokens, TOK, "resized", g)
+        assert sides <= {-1, 1} and r[1] < r[3] <= TOK.grid - 1
+        assert torch.equal(torch.cat([r[:3], r[4:]]), torch.cat([tokens[:3], tokens[4:]]))
+    assert {int(implausible(true, TOK, "resized", g)[3]) - int(true[3]) for _ in range(30)} == {-1, 1}
 
 
 def test_init_from_labels_is_monitored_at_step_zero(canvas):
@@ -249,6 +314,9 @@ def test_seed_cache_reuses_seeds_and_keys_on_the_image(canvas, monkeypatch):
     # the seed never uses a prior: the same image model with one attached reads the same entries
     with_prior = tiny_adapter(priors={"joint": LayoutPrior(tuple(range(15)), slot_dim=16, width=32, depth=1, heads=2)})
     assert torch.equal(layout_seed.seed_layouts(with_prior, x0, probes, **search)[0], first)
+    # a bf16-autocast run computes its own seeds rather than reading the fp32 ones
+    with torch.autocast("cpu", dtype=torch.bfloat16), pytest.raises(AssertionError, match="evaluated"):
+        layout_seed.seed_layouts(a, x0, probes, **search)
 
 
 

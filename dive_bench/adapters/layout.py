@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ..errors import DiveBenchError
 from ..models.layout_dit import LayoutDiT
 from ..tasks.layout_tokens import LayoutTokenizer
 from .base import Adapter, LayoutLabels, NoiseSchedule, file_sha256, tensor_sha256
@@ -40,7 +41,11 @@ class LayoutAdapter(Adapter):
         self._image_sha256 = image_sha256
 
     @classmethod
-    def from_pretrained(cls, source: str, *, name: str | None = None, torch_dtype=None) -> "LayoutAdapter":
+    def from_pretrained(cls, source: str, *, name: str | None = None, torch_dtype=None,
+                        prior_set: str | None = None) -> "LayoutAdapter":
+        """``prior_set``: read the priors from ``source/prior_set/`` instead of ``source/``, so one
+        layout-to-image model can ship priors trained on several layout distributions. The model
+        hash covers the image model and the priors in use, not the other sets beside them."""
         from ..models.layout_prior import load_prior
 
         # Bundled weights may be stored in fp16 to stay small; inversion always runs in float32.
@@ -49,9 +54,14 @@ class LayoutAdapter(Adapter):
         tok = LayoutTokenizer(tuple(meta.get("category_ids", range(1, model.config.num_classes + 1))),
                               model.config.grid, model.config.max_objects, model.config.image_size)
         base = Path(source).expanduser()
-        priors = {variant: load_prior(base / folder) for variant, folder in PRIOR_FOLDERS.items() if (base / folder).is_dir()}
-        files = weight_files(source)
-        image_files = [f for f in files if f.parent == base]  # the layout-to-image model, not its priors
+        prior_base = base / prior_set if prior_set else base
+        if prior_set and not prior_base.is_dir():
+            raise DiveBenchError(f"layout model {source} has no prior set {prior_set!r} (no folder {prior_base})")
+        prior_dirs = {variant: prior_base / folder for variant, folder in PRIOR_FOLDERS.items() if (prior_base / folder).is_dir()}
+        priors = {variant: load_prior(d) for variant, d in prior_dirs.items()}
+        all_files = weight_files(source)
+        image_files = [f for f in all_files if f.parent == base]  # the layout-to-image model, not its priors
+        files = image_files + [f for f in all_files if any(d in f.parents for d in prior_dirs.values())]
         return cls(model, tok, schedule=load_schedule(source, None), priors=priors,
                    class_names=tuple(meta.get("class_names", ())), name=name or f"layout:{source}",
                    sha256=file_sha256(files) if files else None,
@@ -76,13 +86,20 @@ class LayoutAdapter(Adapter):
     def predict_noise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return self.model(x_t, t, cond)
 
-    def prior_loss(self, cond: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, variant: str = "joint") -> torch.Tensor:
+    def prior_mask(self, variant: str, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """Which slots one prior query noises, (L,) bool, for priors trained on slot subsets
+        (``LayoutPrior.noised_fraction`` < 1); None (and no random draw) for the paper's priors."""
+        prior = self.priors.get(variant)
+        mask = None if prior is None else prior.draw_mask(1, self.tokenizer.num_slots, generator)
+        return None if mask is None else mask[0]
+
+    def prior_loss(self, cond: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, variant: str = "joint",
+                   mask: torch.Tensor | None = None) -> torch.Tensor:
         """Per-sample denoising error of the layout prior on the slot sequence ``cond``."""
         if variant not in self.priors:
-            from ..errors import DiveBenchError
             raise DiveBenchError(f"model {self.name!r} has no {variant} layout prior (has: {sorted(self.priors) or 'none'}); "
                                  "train one with `dive-bench train layout-prior` or run with --no-prior")
-        return self.priors[variant].loss(cond, t, noise, self.schedule)
+        return self.priors[variant].loss(cond, t, noise, self.schedule, mask)
 
     def null_condition(self) -> torch.Tensor | None:
         """The all-[none] layout: training drops whole layouts to it (classifier-free dropout)."""

@@ -34,6 +34,8 @@ _GAP_CELLS = 1
 _TRIES_PER_OBJECT = 50
 _RESTARTS = 200
 _SPLIT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+#: optional fixed (width, height) in grid cells per class, in class order
+ClassSizes = tuple[tuple[int, int], ...] | None
 
 
 def shape_mask(shape: str, height: int, width: int) -> np.ndarray:
@@ -65,7 +67,7 @@ def shape_mask(shape: str, height: int, width: int) -> np.ndarray:
 
 
 def _check_params(split: str, num_images: int, image_size: int, min_objects: int, max_objects: int,
-                  classes: tuple[str, ...], grid: int) -> tuple[int, int, int]:
+                  classes: tuple[str, ...], grid: int, class_sizes: ClassSizes = None) -> tuple[int, int, int]:
     """Return (pixels per grid cell, min side in cells, max side in cells)."""
     if not _SPLIT_RE.match(split):
         raise DiveBenchError(f"split {split!r} must be letters, digits, '_' or '-' (it names folders and files)")
@@ -82,6 +84,11 @@ def _check_params(split: str, num_images: int, image_size: int, min_objects: int
     cells = grid - 1
     lo = max(1, -(-cells // 4))
     hi = max(lo, cells // 2)
+    if class_sizes is not None:
+        if len(class_sizes) != len(classes) or any(len(wh) != 2 or not all(1 <= int(v) <= cells for v in wh)
+                                                   for wh in class_sizes):
+            raise DiveBenchError(f"class_sizes {class_sizes!r} must give one (width, height) in grid cells, each "
+                                 f"1-{cells}, for each of the {len(classes)} classes {classes}")
     return image_size // cells, lo, hi
 
 
@@ -91,13 +98,21 @@ def _separated(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 
 
 def _sample_layout(rng: np.random.Generator, count: int, cells: int, lo: int, hi: int,
-                   num_classes: int) -> list[tuple[int, int, int, int, int]]:
-    """Rejection-sample ``count`` separated boxes (in grid cells) with classes: (cls, x0, y0, x1, y1)."""
+                   num_classes: int, class_sizes: ClassSizes = None) -> list[tuple[int, int, int, int, int]]:
+    """Rejection-sample ``count`` separated boxes (in grid cells) with classes: (cls, x0, y0, x1, y1).
+
+    Without ``class_sizes`` sides are uniform in [lo, hi] and classes are drawn after the boxes (the
+    original generator, whose draws must not change); with it each class has one fixed size, so
+    the class is drawn first."""
     for _ in range(_RESTARTS):
         boxes: list[tuple[int, int, int, int]] = []
+        labels = rng.integers(0, num_classes, size=count) if class_sizes is not None else None
         for _obj in range(count):
             for _try in range(_TRIES_PER_OBJECT):
-                w, h = (int(v) for v in rng.integers(lo, hi + 1, size=2))
+                if labels is not None:
+                    w, h = (int(v) for v in class_sizes[int(labels[_obj])])
+                else:
+                    w, h = (int(v) for v in rng.integers(lo, hi + 1, size=2))
                 x0, y0 = int(rng.integers(0, cells - w + 1)), int(rng.integers(0, cells - h + 1))
                 box = (x0, y0, x0 + w, y0 + h)
                 if all(_separated(box, other) for other in boxes):
@@ -106,7 +121,8 @@ def _sample_layout(rng: np.random.Generator, count: int, cells: int, lo: int, hi
             else:
                 break
         if len(boxes) == count:
-            labels = rng.integers(0, num_classes, size=count)
+            if labels is None:
+                labels = rng.integers(0, num_classes, size=count)
             return [(int(k), *box) for k, box in zip(labels, boxes)]
     raise DiveBenchError(f"could not place {count} non-overlapping objects of {lo}-{hi} grid cells on a "
                          f"{cells}-cell canvas; lower max_objects or use a finer grid")
@@ -114,19 +130,22 @@ def _sample_layout(rng: np.random.Generator, count: int, cells: int, lo: int, hi
 
 def make_canvas_dataset(out_dir: Path, *, split: str, num_images: int, seed: int, image_size: int = 32,
                         max_objects: int = 3, min_objects: int = 1,
-                        classes: tuple[str, ...] = DEFAULT_CLASSES, grid: int = 17) -> Path:
+                        classes: tuple[str, ...] = DEFAULT_CLASSES, grid: int = 17,
+                        class_sizes: ClassSizes = None) -> Path:
     """Write ``out_dir/{split}/images/NNNNNN.png`` and ``out_dir/{split}/instances_{split}.json``.
 
     Image ``k`` (file ``k:06d``.png, COCO id ``k + 1``) is drawn from its own generator seeded by
     (seed, split, k): the output is byte-identical for the same arguments, train and val differ,
     and a larger ``num_images`` extends a smaller set without changing it. Object counts are
-    uniform in [min_objects, max_objects]; sides are 1/4 to 1/2 of the image on the grid.
+    uniform in [min_objects, max_objects]; sides are 1/4 to 1/2 of the image on the grid, or with
+    ``class_sizes`` one fixed (width, height) in grid cells per class: layouts then carry structure
+    (which size goes with which class) that a layout prior can learn, as COCO's do.
     Returns the json path.
     """
     from PIL import Image
 
     classes = tuple(classes)
-    step, lo, hi = _check_params(split, num_images, image_size, min_objects, max_objects, classes, grid)
+    step, lo, hi = _check_params(split, num_images, image_size, min_objects, max_objects, classes, grid, class_sizes)
     cells = grid - 1
     split_dir = Path(out_dir) / split
     if split_dir.exists():
@@ -139,7 +158,7 @@ def make_canvas_dataset(out_dir: Path, *, split: str, num_images: int, seed: int
         count = int(rng.integers(min_objects, max_objects + 1))
         canvas = np.empty((image_size, image_size, 3), dtype=np.uint8)
         canvas[:] = BACKGROUND
-        for cls, x0, y0, x1, y1 in _sample_layout(rng, count, cells, lo, hi, len(classes)):
+        for cls, x0, y0, x1, y1 in _sample_layout(rng, count, cells, lo, hi, len(classes), class_sizes):
             px0, py0, w, h = x0 * step, y0 * step, (x1 - x0) * step, (y1 - y0) * step
             mask = shape_mask(classes[cls], h, w)
             canvas[py0:py0 + h, px0:px0 + w][mask] = SHAPE_COLOURS[classes[cls]]
@@ -152,7 +171,8 @@ def make_canvas_dataset(out_dir: Path, *, split: str, num_images: int, seed: int
     payload = {
         "info": {"description": "dive_bench synthetic canvas", "version": CANVAS_VERSION, "seed": seed,
                  "split": split, "image_size": image_size, "grid": grid, "min_objects": min_objects,
-                 "max_objects": max_objects, "classes": list(classes)},
+                 "max_objects": max_objects, "classes": list(classes),
+                 **({"class_sizes": [list(wh) for wh in class_sizes]} if class_sizes is not None else {})},
         "images": images,
         "annotations": annotations,
         "categories": [{"id": i + 1, "name": name, "supercategory": "shape"} for i, name in enumerate(classes)],
@@ -176,7 +196,7 @@ def canvas_params_hash(**params: object) -> str:
 
 def ensure_canvas(root: Path | None, split: str, num_images: int, seed: int = 0, *, image_size: int = 32,
                   max_objects: int = 3, min_objects: int = 1, classes: tuple[str, ...] = DEFAULT_CLASSES,
-                  grid: int = 17) -> Path:
+                  grid: int = 17, class_sizes: ClassSizes = None) -> Path:
     """Generate the split into the cache unless present; return its json path.
 
     The cache folder is ``<cache root>/<hash of the parameters>/<split>``. Generation happens in a
@@ -186,7 +206,9 @@ def ensure_canvas(root: Path | None, split: str, num_images: int, seed: int = 0,
     classes = tuple(classes)
     params = dict(num_images=num_images, seed=seed, image_size=image_size, max_objects=max_objects,
                   min_objects=min_objects, classes=list(classes), grid=grid)
-    _check_params(split, num_images, image_size, min_objects, max_objects, classes, grid)
+    if class_sizes is not None:  # absent otherwise, so the folders of earlier sets keep their hash
+        params["class_sizes"] = [list(map(int, wh)) for wh in class_sizes]
+    _check_params(split, num_images, image_size, min_objects, max_objects, classes, grid, class_sizes)
     final = canvas_cache_root(root) / canvas_params_hash(**params) / split
     json_path = final / f"instances_{split}.json"
     if json_path.is_file():
@@ -197,7 +219,8 @@ def ensure_canvas(root: Path | None, split: str, num_images: int, seed: int = 0,
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{split}-", dir=final.parent))
     try:
         make_canvas_dataset(tmp, split=split, num_images=num_images, seed=seed, image_size=image_size,
-                            max_objects=max_objects, min_objects=min_objects, classes=classes, grid=grid)
+                            max_objects=max_objects, min_objects=min_objects, classes=classes, grid=grid,
+                            class_sizes=class_sizes)
         try:
             os.rename(tmp / split, final)
         except OSError:
@@ -210,8 +233,8 @@ def ensure_canvas(root: Path | None, split: str, num_images: int, seed: int = 0,
 
 def load_canvas(root: Path | None, split: str, num_images: int, seed: int = 0, *, image_size: int = 32,
                 max_objects: int = 3, min_objects: int = 1, classes: tuple[str, ...] = DEFAULT_CLASSES,
-                grid: int = 17) -> DetectionDataset:
+                grid: int = 17, class_sizes: ClassSizes = None) -> DetectionDataset:
     """The canvas split as a :class:`DetectionDataset`, generated on first use (see :func:`ensure_canvas`)."""
     json_path = ensure_canvas(root, split, num_images, seed, image_size=image_size, max_objects=max_objects,
-                              min_objects=min_objects, classes=classes, grid=grid)
+                              min_objects=min_objects, classes=classes, grid=grid, class_sizes=class_sizes)
     return load_coco_detection(json_path, json_path.parent / "images")

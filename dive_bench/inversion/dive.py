@@ -208,11 +208,16 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
         if config.prior_weight > 0:
             # fresh (t, noise) draws per image and step from the image's own generator
             k = config.prior_probes
+            # (a prior that noises a subset of slots also draws which ones, after t and noise)
+            draw_mask = getattr(adapter, "prior_mask", lambda variant, generator: None)
             draws = [(torch.randint(0, adapter.schedule.num_train_timesteps, (), generator=gens[i]),
-                      torch.randn(cond.shape[1:], generator=gens[i])) for i in act for _ in range(k)]
-            t_p = torch.stack([t for t, _ in draws]).to(device)
-            noise_p = torch.stack([n for _, n in draws]).to(device)
-            prior_err = adapter.prior_loss(cond.repeat_interleave(k, 0), t_p, noise_p, config.prior)
+                      torch.randn(cond.shape[1:], generator=gens[i]), draw_mask(config.prior, gens[i]))
+                     for i in act for _ in range(k)]
+            t_p = torch.stack([t for t, _, _ in draws]).to(device)
+            noise_p = torch.stack([n for _, n, _ in draws]).to(device)
+            masks = [m for _, _, m in draws]
+            extra = {} if masks[0] is None else {"mask": torch.stack(masks).to(device)}
+            prior_err = adapter.prior_loss(cond.repeat_interleave(k, 0), t_p, noise_p, config.prior, **extra)
             loss = loss + config.prior_weight * prior_err.view(len(act), k).mean(1).sum()
         if not torch.isfinite(loss):
             raise DiveBenchError(f"DIVE loss became {float(loss)} at step {step}; the model produces "

@@ -22,6 +22,8 @@ class DetectionTask:
     max_objects: int = 3
     grid: int = 17
     classes: tuple[str, ...] = DEFAULT_CLASSES
+    #: fixed (width, height) in grid cells per class (canvas-det-sized); None: uniform sizes
+    class_sizes: tuple[tuple[int, int], ...] | None = None
     description: str = ""
     kind: str = "detection"
     n_boot: int = 200
@@ -40,7 +42,8 @@ class DetectionTask:
         from pathlib import Path
 
         return load_canvas(Path(data_root) if data_root else None, self.split, self.num_images, seed=self.data_seed,
-                           image_size=self.image_size, max_objects=self.max_objects, grid=self.grid, classes=self.classes)
+                           image_size=self.image_size, max_objects=self.max_objects, grid=self.grid, classes=self.classes,
+                           class_sizes=self.class_sizes)
 
     def categories(self) -> list[dict]:
         return [{"id": i + 1, "name": n} for i, n in enumerate(self.classes)]

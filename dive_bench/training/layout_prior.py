@@ -31,6 +31,11 @@ class PriorTrainConfig:
     depth: int = 4
     seed: int = 0
     decoupled: bool = False
+    device: str = "cpu"
+    #: < 1: each query noises only this share of the slots (see LayoutPrior); 1: all (Eq. 3)
+    noised_fraction: float = 1.0
+    #: train on canvases whose classes have these fixed sizes (grid cells); None: uniform sizes
+    class_sizes: tuple[tuple[int, int], ...] | None = None
 
 
 def shuffled_objects(tokens: torch.Tensor, tok: LayoutTokenizer, generator: torch.Generator) -> torch.Tensor:
@@ -45,17 +50,24 @@ def shuffled_objects(tokens: torch.Tensor, tok: LayoutTokenizer, generator: torc
 
 
 def train_layout_prior(model_dir: Path, cfg: PriorTrainConfig) -> Path:
-    adapter = LayoutAdapter.from_pretrained(str(model_dir))
+    from ..runner import resolve_device
+
+    device = resolve_device(cfg.device)  # a clear error, not a torch one, when CUDA is missing
+    adapter = LayoutAdapter.from_pretrained(str(model_dir)).to(device)
     tok = adapter.tokenizer
-    train = load_canvas(None, "train", cfg.train_images, seed=cfg.data_seed, max_objects=tok.max_objects, grid=tok.grid)
+    train = load_canvas(None, "train", cfg.train_images, seed=cfg.data_seed, max_objects=tok.max_objects, grid=tok.grid,
+                        class_sizes=cfg.class_sizes)
     dim = adapter.vocabulary["class"].shape[1]
     torch.manual_seed(cfg.seed)
     if cfg.decoupled:
         kinds = tok.slot_kinds
-        prior = DecoupledPrior({kind: LayoutPrior(tuple(i for i, k in enumerate(kinds) if k == kind), dim, cfg.width, cfg.depth)
+        prior = DecoupledPrior({kind: LayoutPrior(tuple(i for i, k in enumerate(kinds) if k == kind), dim, cfg.width, cfg.depth,
+                                                         noised_fraction=cfg.noised_fraction)
                                 for kind in ("class", "coord")})
     else:
-        prior = LayoutPrior(tuple(range(tok.num_slots)), dim, cfg.width, cfg.depth)
+        prior = LayoutPrior(tuple(range(tok.num_slots)), dim, cfg.width, cfg.depth,
+                            noised_fraction=cfg.noised_fraction)
+    prior.to(device)
     opt = torch.optim.AdamW(prior.parameters(), lr=cfg.lr)
     all_tokens = torch.stack([tok.encode(anns) for anns in train.annotations])  # tokenised once, shuffled per step
     t0 = time.time()
@@ -63,18 +75,20 @@ def train_layout_prior(model_dir: Path, cfg: PriorTrainConfig) -> Path:
     for step in tqdm(range(cfg.steps), desc="train layout prior" + (" (decoupled)" if cfg.decoupled else "")):
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         idx = torch.randint(len(train.annotations), (cfg.batch_size,), generator=g)
-        x0 = adapter.embed(shuffled_objects(all_tokens[idx], tok, g))
-        t = torch.randint(0, 1000, (cfg.batch_size,), generator=g)
-        noise = torch.randn(x0.shape, generator=g)
-        loss = prior.loss(x0, t, noise, adapter.schedule).mean()
+        x0 = adapter.embed(shuffled_objects(all_tokens[idx], tok, g).to(device))
+        t = torch.randint(0, 1000, (cfg.batch_size,), generator=g).to(device)
+        noise = torch.randn(x0.shape, generator=g).to(device)
+        mask = prior.draw_mask(cfg.batch_size, tok.num_slots, g)
+        loss = prior.loss(x0, t, noise, adapter.schedule, None if mask is None else mask.to(device)).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         losses.append(loss.item())
     dest = Path(model_dir) / PRIOR_FOLDERS["decoupled" if cfg.decoupled else "joint"]
-    prior.save_pretrained(dest)
+    prior.to("cpu").save_pretrained(dest)
     (dest.parent / f"{dest.name}.txt").write_text(
         f"layout prior ({'decoupled' if cfg.decoupled else 'joint'}): {sum(p.numel() for p in prior.parameters()):,} params, "
-        f"{cfg.steps} steps, batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}, final loss "
-        f"{sum(losses[-100:]) / len(losses[-100:]):.4f}, {time.time() - t0:.0f} s on CPU\n")
+        f"{cfg.steps} steps, batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}, noised fraction "
+        f"{cfg.noised_fraction}{f', class sizes {cfg.class_sizes}' if cfg.class_sizes else ''}, final loss "
+        f"{sum(losses[-100:]) / len(losses[-100:]):.4f}, {time.time() - t0:.0f} s on {cfg.device}\n")
     return dest
