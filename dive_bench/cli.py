@@ -259,6 +259,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         opts["device"] = args.device
         if args.noised_fraction is not None:
             opts["noised_fraction"] = args.noised_fraction
+        if args.predict_embedding:
+            opts["predict_embedding"] = True
         if args.class_sizes:
             opts["class_sizes"] = parse_class_sizes(args.class_sizes)
         dest = train_layout_prior(Path(args.out), PriorTrainConfig(seed=args.seed, decoupled=args.decoupled, **opts))
@@ -418,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--noised-fraction", type=float, default=None,
                    help="layout-prior: noise only this share of the slots per query, the rest clean (default 1: all, "
                         "the paper's Eq. 3)")
+    t.add_argument("--predict-embedding", action="store_true",
+                   help="layout-prior: predict each slot's clean embedding as a mixture of its vocabulary, not the noise")
     t.add_argument("--class-sizes", help="layout-prior: train on canvases with one size per class, WxH in grid cells "
                                          "in class order, e.g. 4x4,6x6,8x6 (the canvas-det-sized layouts)")
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")

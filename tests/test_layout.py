@@ -190,6 +190,27 @@ def test_subset_noised_prior_scores_only_its_noised_slots(canvas):
     assert dm[:, [0, 5, 10]].any(1).all() and dm[:, [i for i in range(15) if i % 5]].any(1).all()
 
 
+def test_embedding_predicting_prior_outputs_vocabulary_mixtures_and_round_trips(tmp_path):
+    """predict-embedding priors output, per slot, a probability mixture of that slot's vocabulary:
+    with one-hot tables the output is a distribution on the right entries. The tables are saved
+    with the weights, so a loaded prior scores the same."""
+    torch.manual_seed(0)
+    eye = torch.eye(8)
+    prior = LayoutPrior((0, 1, 2, 3, 4), slot_dim=8, width=16, depth=1, heads=2, noised_fraction=0.5,
+                        vocab_sizes=(4, 8), slot_vocab=(0, 1, 1, 1, 1))
+    prior.set_vocabularies([eye[:4], eye])
+    x0 = prior(torch.randn(6, 5, 8), torch.randint(0, 1000, (6,)))
+    assert (x0 >= 0).all() and torch.allclose(x0.sum(-1), torch.ones(6, 5))
+    assert torch.equal(x0[:, 0, 4:], torch.zeros(6, 4))  # the class slot mixes class entries only
+    prior.save_pretrained(tmp_path / "p")
+    loaded = LayoutPrior.from_pretrained(str(tmp_path / "p"))
+    assert torch.equal(loaded.vocab1, eye) and loaded.predicts_embedding
+    z, t = torch.randn(3, 5, 8), torch.tensor([3, 300, 900])
+    torch.testing.assert_close(loaded(z, t), prior(z, t))
+    with pytest.raises(ValueError, match="slot_vocab"):
+        LayoutPrior((0, 1), slot_dim=8, width=16, depth=1, heads=2, vocab_sizes=(4, 8))
+
+
 def test_dive_with_a_subset_noised_prior_is_seeded_and_leaves_the_paper_prior_draws_alone(canvas):
     masked = LayoutPrior(tuple(range(15)), slot_dim=16, width=32, depth=1, heads=2, noised_fraction=0.25)
     a = tiny_adapter(priors={"joint": masked})

@@ -34,6 +34,8 @@ class BundledCheckpoint:
     adapter: str
     folder: str
     description: str
+    #: extra keyword arguments for the adapter's ``from_pretrained`` (e.g. which prior set)
+    options: tuple[tuple[str, object], ...] = ()
 
     @property
     def path(self) -> Path:
@@ -47,15 +49,18 @@ for _ckpt in (
     BundledCheckpoint("dit-fmnist-b", "dit", "dit-fmnist-b", "larger DiT on Fashion-MNIST (patch 4, width 64, depth 4)"),
     BundledCheckpoint("layout-canvas-s", "layout", "layout-canvas-s",
                       "layout-to-image LayoutDiT on the canvas detection set, with joint and decoupled layout priors"),
+    BundledCheckpoint("layout-canvas-s-sized", "layout", "layout-canvas-s",
+                      "layout-canvas-s's image model with priors trained on canvas-det-sized layouts "
+                      "(one size per class)", options=(("prior_set", "sized"),)),
 ):
     CHECKPOINTS.register(_ckpt.name, _ckpt, description=_ckpt.description)
 
 
-def _construct(factory, argument: str | None, name: str) -> Adapter:
+def _construct(factory, argument: str | None, name: str, **options) -> Adapter:
     if argument is None:
         return factory()
     if hasattr(factory, "from_pretrained"):
-        return factory.from_pretrained(argument, name=name)
+        return factory.from_pretrained(argument, name=name, **options)
     return factory(argument)
 
 
@@ -65,7 +70,7 @@ def load_model(spec: str) -> Adapter:
         ckpt: BundledCheckpoint = CHECKPOINTS.get(spec)
         if not ckpt.path.exists():
             raise DiveBenchError(f"bundled checkpoint {spec!r} is missing its files at {ckpt.path}; reinstall dive_bench")
-        return _construct(ADAPTERS.get(ckpt.adapter), str(ckpt.path), spec)
+        return _construct(ADAPTERS.get(ckpt.adapter), str(ckpt.path), spec, **dict(ckpt.options))
     prefix, sep, rest = spec.partition(":")
     if sep and prefix in ADAPTERS:
         if not rest:

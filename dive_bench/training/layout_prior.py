@@ -34,6 +34,8 @@ class PriorTrainConfig:
     device: str = "cpu"
     #: < 1: each query noises only this share of the slots (see LayoutPrior); 1: all (Eq. 3)
     noised_fraction: float = 1.0
+    #: predict the clean slot embedding as a mixture of its vocabulary (see LayoutPrior), not the noise
+    predict_embedding: bool = False
     #: train on canvases whose classes have these fixed sizes (grid cells); None: uniform sizes
     class_sizes: tuple[tuple[int, int], ...] | None = None
 
@@ -59,14 +61,21 @@ def train_layout_prior(model_dir: Path, cfg: PriorTrainConfig) -> Path:
                         class_sizes=cfg.class_sizes)
     dim = adapter.vocabulary["class"].shape[1]
     torch.manual_seed(cfg.seed)
+    kinds = tok.slot_kinds
+    tables = [adapter.vocabulary["class"], adapter.vocabulary["coord"]]
+
+    def make(slots: tuple[int, ...]) -> LayoutPrior:
+        vocab = dict(vocab_sizes=tuple(len(v) for v in tables),
+                     slot_vocab=tuple(0 if kinds[i] == "class" else 1 for i in slots)) if cfg.predict_embedding else {}
+        p = LayoutPrior(slots, dim, cfg.width, cfg.depth, noised_fraction=cfg.noised_fraction, **vocab)
+        if cfg.predict_embedding:
+            p.set_vocabularies([v.cpu() for v in tables])
+        return p
+
     if cfg.decoupled:
-        kinds = tok.slot_kinds
-        prior = DecoupledPrior({kind: LayoutPrior(tuple(i for i, k in enumerate(kinds) if k == kind), dim, cfg.width, cfg.depth,
-                                                         noised_fraction=cfg.noised_fraction)
-                                for kind in ("class", "coord")})
+        prior = DecoupledPrior({kind: make(tuple(i for i, k in enumerate(kinds) if k == kind)) for kind in ("class", "coord")})
     else:
-        prior = LayoutPrior(tuple(range(tok.num_slots)), dim, cfg.width, cfg.depth,
-                            noised_fraction=cfg.noised_fraction)
+        prior = make(tuple(range(tok.num_slots)))
     prior.to(device)
     opt = torch.optim.AdamW(prior.parameters(), lr=cfg.lr)
     all_tokens = torch.stack([tok.encode(anns) for anns in train.annotations])  # tokenised once, shuffled per step
@@ -89,6 +98,6 @@ def train_layout_prior(model_dir: Path, cfg: PriorTrainConfig) -> Path:
     (dest.parent / f"{dest.name}.txt").write_text(
         f"layout prior ({'decoupled' if cfg.decoupled else 'joint'}): {sum(p.numel() for p in prior.parameters()):,} params, "
         f"{cfg.steps} steps, batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}, noised fraction "
-        f"{cfg.noised_fraction}{f', class sizes {cfg.class_sizes}' if cfg.class_sizes else ''}, final loss "
+        f"{cfg.noised_fraction}{', predicts the clean embedding' if cfg.predict_embedding else ''}{f', class sizes {cfg.class_sizes}' if cfg.class_sizes else ''}, final loss "
         f"{sum(losses[-100:]) / len(losses[-100:]):.4f}, {time.time() - t0:.0f} s on {cfg.device}\n")
     return dest
