@@ -259,6 +259,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         opts["device"] = args.device
         if args.noised_fraction is not None:
             opts["noised_fraction"] = args.noised_fraction
+        if args.prior_set:
+            opts["prior_set"] = args.prior_set
         if args.predict_embedding:
             opts["predict_embedding"] = True
         if args.class_sizes:
@@ -420,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--noised-fraction", type=float, default=None,
                    help="layout-prior: noise only this share of the slots per query, the rest clean (default 1: all, "
                         "the paper's Eq. 3)")
+    t.add_argument("--prior-set", help="layout-prior: write into OUT/PRIOR_SET/ (e.g. sized), beside the default priors")
     t.add_argument("--predict-embedding", action="store_true",
                    help="layout-prior: predict each slot's clean embedding as a mixture of its vocabulary, not the noise")
     t.add_argument("--class-sizes", help="layout-prior: train on canvases with one size per class, WxH in grid cells "

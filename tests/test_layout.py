@@ -358,3 +358,27 @@ def test_prior_training_shuffle_permutes_objects_and_keeps_padding_last(canvas):
             assert all(o[0] != TOK.none_class for o in objs_out[:n_real])  # padding last
         seen_orders.add(tuple(out[multi].tolist()))
     assert len(seen_orders) > 1  # objects really are shuffled
+
+
+def test_prior_training_writes_a_prior_set_with_the_models_vocabularies(tmp_path):
+    """`train layout-prior --predict-embedding --prior-set sized`: the prior lands in OUT/sized/,
+    loads through prior_set, and mixes exactly the layout model's frozen vocabulary tables."""
+    import json
+
+    from diffusers import DDPMScheduler
+
+    from dive_bench.training.layout_prior import PriorTrainConfig, train_layout_prior
+
+    a = tiny_adapter()
+    a.model.save_pretrained(tmp_path)
+    DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").save_pretrained(tmp_path)
+    (tmp_path / "dive_bench.json").write_text(json.dumps({"category_ids": [1, 2, 3]}))
+    cfg = PriorTrainConfig(train_images=20, steps=3, batch_size=4, width=16, depth=1, noised_fraction=0.5,
+                           predict_embedding=True, prior_set="sized", class_sizes=((4, 4), (6, 6), (8, 6)))
+    dest = train_layout_prior(tmp_path, cfg)
+    assert dest == tmp_path / "sized" / "prior" and not (tmp_path / "prior").exists()
+    b = LayoutAdapter.from_pretrained(str(tmp_path), prior_set="sized")
+    prior = b.priors["joint"]
+    assert prior.predicts_embedding and prior.noised_fraction == 0.5
+    assert torch.equal(prior.vocab0, b.vocabulary["class"]) and torch.equal(prior.vocab1, b.vocabulary["coord"])
+    assert "noised fraction 0.5, predicts the clean embedding" in (tmp_path / "sized" / "prior.txt").read_text()

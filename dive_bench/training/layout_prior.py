@@ -36,6 +36,8 @@ class PriorTrainConfig:
     noised_fraction: float = 1.0
     #: predict the clean slot embedding as a mixture of its vocabulary (see LayoutPrior), not the noise
     predict_embedding: bool = False
+    #: write into ``model_dir/prior_set/`` (a prior set beside the default one, see LayoutAdapter)
+    prior_set: str | None = None
     #: train on canvases whose classes have these fixed sizes (grid cells); None: uniform sizes
     class_sizes: tuple[tuple[int, int], ...] | None = None
 
@@ -93,7 +95,7 @@ def train_layout_prior(model_dir: Path, cfg: PriorTrainConfig) -> Path:
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    dest = Path(model_dir) / PRIOR_FOLDERS["decoupled" if cfg.decoupled else "joint"]
+    dest = Path(model_dir) / (cfg.prior_set or "") / PRIOR_FOLDERS["decoupled" if cfg.decoupled else "joint"]
     prior.to("cpu").save_pretrained(dest)
     (dest.parent / f"{dest.name}.txt").write_text(
         f"layout prior ({'decoupled' if cfg.decoupled else 'joint'}): {sum(p.numel() for p in prior.parameters()):,} params, "
