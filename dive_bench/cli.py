@@ -50,8 +50,13 @@ def _method_config(args: argparse.Namespace) -> dict:
             given["snap"] = False
         if args.no_prior:
             given["prior_weight"] = 0.0
+            given["prior_repairs"] = False  # repairs come from the prior too
         if args.decoupled_prior:
             given["prior"] = "decoupled"
+        if args.prior_in_monitor is not None:
+            given["prior_in_monitor"] = args.prior_in_monitor
+        if args.prior_repairs is not None:
+            given["prior_repairs"] = args.prior_repairs
     given.update({"interval": args.interval, "probe_seed": args.probe_seed, "loss": args.loss,
                   "weighting": args.weighting})
     return {k: v for k, v in given.items() if v is not None}
@@ -330,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--patience", type=int, default=None, help="early stop after N monitor passes without improvement")
     d.add_argument("--prior-weight", type=float, default=None, help="layouts: weight of the layout prior's loss")
     d.add_argument("--prior-probes", type=int, default=None, help="layouts: (t, noise) draws of the prior loss per step")
+    d.add_argument("--prior-repairs", action=argparse.BooleanOptionalAction, default=None,
+                   help="layouts: also score the prior's one-slot repairs at each monitor pass (our addition)")
+    d.add_argument("--prior-in-monitor", action=argparse.BooleanOptionalAction, default=None,
+                   help="layouts: add the weighted prior error to the monitor value that picks the answer")
     d.add_argument("--no-prior", action="store_true", help="layouts ablation: image loss only")
     d.add_argument("--decoupled-prior", action="store_true", help="layouts ablation: separate class and box priors")
     e = s.add_argument_group("enumeration")

@@ -71,10 +71,13 @@ def _effective(cfg: dict) -> dict:
     """The config without settings that have no effect in it: which prior, and how many draws of
     its loss, do not matter when its weight is 0, and no optimiser setting matters at 0 steps
     (rows would otherwise differ by words that change nothing)."""
-    if cfg.get("steps") == 0:  # the start itself (e.g. the coarse seed): no optimisation happens
-        return {k: v for k, v in cfg.items() if k not in ("prior", "prior_probes", "prior_weight", "snap")}
+    prior_only = ("prior", "prior_probes", "prior_in_monitor", "prior_repairs")
+    if cfg.get("steps") == 0 and not cfg.get("prior_repairs"):  # the start itself (e.g. the coarse seed)
+        return {k: v for k, v in cfg.items() if k not in (*prior_only, "prior_weight", "snap")}
     if cfg.get("prior_weight") == 0:
-        return {k: v for k, v in cfg.items() if k not in ("prior", "prior_probes")}
+        return {k: v for k, v in cfg.items() if k not in prior_only}
+    if cfg.get("snap") is False:  # repairs act on snapped layouts only
+        return {k: v for k, v in cfg.items() if k != "prior_repairs"}
     return cfg
 
 

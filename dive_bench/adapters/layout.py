@@ -93,6 +93,31 @@ class LayoutAdapter(Adapter):
         mask = None if prior is None else prior.draw_mask(1, self.tokenizer.num_slots, generator)
         return None if mask is None else mask[0]
 
+    @torch.no_grad()
+    def prior_repairs(self, labels: torch.Tensor, variant: str = "joint") -> list[torch.Tensor]:
+        """One-slot edits of ``labels`` (L,) that the prior proposes: each slot of a present object
+        is hidden (fully noised, noise 0, the other slots clean) and replaced by the vocabulary entry
+        nearest to the prior's estimate of it. Edits equal to ``labels`` are left out."""
+        tok = self.tokenizer
+        slots = [5 * k + j for k in range(tok.max_objects) if int(labels[5 * k]) != tok.none_class for j in range(5)]
+        if not slots:
+            return []
+        device = self.vocabulary["class"].device
+        cond = self.embed(labels[None].to(device)).repeat(len(slots), 1, 1)
+        mask = torch.zeros(len(slots), len(labels), dtype=torch.bool, device=device)
+        mask[torch.arange(len(slots)), torch.tensor(slots)] = True
+        t = torch.full((len(slots),), self.schedule.num_train_timesteps - 1, device=device)
+        est = self.priors[variant].clean_estimate(cond, t, torch.zeros_like(cond), self.schedule, mask)
+        out = []
+        for r, s in enumerate(slots):
+            table = self.vocabulary[self.slot_kinds[s]]
+            token = int(((table - est[r, s]) ** 2).sum(-1).argmin())
+            if token != int(labels[s]):
+                edit = labels.clone()
+                edit[s] = token
+                out.append(edit)
+        return out
+
     def prior_loss(self, cond: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, variant: str = "joint",
                    mask: torch.Tensor | None = None) -> torch.Tensor:
         """Per-sample denoising error of the layout prior on the slot sequence ``cond``."""

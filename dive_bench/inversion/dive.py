@@ -61,6 +61,14 @@ class DiveConfig:
     #: (t, noise) draws of the prior loss per image and step, averaged: one draw gives a gradient
     #: whose noise is larger than its mean (measured at true layouts of the canvas set)
     prior_probes: int = 1
+    #: add the prior's error (weight x its mean over fixed (t, noise) draws) to the monitor value,
+    #: so that the answer is the visited layout best under the whole objective, not the image term
+    #: alone (the paper does not say which; off keeps the earlier behaviour)
+    prior_in_monitor: bool = False
+    #: layouts: at each monitor pass also score the prior's one-slot repairs of the current layout
+    #: (``LayoutAdapter.prior_repairs``) and continue from the best if it beats the current one.
+    #: Our addition, not the paper's: the prior's gradient barely moves snapped slots
+    prior_repairs: bool = False
 
 
 @dataclass
@@ -176,8 +184,25 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
         cursor[i] += b
         return idx
 
+    prior_draws = _fixed_prior_draws(adapter, config, tuple(slots.shape[1:]), device)
+
     def monitor(act: list[int], step: int) -> None:
-        values, labels = _monitor(adapter, x0, slots.detach(), act, probes, config, snapper, cache, evals)
+        values, labels = _monitor(adapter, x0, slots.detach(), act, probes, config, snapper, cache, evals, prior_draws)
+        if config.prior_repairs and config.prior_weight > 0 and config.snap:
+            for i in act:
+                cands = adapter.prior_repairs(torch.tensor(labels[i]), config.prior)
+                if not cands:
+                    continue
+                emb = snapper.lookup(torch.stack(cands).to(device)).float()
+                cand_evals = [0] * len(cands)
+                vals, labs = _monitor(adapter, x0[i:i + 1].expand(len(cands), *x0.shape[1:]), emb, list(range(len(cands))),
+                                      probes, config, snapper, [cache[i]] * len(cands), cand_evals, prior_draws)
+                evals[i] += sum(cand_evals)
+                j = min(vals, key=vals.get)
+                if vals[j] < values[i]:  # continue the search from the repaired layout
+                    values[i], labels[i] = vals[j], labs[j]
+                    with torch.no_grad():
+                        slots[i] = emb[j]
         for i in act:
             curves[i].append((step, values[i]))
             if values[i] < best[i]:
@@ -240,10 +265,31 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
                             stopped_early=steps_run[i] < config.steps) for i in range(n)]
 
 
+#: fixed prior draws per monitored layout (prior_in_monitor): with a quarter of the slots noised
+#: per draw, each slot is scored about 8 times
+MONITOR_PRIOR_DRAWS = 32
+
+
+def _fixed_prior_draws(adapter, config: DiveConfig, slot_shape: tuple[int, ...], device) -> dict | None:
+    """The (t, noise[, mask]) draws the monitor scores every layout with: one set for all images
+    and steps (from ``probe_seed``), so a layout's monitor value is a fixed number, as it is for
+    the image term."""
+    if not (config.prior_in_monitor and config.prior_weight > 0):
+        return None
+    g = torch.Generator().manual_seed(config.probe_seed + 7919)
+    k = MONITOR_PRIOR_DRAWS
+    t = torch.randint(0, adapter.schedule.num_train_timesteps, (k,), generator=g)
+    noise = torch.randn((k, *slot_shape), generator=g)
+    masks = [adapter.prior_mask(config.prior, g) for _ in range(k)] if hasattr(adapter, "prior_mask") else [None]
+    extra = {} if masks[0] is None else {"mask": torch.stack(masks).to(device)}
+    return {"t": t.to(device), "noise": noise.to(device), **extra}
+
+
 @torch.no_grad()
 def _monitor(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, act: list[int], probes: ProbeSet,
-             config: DiveConfig, snapper: _Snapper, cache: list[dict], evals: list[int]):
-    """Mean error over all probes for each active image's current snapped labels (cached)."""
+             config: DiveConfig, snapper: _Snapper, cache: list[dict], evals: list[int], prior_draws: dict | None = None):
+    """Mean error over all probes for each active image's current snapped labels (cached), plus
+    the weighted prior error over ``prior_draws`` when given."""
     p = len(probes)
     labels_all = snapper.labels(slots)
     values: dict[int, float] = {}
@@ -267,6 +313,13 @@ def _monitor(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, act: list[
             err = denoising_error(adapter, x0[todo_t[rr]], conds[rr], probes.timesteps[jj], probes.noise[jj], config.loss,
                                   config.weighting)
             sums.index_add_(0, rr.cpu(), err.double().cpu())
+        if prior_draws is not None:
+            k = len(prior_draws["t"])
+            with torch.no_grad():
+                perr = adapter.prior_loss(conds.repeat_interleave(k, 0), prior_draws["t"].repeat(len(todo)),
+                                          prior_draws["noise"].repeat(len(todo), 1, 1), config.prior,
+                                          **({"mask": prior_draws["mask"].repeat(len(todo), 1)} if "mask" in prior_draws else {}))
+            sums += config.prior_weight * p * perr.double().cpu().view(len(todo), k).mean(1)
         for r, i in enumerate(todo):
             values[i] = float(sums[r] / p)
             evals[i] += p

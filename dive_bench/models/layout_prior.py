@@ -106,6 +106,26 @@ class LayoutPrior(ModelMixin, ConfigMixin):
         err = (pred.float() - target.float()).pow(2).mean(-1) * m
         return err.sum(1) / m.sum(1).clamp(min=1)
 
+    def clean_estimate(self, cond, t, noise, schedule, mask: torch.Tensor) -> torch.Tensor:
+        """``cond`` (B, L, D) with each masked slot replaced by this prior's estimate of it."""
+        return _clean_estimate(self, cond, t, noise, schedule, mask)
+
+
+def _clean_estimate(prior: "LayoutPrior", cond, t, noise, schedule, mask) -> torch.Tensor:
+    """``cond`` with the prior's estimate of each masked slot's clean embedding written in."""
+    x0 = cond[:, prior.slots]
+    eps = noise[:, prior.slots]
+    m = mask[:, prior.slots].to(x0.device)
+    x_t = torch.where(m[..., None], schedule.add_noise(x0, eps, t), x0)
+    tt = torch.where(m, t[:, None], torch.zeros_like(t)[:, None])
+    out = prior(x_t, tt)
+    if not prior.predicts_embedding:  # from predicted noise back to the clean embedding
+        a = schedule.alphas_cumprod.to(x0.device)[tt].to(x0.dtype)[..., None]
+        out = (x_t - (1 - a).sqrt() * out) / a.sqrt()
+    est = cond.clone()
+    est[:, prior.slots] = torch.where(m[..., None], out.to(cond.dtype), x0)
+    return est
+
 
 class DecoupledPrior(nn.Module):
     """Independent priors over disjoint slot subsets; the loss is their sum."""
@@ -130,6 +150,11 @@ class DecoupledPrior(nn.Module):
 
     def loss(self, cond, t, noise, schedule, mask: torch.Tensor | None = None) -> torch.Tensor:
         return sum(p.loss(cond, t, noise, schedule, mask) for p in self.priors.values())
+
+    def clean_estimate(self, cond, t, noise, schedule, mask: torch.Tensor) -> torch.Tensor:
+        for p in self.priors.values():  # disjoint slots: each writes its own
+            cond = p.clean_estimate(cond, t, noise, schedule, mask)
+        return cond
 
     def save_pretrained(self, path: Path) -> None:
         for name, p in self.priors.items():

@@ -34,9 +34,12 @@ class DetectionTask:
     #: was chosen on canvas-det-dev (leaderboards/tune_prior.sh, best dev AP of 0.01-1 x 1 or 8
     #: draws): at 1.0 the prior's gradient is 4-20x the image's at the true layout and pulls boxes
     #: off their objects (dev AP75 0.20 vs 0.48 without prior).
-    method_defaults: dict = field(default_factory=lambda: {"dive": {
-        "init": "coarse", "metric": "cosine", "prior_weight": 0.1, "interval": 50, "steps": 30, "weighting": "x0",
-        "batch_size": 6, "monitor_every": 5}})
+    method_defaults: dict = field(default_factory=lambda: {"dive": DetectionTask.default_dive()})
+
+    @staticmethod
+    def default_dive() -> dict:
+        return {"init": "coarse", "metric": "cosine", "prior_weight": 0.1, "interval": 50, "steps": 30, "weighting": "x0",
+                "batch_size": 6, "monitor_every": 5}
 
     def load(self, data_root: str | None = None):
         from pathlib import Path
