@@ -315,10 +315,9 @@ def _monitor(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, act: list[
             sums.index_add_(0, rr.cpu(), err.double().cpu())
         if prior_draws is not None:
             k = len(prior_draws["t"])
-            with torch.no_grad():
-                perr = adapter.prior_loss(conds.repeat_interleave(k, 0), prior_draws["t"].repeat(len(todo)),
-                                          prior_draws["noise"].repeat(len(todo), 1, 1), config.prior,
-                                          **({"mask": prior_draws["mask"].repeat(len(todo), 1)} if "mask" in prior_draws else {}))
+            perr = adapter.prior_loss(conds.repeat_interleave(k, 0), prior_draws["t"].repeat(len(todo)),
+                                      prior_draws["noise"].repeat(len(todo), 1, 1), config.prior,
+                                      **({"mask": prior_draws["mask"].repeat(len(todo), 1)} if "mask" in prior_draws else {}))
             sums += config.prior_weight * p * perr.double().cpu().view(len(todo), k).mean(1)
         for r, i in enumerate(todo):
             values[i] = float(sums[r] / p)
