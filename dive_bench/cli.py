@@ -57,6 +57,8 @@ def _method_config(args: argparse.Namespace) -> dict:
             given["prior_in_monitor"] = args.prior_in_monitor
         if args.prior_repairs is not None:
             given["prior_repairs"] = args.prior_repairs
+        if args.neighbour_repairs is not None:
+            given["neighbour_repairs"] = args.neighbour_repairs
     given.update({"interval": args.interval, "probe_seed": args.probe_seed, "loss": args.loss,
                   "weighting": args.weighting})
     return {k: v for k, v in given.items() if v is not None}
@@ -337,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--prior-probes", type=int, default=None, help="layouts: (t, noise) draws of the prior loss per step")
     d.add_argument("--prior-repairs", action=argparse.BooleanOptionalAction, default=None,
                    help="layouts: also score the prior's one-slot repairs at each monitor pass (our addition)")
+    d.add_argument("--neighbour-repairs", action=argparse.BooleanOptionalAction, default=None,
+                   help="layouts: also score every one-cell move of a box side at each monitor pass (no prior; "
+                        "the control for --prior-repairs)")
     d.add_argument("--prior-in-monitor", action=argparse.BooleanOptionalAction, default=None,
                    help="layouts: add the weighted prior error to the monitor value that picks the answer")
     d.add_argument("--no-prior", action="store_true", help="layouts ablation: image loss only")

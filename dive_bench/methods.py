@@ -68,7 +68,8 @@ METHODS: dict[str, Method] = {
 #: Config fields added after runs were stored, each with the value that reproduces the behaviour
 #: from before it existed. While a field has that value it is left out of the run key, so a run
 #: (or one shard of it) started before the field existed resumes and merges with one started after.
-LATER_FIELDS: dict[str, dict[str, Any]] = {"dive": {"prior_probes": 1, "prior_in_monitor": False, "prior_repairs": False}}
+LATER_FIELDS: dict[str, dict[str, Any]] = {"dive": {"prior_probes": 1, "prior_in_monitor": False, "prior_repairs": False,
+                                                      "neighbour_repairs": False}}
 
 
 def key_config(method: str, config: dict) -> dict:

@@ -72,12 +72,12 @@ def _effective(cfg: dict) -> dict:
     its loss, do not matter when its weight is 0, and no optimiser setting matters at 0 steps
     (rows would otherwise differ by words that change nothing)."""
     prior_only = ("prior", "prior_probes", "prior_in_monitor", "prior_repairs")
-    if cfg.get("steps") == 0 and not cfg.get("prior_repairs"):  # the start itself (e.g. the coarse seed)
-        return {k: v for k, v in cfg.items() if k not in (*prior_only, "prior_weight", "snap")}
+    if cfg.get("steps") == 0 and not (cfg.get("prior_repairs") or cfg.get("neighbour_repairs")):  # the start itself (e.g. the coarse seed)
+        return {k: v for k, v in cfg.items() if k not in (*prior_only, "prior_weight", "snap", "neighbour_repairs")}
     if cfg.get("prior_weight") == 0:
         return {k: v for k, v in cfg.items() if k not in prior_only}
     if cfg.get("snap") is False:  # repairs act on snapped layouts only
-        return {k: v for k, v in cfg.items() if k != "prior_repairs"}
+        return {k: v for k, v in cfg.items() if k not in ("prior_repairs", "neighbour_repairs")}
     return cfg
 
 

@@ -118,6 +118,27 @@ class LayoutAdapter(Adapter):
                 out.append(edit)
         return out
 
+    def neighbour_repairs(self, labels: torch.Tensor) -> list[torch.Tensor]:
+        """One-slot edits of ``labels`` (L,) that need no prior: each box side of a present object
+        moved one grid value in or out, keeping the box legal (x0 < x1, y0 < y1, on the grid).
+        The control for ``prior_repairs``: the same continue-from-the-best search over a blind
+        local neighbourhood, so a gain of prior repairs over it is the prior's, not the search's."""
+        tok = self.tokenizer
+        out = []
+        for k in range(tok.max_objects):
+            box = labels[5 * k + 1: 5 * k + 5]
+            if int(labels[5 * k]) == tok.none_class or bool((box == tok.none_coord).any()):
+                continue
+            for j in range(4):
+                for step in (-1, 1):
+                    v = int(box[j]) + step
+                    lo, hi = (0, int(box[j + 2]) - 1) if j < 2 else (int(box[j - 2]) + 1, tok.grid - 1)
+                    if lo <= v <= hi:
+                        edit = labels.clone()
+                        edit[5 * k + 1 + j] = v
+                        out.append(edit)
+        return out
+
     def prior_loss(self, cond: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, variant: str = "joint",
                    mask: torch.Tensor | None = None) -> torch.Tensor:
         """Per-sample denoising error of the layout prior on the slot sequence ``cond``."""

@@ -69,6 +69,10 @@ class DiveConfig:
     #: (``LayoutAdapter.prior_repairs``) and continue from the best if it beats the current one.
     #: Our addition, not the paper's: the prior's gradient barely moves snapped slots
     prior_repairs: bool = False
+    #: layouts: the same repair search over a blind neighbourhood (each box side moved one grid
+    #: value, ``LayoutAdapter.neighbour_repairs``), no prior needed: the control that tells the
+    #: prior's proposals from the search itself
+    neighbour_repairs: bool = False
 
 
 @dataclass
@@ -188,9 +192,9 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
 
     def monitor(act: list[int], step: int) -> None:
         values, labels = _monitor(adapter, x0, slots.detach(), act, probes, config, snapper, cache, evals, prior_draws)
-        if config.prior_repairs and config.prior_weight > 0 and config.snap:
+        if config.snap and ((config.prior_repairs and config.prior_weight > 0) or config.neighbour_repairs):
             for i in act:
-                cands = adapter.prior_repairs(torch.tensor(labels[i]), config.prior)
+                cands = _repair_candidates(adapter, torch.tensor(labels[i]), config)
                 if not cands:
                     continue
                 emb = snapper.lookup(torch.stack(cands).to(device)).float()
@@ -263,6 +267,17 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
                             steps_run=steps_run[i], evaluations=evals[i], monitor_curve=curves[i],
                             visited=[list(v) for v in visited[i]],
                             stopped_early=steps_run[i] < config.steps) for i in range(n)]
+
+
+def _repair_candidates(adapter, labels: torch.Tensor, config: DiveConfig) -> list[torch.Tensor]:
+    """The one-slot edits a monitor pass scores besides the current layout, without duplicates."""
+    cands = []
+    if config.prior_repairs and config.prior_weight > 0:
+        cands += adapter.prior_repairs(labels, config.prior)
+    if config.neighbour_repairs:
+        cands += adapter.neighbour_repairs(labels)
+    unique = {tuple(c.tolist()): c for c in cands}
+    return list(unique.values())
 
 
 #: fixed prior draws per monitored layout (prior_in_monitor): with a quarter of the slots noised
