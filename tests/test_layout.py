@@ -382,3 +382,40 @@ def test_prior_training_writes_a_prior_set_with_the_models_vocabularies(tmp_path
     assert prior.predicts_embedding and prior.noised_fraction == 0.5
     assert torch.equal(prior.vocab0, b.vocabulary["class"]) and torch.equal(prior.vocab1, b.vocabulary["coord"])
     assert "noised fraction 0.5, predicts the clean embedding" in (tmp_path / "sized" / "prior.txt").read_text()
+
+
+def test_neighbour_repairs_move_one_box_side_by_one_cell_and_stay_legal():
+    layout = TOK.empty()
+    layout[:5] = torch.tensor([0, 0, 3, 1, 16])  # on the left and bottom edges, one cell wide
+    layout[5:10] = torch.tensor([2, 5, 5, 9, 8])
+    edits = LayoutAdapter.neighbour_repairs(tiny_adapter(), layout)
+    changed = [(e != layout).nonzero().flatten().tolist() for e in edits]
+    assert all(len(c) == 1 for c in changed)  # one slot each, and only box slots of present objects
+    assert {c[0] for c in changed} <= {1, 2, 3, 4, 6, 7, 8, 9}
+    assert all(abs(int(e[c[0]]) - int(layout[c[0]])) == 1 for e, c in zip(edits, changed))
+    for e in edits:
+        for k in range(2):
+            x0, y0, x1, y1 = e[5 * k + 1: 5 * k + 5].tolist()
+            assert 0 <= x0 < x1 <= TOK.grid - 1 and 0 <= y0 < y1 <= TOK.grid - 1
+    # first box: x0 can't go down (edge) or up (width 1), x1 can't go down; y1 can't go up (edge)
+    assert len([c for c in changed if c[0] < 5]) == 4 and len([c for c in changed if c[0] >= 5]) == 8
+
+
+def test_neighbour_repairs_continue_from_a_better_neighbour(canvas):
+    """Started one cell off the truth, a 0-step run with neighbour repairs scores the true layout
+    among the edits and answers whichever of the two the monitor prefers."""
+    a = tiny_adapter()
+    x0 = a.encode(canvas.images[:1].float() / 127.5 - 1)
+    probes = ProbeSet.build((3, 32, 32), interval=100)
+    truth = TOK.encode(canvas.annotations[0])
+    start = truth.clone()
+    start[3] = start[3] + 1 if start[3] < TOK.grid - 1 else start[3] - 1
+    base = DiveConfig(steps=0, interval=100, init="labels", metric="cosine")
+    plain = invert(a, x0, probes, base, seeds=[1], init_labels=start[None])[0]
+    cfg = DiveConfig(steps=0, interval=100, init="labels", metric="cosine", neighbour_repairs=True)
+    repaired = invert(a, x0, probes, cfg, seeds=[1], init_labels=start[None])[0]
+    assert plain.labels == start.tolist()
+    assert repaired.evaluations > plain.evaluations
+    assert repaired.best_monitor <= plain.best_monitor
+    ref = invert(a, x0, probes, base, seeds=[1], init_labels=truth[None])[0].best_monitor
+    assert repaired.best_monitor <= ref + 1e-9  # the truth was among the scored neighbours

@@ -52,6 +52,10 @@ for _ckpt in (
     BundledCheckpoint("layout-canvas-s-sized", "layout", "layout-canvas-s",
                       "layout-canvas-s's image model with priors trained on canvas-det-sized layouts "
                       "(one size per class)", options=(("prior_set", "sized"),)),
+    BundledCheckpoint("layout-canvas-s-masked", "layout", "layout-canvas-s",
+                      "layout-canvas-s with priors that noise a quarter of the slots and predict their clean "
+                      "embeddings (the masked priors of layout-canvas-s-sized, trained on canvas-det layouts)",
+                      options=(("prior_set", "masked"),)),
 ):
     CHECKPOINTS.register(_ckpt.name, _ckpt, description=_ckpt.description)
 
