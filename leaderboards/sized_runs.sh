@@ -7,7 +7,10 @@
 #     weights 1, 0.3, 0.1, 0.03, and weights 0.3 and 0.03 with prior repairs (--prior-repairs);
 #     runs and TUNING.md in leaderboards/tuning-sized. The best dev AP (0.03 with repairs) is
 #     the canvas-det-sized task default (dive_bench/tasks/__init__.py).
-#  2. All 100 val images: full DIVE (the task defaults), the four ablations, the coarse seed alone.
+#     The prior-free control: the same repair search over every one-cell move of a box side
+#     (--neighbour-repairs), without and with the prior's repairs.
+#  2. All 100 val images: full DIVE (the task defaults), the four ablations, the coarse seed alone,
+#     and w/o prior with neighbour repairs (is the gain the prior's or the search's?).
 # Rows share cached coarse seeds (the first val row computes them: about 45 min on 2 cores).
 # LIMIT=N scores only N images per row (a quick try of the script); DEVICE=cuda uses a GPU.
 set -euo pipefail
@@ -24,6 +27,8 @@ done
 for w in 0.3 0.03; do
   row $T/dev-prior-w$w-repairs --prior-weight $w --prior-repairs
 done
+row $T/dev-no-prior-neighbour-repairs --no-prior --neighbour-repairs
+row $T/dev-prior-w0.03-repairs-neighbour-repairs --prior-weight 0.03 --prior-repairs --neighbour-repairs
 "${DB[@]}" leaderboard $T --title "canvas-det-sized-dev: prior weight and repairs" --out $T/TUNING.md
 COMMON=(--task canvas-det-sized --quiet --items-per-batch 10 ${LIMIT:+--limit $LIMIT})
 row $R/layout-canvas-s-sized-dive-no-prior --no-prior
@@ -32,4 +37,5 @@ row $R/layout-canvas-s-sized-dive-no-snap --no-snap
 row $R/layout-canvas-s-sized-dive-no-prior-no-snap --no-prior --no-snap
 row $R/layout-canvas-s-sized-dive-decoupled --decoupled-prior
 row $R/layout-canvas-s-sized-coarse-seed-only --steps 0 --no-prior-repairs
+row $R/layout-canvas-s-sized-dive-no-prior-neighbour-repairs --no-prior --neighbour-repairs
 "${DB[@]}" leaderboard $R --out leaderboards/LEADERBOARD.md

@@ -94,6 +94,20 @@ def test_sized_priors_pass_the_prior_check_including_one_cell_resizes():
     assert all(v >= 0.9 for v in rates.values()), rates
 
 
+def test_masked_canvas_det_priors_pass_the_prior_check_the_paper_style_ones_fail():
+    """layout-canvas-s-masked: the masked priors trained on canvas-det layouts. The paper-style
+    priors of layout-canvas-s scored 0.78 / 0.89 / 0.52 / 0.96 on these edits (README); these
+    must prefer the true layout in >= 90% of val layouts on every edit, the prior's own gate."""
+    from dive_bench.inversion.prior_check import prior_plausibility
+
+    model = load_model("layout-canvas-s-masked")
+    assert set(model.priors) == {"joint", "decoupled"}
+    assert model.image_model_sha256 == load_model("layout-canvas-s").image_model_sha256
+    val = TASKS.get("canvas-det").load()
+    rates = prior_plausibility(model, val, "joint", num_images=100, draws=32)
+    assert all(v >= 0.9 for v in rates.values()), rates
+
+
 def test_sized_prior_repairs_propose_the_true_layout_for_a_one_cell_resize():
     """prior_repairs hides one slot at a time and reads it back from the others: on a true layout
     it proposes (almost) nothing, and for a box made one cell wider or narrower it proposes the
