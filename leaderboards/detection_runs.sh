@@ -6,6 +6,9 @@
 # one after another so that the coarse seed layouts computed by the first row come from the seed
 # cache in the others. Their evaluations are still counted, and the seconds they took when computed
 # show as "+ N cached" in the cost table.
+# The last two rows add neighbour repairs (--neighbour-repairs: at each monitor pass every one-cell
+# move of a box side is scored, no prior), with and without the prior: the search refinement chosen
+# on canvas-det-dev (leaderboards/tune_prior.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COMMON=(--task canvas-det --quiet --items-per-batch 10)
@@ -17,4 +20,6 @@ row $R/layout-canvas-s-dive-no-snap --no-snap
 row $R/layout-canvas-s-dive-no-prior-no-snap --no-prior --no-snap
 row $R/layout-canvas-s-dive-decoupled --decoupled-prior
 row $R/layout-canvas-s-coarse-seed-only --steps 0
+row $R/layout-canvas-s-dive-no-prior-neighbour-repairs --no-prior --neighbour-repairs
+row $R/layout-canvas-s-dive-neighbour-repairs --neighbour-repairs
 dive-bench leaderboard leaderboards/runs --out leaderboards/LEADERBOARD.md

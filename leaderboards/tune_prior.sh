@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Choose the layout prior's weight (and its draws per step) for canvas-det on the *dev* split
+# Choose the layout prior's weight (and its draws per step, and the repair search) for canvas-det on the *dev* split
 # (canvas-det-dev, first 30 images), never on the val images the detection table reports.
 # Runs one after another on one core; the coarse seeds come from the seed cache after the first run.
 # Results: leaderboards/tuning/*/run.json, summarised by the last command.
@@ -17,5 +17,11 @@ for w in 1 0.3 0.1 0.03 0.01; do
     tune "dev-prior-w$w-k$k" --prior-weight "$w" --prior-probes "$k"
   done
 done
+# neighbour repairs (every one-cell move of a box side scored at each monitor pass), without and
+# with the paper-style prior, and with the masked priors of layout-canvas-s-masked and their repairs
+tune dev-no-prior-neighbour-repairs --no-prior --neighbour-repairs
+tune dev-prior-w0.1-k1-neighbour-repairs --neighbour-repairs
+dive-bench score layout-canvas-s-masked "${COMMON[@]}" --prior-weight 0.03 --prior-repairs --neighbour-repairs \
+  --out leaderboards/tuning/dev-masked-w0.03-repairs-neighbour-repairs >/dev/null
 dive-bench leaderboard leaderboards/tuning --title "canvas-det-dev: prior weight x prior draws" \
   --out leaderboards/tuning/TUNING.md

@@ -190,3 +190,18 @@ def test_detection_leaderboard_has_a_row_per_config_and_coco_columns():
     rows = [line for line in leaderboard_markdown([run(0.1, True, 0.5, 0.9), bf16]).split("Cost per image")[0].splitlines()
             if line.startswith("| `layout-canvas-s`")]
     assert [cells(r)[1] for r in rows] == ["DIVE (precision=bf16)", "DIVE (precision=fp32)"]
+
+
+def test_repair_settings_leave_row_labels_where_they_change_nothing():
+    from dive_bench.report import _effective
+
+    base = {"steps": 30, "snap": True, "prior_weight": 0.1, "prior": "joint", "prior_repairs": False,
+            "neighbour_repairs": True}
+    assert _effective(base)["neighbour_repairs"] is True
+    # repairs act on snapped layouts only: a continuous row is the same run with or without them
+    assert "neighbour_repairs" not in _effective({**base, "snap": False})
+    # at 0 steps a row is its start, unless a repair search runs on it
+    assert "neighbour_repairs" in _effective({**base, "steps": 0})
+    assert "neighbour_repairs" not in _effective({**base, "steps": 0, "neighbour_repairs": False})
+    # the prior's own repairs disappear with the prior, neighbour repairs do not
+    assert _effective({**base, "prior_weight": 0.0}).get("neighbour_repairs") is True
