@@ -253,7 +253,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         from .training.layout import LayoutTrainConfig, train_layout
 
         opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
-                                  ("width", args.width)) if v is not None}
+                                  ("width", args.width), ("vae", args.vae), ("patch", args.patch)) if v is not None}
         cfg = LayoutTrainConfig(seed=args.seed, save_dtype=args.save_dtype, **opts)
         dest = train_layout(cfg, Path(args.out), resume=not args.no_resume)
         print(f"model written to {dest} (use it as layout:{dest})")
@@ -436,6 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--noised-fraction", type=float, default=None,
                    help="layout-prior: noise only this share of the slots per query, the rest clean (default 1: all, "
                         "the paper's Eq. 3)")
+    t.add_argument("--vae", help="layout: train in the latent space of this AutoencoderKL (local folder or hub id, "
+                                 "e.g. stabilityai/sd-vae-ft-ema); it is exported with the model")
+    t.add_argument("--patch", type=int, default=None, help="layout: transformer patch size (default 4)")
     t.add_argument("--prior-set", help="layout-prior: write into OUT/PRIOR_SET/ (e.g. sized), beside the default priors")
     t.add_argument("--predict-embedding", action="store_true",
                    help="layout-prior: predict each slot's clean embedding as a mixture of its vocabulary, not the noise")

@@ -419,3 +419,52 @@ def test_neighbour_repairs_continue_from_a_better_neighbour(canvas):
     assert repaired.best_monitor <= plain.best_monitor
     ref = invert(a, x0, probes, base, seeds=[1], init_labels=truth[None])[0].best_monitor
     assert repaired.best_monitor <= ref + 1e-9  # the truth was among the scored neighbours
+
+
+def tiny_vae():
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(0)
+    return AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+                         up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(8, 16), latent_channels=4,
+                         norm_num_groups=8, layers_per_block=1, sample_size=32)
+
+
+def test_latent_layout_model_trains_on_vae_latents_ships_its_vae_and_inverts(tmp_path, canvas):
+    """The paper-scale path: a layout model in an AutoencoderKL's latent space (a tiny local VAE
+    here, as diffusers' own tests build them). Training encodes with the posterior mean x scaling
+    factor, the export carries the VAE, and the loaded adapter takes pixel images, encodes them the
+    same way, keeps boxes in pixels and is covered by the image model's hash."""
+    from dive_bench.training.layout import LayoutTrainConfig, train_layout
+
+    vae = tiny_vae()
+    vae.save_pretrained(tmp_path / "vae-src")
+    cfg = LayoutTrainConfig(train_images=32, val_images=8, steps=2, batch_size=4, width=32, depth=1,
+                            check_every=2, check_images=4, checkpoint_every=2, vae=str(tmp_path / "vae-src"), patch=2)
+    dest = train_layout(cfg, tmp_path / "out")
+    assert (dest / "vae").is_dir() and "latent space" in (dest / "README.md").read_text().lower()
+    a = LayoutAdapter.from_pretrained(str(dest))
+    assert a.image_shape == (3, 32, 32) and (a.model.config.in_channels, a.model.config.image_size) == (4, 16)
+    assert a.tokenizer.image_size == 32 and a.info()["latent_shape"] == [4, 16, 16]
+    images = canvas.images[:2].float() / 127.5 - 1
+    with torch.no_grad():
+        expected = vae.encode(images).latent_dist.mean * vae.config.scaling_factor
+    torch.testing.assert_close(a.encode(images), expected)
+    with pytest.raises(DiveBenchError, match="expects 3x32x32"):
+        a.encode(torch.zeros(1, 3, 16, 16))
+    with pytest.raises(DiveBenchError, match="4 latent channels"):  # a pixel model with a VAE
+        LayoutAdapter(tiny_adapter().model, TOK, vae=vae)
+    # DIVE runs on the latents; a true start is scored at step 0 and decodes to pixel boxes
+    probes = ProbeSet.build((4, 16, 16), interval=250)
+    truth = torch.stack([TOK.encode(x) for x in canvas.annotations[:2]])
+    res = invert(a, a.encode(images), probes, DiveConfig(steps=2, interval=250, init="labels", metric="cosine",
+                                                          batch_size=2, monitor_every=1), seeds=[0, 1], init_labels=truth)
+    assert all(r.monitor_curve[0] == (0, r.monitor_curve[0][1]) and len(r.labels) == 15 for r in res)
+    # the VAE is part of the image model: another VAE is another model
+    before = a.image_model_sha256
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for p in vae.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    vae.save_pretrained(dest / "vae")
+    assert LayoutAdapter.from_pretrained(str(dest)).image_model_sha256 != before

@@ -1,5 +1,9 @@
 """Our layout-to-image model (``models/layout_dit.py``) and its layout prior behind the Adapter.
 
+The model runs in pixel space (the bundled canvas model) or, at paper scale, in the latent space
+of an ``AutoencoderKL`` stored beside it in ``vae/``: images are then encoded with the posterior
+mean times the VAE's scaling factor, as for DiT. Boxes are always in pixels of the input images.
+
 Slots come in two kinds with their own vocabularies: ``class`` (K classes + [none]) and
 ``coord`` (grid values + [none]). The prior, when present, scores a layout-embedding sequence
 by its own denoising error, which DIVE adds to the image loss.
@@ -24,7 +28,7 @@ PRIOR_FOLDERS = {"joint": "prior", "decoupled": "prior-decoupled"}
 class LayoutAdapter(Adapter):
     def __init__(self, model: LayoutDiT, tokenizer: LayoutTokenizer, *, schedule: NoiseSchedule | None = None,
                  priors: dict | None = None, class_names: tuple[str, ...] = (), name: str = "layout", sha256: str | None = None,
-                 image_sha256: str | None = None) -> None:
+                 image_sha256: str | None = None, vae=None, scaling_factor: float | None = None) -> None:
         from diffusers import DDPMScheduler
 
         self.model = model.eval().requires_grad_(False)
@@ -34,7 +38,22 @@ class LayoutAdapter(Adapter):
         self.schedule = schedule or NoiseSchedule(
             DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").alphas_cumprod.float())
         self.label_space = LayoutLabels(tokenizer.num_classes, tokenizer.grid, tokenizer.max_objects, tuple(class_names))
-        self.image_shape = (model.config.in_channels, model.config.image_size, model.config.image_size)
+        self.vae = vae.eval().requires_grad_(False) if vae is not None else None
+        self.scaling_factor = scaling_factor if scaling_factor is not None else (
+            float(getattr(vae.config, "scaling_factor", 0.18215)) if vae is not None else 1.0)
+        if vae is not None:
+            latent = (int(vae.config.latent_channels), model.config.image_size, model.config.image_size)
+            if model.config.in_channels != latent[0]:
+                raise DiveBenchError(f"layout model takes {model.config.in_channels} channels but its VAE gives "
+                                     f"{latent[0]} latent channels; retrain the model on this VAE's latents")
+            factor = 2 ** (len(vae.config.block_out_channels) - 1)
+            self.image_shape = (int(vae.config.in_channels), model.config.image_size * factor,
+                                model.config.image_size * factor)
+        else:
+            self.image_shape = (model.config.in_channels, model.config.image_size, model.config.image_size)
+        if tokenizer.image_size != self.image_shape[-1]:
+            raise DiveBenchError(f"the tokenizer places boxes on {tokenizer.image_size}-pixel images but the model "
+                                 f"takes {self.image_shape[-1]}-pixel images; check dive_bench.json's image_size")
         self.none_index = {"class": tokenizer.none_class, "coord": tokenizer.none_coord}
         self.name = name
         self._sha256 = sha256
@@ -51,21 +70,30 @@ class LayoutAdapter(Adapter):
         # Bundled weights may be stored in fp16 to stay small; inversion always runs in float32.
         model = load_component(LayoutDiT, source, torch_dtype=torch.float32)
         meta = read_metadata(source)
-        tok = LayoutTokenizer(tuple(meta.get("category_ids", range(1, model.config.num_classes + 1))),
-                              model.config.grid, model.config.max_objects, model.config.image_size)
         base = Path(source).expanduser()
+        vae = None
+        if (base / "vae").is_dir():  # a latent model carries its autoencoder
+            from diffusers import AutoencoderKL
+
+            vae = load_component(AutoencoderKL, source, "vae", torch_dtype=torch.float32)
+        # boxes are in pixels of the input images: the model's own size in pixel space, the VAE's
+        # input size in latent space (recorded by training as image_size)
+        tok = LayoutTokenizer(tuple(meta.get("category_ids", range(1, model.config.num_classes + 1))),
+                              model.config.grid, model.config.max_objects,
+                              int(meta.get("image_size", model.config.image_size)))
         prior_base = base / prior_set if prior_set else base
         if prior_set and not prior_base.is_dir():
             raise DiveBenchError(f"layout model {source} has no prior set {prior_set!r} (no folder {prior_base})")
         prior_dirs = {variant: prior_base / folder for variant, folder in PRIOR_FOLDERS.items() if (prior_base / folder).is_dir()}
         priors = {variant: load_prior(d) for variant, d in prior_dirs.items()}
         all_files = weight_files(source)
-        image_files = [f for f in all_files if f.parent == base]  # the layout-to-image model, not its priors
+        # the layout-to-image model (and its VAE), not its priors
+        image_files = [f for f in all_files if f.parent == base or base / "vae" in f.parents]
         files = image_files + [f for f in all_files if any(d in f.parents for d in prior_dirs.values())]
         return cls(model, tok, schedule=load_schedule(source, None), priors=priors,
                    class_names=tuple(meta.get("class_names", ())), name=name or f"layout:{source}",
                    sha256=file_sha256(files) if files else None,
-                   image_sha256=file_sha256(image_files) if image_files else None)
+                   image_sha256=file_sha256(image_files) if image_files else None, vae=vae)
 
     @property
     def vocabulary(self) -> dict[str, torch.Tensor]:
@@ -81,7 +109,10 @@ class LayoutAdapter(Adapter):
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         self.check_images(images)
-        return images
+        if self.vae is None:
+            return images
+        with torch.no_grad():
+            return self.vae.encode(images.to(self.vae.dtype)).latent_dist.mean * self.scaling_factor
 
     def predict_noise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return self.model(x_t, t, cond)
@@ -164,10 +195,16 @@ class LayoutAdapter(Adapter):
                 "prior_params": {k: param_count(v) for k, v in self.priors.items()},
                 "sha256": self._sha256 or tensor_sha256(self.model), "dtype": str(self.model.dtype).replace("torch.", ""),
                 "num_classes": self.tokenizer.num_classes, "grid": self.tokenizer.grid,
-                "max_objects": self.tokenizer.max_objects, "image_shape": list(self.image_shape)}
+                "max_objects": self.tokenizer.max_objects, "image_shape": list(self.image_shape),
+                **({"vae_params": param_count(self.vae), "latent_shape": [self.model.config.in_channels,
+                                                                           self.model.config.image_size,
+                                                                           self.model.config.image_size]}
+                   if self.vae is not None else {})}
 
     def to(self, device) -> "LayoutAdapter":
         self.model.to(device)
+        if self.vae is not None:
+            self.vae.to(device)
         for prior in self.priors.values():
             prior.to(device)
         return self

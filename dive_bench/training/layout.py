@@ -52,6 +52,12 @@ class LayoutTrainConfig:
     #: storage precision of the exported weights: "fp16" halves the file (the bundled model);
     #: loading always upcasts to float32
     save_dtype: str = "fp32"
+    #: None: pixel space. Otherwise an AutoencoderKL (local folder or hub id, e.g.
+    #: stabilityai/sd-vae-ft-ema at paper scale): the model is trained on its latents (posterior
+    #: mean x scaling factor) and the VAE is exported beside it in ``vae/``
+    vae: str | None = None
+    #: patch size of the transformer; a latent of side 8 wants 2 rather than the pixel model's 4
+    patch: int = 4
 
 
 def layout_batch_tokens(tokenizer: LayoutTokenizer, annotations: list[list[dict]], generator: torch.Generator,
@@ -80,14 +86,18 @@ def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True) -> P
     train = load_canvas(None, "train", cfg.train_images, seed=cfg.data_seed, max_objects=cfg.max_objects, grid=cfg.grid)
     val = load_canvas(None, "val", cfg.val_images, seed=cfg.data_seed, max_objects=cfg.max_objects, grid=cfg.grid)
     tok = LayoutTokenizer(tuple(c["id"] for c in train.categories), cfg.grid, cfg.max_objects, train.images.shape[-1])
+    vae = load_vae(cfg.vae) if cfg.vae else None
+    x_all = to_model_range(train.images)
+    if vae is not None:
+        x_all = encode_latents(vae, x_all)
     torch.manual_seed(cfg.seed)
     model = LayoutDiT(num_classes=tok.num_classes, grid=cfg.grid, max_objects=cfg.max_objects,
-                      image_size=train.images.shape[-1], width=cfg.width, depth=cfg.depth)
+                      image_size=x_all.shape[-1], in_channels=x_all.shape[1], patch=cfg.patch,
+                      width=cfg.width, depth=cfg.depth)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
     ac = sched.alphas_cumprod
-    x_all = to_model_range(train.images)
     state_path = out / "train_state.pt"
     start, losses, checks, elapsed = 0, [], [], 0.0
     state = load_state(state_path) if resume else None
@@ -118,24 +128,44 @@ def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True) -> P
         if step % 25 == 0:
             bar.set_postfix(loss=f"{sum(losses[-100:]) / len(losses[-100:]):.4f}")
         if (step + 1) % cfg.check_every == 0 or step + 1 == cfg.steps:
-            rates = position_sensitivity(_adapter(ema, tok), val, tok, num_images=cfg.check_images)
+            rates = position_sensitivity(_adapter(ema, tok, vae), val, tok, num_images=cfg.check_images)
             checks.append({"step": step + 1, **rates})
             bar.write(f"step {step + 1}: position check {rates}")
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             save_state(state_path, {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                                     "step": step + 1, "losses": losses, "checks": checks, "elapsed": time.time() - t0})
-    return export_layout(ema, sched, cfg, tok, train, out / "model", losses, checks, time.time() - t0)
+    return export_layout(ema, sched, cfg, tok, train, out / "model", losses, checks, time.time() - t0, vae=vae)
 
 
-def _adapter(model: LayoutDiT, tok: LayoutTokenizer):
+def load_vae(source: str):
+    """The AutoencoderKL to train in the latent space of (float32, frozen)."""
+    from diffusers import AutoencoderKL
+
+    from ..adapters.loading import load_component
+
+    return load_component(AutoencoderKL, source, torch_dtype=torch.float32).eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def encode_latents(vae, images: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    """Posterior means x scaling factor, as the adapter encodes at inversion time: encoding once
+    up front keeps the training loop as fast as in pixel space."""
+    scale = float(getattr(vae.config, "scaling_factor", 0.18215))
+    return torch.cat([vae.encode(images[i:i + batch]).latent_dist.mean * scale
+                      for i in range(0, len(images), batch)])
+
+
+def _adapter(model: LayoutDiT, tok: LayoutTokenizer, vae=None):
     from ..adapters.layout import LayoutAdapter
 
-    return LayoutAdapter(copy.deepcopy(model), tok)
+    return LayoutAdapter(copy.deepcopy(model), tok, vae=vae)
 
 
 def export_layout(ema: LayoutDiT, sched, cfg: LayoutTrainConfig, tok: LayoutTokenizer, train, dest: Path,
-                  losses: list[float], checks: list[dict], elapsed: float) -> Path:
+                  losses: list[float], checks: list[dict], elapsed: float, vae=None) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
+    if vae is not None:  # the checkpoint carries its VAE, so inversion needs nothing else
+        vae.save_pretrained(dest / "vae")
     if cfg.save_dtype not in ("fp32", "fp16"):
         raise ValueError(f"save_dtype must be fp32 or fp16, not {cfg.save_dtype!r}")
     (copy.deepcopy(ema).half() if cfg.save_dtype == "fp16" else ema).save_pretrained(dest)
@@ -150,8 +180,11 @@ def export_layout(ema: LayoutDiT, sched, cfg: LayoutTrainConfig, tok: LayoutToke
     (dest / "README.md").write_text(
         f"# Layout-to-image model (canvas detection set)\n\n"
         f"- Architecture: `LayoutDiT` (dive_bench/models/layout_dit.py), {n_params:,} parameters: transformer over "
-        f"4x4 patches, cross-attention with Fourier positions on queries (patch centre) and keys (object box).\n"
+        f"{cfg.patch}x{cfg.patch} patches, cross-attention with Fourier positions on queries (patch centre) and keys (object box).\n"
         f"- Layout: up to {tok.max_objects} objects x (class, x0, y0, x1, y1), coordinates on a {tok.grid}-value grid.\n"
+        + (f"- Latent space of the AutoencoderKL `{cfg.vae}` (in `vae/`): {ema.config.in_channels}x{ema.config.image_size}"
+           f"x{ema.config.image_size} latents of {tok.image_size}x{tok.image_size} images, patch {cfg.patch}.\n"
+           if vae is not None else "") +
         f"- Data: canvas train split, {cfg.train_images} images (seed {cfg.data_seed}).\n"
         f"- Training: {cfg.steps} steps, batch {cfg.batch_size}, AdamW lr {cfg.lr}, x0-weighted eps loss (max weight "
         f"{cfg.max_weight}), {cfg.high_noise_fraction:.0%} of timesteps in [500, 1000), object/layout dropout "
@@ -160,5 +193,5 @@ def export_layout(ema: LayoutDiT, sched, cfg: LayoutTrainConfig, tok: LayoutToke
         f"- Position-sensitivity check at the end (true layout beats the perturbed one, {cfg.check_images} val images): "
         f"{json.dumps({k: v for k, v in last.items() if k != 'step'})}\n"
         f"- Command: `dive-bench train layout --steps {cfg.steps} --batch-size {cfg.batch_size} --seed {cfg.seed} "
-        f"--save-dtype {cfg.save_dtype} --out DIR`\n")
+        f"--save-dtype {cfg.save_dtype}{'' if vae is None else f' --vae {cfg.vae} --patch {cfg.patch}'} --out DIR`\n")
     return dest
