@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 COMMON=(--task canvas-det --quiet --items-per-batch 10)
 source leaderboards/_row.sh
 for seed in 1 2; do
-  row "leaderboards/detection_seeds/dive-seed$seed" --seed "$seed"
-  row "leaderboards/detection_seeds/dive-no-prior-seed$seed" --no-prior --seed "$seed"
+  row "leaderboards/detection_seeds/dive-seed$seed" --seed "$seed" --no-neighbour-repairs
+  row "leaderboards/detection_seeds/dive-no-prior-seed$seed" --no-prior --seed "$seed" --no-neighbour-repairs
 done
 for seed in 1 2; do
   dive-bench check "leaderboards/detection_seeds/dive-seed$seed" --across-configs \

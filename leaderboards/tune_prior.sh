@@ -11,10 +11,10 @@ tune() {
   local out=leaderboards/tuning/$1; shift
   dive-bench score layout-canvas-s "${COMMON[@]}" "$@" --out "$out" >/dev/null
 }
-tune dev-no-prior --no-prior
+tune dev-no-prior --no-prior --no-neighbour-repairs
 for w in 1 0.3 0.1 0.03 0.01; do
   for k in 1 8; do
-    tune "dev-prior-w$w-k$k" --prior-weight "$w" --prior-probes "$k"
+    tune "dev-prior-w$w-k$k" --prior-weight "$w" --prior-probes "$k" --no-neighbour-repairs
   done
 done
 # neighbour repairs (every one-cell move of a box side scored at each monitor pass), without and
