@@ -23,5 +23,5 @@ tune dev-no-prior-neighbour-repairs --no-prior --neighbour-repairs
 tune dev-prior-w0.1-k1-neighbour-repairs --neighbour-repairs
 dive-bench score layout-canvas-s-masked "${COMMON[@]}" --prior-weight 0.03 --prior-repairs --neighbour-repairs \
   --out leaderboards/tuning/dev-masked-w0.03-repairs-neighbour-repairs >/dev/null
-dive-bench leaderboard leaderboards/tuning --title "canvas-det-dev: prior weight x prior draws" \
+dive-bench leaderboard leaderboards/tuning --title "canvas-det-dev: prior weight x prior draws, repairs" \
   --out leaderboards/tuning/TUNING.md
