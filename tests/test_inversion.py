@@ -133,3 +133,12 @@ def test_bundled_digits_model_classifies(digits_adapter, digits_test):
     acc_d = sum(r.labels[0] == y for r, y in zip(dive, labels)) / n
     assert acc_e >= 0.85 and acc_d >= 0.8
     assert sum(r.evaluations for r in dive) / n < 60 * 10 * 3 + 6 * 100  # the monitor cache saves passes
+
+
+def test_neighbour_repairs_on_a_class_model_name_the_problem(dit_adapter):
+    from dive_bench.errors import DiveBenchError
+
+    x0 = torch.zeros(1, *dit_adapter.image_shape)
+    probes = ProbeSet.build(tuple(x0.shape[1:]), interval=250)
+    with pytest.raises(DiveBenchError, match="need a layout model"):
+        invert(dit_adapter, x0, probes, DiveConfig(steps=1, interval=250, neighbour_repairs=True), seeds=[0])

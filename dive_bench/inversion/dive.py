@@ -70,8 +70,9 @@ class DiveConfig:
     #: Our addition, not the paper's: the prior's gradient barely moves snapped slots
     prior_repairs: bool = False
     #: layouts: the same repair search over a blind neighbourhood (each box side moved one grid
-    #: value, ``LayoutAdapter.neighbour_repairs``), no prior needed: the control that tells the
-    #: prior's proposals from the search itself
+    #: value, ``LayoutAdapter.neighbour_repairs``), no prior needed. Built as the control that tells
+    #: the prior's proposals from the search itself; on by default for the canvas tasks, because
+    #: the gradient rarely flips a snapped coordinate to its neighbour (our addition)
     neighbour_repairs: bool = False
 
 
@@ -156,6 +157,9 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
     if config.prior_weight > 0 and config.prior_probes < 1:
         raise DiveBenchError(f"prior_probes must be at least 1 (got {config.prior_probes}); use --prior-weight 0 "
                              "to switch the prior off")
+    if config.neighbour_repairs and not hasattr(adapter, "neighbour_repairs"):
+        raise DiveBenchError(f"neighbour repairs move box sides, so they need a layout model; {adapter.name!r} is "
+                             "class-conditional. Drop --neighbour-repairs")
     device = x0.device
     p, b = len(probes), min(config.batch_size, len(probes))
     snapper = _Snapper(adapter, config.metric)
