@@ -341,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="layouts: also score the prior's one-slot repairs at each monitor pass (our addition)")
     d.add_argument("--neighbour-repairs", action=argparse.BooleanOptionalAction, default=None,
                    help="layouts: also score every one-cell move of a box side at each monitor pass (no prior; "
-                        "the control for --prior-repairs)")
+                        "our addition, on by default for the canvas tasks)")
     d.add_argument("--prior-in-monitor", action=argparse.BooleanOptionalAction, default=None,
                    help="layouts: add the weighted prior error to the monitor value that picks the answer")
     d.add_argument("--no-prior", action="store_true", help="layouts ablation: image loss only")

@@ -57,6 +57,25 @@ def file_sha256(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
+def vae_scaling_factor(vae) -> float:
+    """The latent scale of an ``AutoencoderKL`` (0.18215 for DiT's sd-vae-ft-* when unset)."""
+    return float(getattr(vae.config, "scaling_factor", 0.18215))
+
+
+def vae_downsample(vae) -> int:
+    """Pixels per latent cell along a side: one halving per encoder block after the first."""
+    return 2 ** (len(vae.config.block_out_channels) - 1)
+
+
+@torch.no_grad()
+def vae_encode(vae, images: torch.Tensor, scaling_factor: float, batch: int | None = None) -> torch.Tensor:
+    """Latents as DiT and DIVE use them: the posterior mean (not a sample) x the scaling factor,
+    in chunks of ``batch`` images when given."""
+    step = batch or len(images)
+    return torch.cat([vae.encode(images[i:i + step].to(vae.dtype)).latent_dist.mean * scaling_factor
+                      for i in range(0, len(images), step)])
+
+
 def tensor_sha256(module: torch.nn.Module) -> str:
     """Hash of a module's parameters, for models built in memory (tests, fresh training)."""
     h = hashlib.sha256()

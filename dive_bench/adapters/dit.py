@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from ..models.class_dit import tables_are_tied
-from .base import ClassAdapter, ClassLabels, NoiseSchedule, file_sha256, tensor_sha256
+from .base import (ClassAdapter, ClassLabels, NoiseSchedule, file_sha256, tensor_sha256, vae_downsample, vae_encode,
+                   vae_scaling_factor)
 from .loading import load_component, load_schedule, looks_local, param_count, read_metadata, weight_files
 
 
@@ -28,7 +29,7 @@ class DiTAdapter(ClassAdapter):
         self.transformer = transformer.eval().requires_grad_(False)
         self.vae = vae.eval().requires_grad_(False) if vae is not None else None
         self.scaling_factor = scaling_factor if scaling_factor is not None else (
-            getattr(vae.config, "scaling_factor", 0.18215) if vae is not None else 1.0)
+            vae_scaling_factor(vae) if vae is not None else 1.0)
         self.schedule = schedule or NoiseSchedule(
             DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").alphas_cumprod.float())
         self.name = name
@@ -37,7 +38,7 @@ class DiTAdapter(ClassAdapter):
         self.label_space = ClassLabels(self.num_classes, tuple(class_names or (str(i) for i in range(self.num_classes))))
         self.latent_channels = int(cfg.in_channels)
         if vae is not None:
-            factor = 2 ** (len(vae.config.block_out_channels) - 1)
+            factor = vae_downsample(vae)
             self.image_shape = (int(vae.config.in_channels), cfg.sample_size * factor, cfg.sample_size * factor)
         else:
             self.image_shape = (int(cfg.in_channels), int(cfg.sample_size), int(cfg.sample_size))
@@ -86,9 +87,7 @@ class DiTAdapter(ClassAdapter):
         self.check_images(images)
         if self.vae is None:
             return images
-        with torch.no_grad():
-            # DiT and DIVE encode with the posterior mean, not a sample.
-            return self.vae.encode(images.to(self.vae.dtype)).latent_dist.mean * self.scaling_factor
+        return vae_encode(self.vae, images, self.scaling_factor)
 
     def _make_hook(self, index: int):
         def hook(module, args, output):

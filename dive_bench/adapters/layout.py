@@ -18,7 +18,8 @@ import torch
 from ..errors import DiveBenchError
 from ..models.layout_dit import LayoutDiT
 from ..tasks.layout_tokens import LayoutTokenizer
-from .base import Adapter, LayoutLabels, NoiseSchedule, file_sha256, tensor_sha256
+from .base import (Adapter, LayoutLabels, NoiseSchedule, file_sha256, tensor_sha256, vae_downsample, vae_encode,
+                   vae_scaling_factor)
 from .loading import load_component, load_schedule, param_count, read_metadata, weight_files
 
 
@@ -40,13 +41,12 @@ class LayoutAdapter(Adapter):
         self.label_space = LayoutLabels(tokenizer.num_classes, tokenizer.grid, tokenizer.max_objects, tuple(class_names))
         self.vae = vae.eval().requires_grad_(False) if vae is not None else None
         self.scaling_factor = scaling_factor if scaling_factor is not None else (
-            float(getattr(vae.config, "scaling_factor", 0.18215)) if vae is not None else 1.0)
+            vae_scaling_factor(vae) if vae is not None else 1.0)
         if vae is not None:
-            latent = (int(vae.config.latent_channels), model.config.image_size, model.config.image_size)
-            if model.config.in_channels != latent[0]:
+            if model.config.in_channels != int(vae.config.latent_channels):
                 raise DiveBenchError(f"layout model takes {model.config.in_channels} channels but its VAE gives "
-                                     f"{latent[0]} latent channels; retrain the model on this VAE's latents")
-            factor = 2 ** (len(vae.config.block_out_channels) - 1)
+                                     f"{vae.config.latent_channels} latent channels; retrain the model on this VAE's latents")
+            factor = vae_downsample(vae)
             self.image_shape = (int(vae.config.in_channels), model.config.image_size * factor,
                                 model.config.image_size * factor)
         else:
@@ -109,10 +109,7 @@ class LayoutAdapter(Adapter):
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         self.check_images(images)
-        if self.vae is None:
-            return images
-        with torch.no_grad():
-            return self.vae.encode(images.to(self.vae.dtype)).latent_dist.mean * self.scaling_factor
+        return images if self.vae is None else vae_encode(self.vae, images, self.scaling_factor)
 
     def predict_noise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return self.model(x_t, t, cond)
@@ -152,8 +149,9 @@ class LayoutAdapter(Adapter):
     def neighbour_repairs(self, labels: torch.Tensor) -> list[torch.Tensor]:
         """One-slot edits of ``labels`` (L,) that need no prior: each box side of a present object
         moved one grid value in or out, keeping the box legal (x0 < x1, y0 < y1, on the grid).
-        The control for ``prior_repairs``: the same continue-from-the-best search over a blind
-        local neighbourhood, so a gain of prior repairs over it is the prior's, not the search's."""
+        The same continue-from-the-best search as ``prior_repairs`` over a blind local
+        neighbourhood: the control that tells the prior's gain from the search's, and a search
+        step of its own (the gradient rarely flips a snapped coordinate to its neighbour)."""
         tok = self.tokenizer
         out = []
         for k in range(tok.max_objects):

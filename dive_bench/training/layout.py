@@ -19,6 +19,7 @@ import torch
 from diffusers import DDPMScheduler
 from tqdm.auto import tqdm
 
+from ..adapters.base import vae_encode, vae_scaling_factor
 from ..data.base import to_model_range
 from ..data.canvas import load_canvas
 from ..models.layout_dit import LayoutDiT
@@ -88,8 +89,8 @@ def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True) -> P
     tok = LayoutTokenizer(tuple(c["id"] for c in train.categories), cfg.grid, cfg.max_objects, train.images.shape[-1])
     vae = load_vae(cfg.vae) if cfg.vae else None
     x_all = to_model_range(train.images)
-    if vae is not None:
-        x_all = encode_latents(vae, x_all)
+    if vae is not None:  # encoded once, as the adapter encodes at inversion time
+        x_all = vae_encode(vae, x_all, vae_scaling_factor(vae), batch=64)
     torch.manual_seed(cfg.seed)
     model = LayoutDiT(num_classes=tok.num_classes, grid=cfg.grid, max_objects=cfg.max_objects,
                       image_size=x_all.shape[-1], in_channels=x_all.shape[1], patch=cfg.patch,
@@ -144,15 +145,6 @@ def load_vae(source: str):
     from ..adapters.loading import load_component
 
     return load_component(AutoencoderKL, source, torch_dtype=torch.float32).eval().requires_grad_(False)
-
-
-@torch.no_grad()
-def encode_latents(vae, images: torch.Tensor, batch: int = 64) -> torch.Tensor:
-    """Posterior means x scaling factor, as the adapter encodes at inversion time: encoding once
-    up front keeps the training loop as fast as in pixel space."""
-    scale = float(getattr(vae.config, "scaling_factor", 0.18215))
-    return torch.cat([vae.encode(images[i:i + batch]).latent_dist.mean * scale
-                      for i in range(0, len(images), batch)])
 
 
 def _adapter(model: LayoutDiT, tok: LayoutTokenizer, vae=None):
