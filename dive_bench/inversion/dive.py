@@ -4,10 +4,10 @@ Per image, a learnable tensor of L condition slots is snapped in the forward pas
 vocabulary entry with a straight-through gradient, ``snap(e) = (NN(e) - e).detach() + e``, and
 optimised with AdamW to minimise the denoising error on probes drawn in shuffled order. Every
 ``monitor_every`` steps a monitor pass scores the *snapped* labels on all probes; the prediction
-is the snapped labels at the best monitor value (the labels at the last step are much worse, see
-FACTS.md). Because the snapped condition equals ``adapter.embed(labels)``, the monitor value of a
-label is exactly enumeration's score for it; monitor values are therefore cached per label and a
-revisited label costs nothing.
+is the snapped labels at the best monitor value, as in the released DIVE code (the labels at the
+last step are much worse). Because the snapped condition equals ``adapter.embed(labels)``, the
+monitor value of a label is exactly enumeration's score for it; monitor values are therefore
+cached per label and a revisited label costs nothing.
 
 Images are inverted together (one forward over N images x batch probes) but are independent: the
 loss is a sum of per-image terms, AdamW is element-wise, each image has its own generator for

@@ -4,7 +4,8 @@ For held-out images and the same (timestep, noise) probes, the true layout must 
 denoising error than (a) the same layout with one box shifted by a quarter of its size,
 (b) with that object's class changed, (c) with that object removed. A model that only learned
 which objects are present passes (b) and (c) but sits at chance on (a), and DIVE cannot
-localise what the model does not use (FACTS.md).
+localise what the model does not use: a tiny layout model that learned which objects are present
+but not where gave AP 0, while the same inversion started from the true layouts gave AP 1.0.
 """
 
 from __future__ import annotations

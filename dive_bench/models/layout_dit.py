@@ -1,8 +1,8 @@
 """A small layout-to-image denoiser whose cross-attention can compare positions directly.
 
-Why not ``UNet2DConditionModel`` (DESIGN.md's first plan): a small diffusers UNet with
-CoordConv and query-only position embeddings stayed at chance on shifted boxes after 1,300 CPU
-steps (FACTS.md). What made a small model position-sensitive quickly was putting the *same kind*
+Why not ``UNet2DConditionModel`` (the first plan): a small diffusers UNet with CoordConv and
+query-only position embeddings stayed at chance on shifted boxes after 1,300 CPU steps on the
+canvas set. What made a small model position-sensitive quickly was putting the *same kind*
 of embedding on both sides of the cross-attention: image patches (queries) get Fourier features
 of their centre, objects (keys) get Fourier features of their box, so the bilinear attention
 score can compare them (LayoutDiffusion's object-aware cross-attention). Coordinate tokens are

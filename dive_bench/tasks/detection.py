@@ -28,8 +28,8 @@ class DetectionTask:
     kind: str = "detection"
     n_boot: int = 200
     #: the paper's detection settings (cosine snapping, image + prior loss) except the init: from
-    #: all-[none] the straight-through gradient never flips a slot (FACTS.md: AP 0), so slots start
-    #: from a coarse single-object enumeration (``--init none`` gives the paper's init). Short
+    #: all-[none] the straight-through gradient never flips a slot (AP 0 after 200 steps), so slots
+    #: start from a coarse single-object enumeration (``--init none`` gives the paper's init). Short
     #: refinement (30 steps of 6 probes) keeps a 100-image CPU table in reach. The prior weight
     #: was chosen on canvas-det-dev (leaderboards/tune_prior.sh, best dev AP of 0.01-1 x 1 or 8
     #: draws): at 1.0 the prior's gradient is 4-20x the image's at the true layout and pulls boxes
