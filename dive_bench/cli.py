@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .errors import DiveBenchError
+from .errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, EXIT_USAGE, DiveBenchError
 
 
 def _quiet_libraries() -> None:
@@ -108,7 +108,18 @@ def cmd_score(args: argparse.Namespace) -> int:
     payload = score(req)
     print(_summary(payload))
     print(f"results: {req.out / 'run.json'}")
-    return 0
+    return _failed_items_status(payload)
+
+
+def _failed_items_status(payload: dict) -> int:
+    """Exit 3 when items failed: the run finished, but its metrics cover only part of the items."""
+    if not payload["n_failed"]:
+        return EXIT_OK
+    first = next(iter(payload["failed_items"].items()))
+    print(f"dive-bench: {payload['n_failed']} of {payload['n_items']} items failed (first: item {first[0]}: "
+          f"{first[1]}); metrics cover the others only. Fix the cause and rerun with --retry-failed",
+          file=sys.stderr)
+    return EXIT_ITEMS_FAILED
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -116,10 +127,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
     payload = finalize(Path(args.dir))
     print(_summary(payload))
-    if payload["n_failed"]:
-        print(f"{payload['n_failed']} items failed; rerun score with --retry-failed to retry them")
     print(f"results: {Path(args.dir) / 'run.json'}")
-    return 0
+    return _failed_items_status(payload)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -140,9 +149,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .check import compare, load_run, parse_margins
 
     verdict = compare(load_run(args.current), load_run(args.baseline), parse_margins(args.margin), args.mode,
-                      across_configs=args.across_configs)
+                      across_configs=args.across_configs, allow_failed=args.allow_failed,
+                      allow_partial=args.allow_partial)
     print(verdict.markdown())
     return verdict.status
+
+
+def _set_threads(n: int) -> None:
+    """--threads N (0: torch's default)."""
+    import torch
+
+    if n < 0:
+        raise DiveBenchError(f"--threads must be >= 0 (0: torch's default), got {n}")
+    if n:
+        torch.set_num_threads(n)
 
 
 def cmd_fidelity(args: argparse.Namespace) -> int:
@@ -150,8 +170,7 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
 
     from .fidelity.run import FidelityRequest, run_fidelity, summary
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    _set_threads(args.threads)
     safe = args.model.replace(":", "_").replace("/", "_")
     req = FidelityRequest(model=args.model, reference=args.reference, num_samples=args.num_samples,
                           feature_extractor=args.feature_extractor, steps=args.steps, guidance_scale=args.guidance,
@@ -166,10 +185,14 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detection_images(task_name: str, num_images: int):
+def _detection_images(task_name: str, num_images: int, threshold: float):
     """The first ``num_images`` of a detection task's split (the checks' held-out images)."""
     from .tasks import TASKS
 
+    if not 0 <= threshold <= 1:  # also refuses nan
+        raise DiveBenchError(f"--threshold is a win rate and must be in [0, 1], got {threshold}")
+    if num_images < 1:
+        raise DiveBenchError(f"--num-images must be at least 1, got {num_images}")
     task = TASKS.get(task_name)
     if getattr(task, "kind", None) != "detection":
         raise DiveBenchError(f"task {task_name!r} is not a detection task; use canvas-det or canvas-det-sized")
@@ -186,7 +209,7 @@ def cmd_position_check(args: argparse.Namespace) -> int:
     if not hasattr(adapter, "tokenizer"):
         raise DiveBenchError(f"{args.model!r} is not a layout model; position-check needs a layout adapter")
     tok = adapter.tokenizer
-    val = _detection_images(args.task, args.num_images)
+    val = _detection_images(args.task, args.num_images, args.threshold)
     rates = position_sensitivity(adapter, val, tok, num_images=args.num_images)
     return _report_gate(rates, args.threshold, f"true layout must win in >= {args.threshold:.0%} of "
                                                f"{args.num_images} val images")
@@ -209,7 +232,7 @@ def cmd_prior_check(args: argparse.Namespace) -> int:
         raise DiveBenchError(f"{args.model!r} has no layout prior; train one with `dive-bench train layout-prior`")
     if args.variant not in adapter.priors:
         raise DiveBenchError(f"{args.model!r} has no {args.variant} prior (has: {', '.join(sorted(adapter.priors))})")
-    val = _detection_images(args.task, args.num_images)
+    val = _detection_images(args.task, args.num_images, args.threshold)
     edits = SIZED_EDITS if TASKS.get(args.task).class_sizes else EDITS
     rates = prior_plausibility(adapter, val, args.variant, num_images=args.num_images, edits=edits)
     return _report_gate(rates, args.threshold, f"{args.variant} prior: true layout must win in >= "
@@ -247,8 +270,7 @@ def parse_class_sizes(text: str) -> tuple[tuple[int, int], ...]:
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    _set_threads(args.threads)
     if args.kind == "layout":
         from .training.layout import LayoutTrainConfig, train_layout
 
@@ -288,8 +310,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                              "feature-extractor")
     from .training.class_dit import ClassDiTTrainConfig, train_class_dit
 
-    cfg = ClassDiTTrainConfig(dataset=args.dataset or "digits", preset=args.preset, steps=args.steps or 2000,
-                              batch_size=args.batch_size or 64, lr=args.lr or 1e-3, seed=args.seed, data_root=args.data_root)
+    # `is None`, not `or`: --steps 0 must be refused by the config, not silently become the default
+    cfg = ClassDiTTrainConfig(dataset=args.dataset or "digits", preset=args.preset,
+                              steps=2000 if args.steps is None else args.steps,
+                              batch_size=64 if args.batch_size is None else args.batch_size,
+                              lr=1e-3 if args.lr is None else args.lr, seed=args.seed, data_root=args.data_root)
     dest = train_class_dit(cfg, Path(args.out), resume=not args.no_resume)
     print(f"model written to {dest} (use it as dit:{dest})")
     return 0
@@ -367,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--mode", choices=["regression", "noninferiority"], default="regression")
     ck.add_argument("--across-configs", action="store_true",
                     help="pair runs of different method configs on the same task and images (ablations)")
+    ck.add_argument("--allow-failed", action="store_true",
+                    help="judge a run whose items partly failed on the items it finished (default: regression)")
+    ck.add_argument("--allow-partial", action="store_true",
+                    help="judge an unfinished run on the items it has (default: refused as incomparable)")
     ck.set_defaults(func=cmd_check)
 
     fi = sub.add_parser("fidelity", help="FID / IS / KID / precision-recall of a model's samples vs a reference set")
@@ -456,11 +485,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except DiveBenchError as exc:
-        print(f"dive-bench: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"dive-bench: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        # the environment, not a bug: a full disk, a read-only or missing path. Results already
+        # committed are kept (shards commit per block; run.json is replaced atomically)
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"dive-bench: error: {exc.strerror or exc}{where}; fix the path or free space and rerun "
+              "(finished items are kept)", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("dive-bench: interrupted; finished items are saved, rerun the same command to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

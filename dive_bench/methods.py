@@ -14,6 +14,7 @@ import torch
 
 from .adapters.base import Adapter
 from .inversion import DiveConfig, EnumerationConfig, ProbeSet, enumerate_classes, invert
+from .inversion.enumerate import check_stages
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Method:
     name: str
     config_cls: type
     run: Callable[[Adapter, torch.Tensor, ProbeSet, Any, list[int]], list[dict]]
+    #: rules that need the probe set (checked before any item is computed), or None
+    check: Callable[[Any, ProbeSet], None] | None = None
 
 
 def _run_dive(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: DiveConfig, seeds: list[int]) -> list[dict]:
@@ -61,7 +64,8 @@ def _run_enumerate(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: En
 
 METHODS: dict[str, Method] = {
     "dive": Method("dive", DiveConfig, _run_dive),
-    "enumerate": Method("enumerate", EnumerationConfig, _run_enumerate),
+    "enumerate": Method("enumerate", EnumerationConfig, _run_enumerate,
+                        check=lambda cfg, probes: check_stages(cfg.stages, len(probes))),
 }
 
 

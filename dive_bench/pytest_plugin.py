@@ -15,8 +15,10 @@ import pytest
 def dive_bench_check():
     from .check import INCOMPARABLE, PASS, compare, load_run
 
-    def check(current, baseline, margins: dict[str, float] | None = None, mode: str = "regression"):
-        verdict = compare(load_run(current), load_run(baseline), margins, mode)
+    def check(current, baseline, margins: dict[str, float] | None = None, mode: str = "regression",
+              allow_failed: bool = False, allow_partial: bool = False):
+        verdict = compare(load_run(current), load_run(baseline), margins, mode, allow_failed=allow_failed,
+                          allow_partial=allow_partial)
         if verdict.status == INCOMPARABLE:
             pytest.fail("runs are not comparable: " + verdict.reason, pytrace=False)
         if verdict.status != PASS:

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import platform
 import socket
@@ -23,8 +24,10 @@ from . import __version__
 from .adapters import load_model
 from .adapters.base import Adapter
 from .data.base import to_model_range
-from .errors import DiveBenchError
+from .constraints import option, validate
+from .errors import DiveBenchError, NonFiniteError
 from .inversion import ProbeSet
+from .inversion.preflight import check_finite
 from .methods import METHODS, key_config
 from .seeding import item_seed
 from .store import ShardStore, collect, done_in_other_shards, shard_path, write_json_atomic
@@ -40,14 +43,14 @@ class ScoreRequest:
     method: str = "dive"
     method_config: dict = field(default_factory=dict)
     out: Path = Path("runs/latest")
-    limit: int | None = None
-    seed: int = 0
+    limit: int | None = option(None, kind="int", low=1, optional=True, flag="--limit")
+    seed: int = option(0, kind="int", low=0, flag="--seed")
     device: str = "cpu"
-    dtype: str = "fp32"
+    dtype: str = option("fp32", choices=("fp32", "bf16", "fp16"), flag="--dtype")
     tf32: bool = False
     #: images processed together; also the unit of sharding, so keep it fixed across a run's
     #: workers and resumes for bit-identical results
-    items_per_batch: int = 16
+    items_per_batch: int = option(16, kind="int", low=1, flag="--items-per-batch")
     data_root: str | None = None
     progress: bool = True
     #: "K/N"; None reads RANK/WORLD_SIZE (torchrun) or SLURM_ARRAY_TASK_ID/COUNT, else 0/1
@@ -85,11 +88,21 @@ def _git_sha() -> str | None:
 
 
 def resolve_device(device: str) -> torch.device:
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise DiveBenchError(f"--device {device!r} is not a device torch knows; use cpu, cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise DiveBenchError(f"--device {device!r} is not supported; use cpu, cuda or cuda:N")
+    if dev.type == "cuda" and not torch.cuda.is_available():
         raise DiveBenchError(f"--device {device} requested but CUDA is not available on this machine; use --device cpu")
     if device == "cuda" and "LOCAL_RANK" in os.environ:
-        device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
-    return torch.device(device)
+        dev = torch.device(f"cuda:{int(os.environ['LOCAL_RANK'])}")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise DiveBenchError(f"--device {dev} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise DiveBenchError("--device mps requested but MPS is not available on this machine; use --device cpu")
+    return dev
 
 
 def run_key(task, item_ids: list[int], model_sha: str, method: str, config: dict, seed: int,
@@ -111,12 +124,14 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     """Score this worker's share of ``req.task``; returns the run.json payload (also written)."""
     if req.method not in METHODS:
         raise DiveBenchError(f"unknown method {req.method!r}; use one of {', '.join(METHODS)}")
+    validate(req)
     method = METHODS[req.method]
     task = TASKS.get(req.task)
     try:
         cfg = method.config_cls(**{**getattr(task, "method_defaults", {}).get(req.method, {}), **req.method_config})
     except TypeError as exc:
         raise DiveBenchError(f"bad option for method {req.method}: {exc}") from exc
+    validate(cfg)
     k, n = resolve_shard(req.shard)
     device = resolve_device(req.device)
     if req.tf32:
@@ -127,7 +142,19 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     data = task.load(req.data_root)
     adapter.check_images(data.images[:1])
     task.check_compatible(adapter, data)
-    ids = list(range(len(data)))[: req.limit] if req.limit else list(range(len(data)))
+    ids = list(range(len(data)))[: req.limit] if req.limit is not None else list(range(len(data)))
+    if not ids:
+        raise DiveBenchError(f"task {task.name} has no items to score")
+    autocast = (torch.autocast(device.type, dtype=DTYPES[req.dtype]) if DTYPES.get(req.dtype)
+                else contextlib.nullcontext())
+    with autocast:
+        first = adapter.encode(to_model_range(data.images[ids[:1]]).to(device))
+        probes = ProbeSet.build(tuple(first.shape[1:]), num_train_timesteps=adapter.schedule.num_train_timesteps,
+                                interval=cfg.interval, seed=cfg.probe_seed, device=device)
+        if method.check is not None:
+            method.check(cfg, probes)
+        # before any item is stored: a model with NaN/inf weights or outputs would give junk scores
+        check_finite(adapter, first, probes, req.model, cfg.loss, cfg.weighting)
     info = adapter.info()
     config = dataclasses.asdict(cfg)
     key = run_key(task, ids, info["sha256"], req.method, config, req.seed, req.dtype, req.tf32)
@@ -143,9 +170,6 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     blocks = [ids[i:i + req.items_per_batch] for i in range(0, len(ids), req.items_per_batch)][k::n]
     done, failed = store.done_ids() | done_in_other_shards(out, key, store.path), store.failed_ids()
     skip = done | (set() if req.retry_failed else failed)
-    autocast = (torch.autocast(device.type, dtype=DTYPES[req.dtype]) if DTYPES.get(req.dtype)
-                else contextlib.nullcontext())
-    state: dict = {}
     t_start = time.time()
     mine = sum(len(b) for b in blocks)
     bar = tqdm(total=mine, initial=sum(1 for b in blocks for i in b if i in skip),
@@ -154,10 +178,12 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     def run_items(items: list[int]) -> list[dict]:
         with autocast:
             x0 = adapter.encode(to_model_range(data.images[items]).to(device))
-            if "probes" not in state:
-                state["probes"] = ProbeSet.build(tuple(x0.shape[1:]), num_train_timesteps=adapter.schedule.num_train_timesteps,
-                                                 interval=cfg.interval, seed=cfg.probe_seed, device=device)
-            return method.run(adapter, x0, state["probes"], cfg, [item_seed(req.seed, task.name, i) for i in items])
+            results = method.run(adapter, x0, probes, cfg, [item_seed(req.seed, task.name, i) for i in items])
+        for i, r in zip(items, results):
+            where = first_nonfinite(r)
+            if where is not None:  # never rank NaN: the item fails, the others of the block stand
+                raise NonFiniteError(f"item {i}: non-finite value in {where}")
+        return results
 
     try:
         for block in blocks:
@@ -186,6 +212,23 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
         bar.close()
         store.close()
     return finalize(out, req, wall=time.time() - t_start)
+
+
+def first_nonfinite(value, path: str = "result") -> str | None:
+    """Where ``value`` (a JSON-able item result) holds NaN or inf, e.g. ``result.scores[3]``; None if nowhere."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for k, v in items:
+        hit = first_nonfinite(v, f"{path}{k}" if str(k).startswith("[") else f"{path}.{k}")
+        if hit is not None:
+            return hit
+    return None
 
 
 def finalize(out: Path, req: ScoreRequest | None = None, wall: float | None = None) -> dict:

@@ -124,6 +124,20 @@ class Adapter(ABC):
     def device(self) -> torch.device:
         return next(iter(self.vocabulary.values())).device
 
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """The networks this adapter runs, by attribute name (``priors.joint`` for a dict entry).
+
+        Used to check weights before scoring (a NaN in one class row would otherwise be ranked as a
+        number). The default finds every ``nn.Module`` attribute and dict of them; override it if
+        your adapter keeps its networks elsewhere."""
+        found: dict[str, torch.nn.Module] = {}
+        for attr, value in vars(self).items():
+            if isinstance(value, torch.nn.Module):
+                found[attr] = value
+            elif isinstance(value, dict):
+                found.update({f"{attr}.{k}": v for k, v in value.items() if isinstance(v, torch.nn.Module)})
+        return found
+
     def sample(self, labels: torch.Tensor, steps: int = 50, guidance_scale: float = 1.0,
                generator: torch.Generator | None = None, *, seeds: list[int] | None = None,
                scheduler: str = "ddim") -> torch.Tensor:

@@ -23,9 +23,13 @@ from .loading import load_component, load_schedule, looks_local, param_count, re
 class DiTAdapter(ClassAdapter):
     def __init__(self, transformer, *, schedule: NoiseSchedule | None = None, vae=None,
                  scaling_factor: float | None = None, class_names: tuple[str, ...] | None = None,
-                 name: str = "dit", sha256: str | None = None) -> None:
+                 name: str = "dit", sha256: str | None = None, null_row: bool | None = None) -> None:
         from diffusers import DDPMScheduler
 
+        #: whether the CFG null row was trained (diffusers always builds one; a model trained
+        #: without label dropout has an untrained row that guidance would amplify). None: unknown,
+        #: trusted as the original DiT does (it was trained with dropout 0.1)
+        self.null_row = null_row
         self.transformer = transformer.eval().requires_grad_(False)
         self.vae = vae.eval().requires_grad_(False) if vae is not None else None
         self.scaling_factor = scaling_factor if scaling_factor is not None else (
@@ -69,8 +73,10 @@ class DiTAdapter(ClassAdapter):
         meta = read_metadata(source)
         files = weight_files(source)
         sha = file_sha256(files) if files else None
+        dropout = (meta.get("train_config") or {}).get("class_dropout")
+        null_row = meta.get("null_row", None if dropout is None else dropout > 0)
         return cls(transformer, schedule=schedule, vae=vae, class_names=tuple(meta.get("class_names", ())) or None,
-                   name=name or f"dit:{source}", sha256=sha)
+                   name=name or f"dit:{source}", sha256=sha, null_row=null_row)
 
     # -- interface -----------------------------------------------------------------------------
     def _tables(self) -> list[torch.Tensor]:
@@ -112,7 +118,7 @@ class DiTAdapter(ClassAdapter):
     def null_condition(self) -> torch.Tensor | None:
         """The CFG null row (index num_classes), present when the model was built with label dropout."""
         tables = [m.embedding_table.weight for m in self._embedders]
-        if tables[0].shape[0] <= self.num_classes:
+        if tables[0].shape[0] <= self.num_classes or self.null_row is False:
             return None
         rows = [t[self.num_classes] for t in tables]
         row = rows[0] if self.tied else torch.cat(rows, dim=-1)

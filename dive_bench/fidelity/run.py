@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__
+from ..constraints import option, validate
 from ..errors import DiveBenchError
 from ..store import write_json_atomic
 from .extractors import INCEPTION, resolve_extractor
@@ -33,18 +34,20 @@ TASK_VERSION = "1"
 class FidelityRequest:
     model: str
     reference: str = "fmnist"
-    num_samples: int = 5000
+    #: at least 2: FID needs a covariance
+    num_samples: int = option(5000, kind="int", low=2, flag="--num-samples")
     feature_extractor: str = INCEPTION
-    steps: int = 50
-    guidance_scale: float = 1.0
-    sampler: str = "ddim"
-    seed: int = 0
-    batch_size: int = 250
-    feature_batch_size: int = 64
+    steps: int = option(50, kind="int", low=1, flag="--steps")
+    #: 1 = no guidance; > 1 needs the model's classifier-free null row
+    guidance_scale: float = option(1.0, kind="float", low=0, flag="--guidance")
+    sampler: str = option("ddim", choices=("ddim", "ddpm", "dpm"), flag="--sampler")
+    seed: int = option(0, kind="int", low=0, flag="--seed")
+    batch_size: int = option(250, kind="int", low=1, flag="--batch-size")
+    feature_batch_size: int = option(64, kind="int", low=1, flag="--feature-batch-size")
     out: Path = Path("runs/latest-fidelity")
     inception_weights: str | None = None
     device: str = "cpu"
-    dtype: str = "fp32"
+    dtype: str = option("fp32", choices=("fp32", "bf16", "fp16"), flag="--dtype")
     data_root: str | None = None
     cache_dir: str | None = None
     progress: bool = True
@@ -105,16 +108,16 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
     from ..adapters import load_model
     from ..runner import DTYPES, _git_sha, resolve_device
 
-    if req.num_samples < 2:
-        raise DiveBenchError(f"--num-samples must be at least 2 (FID needs a covariance), not {req.num_samples}")
-    if req.dtype not in DTYPES:
-        raise DiveBenchError(f"--dtype must be one of {', '.join(DTYPES)}, not {req.dtype!r}")
+    validate(req)
     device = resolve_device(req.device)
     # resolve the extractor (and its weights) before sampling: a missing weights file should fail in
     # seconds, not after an hour of sampling
     extractor = resolve_extractor(req.feature_extractor, req.inception_weights)
     adapter = adapter or load_model(req.model)
     adapter.to(device)
+    if req.guidance_scale != 1.0 and adapter.null_condition() is None:
+        raise DiveBenchError(f"--guidance {req.guidance_scale:g} needs a classifier-free null condition, and model "
+                             f"{req.model!r} has none (or was trained without label dropout); use --guidance 1")
     ref = load_reference(req.reference, req.data_root, adapter)
     if tuple(ref.images.shape[1:]) != tuple(adapter.image_shape):
         raise DiveBenchError(f"reference {req.reference!r} images are {'x'.join(map(str, ref.images.shape[1:]))} but model "

@@ -13,19 +13,44 @@ import torch
 from tqdm.auto import tqdm
 
 from ..adapters.base import Adapter
-from .probes import ProbeSet, denoising_error
+from ..constraints import option
+from ..errors import DiveBenchError
+from .probes import LOSSES, WEIGHTINGS, ProbeSet, denoising_error
 
 
 @dataclass
 class EnumerationConfig:
-    interval: int = 4
-    probe_seed: int = 42
+    interval: int = option(4, kind="int", low=1, flag="--interval")
+    probe_seed: int = option(42, kind="int", low=0, flag="--probe-seed")
     #: ((probes in this stage, classes kept after it), ...); None = exhaustive on all probes
     stages: tuple[tuple[int, int], ...] | None = None
-    batch_size: int = 250
-    loss: str = "l2"
+    #: samples per no-grad forward pass (memory, not results)
+    batch_size: int = option(250, kind="int", low=1, flag="--eval-batch")
+    loss: str = option("l2", choices=LOSSES, flag="--loss")
     #: per-probe weight of the error: "none" or "x0" (see probes.timestep_weight)
-    weighting: str = "none"
+    weighting: str = option("none", choices=WEIGHTINGS, flag="--weighting")
+
+    def check(self) -> None:
+        """Stages: probes >= 1 and growing, kept classes >= 1 and shrinking (probe counts are
+        checked against the probe set when it exists, in ``check_stages``)."""
+        if self.stages is None:
+            return
+        what = "--stages must be PROBES:KEPT pairs with PROBES >= 1 growing and KEPT >= 1 shrinking, e.g. 25:3,250:1"
+        try:
+            pairs = [(int(a), int(b)) for a, b in self.stages]
+        except (TypeError, ValueError):
+            raise DiveBenchError(f"{what}; got {self.stages!r}") from None
+        if not pairs or any(a < 1 or b < 1 for a, b in pairs) or \
+                any(a2 < a1 or b2 > b1 for (a1, b1), (a2, b2) in zip(pairs, pairs[1:])):
+            raise DiveBenchError(f"{what}; got {','.join(f'{a}:{b}' for a, b in pairs) or 'nothing'}")
+
+
+def check_stages(stages: tuple[tuple[int, int], ...] | None, num_probes: int) -> None:
+    """A stage cannot use more probes than the probe set has (it would silently use fewer)."""
+    for n_probes, _ in stages or ():
+        if n_probes > num_probes:
+            raise DiveBenchError(f"--stages asks for {n_probes} probes but the probe set has {num_probes} "
+                                 "(timestep interval); use at most that many")
 
 
 @dataclass
@@ -39,21 +64,27 @@ class EnumerationResult:
 
 def enumerate_classes(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: EnumerationConfig,
                       progress: bool = False) -> list[EnumerationResult]:
-    """Classify each image of ``x0`` (N, ...) by the class with the lowest mean denoising error."""
+    """Classify each image of ``x0`` (N, ...) by the class with the lowest mean denoising error.
+
+    A non-finite error stays in the image's scores as NaN/inf (never ranked as a number): the
+    runner records such an image as failed rather than storing a prediction made from junk."""
     n_img = len(x0)
     vocab = adapter.vocabulary["class"]
     k = len(vocab)
     p = len(probes)
     stages = config.stages or ((p, 1),)
-    errors = torch.full((n_img, k, p), float("nan"), device="cpu", dtype=torch.float64)
+    check_stages(config.stages, p)
+    errors = torch.zeros((n_img, k, p), device="cpu", dtype=torch.float64)
+    computed = torch.zeros((n_img, k, p), dtype=torch.bool)  # which (image, class, probe) errors exist
     evals = torch.zeros(n_img, dtype=torch.long)
     candidates = [list(range(k)) for _ in range(n_img)]
     scores = torch.full((n_img, k), float("nan"), dtype=torch.float64)
+    scored = torch.zeros((n_img, k), dtype=torch.bool)
     reached = torch.zeros((n_img, k), dtype=torch.long)
     for stage_no, (n_probes, keep) in enumerate(stages):
         idx = probes.subset(n_probes)
         todo = [(i, c, j) for i in range(n_img) for c in candidates[i] for j in idx.tolist()
-                if torch.isnan(errors[i, c, j])]
+                if not computed[i, c, j]]
         for start in tqdm(range(0, len(todo), config.batch_size), disable=not progress, desc="enumerate", leave=False):
             chunk = torch.tensor(todo[start:start + config.batch_size], dtype=torch.long)
             ii, cc, jj = chunk.unbind(1)
@@ -63,17 +94,20 @@ def enumerate_classes(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, conf
                                       probes.timesteps[jj.to(dev)], probes.noise[jj.to(dev)], config.loss,
                                       config.weighting)
             errors[ii, cc, jj] = err.double().cpu()
+            computed[ii, cc, jj] = True
             evals += torch.bincount(ii, minlength=n_img)
         for i in range(n_img):
             cand = torch.tensor(candidates[i])
             s = errors[i][cand][:, idx].mean(1)
             scores[i, cand] = s
+            scored[i, cand] = True
             reached[i, cand] = stage_no
-            order = torch.argsort(s, stable=True)
+            # non-finite scores sort last here, but the image is failed by the runner anyway
+            order = torch.argsort(torch.nan_to_num(s, nan=float("inf")), stable=True)
             candidates[i] = cand[order[: max(1, keep)]].tolist()
     results = []
     for i in range(n_img):
-        row = [None if torch.isnan(v) else float(v) for v in scores[i]]
+        row = [float(v) if ok else None for v, ok in zip(scores[i].tolist(), scored[i].tolist())]
         results.append(EnumerationResult(prediction=int(candidates[i][0]), scores=row,
                                          evaluations=int(evals[i]), stages_reached=reached[i].tolist()))
     return results

@@ -3,7 +3,7 @@
 DIVE's objective, DIVE's monitor and Diffusion Classifier's class scores are all the same
 quantity: the noise-prediction error of the model at fixed probes. Keeping one function for it is
 what makes the identity "monitor value of a snapped class == enumeration score of that class"
-hold by construction (DESIGN.md invariant 1).
+hold by construction.
 """
 
 from __future__ import annotations
@@ -14,6 +14,11 @@ import torch
 import torch.nn.functional as F
 
 from ..adapters.base import Adapter
+from ..errors import DiveBenchError
+
+#: per-sample error of the noise prediction, and the per-probe weightings (see timestep_weight)
+LOSSES = ("l2", "l1", "huber")
+WEIGHTINGS = ("none", "x0")
 
 
 @dataclass
@@ -32,7 +37,8 @@ class ProbeSet:
     def build(cls, x0_shape: tuple[int, ...], *, num_train_timesteps: int = 1000, interval: int = 4,
               seed: int = 42, device: torch.device | str = "cpu") -> "ProbeSet":
         if interval < 1 or interval > num_train_timesteps:
-            raise ValueError(f"probe interval must be in [1, {num_train_timesteps}], got {interval}")
+            raise DiveBenchError(f"--interval (interval) must be in [1, {num_train_timesteps}] for a model with "
+                                 f"{num_train_timesteps} timesteps (probes at interval/2 + k*interval), got {interval}")
         timesteps = torch.arange(interval // 2, num_train_timesteps, interval, dtype=torch.long)
         g = torch.Generator().manual_seed(seed)
         noise = torch.randn((len(timesteps), *x0_shape), generator=g)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler
 from tqdm.auto import tqdm
 
+from ..constraints import option, validate
 from ..data import DATASETS
 from ..data.base import to_model_range
 from ..models.class_dit import build_class_dit, disable_internal_label_dropout, tie, untie
@@ -28,14 +29,14 @@ from .common import optimizer_step
 class ClassDiTTrainConfig:
     dataset: str = "digits"
     preset: str = "xs"
-    steps: int = 3000
-    batch_size: int = 128
-    lr: float = 1e-3
+    steps: int = option(3000, kind="int", low=1, flag="--steps")
+    batch_size: int = option(128, kind="int", low=1, flag="--batch-size")
+    lr: float = option(1e-3, kind="float", low=0, low_open=True, flag="--lr")
     weight_decay: float = 0.0
     warmup: int = 100
     ema_decay: float = 0.999
     class_dropout: float = 0.1
-    seed: int = 0
+    seed: int = option(0, kind="int", low=0, flag="--seed")
     checkpoint_every: int = 500
     data_root: str | None = None
 
@@ -46,6 +47,7 @@ def _step_generator(seed: int, step: int) -> torch.Generator:
 
 def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True) -> Path:
     """Train and write ``out/model`` (EMA weights, diffusers format + model card). Returns that path."""
+    validate(cfg)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = DATASETS.get(cfg.dataset)(split="train", root=cfg.data_root)

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..constraints import option, validate
 from ..data import DATASETS
 from ..errors import DiveBenchError
 from ..fidelity.classifier_net import ClassifierConfig, SmallClassifier
@@ -27,12 +28,12 @@ from .checkpointing import load_state, save_state
 @dataclass
 class FeatureExtractorTrainConfig:
     dataset: str = "fmnist"
-    steps: int = 2000
-    batch_size: int = 128
-    lr: float = 3e-3
+    steps: int = option(2000, kind="int", low=1, flag="--steps")
+    batch_size: int = option(128, kind="int", low=1, flag="--batch-size")
+    lr: float = option(3e-3, kind="float", low=0, low_open=True, flag="--lr")
     weight_decay: float = 5e-4
     warmup: int = 100
-    seed: int = 0
+    seed: int = option(0, kind="int", low=0, flag="--seed")
     checkpoint_every: int = 500
     data_root: str | None = None
 
@@ -57,6 +58,7 @@ def accuracy(model: SmallClassifier, images: torch.Tensor, labels: torch.Tensor,
 
 def train_feature_extractor(cfg: FeatureExtractorTrainConfig, out: Path, *, resume: bool = True) -> Path:
     """Train, evaluate on the test split and write ``out/model``. Returns that path."""
+    validate(cfg)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.dataset not in DATASETS:

@@ -20,6 +20,7 @@ import torch
 from diffusers import DDPMScheduler
 from tqdm.auto import tqdm
 
+from ..constraints import option, validate
 from ..adapters.base import vae_encode, vae_scaling_factor
 from ..data.base import to_model_range
 from ..data.canvas import load_canvas
@@ -36,18 +37,18 @@ class LayoutTrainConfig:
     data_seed: int = 0
     max_objects: int = 3
     grid: int = 17
-    width: int = 128
+    width: int = option(128, kind="int", low=1, flag="--width")
     depth: int = 6
-    steps: int = 2000
-    batch_size: int = 32
-    lr: float = 3e-4
+    steps: int = option(2000, kind="int", low=1, flag="--steps")
+    batch_size: int = option(32, kind="int", low=1, flag="--batch-size")
+    lr: float = option(3e-4, kind="float", low=0, low_open=True, flag="--lr")
     warmup: int = 100
     ema_decay: float = 0.995
     object_dropout: float = 0.1
     layout_dropout: float = 0.1
     high_noise_fraction: float = 0.7
     max_weight: float = 20.0
-    seed: int = 0
+    seed: int = option(0, kind="int", low=0, flag="--seed")
     checkpoint_every: int = 250
     check_every: int = 500
     check_images: int = 40
@@ -81,6 +82,7 @@ def layout_batch_tokens(tokenizer: LayoutTokenizer, annotations: list[list[dict]
 
 
 def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True) -> Path:
+    validate(cfg)
     from ..inversion.position_check import position_sensitivity
 
     out = Path(out)

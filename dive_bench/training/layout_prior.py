@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ..constraints import option, validate
 from ..adapters.layout import PRIOR_FOLDERS, LayoutAdapter
 from ..data.canvas import load_canvas
 from ..models.layout_prior import DecoupledPrior, LayoutPrior
@@ -24,16 +25,16 @@ from ..tasks.layout_tokens import SLOTS_PER_OBJECT, LayoutTokenizer
 class PriorTrainConfig:
     train_images: int = 4000
     data_seed: int = 0
-    steps: int = 2000
-    batch_size: int = 128
-    lr: float = 3e-4
-    width: int = 128
+    steps: int = option(2000, kind="int", low=1, flag="--steps")
+    batch_size: int = option(128, kind="int", low=1, flag="--batch-size")
+    lr: float = option(3e-4, kind="float", low=0, low_open=True, flag="--lr")
+    width: int = option(128, kind="int", low=1, flag="--width")
     depth: int = 4
-    seed: int = 0
+    seed: int = option(0, kind="int", low=0, flag="--seed")
     decoupled: bool = False
     device: str = "cpu"
     #: < 1: each query noises only this share of the slots (see LayoutPrior); 1: all (Eq. 3)
-    noised_fraction: float = 1.0
+    noised_fraction: float = option(1.0, kind="float", low=0, low_open=True, high=1, flag="--noised-fraction")
     #: predict the clean slot embedding as a mixture of its vocabulary (see LayoutPrior), not the noise
     predict_embedding: bool = False
     #: write into ``model_dir/prior_set/`` (a prior set beside the default one, see LayoutAdapter)
@@ -54,6 +55,7 @@ def shuffled_objects(tokens: torch.Tensor, tok: LayoutTokenizer, generator: torc
 
 
 def train_layout_prior(model_dir: Path, cfg: PriorTrainConfig) -> Path:
+    validate(cfg)
     from ..runner import resolve_device
 
     device = resolve_device(cfg.device)  # a clear error, not a torch one, when CUDA is missing

@@ -1,0 +1,117 @@
+"""Allowed values of every option, declared once beside the option and checked at the boundary.
+
+A config dataclass declares each field with :func:`option`, which records the field's range,
+choices and command-line flag in the field's metadata. :func:`validate` reads those declarations,
+so the Python API and the CLI refuse exactly the same values with the same one-line message
+("--batch-size (batch_size) must be an integer >= 1, got 0"). Without it, a zero batch size or a
+NaN learning rate ran to completion and reported "no items" with exit status 0: a CI job that
+trusts the exit code saw success.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import DiveBenchError
+
+_KEY = "dive_bench"
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """What one option accepts. ``kind`` is "int", "float", "bool", "str" or "any"."""
+
+    kind: str = "any"
+    low: float | None = None
+    high: float | None = None
+    #: ``low`` excluded (e.g. a learning rate must be > 0)
+    low_open: bool = False
+    choices: tuple | None = None
+    #: None is a legal value (meaning "use the default rule", e.g. lr = 0.5 x table std)
+    optional: bool = False
+    flag: str | None = None
+
+    def describe(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(map(str, self.choices))
+        what = {"int": "an integer", "float": "a finite number", "bool": "true or false",
+                "str": "a string"}.get(self.kind, "a value")
+        if self.low is not None:
+            what += f" {'>' if self.low_open else '>='} {_num(self.low)}"
+        if self.high is not None:
+            what += f"{' and' if self.low is not None else ''} <= {_num(self.high)}"
+        return what + (" (or unset)" if self.optional else "")
+
+    def accepts(self, value: Any) -> bool:
+        if value is None:
+            return self.optional
+        if self.choices is not None:
+            return value in self.choices
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if self.kind == "str":
+            return isinstance(value, str)
+        if self.kind in ("int", "float"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return False
+            if self.kind == "int" and not (isinstance(value, int) or float(value).is_integer()):
+                return False
+            if not math.isfinite(value):
+                return False
+            if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+                return False
+            if self.high is not None and value > self.high:
+                return False
+        return True
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def option(default: Any, *, flag: str | None = None, **allowed: Any) -> Any:
+    """A dataclass field with its allowed values (see :class:`Allowed`) in its metadata."""
+    spec = Allowed(flag=flag, **allowed)
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("mutable defaults are not supported")
+    return dataclasses.field(default=default, metadata={_KEY: spec})
+
+
+def allowed_of(field: dataclasses.Field) -> Allowed | None:
+    return field.metadata.get(_KEY)
+
+
+def name_of(field: dataclasses.Field, spec: Allowed | None = None) -> str:
+    """How the message names an option: its flag and its Python name, so both audiences find it."""
+    spec = spec or allowed_of(field)
+    return f"{spec.flag} ({field.name})" if spec is not None and spec.flag else field.name
+
+
+def refuse(name: str, what: str, value: Any) -> DiveBenchError:
+    return DiveBenchError(f"{name} must be {what}, got {value!r}")
+
+
+def validate(config: Any) -> None:
+    """Raise :class:`DiveBenchError` naming the first field of ``config`` outside its declared
+    range; then run the config's own cross-field rules (``config.check()`` if it has one)."""
+    for f in dataclasses.fields(config):
+        spec = allowed_of(f)
+        if spec is None:
+            continue
+        value = getattr(config, f.name)
+        if not spec.accepts(value):
+            raise refuse(name_of(f, spec), spec.describe(), value)
+    check = getattr(config, "check", None)
+    if callable(check):
+        check()
+
+
+def field_named(config_cls: type, name: str) -> str:
+    """The display name of ``config_cls.name`` (flag and field), for cross-field messages."""
+    for f in dataclasses.fields(config_cls):
+        if f.name == name:
+            return name_of(f)
+    return name
