@@ -59,10 +59,9 @@ def load_run(path: str | Path) -> dict:
         p = p / "run.json"
     if not p.exists():
         raise DiveBenchError(f"{p} does not exist; pass a run.json or the --out folder of a score run")
-    try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise DiveBenchError(f"{p} is not valid JSON ({exc})") from exc
+    from .store import read_run_json
+
+    return read_run_json(p)  # one line for a binary file, a JSON list, missing keys
 
 
 def _protocol(run: dict) -> dict:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import DiveBenchError
+from .store import read_run_json
 
 METHOD_NAMES = {"dive": "DIVE", "enumerate": "Diffusion Classifier"}
 #: the score shown per method column, in order of preference, and whether larger is better
@@ -36,17 +37,24 @@ def load_runs(paths: list[str | Path]) -> list[dict]:
             raise DiveBenchError(f"{p} does not exist; pass run.json files or folders containing them")
     runs = []
     for f in sorted(set(files)):
-        try:
-            run = json.loads(f.read_text())
-        except json.JSONDecodeError as exc:
-            raise DiveBenchError(f"{f} is not valid JSON ({exc})") from exc
-        if not {"model", "task", "method", "metrics"} <= run.keys():
-            raise DiveBenchError(f"{f} is not a dive_bench run.json (missing model/task/method/metrics)")
+        run = read_run_json(f)  # one line for a binary file, a JSON list, missing keys
         run["_path"] = str(f)
         runs.append(run)
     if not runs:
         raise DiveBenchError("no run.json files found")
     return runs
+
+
+def write_leaderboard(path: str | Path, text: str) -> None:
+    """Write the leaderboard Markdown to ``path`` (``leaderboard --out``), or one DiveBenchError
+    naming the path (a folder, /proc, a read-only or immutable place)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise DiveBenchError(f"cannot write the leaderboard to {path} ({exc.strerror or exc}); pass --out a file "
+                             "path in a folder you can write to (or leave --out out to print it)") from exc
 
 
 def protocol_key(run: dict) -> tuple:
