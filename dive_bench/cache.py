@@ -15,10 +15,34 @@ import torch
 CACHE_ENV = "DIVE_BENCH_CACHE"
 
 
-def cache_root() -> Path:
-    """``$DIVE_BENCH_CACHE``, else ``~/.cache/dive_bench``."""
+_CHECKED: set[Path] = set()
+
+
+def cache_root(override: str | Path | None = None) -> Path:
+    """``override`` (``--cache-dir``), else ``$DIVE_BENCH_CACHE``, else ``~/.cache/dive_bench``:
+    created if missing and checked to be a writable folder (once per process), or one
+    DiveBenchError naming where the path came from and the fix. Every user of the cache goes
+    through here, so a cache that points at a file fails before any compute, not deep inside it."""
+    from .errors import DiveBenchError
+    from .store import dir_problem
+
     base = os.environ.get(CACHE_ENV)
-    return Path(base) if base else Path.home() / ".cache" / "dive_bench"
+    if override:
+        root, source = Path(override).expanduser(), "--cache-dir"
+    elif base:
+        root, source = Path(base).expanduser(), f"${CACHE_ENV}"
+    else:
+        root, source = Path.home() / ".cache" / "dive_bench", f"the default cache folder (${CACHE_ENV} is unset)"
+    if root not in _CHECKED:
+        problem = dir_problem(root)
+        if problem:
+            fix = ("pass --cache-dir a writable folder" if override else
+                   f"set {CACHE_ENV} to a writable folder" + ("" if base else " (e.g. under /tmp)")
+                   + (f" or unset it to use {Path.home() / '.cache' / 'dive_bench'}" if base else ""))
+            raise DiveBenchError(f"{source} is {root}, which {problem}; the cache holds derived data dive_bench can "
+                                 f"always recompute, and needs a writable folder: {fix}")
+        _CHECKED.add(root)
+    return root
 
 
 def content_hash(*parts: object) -> str:

@@ -165,10 +165,21 @@ def _scaled(ann: dict, sx: float, sy: float) -> dict:
 
 
 def _read_image(path: Path, img: dict, image_size: int | None) -> tuple[np.ndarray, float, float]:
-    from PIL import Image
-
     if not path.is_file():
         raise DiveBenchError(f"image file {path} (image id {img['id']}) is missing; check image_dir")
+    try:
+        return _decode_image(path, img, image_size)
+    except DiveBenchError:
+        raise
+    except (OSError, ValueError, SyntaxError) as exc:  # PIL: UnidentifiedImageError, truncated data, ...
+        detail = " ".join(str(exc).split())[:100] or type(exc).__name__
+        raise DiveBenchError(f"{path} (image id {img['id']}) is not a readable image ({detail}); replace it with a "
+                             "good copy") from exc
+
+
+def _decode_image(path: Path, img: dict, image_size: int | None) -> tuple[np.ndarray, float, float]:
+    from PIL import Image
+
     with Image.open(path) as im:
         im = im.convert("RGB")
         if im.size != (img["width"], img["height"]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,17 @@ _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
 def read_idx(path: Path) -> np.ndarray:
     """Parse an IDX file (optionally gzipped): magic, dims, then big-endian uint8 data."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise DiveBenchError(
+            f"{path} is a corrupt or truncated gzip file ({type(exc).__name__}: {' '.join(str(exc).split())[:100]}); "
+            f"reinstall dataset-fashion-mnist, or replace it with a good copy (or with the uncompressed "
+            f"{path.with_suffix('').name}, and delete the .gz)") from exc
+    except OSError as exc:
+        raise DiveBenchError(f"cannot read {path} ({exc.strerror or exc}); check the file, or point --data-root / "
+                             f"${ROOT_ENV} at a folder holding the four IDX files") from exc
     if len(data) < 4:
         raise DiveBenchError(f"{path} is not an IDX file (too short); reinstall dataset-fashion-mnist")
     zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])

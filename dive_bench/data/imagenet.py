@@ -17,15 +17,20 @@ _EXTS = {".jpeg", ".jpg", ".png", ".webp", ".bmp"}
 
 
 def _center_crop_resize(path: Path, size: int) -> torch.Tensor:
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
     from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
 
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        # ADM/DiT preprocessing: resize the short side, then centre-crop.
-        im = resize(im, size, interpolation=3, antialias=True)
-        im = center_crop(im, [size, size])
-        return pil_to_tensor(im)
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            # ADM/DiT preprocessing: resize the short side, then centre-crop.
+            im = resize(im, size, interpolation=3, antialias=True)
+            im = center_crop(im, [size, size])
+            return pil_to_tensor(im)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:  # PIL raises all of these
+        detail = " ".join(str(exc).split())[:100] or type(exc).__name__
+        raise DiveBenchError(f"{path} is not a readable image ({detail}); replace it with a good copy or remove it "
+                             "from the dataset folder") from exc
 
 
 def load_imagenet_folder(split: str = "val", root: str | None = None, *, per_class: int = 2,
@@ -40,12 +45,24 @@ def load_imagenet_folder(split: str = "val", root: str | None = None, *, per_cla
         raise DiveBenchError(f"{base} has no class sub-folders; expected ROOT/<wnid>/<image files>")
     index = {c: i for i, c in enumerate(classes)}
     if subset_file:
-        rel = [line.strip() for line in Path(subset_file).read_text().splitlines() if line.strip()]
+        try:
+            rel = [line.strip() for line in Path(subset_file).read_text().splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DiveBenchError(f"cannot read the subset file {subset_file} ({exc}); it lists CLASS/FILE paths "
+                                 "relative to --data-root, one a line") from exc
         files = [base / r for r in rel]
     else:
         files = []
         for c in classes:
-            imgs = sorted(p for p in (base / c).iterdir() if p.suffix.lower() in _EXTS)
+            imgs = sorted(p for p in (base / c).iterdir() if p.suffix.lower() in _EXTS and p.is_file())
+            if not imgs:
+                others = sorted(p.name for p in (base / c).iterdir())
+                found = f"it holds only {', '.join(others[:3])}{' ...' if len(others) > 3 else ''}" if others \
+                    else "it is empty"
+                raise DiveBenchError(
+                    f"class folder {base / c} has no image files ({found}; images end in "
+                    f"{', '.join(sorted(_EXTS))}); restore its images (removing the folder would renumber the "
+                    "classes after it)")
             files.extend(imgs[:per_class])
     missing = [f for f in files if not f.exists()]
     if missing:

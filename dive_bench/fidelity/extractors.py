@@ -19,6 +19,7 @@ The sha256 of the weights file is recorded with every number and keys the refere
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -68,16 +69,48 @@ def _how_to_get() -> str:
             "in-domain extractor, e.g. --feature-extractor fmnist-classifier")
 
 
-def _check_inception_file(path: Path) -> None:
-    """Open the file the safe way (no pickled code) and check it is an Inception state dict."""
+def _load_inception_state(source, path: Path) -> dict:
+    """The state dict in ``source`` (a path or a file object holding ``path``'s bytes), loaded the
+    safe way (``weights_only=True``: no pickled code runs), and checked to be an Inception state
+    dict; else one DiveBenchError naming ``path``."""
+    import pickle
+
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure here means an unusable weights file
-        raise DiveBenchError(f"Inception weights {path} cannot be loaded as a plain state dict ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0][:120]}); {_how_to_get()}") from exc
+        if isinstance(exc, EOFError) and path.is_file() and path.stat().st_size == 0:
+            why = "the file is empty"
+        elif isinstance(exc, pickle.UnpicklingError):
+            # torch's own message suggests weights_only=False, i.e. running the file's code: never that
+            why = "it is not a plain tensor state dict (a pickle that needs code to load, or not a torch file)"
+        else:
+            detail = " ".join(str(exc).split())[:120]
+            why = f"{type(exc).__name__}{': ' + detail if detail else ''}; not a torch state dict file"
+        raise DiveBenchError(f"Inception weights {path} cannot be loaded as a plain state dict ({why}); "
+                             f"{_how_to_get()}") from exc
     if not isinstance(state, dict) or "Conv2d_1a_3x3.conv.weight" not in state or "fc.weight" not in state:
         raise DiveBenchError(f"{path} is not an inception-v3-compat state dict (missing Conv2d_1a_3x3 / fc); "
                              f"{_how_to_get()}")
+    return state
+
+
+def _check_inception_file(path: Path) -> None:
+    """Open the file the safe way (no pickled code) and check it is an Inception state dict."""
+    _load_inception_state(path, path)
+
+
+def verified_inception_state(path: Path, sha256: str) -> dict:
+    """The state dict of ``path`` if its bytes still hash to ``sha256`` (the hash the run records),
+    loaded with ``weights_only=True``. Read once: the bytes that are hashed are the bytes loaded."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DiveBenchError(f"cannot read the Inception weights {path} ({exc.strerror or exc}); {_how_to_get()}") from exc
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise DiveBenchError(f"Inception weights {path} changed while this command ran (sha256 no longer "
+                             f"{sha256[:12]}...); rerun the command with the file you mean to use")
+    return _load_inception_state(io.BytesIO(data), path)
 
 
 def resolve_inception_weights(path: str | Path | None = None) -> Path:
@@ -121,9 +154,19 @@ class Extractor:
     def create(self, device: torch.device):
         from torch_fidelity.utils import create_feature_extractor
 
+        weights = str(self.weights_path)
+        if self.name == INCEPTION:
+            # torch-fidelity 0.4 loads this argument with torch.load(weights_only=False), which runs any
+            # code pickled into a file. So it never gets the user's file: it gets a copy in memory,
+            # written by torch.save from the state dict loaded here with weights_only=True (tensors
+            # only), from the same bytes whose sha256 the run records.
+            state = verified_inception_state(self.weights_path, self.weights_sha256)
+            weights = io.BytesIO()
+            torch.save(state, weights)
+            weights.seek(0)
         return create_feature_extractor(self.name, [self.feature_layer, self.logits_layer],
                                         cuda=device.type == "cuda", verbose=False,
-                                        feature_extractor_weights_path=str(self.weights_path),
+                                        feature_extractor_weights_path=weights,
                                         feature_extractor_compile=False)
 
     def record(self) -> dict:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import DiveBenchError
-from ..store import write_json_atomic
+from ..store import dir_problem, write_json_atomic
 
 MANIFEST = "manifest.json"
 _PNG = re.compile(r"^(\d{6,})\.png$")
@@ -31,13 +31,21 @@ class SampleCache:
     def __init__(self, folder: str | Path, config: dict) -> None:
         self.folder = Path(folder)
         self.config = json.loads(json.dumps(config, sort_keys=True))  # normalised (tuples -> lists)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        # before any sampling: an --out that is a file, under /proc, read-only or immutable would
+        # otherwise fail only when the first batch of samples is written
+        problem = dir_problem(self.folder)
+        if problem:
+            raise DiveBenchError(f"sample folder {self.folder} {problem}; pass --out a new or existing folder you can "
+                                 "write to")
         path = self.folder / MANIFEST
         if path.exists():
             try:
-                manifest = json.loads(path.read_text())
-            except json.JSONDecodeError as exc:
-                raise DiveBenchError(f"{path} is corrupt ({exc}); delete the folder {self.folder} to resample") from exc
+                manifest = json.loads(path.read_bytes())
+            except (ValueError, OSError) as exc:
+                raise DiveBenchError(f"{path} is corrupt ({' '.join(str(exc).split())[:120]}); delete the folder "
+                                     f"{self.folder} to resample") from exc
+            if not isinstance(manifest, dict):
+                raise DiveBenchError(f"{path} is corrupt (not a JSON object); delete the folder {self.folder} to resample")
             stored = manifest.get("config", {})
             if stored != self.config:
                 diff = sorted(k for k in set(stored) | set(self.config) if stored.get(k) != self.config.get(k))
@@ -51,7 +59,9 @@ class SampleCache:
             self._save_manifest()
 
     def _save_manifest(self) -> None:
-        write_json_atomic(self.folder / MANIFEST, self.manifest)
+        write_json_atomic(self.folder / MANIFEST, self.manifest,
+                          intact="the samples written so far are kept; free disk space or fix permissions and "
+                                 "rerun the same command to resume")
 
     def path(self, index: int) -> Path:
         return self.folder / f"{index:06d}.png"
@@ -72,8 +82,17 @@ class SampleCache:
         arr = images.cpu().permute(0, 2, 3, 1).numpy()
         for i, a in zip(indices, arr):
             tmp = self.folder / f".{i:06d}.png.tmp-{os.getpid()}"
-            Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a).save(tmp, format="PNG")
-            os.replace(tmp, self.path(i))
+            try:
+                Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a).save(tmp, format="PNG")
+                os.replace(tmp, self.path(i))
+            except OSError as exc:
+                try:
+                    tmp.unlink(missing_ok=True)
+                except OSError:
+                    pass
+                raise DiveBenchError(f"could not write sample {self.path(i)} ({exc.strerror or exc}); the samples "
+                                     "written before are kept: free disk space or fix permissions and rerun the same "
+                                     "command to resume") from exc
         self.manifest["generation_seconds"] = float(self.manifest.get("generation_seconds", 0.0)) + float(seconds)
         self.manifest["generated"] = int(self.manifest.get("generated", 0)) + len(indices)
         self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
