@@ -14,6 +14,7 @@ Shared by ``dive-bench check`` and the pytest plugin. Works from run.json files 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,7 +129,11 @@ def _mcnemar_one_sided(base_only: int, cur_only: int) -> float:
 
 
 def compare(current: dict, baseline: dict, margins: dict[str, float] | None = None, mode: str = "regression",
-            n_boot: int = 2000, seed: int = 0, across_configs: bool = False) -> Verdict:
+            n_boot: int = 2000, seed: int = 0, across_configs: bool = False, allow_failed: bool = False,
+            allow_partial: bool = False) -> Verdict:
+    """The verdict on ``current`` against ``baseline``. A run whose items failed (errors, NaN scores)
+    is a regression unless ``allow_failed``; an unfinished run is incomparable unless
+    ``allow_partial``: neither may ever pass silently."""
     if mode not in ("regression", "noninferiority"):
         raise DiveBenchError(f"--mode must be regression or noninferiority, not {mode!r}")
     if "fidelity" in (current.get("method"), baseline.get("method")):
@@ -137,6 +142,22 @@ def compare(current: dict, baseline: dict, margins: dict[str, float] | None = No
     reason = incomparable_reason(current, baseline, across_configs)
     if reason:
         return Verdict(INCOMPARABLE, reason)
+    junk = _nonfinite_metrics(current)
+    if junk:
+        return Verdict(REGRESSION, f"current run has non-finite metrics ({', '.join(junk)})")
+    if _nonfinite_metrics(baseline):
+        return Verdict(INCOMPARABLE, f"baseline has non-finite metrics ({', '.join(_nonfinite_metrics(baseline))}); "
+                                     "rescore the baseline")
+    failed = int(current.get("n_failed") or 0)
+    if failed and not allow_failed:
+        return Verdict(REGRESSION, f"{failed} of {current.get('n_items')} items of the current run failed (errors or "
+                                   "non-finite scores, see failed_items in its run.json); --allow-failed judges the rest")
+    for name, run in (("current", current), ("baseline", baseline)):
+        done, total = run.get("n_done"), run.get("n_items")
+        if done is not None and total is not None and done + (int(run.get("n_failed") or 0) if allow_failed else 0) < total \
+                and not allow_partial:
+            return Verdict(INCOMPARABLE, f"the {name} run is partial ({done} of {total} items scored); finish it by "
+                                         "rerunning its score command, or pass --allow-partial to judge the shared items")
     margins = margins or {}
     unknown = set(margins) - set(baseline.get("metrics", {}))
     if unknown:
@@ -208,7 +229,18 @@ def compare(current: dict, baseline: dict, margins: dict[str, float] | None = No
     return Verdict(status, "" if status == PASS else "score dropped beyond noise and margin", verdicts)
 
 
+def _nonfinite_metrics(run: dict) -> list[str]:
+    """Names of the run's metrics whose value is NaN/inf (a junk run must never pass)."""
+    bad = []
+    for name, m in (run.get("metrics") or {}).items():
+        value = m.get("value") if isinstance(m, dict) else m
+        if isinstance(value, (int, float)) and not math.isfinite(value):
+            bad.append(name)
+    return bad
+
+
 def parse_margins(items: list[str] | None) -> dict[str, float]:
+    """``["accuracy=0.01"]`` -> ``{"accuracy": 0.01}``; a margin is a finite drop >= 0."""
     out = {}
     for item in items or []:
         name, sep, value = item.partition("=")
@@ -216,6 +248,8 @@ def parse_margins(items: list[str] | None) -> dict[str, float]:
             out[name] = float(value)
         except ValueError:
             sep = ""
-        if not sep:
+        if not sep or not name:
             raise DiveBenchError(f"--margin {item!r} must look like METRIC=VALUE, e.g. accuracy=0.01")
+        if not math.isfinite(out[name]) or out[name] < 0:
+            raise DiveBenchError(f"--margin {item!r}: the tolerated drop must be a finite number >= 0")
     return out

@@ -137,8 +137,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     runs = load_runs(args.runs)
     text = leaderboard_markdown(runs, title=args.title, sources=args.runs)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
+        from .report import write_leaderboard
+
+        write_leaderboard(args.out, text)
         print(f"wrote {args.out} ({len(runs)} runs)")
     else:
         print(text)

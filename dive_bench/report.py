@@ -225,7 +225,29 @@ def speed_table(key: tuple, runs: list[dict]) -> str:
     return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
 
 
+def best_of_duplicates(runs: list[dict]) -> list[dict]:
+    """One run per (protocol, model, method config, precision): a complete run before a partial one,
+    then the one with more items done, then the newer. Two runs of one cell used to overwrite each
+    other in file order, so a partial rerun could hide the complete run."""
+    from .methods import normalized_config
+
+    best: dict[str, dict] = {}
+    for r in runs:
+        if r.get("method") == "fidelity":
+            best[f"fidelity:{r.get('_path', id(r))}"] = r
+            continue
+        cell = json.dumps([protocol_key(r), r["model"], r["method"],
+                           normalized_config(r["method"], r.get("method_config", {})), _precision(r)],
+                          sort_keys=True, default=str)
+        rank = (r.get("status") == "complete", r.get("n_done") or 0, r.get("created") or "")
+        if cell not in best or rank > (best[cell].get("status") == "complete", best[cell].get("n_done") or 0,
+                                       best[cell].get("created") or ""):
+            best[cell] = r
+    return [r for r in runs if any(r is b for b in best.values())]
+
+
 def leaderboard_markdown(runs: list[dict], title: str = "dive_bench leaderboard", sources: list[str] | None = None) -> str:
+    runs = best_of_duplicates(runs)
     groups: dict[tuple, list[dict]] = defaultdict(list)
     fidelity = [r for r in runs if r.get("method") == "fidelity"]  # FID/IS/...: own tables (fidelity/report.py)
     for r in runs:

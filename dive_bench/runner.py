@@ -30,7 +30,7 @@ from .inversion import ProbeSet
 from .inversion.preflight import check_finite
 from .methods import METHODS, key_config
 from .seeding import item_seed
-from .store import ShardStore, collect, done_in_other_shards, shard_path, write_json_atomic
+from .store import ShardStore, check_out_dir, collect, done_in_other_shards, shard_path, write_json_atomic
 from .tasks import TASKS
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -133,6 +133,7 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
         raise DiveBenchError(f"bad option for method {req.method}: {exc}") from exc
     validate(cfg)
     k, n = resolve_shard(req.shard)
+    check_out_dir(req.out)  # a file, /proc or a read-only place fails before the model loads
     device = resolve_device(req.device)
     if req.tf32:
         torch.backends.cuda.matmul.allow_tf32 = True

@@ -50,7 +50,10 @@ class UInt8Images(Dataset):
 
 
 def cache_dir(path: str | Path | None = None) -> Path:
-    return Path(path or os.environ.get("DIVE_BENCH_CACHE") or Path.home() / ".cache" / "dive_bench") / "fidelity"
+    """Reference statistics live under the cache root (checked: one line for a file or an unwritable place)."""
+    from ..cache import cache_root
+
+    return cache_root(path) / "fidelity"
 
 
 def images_sha256(images: torch.Tensor) -> str:

@@ -23,7 +23,7 @@ from ..constraints import option, validate
 from ..errors import DiveBenchError
 from ..store import write_json_atomic
 from .extractors import INCEPTION, resolve_extractor
-from .metrics import MetricOptions, compute_metrics, images_sha256
+from .metrics import MetricOptions, cache_dir, compute_metrics, images_sha256
 from .sample_cache import SampleCache
 from .sampling import balanced_labels, generate_samples, sample_config
 
@@ -109,6 +109,7 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
     from ..runner import DTYPES, _git_sha, resolve_device
 
     validate(req)
+    cache_dir(req.cache_dir)  # an unusable cache fails now, not after sampling
     device = resolve_device(req.device)
     # resolve the extractor (and its weights) before sampling: a missing weights file should fail in
     # seconds, not after an hour of sampling
@@ -185,7 +186,7 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "run.json", payload)
+    write_json_atomic(out / "run.json", payload, intact="the cached samples are kept; rerun the same command")
     return payload
 
 

@@ -72,7 +72,7 @@ def seed_layouts(adapter, x0: torch.Tensor, probes: ProbeSet, *, loss: str = "l2
     image its cost: ``{"evaluations", "seconds" (when it was computed), "cached"}``."""
     from ..store import write_json_atomic
 
-    folder = cache_root() / "layout-seeds"
+    folder = cache_root() / "layout-seeds" if use_cache else None
     # the seed never looks at the priors, so only the image model keys it
     model_key = (getattr(adapter, "image_model_sha256", None) or adapter.info()["sha256"]) if use_cache else None
     # a seed computed under bf16/fp16 autocast is not reused by an fp32 run, nor the other way round
