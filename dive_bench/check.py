@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DiveBenchError
+from .spec import Protocol
 
 PASS, REGRESSION, INCOMPARABLE = 0, 1, 2
 ALPHA = 0.05
@@ -65,29 +66,12 @@ def load_run(path: str | Path) -> dict:
     return read_run_json(p)  # one line for a binary file, a JSON list, missing keys
 
 
-def _protocol(run: dict) -> dict:
-    from .methods import normalized_config
-
-    proto = dict(run.get("protocol") or {})
-    proto.pop("seed", None)  # another seed is another sample of the same protocol
-    if not proto:  # older files: rebuild from the top level
-        proto = {k: run.get(k) for k in ("task", "task_version", "method", "method_config")}
-    proto["method_config"] = normalized_config(proto.get("method"), proto.get("method_config") or {})
-    return proto
-
-
 def incomparable_reason(current: dict, baseline: dict, across_configs: bool = False) -> str | None:
-    """Why two runs cannot be paired, or None. ``across_configs`` allows another method
-    configuration on the same task and images (an ablation row against the full method)."""
-    a, b = _protocol(current), _protocol(baseline)
-    if across_configs:
-        a.pop("method_config", None)
-        b.pop("method_config", None)
-    for key in sorted(set(a) | set(b)):
-        if a.get(key) != b.get(key):
-            what = {"items_sha256": "item set", "method_config": "method configuration"}.get(key, key)
-            return f"different {what} ({json.dumps(b.get(key))[:80]} vs {json.dumps(a.get(key))[:80]})"
-    return None
+    """Why two runs cannot be paired, or None (``spec.Protocol`` is the one definition of "same
+    protocol"; another seed is another sample of the same protocol). ``across_configs`` allows
+    another method configuration on the same task and images (an ablation row against the full
+    method)."""
+    return Protocol.of_run(current).differs_from(Protocol.of_run(baseline), across_configs=across_configs)
 
 
 def _paired_outcomes(current: dict, baseline: dict) -> tuple[np.ndarray, np.ndarray] | None:
@@ -103,21 +87,21 @@ def _paired_outcomes(current: dict, baseline: dict) -> tuple[np.ndarray, np.ndar
 
 
 def _paired_detections(current: dict, baseline: dict):
-    """(gt, baseline detections, current detections) over the images both runs scored, or None."""
+    """(gt, baseline detections, current detections) over the images both runs scored, or None.
+    Built from the per-item targets stored in run.json, never from the live task."""
     ci, bi = current.get("items"), baseline.get("items")
     if not ci or not bi or not ci["labels"] or not isinstance(ci["labels"][0], dict):
         return None
-    from .tasks import TASKS
+    from .tasks.detection_metric import detections_of, ground_truth_of
 
     cur = dict(zip(ci["ids"], zip(ci["predictions"], ci["labels"])))
     base = dict(zip(bi["ids"], bi["predictions"]))
     shared = sorted(cur.keys() & base.keys())
     if not shared:
         return None
-    task = TASKS.get(current["task"])
     labels = [cur[i][1] for i in shared]
-    return (task.ground_truth(labels), task.detections([base[i] for i in shared], labels),
-            task.detections([cur[i][0] for i in shared], labels))
+    base_p, cur_p = [base[i] for i in shared], [cur[i][0] for i in shared]
+    return ground_truth_of(labels, base_p, cur_p), detections_of(base_p, labels), detections_of(cur_p, labels)
 
 
 def _mcnemar_one_sided(base_only: int, cur_only: int) -> float:

@@ -13,8 +13,8 @@ from typing import Any, Callable
 import torch
 
 from .adapters.base import Adapter
-from .inversion import DiveConfig, EnumerationConfig, ProbeSet, enumerate_classes, invert
-from .inversion.enumerate import check_stages
+from .configs import LATER_FIELDS, DiveConfig, EnumerationConfig, check_stages, key_config, normalized_config  # noqa: F401
+from .inversion import ProbeSet, enumerate_classes, invert
 
 
 @dataclass(frozen=True)
@@ -67,26 +67,3 @@ METHODS: dict[str, Method] = {
     "enumerate": Method("enumerate", EnumerationConfig, _run_enumerate,
                         check=lambda cfg, probes: check_stages(cfg.stages, len(probes))),
 }
-
-
-#: Config fields added after runs were stored, each with the value that reproduces the behaviour
-#: from before it existed. While a field has that value it is left out of the run key, so a run
-#: (or one shard of it) started before the field existed resumes and merges with one started after.
-LATER_FIELDS: dict[str, dict[str, Any]] = {"dive": {"prior_probes": 1, "prior_in_monitor": False, "prior_repairs": False,
-                                                      "neighbour_repairs": False}}
-
-
-def key_config(method: str, config: dict) -> dict:
-    """``config`` as the run key sees it: later fields at their behaviour-preserving value dropped."""
-    later = LATER_FIELDS.get(method, {})
-    return {k: v for k, v in config.items() if not (k in later and v == later[k])}
-
-
-def normalized_config(method: str, config: dict) -> dict:
-    """A stored method config with fields added after it was written filled in with their
-    defaults. New fields get defaults that reproduce the earlier behaviour, so old run.json
-    files stay comparable with new ones."""
-    m = METHODS.get(method)
-    if m is None:
-        return dict(config)
-    return {**dataclasses.asdict(m.config_cls()), **config}

@@ -15,14 +15,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from .configs import PROBE_FIELDS, comparable_config
 from .errors import DiveBenchError
+from .spec import Protocol
 from .store import read_run_json
 
 METHOD_NAMES = {"dive": "DIVE", "enumerate": "Diffusion Classifier"}
 #: the score shown per method column, in order of preference, and whether larger is better
 PRIMARY = ("accuracy", "ap")
 DIRECTION = {"accuracy": True, "ap": True}
-PROBE_KEYS = ("interval", "probe_seed", "loss", "weighting")
+PROBE_KEYS = PROBE_FIELDS
 
 
 def load_runs(paths: list[str | Path]) -> list[dict]:
@@ -58,12 +60,10 @@ def write_leaderboard(path: str | Path, text: str) -> None:
 
 
 def protocol_key(run: dict) -> tuple:
-    from .methods import normalized_config
-
-    cfg = normalized_config(run["method"], run.get("method_config", {}))
-    items = run.get("protocol", {}).get("items_sha256", "")
-    return (run["task"], str(run.get("task_version", "")), items, run.get("n_items"),
-            tuple(cfg.get(k) for k in PROBE_KEYS), run.get("seed"))
+    """One table per (protocol's task, version, items, probes) and seed: ``spec.Protocol`` defines
+    the protocol; its method and config are the table's columns, so they are left out here."""
+    p = Protocol.of_run(run)
+    return (p.task, p.task_version, p.items_sha256, run.get("n_items"), p.probes, run.get("seed"))
 
 
 def _config_label(method: str, cfg: dict, varying: list[str]) -> str:
@@ -104,10 +104,8 @@ def _method_columns(runs: list[dict]) -> dict[int, str]:
     for r in runs:
         by_method[r["method"]].append(r)
     labels = {}
-    from .methods import normalized_config
-
     for method, rs in by_method.items():
-        configs = [_effective({k: v for k, v in normalized_config(method, r["method_config"]).items()
+        configs = [_effective({k: v for k, v in comparable_config(method, r["method_config"]).items()
                                if k not in PROBE_KEYS}) for r in rs]
         configs = [c if "dtype" in c else {**c, "precision": _precision(r)} for c, r in zip(configs, rs)]
         keys = sorted({k for c in configs for k in c})
@@ -229,15 +227,13 @@ def best_of_duplicates(runs: list[dict]) -> list[dict]:
     """One run per (protocol, model, method config, precision): a complete run before a partial one,
     then the one with more items done, then the newer. Two runs of one cell used to overwrite each
     other in file order, so a partial rerun could hide the complete run."""
-    from .methods import normalized_config
-
     best: dict[str, dict] = {}
     for r in runs:
         if r.get("method") == "fidelity":
             best[f"fidelity:{r.get('_path', id(r))}"] = r
             continue
         cell = json.dumps([protocol_key(r), r["model"], r["method"],
-                           normalized_config(r["method"], r.get("method_config", {})), _precision(r)],
+                           comparable_config(r["method"], r.get("method_config", {})), _precision(r)],
                           sort_keys=True, default=str)
         rank = (r.get("status") == "complete", r.get("n_done") or 0, r.get("created") or "")
         if cell not in best or rank > (best[cell].get("status") == "complete", best[cell].get("n_done") or 0,

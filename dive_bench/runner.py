@@ -30,6 +30,7 @@ from .inversion import ProbeSet
 from .inversion.preflight import check_finite
 from .methods import METHODS, key_config
 from .seeding import item_seed
+from .spec import RunResult, RunSpec
 from .store import ShardStore, check_out_dir, collect, done_in_other_shards, shard_path, write_json_atomic
 from .tasks import TASKS
 
@@ -78,7 +79,7 @@ def resolve_shard(text: str | None, env: dict | None = None) -> tuple[int, int]:
     return k, n
 
 
-def _git_sha() -> str | None:
+def git_sha() -> str | None:
     try:
         proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
                               text=True, timeout=5)
@@ -107,21 +108,28 @@ def resolve_device(device: str) -> torch.device:
 
 def run_key(task, item_ids: list[int], model_sha: str, method: str, config: dict, seed: int,
             dtype: str = "fp32", tf32: bool = False) -> str:
-    """Hash of what changes the numbers (and nothing else: not batch size, host, device or GPU count).
-
-    Precision is in it because it changes predictions: on an H200, bf16 autocast changed 53 of 100
-    canvas-det box lists and 3 of 300 Fashion-MNIST labels against fp32, and TF32 2 of 300, while
-    CUDA fp32 matched the CPU on every item (benchmarks/gpu_check.sh). So a bf16 worker cannot
-    resume or join an fp32 run. Plain fp32 adds nothing, which keeps the keys of earlier runs."""
-    payload = {"task": task.name, "task_version": task.version, "items": item_ids, "model_sha256": model_sha,
-               "method": method, "config": key_config(method, config), "seed": seed}
-    if dtype != "fp32" or tf32:
-        payload["precision"] = {"dtype": dtype, "tf32": bool(tf32)}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    """The run key of these settings (``RunSpec.key``; kept for callers of the earlier API)."""
+    return RunSpec(task.name, str(task.version), tuple(item_ids), model_sha, method, config, seed, dtype, tf32).key()
 
 
-def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
-    """Score this worker's share of ``req.task``; returns the run.json payload (also written)."""
+@dataclass
+class _Prepared:
+    """Everything a worker needs, checked before anything is stored."""
+
+    spec: RunSpec
+    task: object
+    method: object
+    cfg: object
+    adapter: Adapter
+    data: object
+    probes: ProbeSet
+    device: torch.device
+    autocast: object
+
+
+def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
+    """Validate the request, load model and data, build the probes and refuse junk models: every
+    error a user can fix surfaces here, before a shard is opened."""
     if req.method not in METHODS:
         raise DiveBenchError(f"unknown method {req.method!r}; use one of {', '.join(METHODS)}")
     validate(req)
@@ -132,7 +140,7 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     except TypeError as exc:
         raise DiveBenchError(f"bad option for method {req.method}: {exc}") from exc
     validate(cfg)
-    k, n = resolve_shard(req.shard)
+    resolve_shard(req.shard)
     check_out_dir(req.out)  # a file, /proc or a read-only place fails before the model loads
     device = resolve_device(req.device)
     if req.tf32:
@@ -156,63 +164,74 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
             method.check(cfg, probes)
         # before any item is stored: a model with NaN/inf weights or outputs would give junk scores
         check_finite(adapter, first, probes, req.model, cfg.loss, cfg.weighting)
-    info = adapter.info()
-    config = dataclasses.asdict(cfg)
-    key = run_key(task, ids, info["sha256"], req.method, config, req.seed, req.dtype, req.tf32)
+    spec = RunSpec(task.name, str(task.version), tuple(ids), adapter.info()["sha256"], req.method,
+                   dataclasses.asdict(cfg), req.seed, req.dtype, req.tf32, model=req.model)
+    return _Prepared(spec, task, method, cfg, adapter, data, probes, device, autocast)
+
+
+def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
+    """Score this worker's share of ``req.task``; returns the run.json payload (also written)."""
+    p = prepare(req, adapter)
+    k, n = resolve_shard(req.shard)
     out = Path(req.out)
-    spec = {"model": req.model, "task": task.name, "task_version": task.version, "method": req.method,
-            "method_config": config, "seed": req.seed, "n_items": len(ids), "item_ids": ids,
-            "items_per_batch": req.items_per_batch,
-            # where the items were computed: `merge` has no request, and timings mean little without it
-            "device": str(device), "dtype": req.dtype, "tf32": req.tf32}
-    store = ShardStore(shard_path(out, k, n), key, spec, info)
+    # where the items were computed: `merge` has no request, and timings mean little without it
+    stored = {**p.spec.to_json(), "items_per_batch": req.items_per_batch, "device": str(p.device)}
+    stored.pop("model_sha256")  # in model_info, as shards have always kept it
+    store = ShardStore(shard_path(out, k, n), (p.spec.key(), *p.spec.legacy_keys()), stored, p.adapter.info())
+    ids = list(p.spec.item_ids)
     # Blocks of consecutive items are the unit of work and of sharding: the same blocks are
     # formed whatever the worker count, so every image is processed with the same neighbours.
     blocks = [ids[i:i + req.items_per_batch] for i in range(0, len(ids), req.items_per_batch)][k::n]
-    done, failed = store.done_ids() | done_in_other_shards(out, key, store.path), store.failed_ids()
-    skip = done | (set() if req.retry_failed else failed)
+    done = store.done_ids() | done_in_other_shards(out, (p.spec.key(), *p.spec.legacy_keys()), store.path)
+    skip = done | (set() if req.retry_failed else store.failed_ids())
     t_start = time.time()
-    mine = sum(len(b) for b in blocks)
-    bar = tqdm(total=mine, initial=sum(1 for b in blocks for i in b if i in skip),
-               desc=f"{req.method} {req.model} on {task.name} [{k}/{n}]", disable=not req.progress, file=sys.stderr)
-
-    def run_items(items: list[int]) -> list[dict]:
-        with autocast:
-            x0 = adapter.encode(to_model_range(data.images[items]).to(device))
-            results = method.run(adapter, x0, probes, cfg, [item_seed(req.seed, task.name, i) for i in items])
-        for i, r in zip(items, results):
-            where = first_nonfinite(r)
-            if where is not None:  # never rank NaN: the item fails, the others of the block stand
-                raise NonFiniteError(f"item {i}: non-finite value in {where}")
-        return results
-
+    bar = tqdm(total=sum(len(b) for b in blocks), initial=sum(1 for b in blocks for i in b if i in skip),
+               desc=f"{req.method} {req.model} on {p.task.name} [{k}/{n}]", disable=not req.progress, file=sys.stderr)
     try:
         for block in blocks:
             todo = [i for i in block if i not in skip]
-            if not todo:
-                continue
-            t0 = time.time()
-            try:
-                results = run_items(todo)
-                per_item = (time.time() - t0) / len(todo)
-                store.put_many([(i, {**r, "label": task.target(data, i)}, per_item) for i, r in zip(todo, results)])
-            except (DiveBenchError, KeyboardInterrupt, MemoryError):
-                raise
-            except Exception:  # isolate the failing image(s); the others of the block still count
-                for i in todo:
-                    t1 = time.time()
-                    try:
-                        (r,) = run_items([i])
-                        store.put_many([(i, {**r, "label": task.target(data, i)}, time.time() - t1)])
-                    except (DiveBenchError, KeyboardInterrupt, MemoryError):
-                        raise
-                    except Exception as exc:
-                        store.put_error(i, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-            bar.update(len(todo))
+            if todo:
+                _score_block(p, store, todo)
+                bar.update(len(todo))
     finally:
         bar.close()
         store.close()
     return finalize(out, req, wall=time.time() - t_start)
+
+
+def _run_items(p: _Prepared, items: list[int]) -> list[dict]:
+    with p.autocast:
+        x0 = p.adapter.encode(to_model_range(p.data.images[items]).to(p.device))
+        results = p.method.run(p.adapter, x0, p.probes, p.cfg, [item_seed(p.spec.seed, p.task.name, i) for i in items])
+    for i, r in zip(items, results):
+        where = first_nonfinite(r)
+        if where is not None:  # never rank NaN: the item fails, the others of the block stand
+            raise NonFiniteError(f"item {i}: non-finite value in {where}")
+    return results
+
+
+def _score_block(p: _Prepared, store: ShardStore, todo: list[int]) -> None:
+    """Compute and commit one block; if it raises, retry its images one by one so that only the
+    failing ones are recorded as failed (with their traceback)."""
+    t0 = time.time()
+    try:
+        results = _run_items(p, todo)
+        per_item = (time.time() - t0) / len(todo)
+        store.put_many([(i, {**r, "label": p.task.target(p.data, i)}, per_item) for i, r in zip(todo, results)])
+        return
+    except (DiveBenchError, KeyboardInterrupt, MemoryError):
+        raise
+    except Exception:  # isolate the failing image(s); the others of the block still count
+        pass
+    for i in todo:
+        t1 = time.time()
+        try:
+            (r,) = _run_items(p, [i])
+            store.put_many([(i, {**r, "label": p.task.target(p.data, i)}, time.time() - t1)])
+        except (DiveBenchError, KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:
+            store.put_error(i, f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
 
 def first_nonfinite(value, path: str = "result") -> str | None:
@@ -235,52 +254,47 @@ def first_nonfinite(value, path: str = "result") -> str | None:
 def finalize(out: Path, req: ScoreRequest | None = None, wall: float | None = None) -> dict:
     """Collect all shards under ``out`` into metrics and write ``out/run.json`` (also ``merge``)."""
     c = collect(out)
-    spec, info = c.spec, c.model_info
-    task = TASKS.get(spec["task"])
-    ids = [i for i in spec["item_ids"] if i in c.results]
+    spec = RunSpec.from_json(c.spec, c.model_info.get("sha256"))
+    task = TASKS.get(spec.task)
+    ids = [i for i in spec.item_ids if i in c.results]
     rows = [c.results[i] for i in ids]
     preds = [r["prediction"] for r, _ in rows]
     labels = [r["label"] for r, _ in rows]
+    n = len(rows)
+    result = RunResult.build(
+        run_key=c.run_key, model=c.spec["model"], task=spec.task, task_version=c.spec["task_version"],
+        method=spec.method, method_config=c.spec["method_config"], items_sha256=spec.items_sha256, seed=spec.seed,
+        status="complete" if n == len(spec.item_ids) else "partial", n_items=len(spec.item_ids), n_done=n,
+        failed_items={str(i): m for i, m in sorted(c.errors.items())},
+        metrics=task.metrics(preds, labels) if rows else {}, metric_info=getattr(task, "metric_info", None),
+        model_info=c.model_info, timings=_timings(rows, wall), env=_env(c.spec, req), shards=c.shards,
+        # per-item outcomes, so paired regression checks need nothing but this file
+        items={"ids": ids, "predictions": preds, "labels": labels})
+    write_json_atomic(Path(out) / "run.json", result.payload)
+    return result.payload
+
+
+def _timings(rows: list[tuple[dict, float]], wall: float | None) -> dict:
+    n = len(rows)
     seconds = [s for _, s in rows]
     evals = [r.get("evaluations", 0) for r, _ in rows]
     reused = [float(r["seed_cost"]["seconds"]) if (r.get("seed_cost") or {}).get("cached") else 0.0 for r, _ in rows]
-    metrics = task.metrics(preds, labels) if rows else {}
-    n = len(rows)
-    protocol = {"task": spec["task"], "task_version": spec["task_version"], "method": spec["method"],
-                "method_config": spec["method_config"], "seed": spec["seed"],
-                "items_sha256": hashlib.sha256(json.dumps(spec["item_ids"]).encode()).hexdigest()}
-    payload = {
-        "schema": 1,
-        "run_key": c.run_key,
-        "model": spec["model"],
-        "task": spec["task"],
-        "task_version": spec["task_version"],
-        "method": spec["method"],
-        "method_config": spec["method_config"],
-        "seed": spec["seed"],
-        "protocol": protocol,
-        "status": "complete" if n == spec["n_items"] else "partial",
-        "n_items": spec["n_items"],
-        "n_done": n,
-        "n_failed": len(c.errors),
-        "failed_items": {str(i): m for i, m in sorted(c.errors.items())},
-        "shards": c.shards,
-        "metrics": metrics,
-        # per-item outcomes, so paired regression checks need nothing but this file
-        "items": {"ids": ids, "predictions": preds, "labels": labels},
-        "model_info": info,
-        "timings": {"seconds_per_item": sum(seconds) / n if n else None,
-                    "evaluations_per_item": sum(evals) / n if n else None,
-                    # work read from a cache (layout seeds) is counted in evaluations but not in
-                    # seconds; its seconds when it was computed are kept here, so the cost is visible
-                    "cached_seconds_per_item": (sum(reused) / n) if n and any(reused) else None,
-                    "wall_seconds_this_invocation": wall},
-        "env": {"dive_bench": __version__, "python": platform.python_version(), "torch": torch.__version__,
-                "host": socket.gethostname(), "git_sha": _git_sha(), "items_per_batch": spec.get("items_per_batch"),
-                "device": req.device if req else spec.get("device"), "dtype": req.dtype if req else spec.get("dtype"),
-                "tf32": req.tf32 if req else spec.get("tf32"),
-                "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    write_json_atomic(Path(out) / "run.json", payload)
-    return payload
+    return {"seconds_per_item": sum(seconds) / n if n else None,
+            "evaluations_per_item": sum(evals) / n if n else None,
+            # work read from a cache (layout seeds) is counted in evaluations but not in
+            # seconds; its seconds when it was computed are kept here, so the cost is visible
+            "cached_seconds_per_item": (sum(reused) / n) if n and any(reused) else None,
+            "wall_seconds_this_invocation": wall}
+
+
+def environment() -> dict:
+    """Where a result was computed (never part of its key)."""
+    return {"dive_bench": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "host": socket.gethostname(), "git_sha": git_sha(),
+            "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def _env(spec: dict, req: ScoreRequest | None) -> dict:
+    return {**environment(), "items_per_batch": spec.get("items_per_batch"),
+            "device": req.device if req else spec.get("device"), "dtype": req.dtype if req else spec.get("dtype"),
+            "tf32": req.tf32 if req else spec.get("tf32")}

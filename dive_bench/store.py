@@ -265,7 +265,11 @@ class ShardStore:
     """The items one worker finished. Holds an exclusive lock on the shard while open, and its
     place among the run's workers of the same count (see :class:`WorkerCountClaim`)."""
 
-    def __init__(self, path: Path, run_key: str, spec: dict, model_info: dict) -> None:
+    def __init__(self, path: Path, run_key: str | tuple[str, ...], spec: dict, model_info: dict) -> None:
+        """``run_key``: the run's key, or (key, *older keys of the same run) to resume shards
+        written under an earlier key rule (``RunSpec.legacy_keys``); new shards get the first."""
+        keys = (run_key,) if isinstance(run_key, str) else tuple(run_key)
+        run_key = keys[0]
         self.path = Path(path)
         self.db = None
         self._claim = None
@@ -310,7 +314,7 @@ class ShardStore:
             except sqlite3.DatabaseError as exc:
                 self.close()
                 raise _disk_error(self.path, exc) from exc
-        elif row[0] != run_key:
+        elif row[0] not in keys:
             self.close()
             raise DiveBenchError(
                 f"{self.path.parent.parent} holds results of a different run (key {row[0][:12]}, this run "
@@ -441,11 +445,12 @@ def collect(out_dir: Path) -> Collected:
             raise shard_error(path, exc, owner=False) from exc
         if "run_key" not in meta:
             continue  # a shard another worker is creating right now (or one killed before its first write)
+        key = canonical_key(meta)
         if merged is None:
-            merged = Collected(meta["run_key"], json.loads(meta["spec"]), json.loads(meta["model_info"]), {}, {}, [])
-        elif meta["run_key"] != merged.run_key:
+            merged = Collected(key, json.loads(meta["spec"]), json.loads(meta["model_info"]), {}, {}, [])
+        elif key != merged.run_key:
             raise DiveBenchError(f"{out_dir} mixes shards of different runs ({path.name} has key "
-                                 f"{meta['run_key'][:12]}, others {merged.run_key[:12]}); keep one run per folder")
+                                 f"{key[:12]}, others {merged.run_key[:12]}); keep one run per folder")
         merged.shards.append(path.name)
         for item_id, result, seconds in items:
             merged.results.setdefault(item_id, (json.loads(result), seconds))
@@ -458,7 +463,21 @@ def collect(out_dir: Path) -> Collected:
     return merged
 
 
-def done_in_other_shards(out_dir: Path, run_key: str, own: Path) -> set[int]:
+def canonical_key(meta: dict) -> str:
+    """A shard's run key under today's rule, recomputed from its stored spec (a shard written
+    before runtime knobs left the key stores the older key; both name the same run)."""
+    from .spec import RunSpec
+
+    try:
+        spec = json.loads(meta["spec"])
+        if spec.get("method") in ("dive", "enumerate"):
+            return RunSpec.from_json(spec, json.loads(meta["model_info"]).get("sha256")).key()
+    except (KeyError, TypeError, ValueError):
+        pass
+    return meta["run_key"]
+
+
+def done_in_other_shards(out_dir: Path, run_key: str | tuple[str, ...], own: Path) -> set[int]:
     """Items of this run already finished in shard files other than ``own``: a run resumed with a
     different worker count (2 GPUs, then 4) must not compute them again. Shards of another run or
     unreadable ones are skipped here; ``collect`` (merge) is where they are refused."""
@@ -469,7 +488,7 @@ def done_in_other_shards(out_dir: Path, run_key: str, own: Path) -> set[int]:
         try:
             with read_shard(path) as db:
                 row = db.execute("SELECT value FROM meta WHERE key='run_key'").fetchone()
-                if row is not None and row[0] == run_key:
+                if row is not None and row[0] in ((run_key,) if isinstance(run_key, str) else run_key):
                     done.update(r[0] for r in db.execute("SELECT item_id FROM items"))
         except sqlite3.DatabaseError:
             continue

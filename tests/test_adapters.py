@@ -1,4 +1,4 @@
-"""Adapters: injected conditions reproduce the model's own forward (DESIGN invariant 2), loading."""
+"""Adapters: injected conditions reproduce the model's own forward (with the true label rows injected, the output is bit-identical), loading."""
 
 from __future__ import annotations
 

@@ -61,7 +61,8 @@ def test_missing_fashion_mnist_names_package_and_option(tmp_path):
         load_fashion_mnist("test", root=str(tmp_path / "nowhere"))
 
 
-@pytest.mark.skipif(not os.path.exists(DEFAULT_ROOT) and not os.environ.get("CI"),
+@pytest.mark.skipif(not os.path.exists(os.environ.get("DIVE_BENCH_FMNIST_ROOT") or DEFAULT_ROOT)
+                    and not os.environ.get("CI"),
                     reason="apt-get install dataset-fashion-mnist to run (CI installs it and never skips)")
 def test_real_fashion_mnist_from_debian_package():
     """.ci/run installs dataset-fashion-mnist; the real files load with the documented sizes."""

@@ -128,16 +128,46 @@ def test_run_key_survives_a_config_field_added_later():
 
 
 def test_run_key_separates_precisions_and_keeps_stored_fp32_keys():
-    """bf16 and TF32 change predictions, so they change the key; plain fp32 leaves it as it was:
-    the key of a stored reference run (computed before precision was part of it) still matches."""
+    """bf16 and TF32 change predictions, so they change the key; plain fp32 adds nothing. The key
+    of a stored reference run (computed while runtime knobs were still part of keys) is one of the
+    spec's legacy keys, so such a run still resumes and merges."""
     from pathlib import Path
 
     from dive_bench.runner import run_key
+    from dive_bench.spec import RunSpec
     from dive_bench.tasks import TASKS
 
     stored = json.loads((Path(__file__).parent.parent / "leaderboards/runs/layout-canvas-s-dive/run.json").read_text())
     args = (TASKS.get(stored["task"]), stored["items"]["ids"], stored["model_info"]["sha256"], stored["method"],
             stored["method_config"], stored["seed"])
-    assert run_key(*args) == run_key(*args, "fp32", False) == stored["run_key"]
+    spec = RunSpec(stored["task"], stored["task_version"], tuple(stored["items"]["ids"]), stored["model_info"]["sha256"],
+                   stored["method"], stored["method_config"], stored["seed"])
+    assert run_key(*args) == run_key(*args, "fp32", False) == spec.key()
+    assert spec.legacy_keys() == (stored["run_key"],) and spec.accepts(stored["run_key"])
     keys = {run_key(*args, dtype, tf32) for dtype, tf32 in (("fp32", False), ("fp32", True), ("bf16", False), ("fp16", False))}
     assert len(keys) == 4
+
+
+def test_runtime_knobs_leave_the_key_and_every_stored_run_is_accepted():
+    """Chunk sizes never change a number, so they are not in a run's key; every complete stored
+    reference run is recognised by the spec rebuilt from its run.json (resume, merge)."""
+    from pathlib import Path
+
+    from dive_bench.spec import RunSpec
+
+    base = RunSpec("digits", "1", (0, 1), "sha", "enumerate", {"interval": 4, "batch_size": 250}, 0)
+    other = RunSpec("digits", "1", (0, 1), "sha", "enumerate", {"interval": 4, "batch_size": 1000}, 0)
+    assert base.key() == other.key() and base.legacy_keys() != other.legacy_keys()
+    assert RunSpec("digits", "1", (0, 1), "sha", "enumerate", {"interval": 8, "batch_size": 250}, 0).key() != base.key()
+    runs = sorted((Path(__file__).parent.parent / "leaderboards").rglob("run.json"))
+    checked = 0
+    for path in runs:
+        run = json.loads(path.read_text())
+        if run["method"] == "fidelity" or run["status"] != "complete":
+            continue
+        env = run.get("env", {})
+        spec = RunSpec(run["task"], str(run["task_version"]), tuple(run["items"]["ids"]), run["model_info"]["sha256"],
+                       run["method"], run["method_config"], run["seed"], env.get("dtype") or "fp32", bool(env.get("tf32")))
+        assert spec.accepts(run["run_key"]), path
+        checked += 1
+    assert checked >= 20

@@ -10,17 +10,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import platform
-import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from .. import __version__
 from ..constraints import option, validate
 from ..errors import DiveBenchError
+from ..spec import RunResult
 from ..store import write_json_atomic
 from .extractors import INCEPTION, resolve_extractor
 from .metrics import MetricOptions, cache_dir, compute_metrics, images_sha256
@@ -28,6 +26,16 @@ from .sample_cache import SampleCache
 from .sampling import balanced_labels, generate_samples, sample_config
 
 TASK_VERSION = "1"
+#: direction of each fidelity metric family (torchmetrics' ``higher_is_better``)
+HIGHER_IS_BETTER = {"fid": False, "fd": False, "kid": False, "is": True, "precision": True, "recall": True}
+
+
+def metric_info(metrics: dict) -> dict:
+    """Stored in run.json, so reports read each metric's direction instead of hard-coding it:
+    names carry the extractor (``fd_fmnist``), the family is the part before it."""
+    family = {name: name.split("_")[0] for name in metrics}
+    primary = next((n for n, f in family.items() if f in ("fid", "fd")), next(iter(metrics), None))
+    return {"primary": primary, "higher_is_better": {n: HIGHER_IS_BETTER.get(f, True) for n, f in family.items()}}
 
 
 @dataclass
@@ -106,7 +114,7 @@ def _labels_fn(adapter, ref: Reference):
 def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
     """Sample (resuming from ``req.out/samples``), score and write ``req.out/run.json``."""
     from ..adapters import load_model
-    from ..runner import DTYPES, _git_sha, resolve_device
+    from ..runner import DTYPES, environment, resolve_device
 
     validate(req)
     cache_dir(req.cache_dir)  # an unusable cache fails now, not after sampling
@@ -150,41 +158,23 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
     key = hashlib.sha256(json.dumps({"model_sha256": info["sha256"], **protocol}, sort_keys=True).encode()).hexdigest()
     sps = cache.seconds_per_sample
     evals = req.steps * (2 if req.guidance_scale != 1.0 else 1)
-    payload = {
-        "schema": 1,
-        "kind": "fidelity",
-        "run_key": key,
-        "model": req.model,
-        "task": task,
-        "task_version": TASK_VERSION,
-        "method": "fidelity",
-        "method_config": method_config,
-        "seed": req.seed,
-        "protocol": protocol,
-        "status": "complete",
-        "n_items": req.num_samples,
-        "n_done": req.num_samples,
-        "n_failed": 0,
-        "failed_items": {},
-        "metrics": metrics,
-        "reference": {"spec": req.reference, "name": ref.name, "n": ref_info["n"], "images_sha256": ref_sha},
-        "feature_extractor": extractor.record(),
-        "samples": {"folder": str(cache.folder), "config": config},
-        "model_info": info,
-        "timings": {"seconds_per_item": sps, "seconds_per_1000_samples": 1000 * sps if sps is not None else None,
-                    "evaluations_per_item": evals, "generated_this_invocation": made,
-                    "feature_images_per_second": timing["feature_images_per_second"],
-                    "feature_seconds_reference": timing["feature_seconds_reference"],
-                    "reference_from_cache": timing["reference_from_cache"],
-                    "fd_statistics_seconds": timing["fd_statistics_seconds"],
-                    "wall_seconds_this_invocation": time.time() - t_start},
-        "env": {"dive_bench": __version__, "python": platform.python_version(), "torch": torch.__version__,
-                "host": socket.gethostname(), "git_sha": _git_sha(), "batch_size": req.batch_size,
-                "feature_batch_size": req.feature_batch_size, "device": req.device, "dtype": req.dtype,
-                "threads": torch.get_num_threads(),
-                "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    payload = RunResult.build(
+        run_key=key, model=req.model, task=task, task_version=TASK_VERSION, method="fidelity",
+        method_config=method_config, items_sha256=ref_sha, seed=req.seed, status="complete",
+        n_items=req.num_samples, n_done=req.num_samples, failed_items={}, metrics=metrics,
+        metric_info=metric_info(metrics), model_info=info,
+        timings={"seconds_per_item": sps, "seconds_per_1000_samples": 1000 * sps if sps is not None else None,
+                 "evaluations_per_item": evals, "generated_this_invocation": made,
+                 "feature_images_per_second": timing["feature_images_per_second"],
+                 "feature_seconds_reference": timing["feature_seconds_reference"],
+                 "reference_from_cache": timing["reference_from_cache"],
+                 "fd_statistics_seconds": timing["fd_statistics_seconds"],
+                 "wall_seconds_this_invocation": time.time() - t_start},
+        env={**environment(), "batch_size": req.batch_size, "feature_batch_size": req.feature_batch_size,
+             "device": req.device, "dtype": req.dtype, "threads": torch.get_num_threads()},
+        kind="fidelity",
+        reference={"spec": req.reference, "name": ref.name, "n": ref_info["n"], "images_sha256": ref_sha},
+        feature_extractor=extractor.record(), samples={"folder": str(cache.folder), "config": config}).payload
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "run.json", payload, intact="the cached samples are kept; rerun the same command")
     return payload

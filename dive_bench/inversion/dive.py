@@ -23,69 +23,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..adapters.base import Adapter
-from ..constraints import option
 from ..errors import DiveBenchError, NonFiniteError
-from .probes import LOSSES, WEIGHTINGS, ProbeSet, denoising_error
-
-#: slot initialisations (see DiveConfig.init)
-INITS = ("gaussian", "mean", "none", "labels", "coarse")
-
-
-@dataclass
-class DiveConfig:
-    steps: int = option(200, kind="int", low=0, flag="--steps")
-    #: probes per image per optimiser step
-    batch_size: int = option(25, kind="int", low=1, flag="--batch-size")
-    #: optimiser steps per loop; the monitor runs after each loop
-    monitor_every: int = option(10, kind="int", low=1, flag="--monitor-every")
-    #: None: 0.5 x the vocabulary's std (= the released 1e-2 for DiT's 0.02-std tables)
-    lr: float | None = option(None, kind="float", low=0, low_open=True, optional=True, flag="--lr")
-    weight_decay: float = option(0.01, kind="float", low=0, flag="--weight-decay")
-    #: nearest-neighbour metric for snapping: "l2" (released code) or "cosine" (paper's detection)
-    metric: str = option("l2", choices=("l2", "cosine"), flag="--metric")
-    #: False = ablation "w/o in-vocabulary optimisation": optimise the continuous embedding
-    snap: bool = option(True, kind="bool", flag="--no-snap")
-    #: "gaussian": N(table mean, table std) per element (released code); "mean": the table mean
-    #: row; "none": each slot's [none] entry (the paper's detection init; needs adapter.none_index);
-    #: "labels": the ``init_labels`` given to ``invert`` (e.g. a seed layout), monitored at step 0;
-    #: "coarse" (layouts, handled by the dive method): labels from ``layout_seed.coarse_seed``
-    init: str = option("gaussian", choices=INITS, flag="--init")
-    #: stop an image after this many monitor passes without improvement (None: never)
-    patience: int | None = option(None, kind="int", low=1, optional=True, flag="--patience")
-    interval: int = option(4, kind="int", low=1, flag="--interval")
-    probe_seed: int = option(42, kind="int", low=0, flag="--probe-seed")
-    loss: str = option("l2", choices=LOSSES, flag="--loss")
-    #: per-probe weight of the error: "none" (DIVE, Diffusion Classifier) or "x0" (layouts)
-    weighting: str = option("none", choices=WEIGHTINGS, flag="--weighting")
-    #: max samples in one forward pass of the monitor
-    monitor_batch: int = option(500, kind="int", low=1, flag="--eval-batch")
-    #: weight of the layout prior's denoising loss (0: no prior); "joint" or "decoupled" prior
-    prior_weight: float = option(0.0, kind="float", low=0, flag="--prior-weight")
-    prior: str = option("joint", choices=("joint", "decoupled"), flag="--decoupled-prior")
-    #: (t, noise) draws of the prior loss per image and step, averaged: one draw gives a gradient
-    #: whose noise is larger than its mean (measured at true layouts of the canvas set)
-    prior_probes: int = option(1, kind="int", low=1, flag="--prior-probes")
-    #: add the prior's error (weight x its mean over fixed (t, noise) draws) to the monitor value,
-    #: so that the answer is the visited layout best under the whole objective, not the image term
-    #: alone (the paper does not say which; off keeps the earlier behaviour)
-    prior_in_monitor: bool = option(False, kind="bool", flag="--prior-in-monitor")
-    #: layouts: at each monitor pass also score the prior's one-slot repairs of the current layout
-    #: (``LayoutAdapter.prior_repairs``) and continue from the best if it beats the current one.
-    #: Our addition, not the paper's: the prior's gradient barely moves snapped slots
-    prior_repairs: bool = option(False, kind="bool", flag="--prior-repairs")
-    #: layouts: the same repair search over a blind neighbourhood (each box side moved one grid
-    #: value, ``LayoutAdapter.neighbour_repairs``), no prior needed. Built as the control that tells
-    #: the prior's proposals from the search itself; on by default for the canvas tasks, because
-    #: the gradient rarely flips a snapped coordinate to its neighbour (our addition)
-    neighbour_repairs: bool = option(False, kind="bool", flag="--neighbour-repairs")
-
-    def check(self) -> None:
-        """Rules across fields (ranges of single fields are declared above)."""
-        if self.steps == 0 and self.init not in ("labels", "coarse"):
-            raise DiveBenchError(f"--steps (steps) 0 leaves nothing to predict from init {self.init!r}: the "
-                                 "prediction is the best monitor value and a random start is never monitored. Use "
-                                 "--steps >= 1 (0 is meaningful only with --init coarse, to score the start alone)")
-
+from ..configs import INITS, DiveConfig  # noqa: F401  (re-exported: the config lives in configs.py)
+from .probes import ProbeSet, denoising_error
 
 @dataclass
 class InversionResult:

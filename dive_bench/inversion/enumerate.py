@@ -13,44 +13,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..adapters.base import Adapter
-from ..constraints import option
-from ..errors import DiveBenchError
-from .probes import LOSSES, WEIGHTINGS, ProbeSet, denoising_error
-
-
-@dataclass
-class EnumerationConfig:
-    interval: int = option(4, kind="int", low=1, flag="--interval")
-    probe_seed: int = option(42, kind="int", low=0, flag="--probe-seed")
-    #: ((probes in this stage, classes kept after it), ...); None = exhaustive on all probes
-    stages: tuple[tuple[int, int], ...] | None = None
-    #: samples per no-grad forward pass (memory, not results)
-    batch_size: int = option(250, kind="int", low=1, flag="--eval-batch")
-    loss: str = option("l2", choices=LOSSES, flag="--loss")
-    #: per-probe weight of the error: "none" or "x0" (see probes.timestep_weight)
-    weighting: str = option("none", choices=WEIGHTINGS, flag="--weighting")
-
-    def check(self) -> None:
-        """Stages: probes >= 1 and growing, kept classes >= 1 and shrinking (probe counts are
-        checked against the probe set when it exists, in ``check_stages``)."""
-        if self.stages is None:
-            return
-        what = "--stages must be PROBES:KEPT pairs with PROBES >= 1 growing and KEPT >= 1 shrinking, e.g. 25:3,250:1"
-        try:
-            pairs = [(int(a), int(b)) for a, b in self.stages]
-        except (TypeError, ValueError):
-            raise DiveBenchError(f"{what}; got {self.stages!r}") from None
-        if not pairs or any(a < 1 or b < 1 for a, b in pairs) or \
-                any(a2 < a1 or b2 > b1 for (a1, b1), (a2, b2) in zip(pairs, pairs[1:])):
-            raise DiveBenchError(f"{what}; got {','.join(f'{a}:{b}' for a, b in pairs) or 'nothing'}")
-
-
-def check_stages(stages: tuple[tuple[int, int], ...] | None, num_probes: int) -> None:
-    """A stage cannot use more probes than the probe set has (it would silently use fewer)."""
-    for n_probes, _ in stages or ():
-        if n_probes > num_probes:
-            raise DiveBenchError(f"--stages asks for {n_probes} probes but the probe set has {num_probes} "
-                                 "(timestep interval); use at most that many")
+from ..configs import EnumerationConfig, check_stages  # noqa: F401  (re-exported)
+from .probes import ProbeSet, denoising_error
 
 
 @dataclass

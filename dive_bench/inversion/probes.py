@@ -16,9 +16,7 @@ import torch.nn.functional as F
 from ..adapters.base import Adapter
 from ..errors import DiveBenchError
 
-#: per-sample error of the noise prediction, and the per-probe weightings (see timestep_weight)
-LOSSES = ("l2", "l1", "huber")
-WEIGHTINGS = ("none", "x0")
+from ..configs import LOSSES, WEIGHTINGS  # noqa: F401  (re-exported)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..data import DATASETS
 from ..data.base import ImageDataset
@@ -18,6 +18,10 @@ class ClassificationTask:
     split: str
     description: str = ""
     kind: str = "classification"
+    #: declared by the task and stored in run.json, so reports and checks know the headline
+    #: metric and its direction without importing the task
+    metric_info: dict = field(default_factory=lambda: {"primary": "accuracy", "higher_is_better": {"accuracy": True},
+                                                       "display": {"accuracy": "Accuracy"}})
 
     def load(self, data_root: str | None = None) -> ImageDataset:
         return DATASETS.get(self.dataset)(split=self.split, root=data_root)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..data.canvas import DEFAULT_CLASSES, load_canvas
 from ..errors import DiveBenchError
-from .detection_metric import bootstrap_ap, coco_ap
+from .detection_metric import bootstrap_ap, coco_ap, detections_of
 
 REPORTED = ("ap", "ap50", "ap75", "aps", "apm", "apl", "ar1", "ar10", "ar100")
 
@@ -26,6 +26,10 @@ class DetectionTask:
     class_sizes: tuple[tuple[int, int], ...] | None = None
     description: str = ""
     kind: str = "detection"
+    #: see ClassificationTask.metric_info; -1 from pycocotools means "no ground truth of that size"
+    metric_info: dict = field(default_factory=lambda: {
+        "primary": "ap", "higher_is_better": {k: True for k in REPORTED},
+        "display": {"ap": "AP", "ap50": "AP50", "ap75": "AP75", "aps": "APs", "apm": "APm", "apl": "APl"}})
     n_boot: int = 200
     #: the paper's detection settings (cosine snapping, image + prior loss) except the init: from
     #: all-[none] the straight-through gradient never flips a slot (AP 0 after 200 steps), so slots
@@ -73,7 +77,7 @@ class DetectionTask:
     @staticmethod
     def detections(predictions: list[list[dict]], targets: list[dict]) -> list[dict]:
         """Per-image box lists -> one COCO result list, each box tagged with its image id."""
-        return [{**d, "image_id": t["image_id"]} for p, t in zip(predictions, targets) for d in p]
+        return detections_of(predictions, targets)
 
     def metrics(self, predictions: list[list[dict]], targets: list[dict]) -> dict:
         gt, dets = self.ground_truth(targets), self.detections(predictions, targets)

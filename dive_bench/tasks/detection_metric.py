@@ -259,3 +259,20 @@ def paired_ap_drops(gt: GroundTruth, baseline: Sequence[dict], current: Sequence
 
 __all__ = ["STAT_NAMES", "bootstrap_ap", "paired_ap_drops", "coco_ap", "read_detections", "resample_images", "xywh_to_xyxy",
            "xyxy_to_xywh"]
+
+
+def ground_truth_of(targets: list[dict], *predictions: list[list[dict]]) -> dict:
+    """A COCO ground-truth dict from per-item targets as stored in run.json
+    (``{"image_id", "annotations"}``), with the categories of the annotations and of the given
+    per-image predictions. COCOeval averages AP over categories that have ground truth only, so
+    this gives the task's own numbers without the task."""
+    cats = sorted({a["category_id"] for t in targets for a in t["annotations"]}
+                  | {d["category_id"] for p in predictions for dets in p for d in dets})
+    return {"images": [{"id": t["image_id"]} for t in targets],
+            "annotations": [a for t in targets for a in t["annotations"]],
+            "categories": [{"id": c} for c in cats]}
+
+
+def detections_of(predictions: list[list[dict]], targets: list[dict]) -> list[dict]:
+    """Per-image box lists -> one COCO result list, each box tagged with its image id."""
+    return [{**d, "image_id": t["image_id"]} for p, t in zip(predictions, targets) for d in p]
