@@ -1,3 +1,54 @@
-"""dive_bench: score conditional diffusion models by inverting them (DIVE) and by classic metrics."""
+"""dive_bench: score conditional diffusion models by inverting them (DIVE) and by classic metrics.
+
+The public API, imported lazily so that ``import dive_bench`` (and ``dive-bench --help``) stays
+fast without torch::
+
+    import dive_bench as db
+    db.list_models("dit-*")
+    result = db.evaluate("dit-digits-xs", "digits", method="enumerate", limit=20)
+    print(result.metrics["accuracy"])
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: public name -> "module:attribute", resolved on first use
+_LAZY = {
+    "evaluate": "dive_bench.api:evaluate",
+    "load_model": "dive_bench.api:load_model",
+    "list_models": "dive_bench.api:list_models",
+    "TASKS": "dive_bench.tasks:TASKS",
+    "RunSpec": "dive_bench.spec:RunSpec",
+    "RunResult": "dive_bench.spec:RunResult",
+    "Protocol": "dive_bench.spec:Protocol",
+    "DiveConfig": "dive_bench.configs:DiveConfig",
+    "EnumerationConfig": "dive_bench.configs:EnumerationConfig",
+    "DiveBenchError": "dive_bench.errors:DiveBenchError",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import evaluate, list_models, load_model  # noqa: F401
+    from .configs import DiveConfig, EnumerationConfig  # noqa: F401
+    from .errors import DiveBenchError  # noqa: F401
+    from .spec import Protocol, RunResult, RunSpec  # noqa: F401
+    from .tasks import TASKS  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'dive_bench' has no attribute {name!r}")
+    import importlib
+
+    module, _, attr = _LAZY[name].partition(":")
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

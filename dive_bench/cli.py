@@ -98,17 +98,17 @@ def _summary(payload: dict) -> str:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from .runner import ScoreRequest, score
+    """``evaluate`` with the command line's options: the CLI and the API run the same code."""
+    from .api import evaluate
 
-    req = ScoreRequest(model=args.model, task=args.task, method=args.method, method_config=_method_config(args),
-                       out=Path(args.out or f"runs/{args.model.replace(':', '_').replace('/', '_')}-{args.task}-{args.method}"),
-                       limit=args.limit, seed=args.seed, device=args.device, dtype=args.dtype, tf32=args.tf32,
-                       items_per_batch=args.items_per_batch, data_root=args.data_root, progress=not args.quiet,
-                       shard=args.shard, retry_failed=args.retry_failed)
-    payload = score(req)
-    print(_summary(payload))
-    print(f"results: {req.out / 'run.json'}")
-    return _failed_items_status(payload)
+    out = Path(args.out or f"runs/{args.model.replace(':', '_').replace('/', '_')}-{args.task}-{args.method}")
+    result = evaluate(args.model, args.task, args.method, out=out, limit=args.limit, seed=args.seed,
+                      device=args.device, dtype=args.dtype, tf32=args.tf32, items_per_batch=args.items_per_batch,
+                      data_root=args.data_root, progress=not args.quiet, shard=args.shard,
+                      retry_failed=args.retry_failed, **_method_config(args))
+    print(_summary(result.payload))
+    print(f"results: {out / 'run.json'}")
+    return _failed_items_status(result.payload)
 
 
 def _failed_items_status(payload: dict) -> int:
@@ -311,11 +311,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                              "feature-extractor")
     from .training.class_dit import ClassDiTTrainConfig, train_class_dit
 
-    # `is None`, not `or`: --steps 0 must be refused by the config, not silently become the default
-    cfg = ClassDiTTrainConfig(dataset=args.dataset or "digits", preset=args.preset,
-                              steps=2000 if args.steps is None else args.steps,
-                              batch_size=64 if args.batch_size is None else args.batch_size,
-                              lr=1e-3 if args.lr is None else args.lr, seed=args.seed, data_root=args.data_root)
+    # only the options given: the config's defaults (the bundled models' recipe) fill the rest, so
+    # Python and the CLI train the same default model; --steps 0 is refused by the config
+    opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
+    cfg = ClassDiTTrainConfig(dataset=args.dataset or "digits", preset=args.preset, seed=args.seed,
+                              data_root=args.data_root, **opts)
     dest = train_class_dit(cfg, Path(args.out), resume=not args.no_resume)
     print(f"model written to {dest} (use it as dit:{dest})")
     return 0

@@ -29,8 +29,8 @@ from .common import optimizer_step
 class ClassDiTTrainConfig:
     dataset: str = "digits"
     preset: str = "xs"
-    steps: int = option(3000, kind="int", low=1, flag="--steps")
-    batch_size: int = option(128, kind="int", low=1, flag="--batch-size")
+    steps: int = option(2000, kind="int", low=1, flag="--steps")
+    batch_size: int = option(64, kind="int", low=1, flag="--batch-size")
     lr: float = option(1e-3, kind="float", low=0, low_open=True, flag="--lr")
     weight_decay: float = 0.0
     warmup: int = 100

@@ -1,0 +1,82 @@
+"""The Python API: ``evaluate`` a model on a task, from a notebook or a script.
+
+    import dive_bench as db
+    result = db.evaluate("dit-digits-xs", "digits", method="enumerate", limit=20)
+    result.metrics["accuracy"]          # {"value": ..., "ci_low": ..., "ci_high": ..., ...}
+
+``model`` is what the CLI takes (a bundled name, ``ADAPTER:PATH_OR_HUB_ID``, a plugin's name) or a
+live :class:`~dive_bench.adapters.base.Adapter`. Method options are keyword arguments named as the
+config fields (``steps=50``, ``interval=10``; see ``dive_bench.configs``); they are validated by
+the same declarations as the CLI's flags. Without ``out`` the run uses a temporary folder that is
+removed afterwards; with ``out`` it is resumable exactly as ``dive-bench score --out`` (same
+shards, same run key), and the CLI is this function behind argparse.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from .configs import CONFIGS
+from .errors import DiveBenchError
+from .spec import RunResult
+
+#: names of ``evaluate``'s own keyword arguments that are not method options
+RUN_OPTIONS = ("out", "limit", "seed", "device", "dtype", "tf32", "items_per_batch", "data_root", "progress",
+               "shard", "retry_failed")
+
+
+def _method_options(method: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Refuse unknown option names with a suggestion (a typo must not be silently ignored)."""
+    cls = CONFIGS.get(method)
+    if cls is None:
+        raise DiveBenchError(f"unknown method {method!r}; use one of {', '.join(CONFIGS)}")
+    known = [f.name for f in fields(cls)]
+    for name in config:
+        if name not in known:
+            close = difflib.get_close_matches(name, known + list(RUN_OPTIONS), n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise DiveBenchError(f"{method} has no option {name!r}.{hint} Options: {', '.join(known)}")
+    return config
+
+
+def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | None = None, limit: int | None = None,
+             seed: int = 0, device: str = "cpu", dtype: str = "fp32", tf32: bool = False, items_per_batch: int = 16,
+             data_root: str | None = None, progress: bool = False, shard: str | None = None,
+             retry_failed: bool = False, **config: Any) -> RunResult:
+    """Score ``model`` on ``task`` with ``method`` ("dive" or "enumerate"); returns the run's
+    :class:`~dive_bench.spec.RunResult` (``.metrics``, ``.run_key``, ``.payload`` = run.json)."""
+    from .runner import ScoreRequest, score
+
+    config = _method_options(method, config)
+    adapter = None
+    if not isinstance(model, str):
+        adapter, model = model, getattr(model, "name", type(model).__name__)
+    request = dict(model=model, task=task, method=method, method_config=config, limit=limit, seed=seed,
+                   device=device, dtype=dtype, tf32=tf32, items_per_batch=items_per_batch, data_root=data_root,
+                   progress=progress, shard=shard, retry_failed=retry_failed)
+    if out is not None:
+        return RunResult(score(ScoreRequest(out=Path(out), **request), adapter=adapter))
+    with tempfile.TemporaryDirectory(prefix="dive_bench-") as tmp:
+        payload = score(ScoreRequest(out=Path(tmp) / "run", **request), adapter=adapter)
+        payload.pop("shards", None)  # they went with the temporary folder
+        return RunResult(payload)
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Bundled checkpoint names matching ``pattern`` (fnmatch, e.g. ``"dit-*"``), sorted. Any
+    diffusers folder or hub id also loads, as ``dit:PATH`` / ``unet:PATH``."""
+    from .adapters import CHECKPOINTS
+
+    return sorted(n for n in CHECKPOINTS.names() if fnmatch.fnmatchcase(n, pattern))
+
+
+def load_model(spec: str):
+    """A ready :class:`~dive_bench.adapters.base.Adapter` on the CPU for a MODEL spec."""
+    from .adapters import load_model as _load
+
+    return _load(spec)
