@@ -33,35 +33,74 @@ def _parse_stages(text: str | None) -> tuple[tuple[int, int], ...] | None:
         raise DiveBenchError(f"--stages {text!r} must look like '25:2,250:1' (probes:kept per stage)") from exc
 
 
+#: flags whose value is not the field's own type: (argparse keyword arguments, value when given)
+#: choices only the library itself uses (a start layout handed over in code)
+_INTERNAL_CHOICES = ("labels",)
+_SPECIAL_FLAGS = {"--no-snap": ({"action": "store_true"}, False),
+                  "--decoupled-prior": ({"action": "store_true"}, "decoupled")}
+
+
+def _method_fields():
+    """(flag, group, [(method, field name), ...], declaration, default) for every method option,
+    in declaration order; a flag shared by both methods (the probes, --eval-batch) appears once."""
+    from dataclasses import fields
+
+    from .configs import CONFIGS, PROBE_FIELDS
+    from .constraints import allowed_of
+
+    out: dict[str, list] = {}
+    for method, cls in CONFIGS.items():
+        for f in fields(cls):
+            spec = allowed_of(f)
+            if spec is None or not spec.flag:
+                continue
+            group = "probes (both methods)" if f.name in PROBE_FIELDS or spec.flag == "--eval-batch" else \
+                {"dive": "DIVE", "enumerate": "enumeration"}[method]
+            entry = out.setdefault(spec.flag, [spec.flag, group, [], spec, {}])
+            entry[2].append((method, f.name))
+            entry[4][method] = f.default
+    return [tuple(v) for v in out.values()]
+
+
+def _add_method_options(parser: argparse.ArgumentParser) -> None:
+    """Method flags generated from the config declarations (``configs.py``): one table of names,
+    types, ranges, defaults and help for the API and the CLI."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for flag, group, targets, spec, default in _method_fields():
+        g = groups.setdefault(group, parser.add_argument_group(group))
+        shown = {m: "unset" if v is None else v for m, v in default.items()}
+        if len(set(map(str, shown.values()))) == 1:
+            help_text = f"{spec.help} (default {next(iter(shown.values()))}"
+        else:
+            help_text = f"{spec.help} (default " + ", ".join(f"{m} {v}" for m, v in shown.items())
+        help_text += ("" if len(shown) > 1 else "; tasks may set their own") + ")"
+        if flag in _SPECIAL_FLAGS:
+            g.add_argument(flag, help=spec.help, **_SPECIAL_FLAGS[flag][0])
+        elif spec.kind == "bool":
+            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif spec.choices is not None:
+            choices = [c for c in spec.choices if c not in _INTERNAL_CHOICES]
+            g.add_argument(flag, choices=choices, default=None, help=help_text)
+        else:
+            g.add_argument(flag, type=int if spec.kind == "int" else float, default=None, help=help_text)
+
+
 def _method_config(args: argparse.Namespace) -> dict:
     """Only the options given on the command line: the task's and the method's defaults fill the rest."""
-    keys = ["interval", "probe_seed", "loss"]
-    if args.method == "enumerate":
-        keys += ["batch_size"]
-        given = {"batch_size": args.eval_batch, "stages": _parse_stages(args.stages)}
-    else:
-        keys += ["steps", "batch_size", "monitor_every", "lr", "weight_decay", "metric", "init", "patience",
-                 "monitor_batch", "prior_weight", "prior_probes"]
-        given = {"steps": args.steps, "batch_size": args.batch_size, "monitor_every": args.monitor_every, "lr": args.lr,
-                 "weight_decay": args.weight_decay, "metric": args.metric, "init": args.init, "patience": args.patience,
-                 "monitor_batch": args.eval_batch, "prior_weight": args.prior_weight,
-                 "prior_probes": args.prior_probes}
-        if args.no_snap:
-            given["snap"] = False
-        if args.no_prior:
-            given["prior_weight"] = 0.0
-            given["prior_repairs"] = False  # repairs come from the prior too
-        if args.decoupled_prior:
-            given["prior"] = "decoupled"
-        if args.prior_in_monitor is not None:
-            given["prior_in_monitor"] = args.prior_in_monitor
-        if args.prior_repairs is not None:
-            given["prior_repairs"] = args.prior_repairs
-        if args.neighbour_repairs is not None:
-            given["neighbour_repairs"] = args.neighbour_repairs
-    given.update({"interval": args.interval, "probe_seed": args.probe_seed, "loss": args.loss,
-                  "weighting": args.weighting})
-    return {k: v for k, v in given.items() if v is not None}
+    given: dict = {}
+    for flag, _, targets, _, _ in _method_fields():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is None or value is False and flag in _SPECIAL_FLAGS:
+            continue
+        if flag in _SPECIAL_FLAGS:
+            value = _SPECIAL_FLAGS[flag][1]
+        given.update({name: value for method, name in targets if method == args.method})
+    if args.method == "enumerate" and args.stages:
+        given["stages"] = _parse_stages(args.stages)
+    if args.method == "dive" and args.no_prior:
+        given["prior_weight"] = 0.0
+        given["prior_repairs"] = False  # repairs come from the prior too
+    return given
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -342,38 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.add_argument("--shard", help="K/N: this worker's share (default: RANK/WORLD_SIZE or SLURM array, else 0/1)")
     s.add_argument("--retry-failed", action="store_true", help="recompute items whose earlier attempt raised")
-    g = s.add_argument_group("probes (both methods)")
-    g.add_argument("--interval", type=int, default=None,
-                   help="timestep interval: probes at interval/2 + k*interval (default 4, the paper's)")
-    g.add_argument("--probe-seed", type=int, default=None)
-    g.add_argument("--loss", choices=["l2", "l1", "huber"], default=None)
-    g.add_argument("--weighting", choices=["none", "x0"], default=None,
-                   help="per-probe weight: none (classification default) or x0 = min((1-a_t)/a_t, 20) (layouts)")
-    g.add_argument("--eval-batch", type=int, default=None, help="samples per no-grad forward pass")
-    d = s.add_argument_group("DIVE")
-    d.add_argument("--steps", type=int, default=None)
-    d.add_argument("--batch-size", type=int, default=None, help="probes per image per optimiser step")
-    d.add_argument("--monitor-every", type=int, default=None)
-    d.add_argument("--lr", type=float, default=None, help="default: 0.5 x the vocabulary std")
-    d.add_argument("--weight-decay", type=float, default=None)
-    d.add_argument("--metric", choices=["l2", "cosine"], default=None, help="nearest-neighbour snapping metric")
-    d.add_argument("--no-snap", action="store_true", help="ablation: optimise the continuous embedding")
-    d.add_argument("--init", choices=["gaussian", "mean", "none", "coarse"], default=None,
-                   help="slot init; coarse = layouts seeded from a coarse single-object enumeration")
-    d.add_argument("--patience", type=int, default=None, help="early stop after N monitor passes without improvement")
-    d.add_argument("--prior-weight", type=float, default=None, help="layouts: weight of the layout prior's loss")
-    d.add_argument("--prior-probes", type=int, default=None, help="layouts: (t, noise) draws of the prior loss per step")
-    d.add_argument("--prior-repairs", action=argparse.BooleanOptionalAction, default=None,
-                   help="layouts: also score the prior's one-slot repairs at each monitor pass (our addition)")
-    d.add_argument("--neighbour-repairs", action=argparse.BooleanOptionalAction, default=None,
-                   help="layouts: also score every one-cell move of a box side at each monitor pass (no prior; "
-                        "our addition, on by default for the canvas tasks)")
-    d.add_argument("--prior-in-monitor", action=argparse.BooleanOptionalAction, default=None,
-                   help="layouts: add the weighted prior error to the monitor value that picks the answer")
-    d.add_argument("--no-prior", action="store_true", help="layouts ablation: image loss only")
-    d.add_argument("--decoupled-prior", action="store_true", help="layouts ablation: separate class and box priors")
+    _add_method_options(s)
     e = s.add_argument_group("enumeration")
     e.add_argument("--stages", help="adaptive Diffusion Classifier, e.g. '25:2,250:1' (probes:kept)")
+    d = s.add_argument_group("DIVE on layouts (ablations)")
+    d.add_argument("--no-prior", action="store_true", help="image loss only (also switches prior repairs off)")
     s.set_defaults(func=cmd_score)
 
     m = sub.add_parser("merge", help="union the shards of a run folder and write its run.json")

@@ -30,10 +30,10 @@ class ProbeSpec:
     """Which fixed (timestep, noise) pairs score a model: timesteps interval/2 + k*interval, one
     ``probe_seed`` noise per timestep, the error ``loss`` and its per-probe ``weighting``."""
 
-    interval: int = option(4, kind="int", low=1, flag="--interval")
-    probe_seed: int = option(42, kind="int", low=0, flag="--probe-seed")
-    loss: str = option("l2", choices=LOSSES, flag="--loss")
-    weighting: str = option("none", choices=WEIGHTINGS, flag="--weighting")
+    interval: int = option(4, kind="int", low=1, flag="--interval", help="timestep interval: probes at interval/2 + k*interval (4 is the paper's)")
+    probe_seed: int = option(42, kind="int", low=0, flag="--probe-seed", help="seed of the one noise per probe timestep, shared by all images")
+    loss: str = option("l2", choices=LOSSES, flag="--loss", help="per-sample error of the noise prediction")
+    weighting: str = option("none", choices=WEIGHTINGS, flag="--weighting", help="per-probe weight: none (classification) or x0 = min((1-a_t)/a_t, 20) (layouts)")
 
 
 class _HasProbes:
@@ -48,54 +48,57 @@ INITS = ("gaussian", "mean", "none", "labels", "coarse")
 
 @dataclass
 class DiveConfig(_HasProbes):
-    steps: int = option(200, kind="int", low=0, flag="--steps")
+    steps: int = option(200, kind="int", low=0, flag="--steps", help="AdamW steps per image (0 only with --init coarse: score the start alone)")
     #: probes per image per optimiser step
-    batch_size: int = option(25, kind="int", low=1, flag="--batch-size")
+    batch_size: int = option(25, kind="int", low=1, flag="--batch-size", help="probes per image per optimiser step")
     #: optimiser steps per loop; the monitor runs after each loop
-    monitor_every: int = option(10, kind="int", low=1, flag="--monitor-every")
+    monitor_every: int = option(10, kind="int", low=1, flag="--monitor-every", help="optimiser steps between monitor passes over all probes")
     #: None: 0.5 x the vocabulary's std (= the released 1e-2 for DiT's 0.02-std tables)
-    lr: float | None = option(None, kind="float", low=0, low_open=True, optional=True, flag="--lr")
-    weight_decay: float = option(0.01, kind="float", low=0, flag="--weight-decay")
+    lr: float | None = option(None, kind="float", low=0, low_open=True, optional=True, flag="--lr", help="AdamW learning rate; unset: 0.5 x the vocabulary std (0.01 is the paper's)")
+    weight_decay: float = option(0.01, kind="float", low=0, flag="--weight-decay", help="AdamW weight decay")
     #: nearest-neighbour metric for snapping: "l2" (released code) or "cosine" (paper's detection)
-    metric: str = option("l2", choices=("l2", "cosine"), flag="--metric")
+    metric: str = option("l2", choices=("l2", "cosine"), flag="--metric", help="nearest-neighbour snapping distance")
     #: False = ablation "w/o in-vocabulary optimisation": optimise the continuous embedding
-    snap: bool = option(True, kind="bool", flag="--no-snap")
+    snap: bool = option(True, kind="bool", flag="--no-snap", help="ablation: optimise the continuous embedding (no in-vocabulary snapping)")
     #: "gaussian": N(table mean, table std) per element (released code); "mean": the table mean
     #: row; "none": each slot's [none] entry (the paper's detection init; needs adapter.none_index);
     #: "labels": the ``init_labels`` given to ``invert`` (e.g. a seed layout), monitored at step 0;
     #: "coarse" (layouts, handled by the dive method): labels from ``layout_seed.coarse_seed``
-    init: str = option("gaussian", choices=INITS, flag="--init")
+    init: str = option("gaussian", choices=INITS, flag="--init", help="slot init; coarse = layouts seeded from a coarse single-object enumeration")
     #: stop an image after this many monitor passes without improvement (None: never)
-    patience: int | None = option(None, kind="int", low=1, optional=True, flag="--patience")
-    interval: int = option(4, kind="int", low=1, flag="--interval")
-    probe_seed: int = option(42, kind="int", low=0, flag="--probe-seed")
-    loss: str = option("l2", choices=LOSSES, flag="--loss")
+    patience: int | None = option(None, kind="int", low=1, optional=True, flag="--patience", help="early stop after N monitor passes without improvement")
+    interval: int = option(4, kind="int", low=1, flag="--interval", help="timestep interval: probes at interval/2 + k*interval (4 is the paper's)")
+    probe_seed: int = option(42, kind="int", low=0, flag="--probe-seed", help="seed of the one noise per probe timestep, shared by all images")
+    loss: str = option("l2", choices=LOSSES, flag="--loss", help="per-sample error of the noise prediction")
     #: per-probe weight of the error: "none" (DIVE, Diffusion Classifier) or "x0" (layouts)
-    weighting: str = option("none", choices=WEIGHTINGS, flag="--weighting")
+    weighting: str = option("none", choices=WEIGHTINGS, flag="--weighting", help="per-probe weight: none (classification) or x0 = min((1-a_t)/a_t, 20) (layouts)")
     #: max samples in one forward pass of the monitor
-    monitor_batch: int = option(500, kind="int", low=1, flag="--eval-batch")
+    monitor_batch: int = option(500, kind="int", low=1, flag="--eval-batch", help="samples per no-grad forward pass (memory only, not part of the run key)")
     #: weight of the layout prior's denoising loss (0: no prior); "joint" or "decoupled" prior
-    prior_weight: float = option(0.0, kind="float", low=0, flag="--prior-weight")
-    prior: str = option("joint", choices=("joint", "decoupled"), flag="--decoupled-prior")
+    prior_weight: float = option(0.0, kind="float", low=0, flag="--prior-weight", help="layouts: weight of the layout prior's loss")
+    prior: str = option("joint", choices=("joint", "decoupled"), flag="--decoupled-prior", help="layouts ablation: separate class and box priors")
     #: (t, noise) draws of the prior loss per image and step, averaged: one draw gives a gradient
     #: whose noise is larger than its mean (measured at true layouts of the canvas set)
-    prior_probes: int = option(1, kind="int", low=1, flag="--prior-probes")
+    prior_probes: int = option(1, kind="int", low=1, flag="--prior-probes", help="layouts: (t, noise) draws of the prior loss per step")
     #: add the prior's error (weight x its mean over fixed (t, noise) draws) to the monitor value,
     #: so that the answer is the visited layout best under the whole objective, not the image term
     #: alone (the paper does not say which; off keeps the earlier behaviour)
-    prior_in_monitor: bool = option(False, kind="bool", flag="--prior-in-monitor")
+    prior_in_monitor: bool = option(False, kind="bool", flag="--prior-in-monitor", help="layouts: add the weighted prior error to the monitor value that picks the answer")
     #: layouts: at each monitor pass also score the prior's one-slot repairs of the current layout
     #: (``LayoutAdapter.prior_repairs``) and continue from the best if it beats the current one.
     #: Our addition, not the paper's: the prior's gradient barely moves snapped slots
-    prior_repairs: bool = option(False, kind="bool", flag="--prior-repairs")
+    prior_repairs: bool = option(False, kind="bool", flag="--prior-repairs", help="layouts: also score the prior's one-slot repairs at each monitor pass (our addition)")
     #: layouts: the same repair search over a blind neighbourhood (each box side moved one grid
     #: value, ``LayoutAdapter.neighbour_repairs``), no prior needed. Built as the control that tells
     #: the prior's proposals from the search itself; on by default for the canvas tasks, because
     #: the gradient rarely flips a snapped coordinate to its neighbour (our addition)
-    neighbour_repairs: bool = option(False, kind="bool", flag="--neighbour-repairs")
+    neighbour_repairs: bool = option(False, kind="bool", flag="--neighbour-repairs", help="layouts: also score every one-cell move of a box side at each monitor pass (our addition)")
 
     def check(self) -> None:
         """Rules across fields (ranges of single fields are declared above)."""
+        if self.init == "labels":
+            raise DiveBenchError("--init (init) 'labels' starts from layouts handed to inversion.invert in code; "
+                                 "for a scored run use coarse (seeded layouts), gaussian, mean or none")
         if self.steps == 0 and self.init not in ("labels", "coarse"):
             raise DiveBenchError(f"--steps (steps) 0 leaves nothing to predict from init {self.init!r}: the "
                                  "prediction is the best monitor value and a random start is never monitored. Use "
@@ -104,15 +107,15 @@ class DiveConfig(_HasProbes):
 
 @dataclass
 class EnumerationConfig(_HasProbes):
-    interval: int = option(4, kind="int", low=1, flag="--interval")
-    probe_seed: int = option(42, kind="int", low=0, flag="--probe-seed")
+    interval: int = option(4, kind="int", low=1, flag="--interval", help="timestep interval: probes at interval/2 + k*interval (4 is the paper's)")
+    probe_seed: int = option(42, kind="int", low=0, flag="--probe-seed", help="seed of the one noise per probe timestep, shared by all images")
     #: ((probes in this stage, classes kept after it), ...); None = exhaustive on all probes
     stages: tuple[tuple[int, int], ...] | None = None
     #: samples per no-grad forward pass (memory, not results)
-    batch_size: int = option(250, kind="int", low=1, flag="--eval-batch")
-    loss: str = option("l2", choices=LOSSES, flag="--loss")
+    batch_size: int = option(250, kind="int", low=1, flag="--eval-batch", help="samples per no-grad forward pass (memory only, not part of the run key)")
+    loss: str = option("l2", choices=LOSSES, flag="--loss", help="per-sample error of the noise prediction")
     #: per-probe weight of the error: "none" or "x0" (see probes.timestep_weight)
-    weighting: str = option("none", choices=WEIGHTINGS, flag="--weighting")
+    weighting: str = option("none", choices=WEIGHTINGS, flag="--weighting", help="per-probe weight: none (classification) or x0 = min((1-a_t)/a_t, 20) (layouts)")
 
     def check(self) -> None:
         """Stages: probes >= 1 and growing, kept classes >= 1 and shrinking (probe counts are

@@ -33,6 +33,8 @@ class Allowed:
     #: None is a legal value (meaning "use the default rule", e.g. lr = 0.5 x table std)
     optional: bool = False
     flag: str | None = None
+    #: the option's one-line help (the CLI generates its flags and help from these declarations)
+    help: str = ""
 
     def describe(self) -> str:
         if self.choices is not None:
