@@ -13,7 +13,7 @@ from dive_bench.data.canvas import make_canvas_dataset
 from dive_bench.data.coco import load_coco_detection, read_coco_json, validate_coco
 from dive_bench.errors import DiveBenchError
 
-FIXTURE = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "coco-val2014-100"
+FIXTURE = Path(__file__).resolve().parent / "data" / "coco-val2014-100"  # a copy of shared/fixtures
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +145,7 @@ def test_validation_without_files_and_input_untouched():
         validate_coco(data, "dict", need_files=True)
 
 
-@pytest.mark.skipif(not FIXTURE.is_dir(), reason=f"golden fixture {FIXTURE} not present (shared/ beside the repo)")
+@pytest.mark.skipif(not FIXTURE.is_dir(), reason=f"golden fixture {FIXTURE} missing from the checkout")
 def test_real_coco_subset_validates():
     data = read_coco_json(FIXTURE / "instances_val2014_100.json")
     assert len(data["images"]) == 100 and len(data["annotations"]) == 839 and len(data["categories"]) == 80

@@ -15,7 +15,7 @@ from dive_bench.errors import DiveBenchError
 from dive_bench.tasks.detection_metric import (STAT_NAMES, bootstrap_ap, coco_ap, read_detections, resample_images,
                                                xywh_to_xyxy, xyxy_to_xywh)
 
-FIXTURE = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "coco-val2014-100"
+FIXTURE = Path(__file__).resolve().parent / "data" / "coco-val2014-100"  # a copy of shared/fixtures
 # Published with the cocoapi fake results; see the fixture's README.md.
 GOLDEN = dict(zip(STAT_NAMES, (
     0.5045806987249628, 0.6969727247299577, 0.5729816669904824, 0.5856257209410443, 0.5193996948036719,
@@ -23,7 +23,7 @@ GOLDEN = dict(zip(STAT_NAMES, (
     0.5664205978994309, 0.5642905982905982)))
 
 
-@pytest.mark.skipif(not FIXTURE.is_dir(), reason=f"golden fixture {FIXTURE} not present (shared/ beside the repo)")
+@pytest.mark.skipif(not FIXTURE.is_dir(), reason=f"golden fixture {FIXTURE} missing from the checkout")
 def test_golden_cocoapi_fake_results(capsys):
     detections = read_detections(FIXTURE / "fakebbox100_results.json")
     before = copy.deepcopy(detections)
