@@ -7,7 +7,7 @@ for a (class, probe) pair are reused, so a stage only pays for new probes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
@@ -23,7 +23,6 @@ class EnumerationResult:
     #: mean error per class on the probes of the last stage that class reached (None if never scored)
     scores: list[float | None]
     evaluations: int
-    stages_reached: list[int] = field(default_factory=list)
 
 
 def enumerate_classes(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: EnumerationConfig,
@@ -44,8 +43,7 @@ def enumerate_classes(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, conf
     candidates = [list(range(k)) for _ in range(n_img)]
     scores = torch.full((n_img, k), float("nan"), dtype=torch.float64)
     scored = torch.zeros((n_img, k), dtype=torch.bool)
-    reached = torch.zeros((n_img, k), dtype=torch.long)
-    for stage_no, (n_probes, keep) in enumerate(stages):
+    for n_probes, keep in stages:
         idx = probes.subset(n_probes)
         todo = [(i, c, j) for i in range(n_img) for c in candidates[i] for j in idx.tolist()
                 if not computed[i, c, j]]
@@ -65,7 +63,6 @@ def enumerate_classes(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, conf
             s = errors[i][cand][:, idx].mean(1)
             scores[i, cand] = s
             scored[i, cand] = True
-            reached[i, cand] = stage_no
             # non-finite scores sort last here, but the image is failed by the runner anyway
             order = torch.argsort(torch.nan_to_num(s, nan=float("inf")), stable=True)
             candidates[i] = cand[order[: max(1, keep)]].tolist()
@@ -73,5 +70,5 @@ def enumerate_classes(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, conf
     for i in range(n_img):
         row = [float(v) if ok else None for v, ok in zip(scores[i].tolist(), scored[i].tolist())]
         results.append(EnumerationResult(prediction=int(candidates[i][0]), scores=row,
-                                         evaluations=int(evals[i]), stages_reached=reached[i].tolist()))
+                                         evaluations=int(evals[i])))
     return results
