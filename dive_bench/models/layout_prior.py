@@ -134,10 +134,6 @@ class DecoupledPrior(nn.Module):
         super().__init__()
         self.priors = nn.ModuleDict(priors)
 
-    @property
-    def noised_fraction(self) -> float:
-        return min(p.noised_fraction for p in self.priors.values())
-
     def draw_mask(self, batch: int, num_slots: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
         masks = [p.draw_mask(batch, num_slots, generator) for p in self.priors.values()]
         if all(m is None for m in masks):
