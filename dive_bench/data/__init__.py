@@ -12,3 +12,9 @@ DATASETS.register("imagenet-folder", "dive_bench.data.imagenet:load_imagenet_fol
                   description="ImageNet-style class folders + optional subset-ids file (GPU runs)")
 
 __all__ = ["DATASETS", "ImageDataset"]
+DATASETS.register("numbers-10", "dive_bench.data.numbers:load_numbers_10",
+                  description="numbers 0-9 from digit glyphs on a 16x16 2x2 grid (train / dev / test glyphs disjoint)")
+DATASETS.register("numbers-100", "dive_bench.data.numbers:load_numbers_100",
+                  description="numbers 00-99 from digit glyphs on a 16x16 2x2 grid (train / dev / test glyphs disjoint)")
+DATASETS.register("numbers-1000", "dive_bench.data.numbers:load_numbers_1000",
+                  description="numbers 000-999 from digit glyphs on a 16x16 2x2 grid (train / dev / test glyphs disjoint)")

@@ -27,6 +27,10 @@ PRESETS: dict[str, DiTPreset] = {
     "xs": DiTPreset(heads=4, head_dim=16, depth=4, patch=2),    # 8x8 digits, 16 tokens
     "s": DiTPreset(heads=2, head_dim=16, depth=2, patch=4),     # 28x28, 49 tokens, width 32
     "b": DiTPreset(heads=4, head_dim=16, depth=4, patch=4),     # 28x28, 49 tokens, width 64
+    # 16x16 numbers (data/numbers.py): patch 4 puts 2x2 tokens on each 8x8 glyph cell, 16 tokens;
+    # width 128 for a 1000-row label table. 166 ms per batch-64 step at 1 thread (vs 277 for xs's
+    # 64 tokens at width 64).
+    "m": DiTPreset(heads=4, head_dim=32, depth=4, patch=4),
 }
 
 

@@ -45,3 +45,10 @@ TASKS.register("canvas-det-sized-dev", DetectionTask("canvas-det-sized-dev", "1"
                description="canvas-det-sized dev split, 50 images for tuning method settings (not for reporting)")
 
 __all__ = ["TASKS", "ClassificationTask", "DetectionTask"]
+# Numbers composed from digit glyphs (data/numbers.py, tasks/numbers.py): K = 10, 100, 1000 on one
+# 16x16 canvas, test glyphs never seen in training; each has a dev split of other held-out glyphs.
+for _k, _n in ((10, 500), (100, 1000), (1000, 2000)):
+    TASKS.register(f"numbers-{_k}", f"dive_bench.tasks.numbers:NUMBERS_{_k}",
+                   description=f"numbers from digit glyphs, {_k} classes, {_n} test images (16x16, unseen glyphs)")
+    TASKS.register(f"numbers-{_k}-dev", f"dive_bench.tasks.numbers:NUMBERS_{_k}_DEV",
+                   description=f"numbers-{_k} dev split for tuning method settings (not for reporting)")

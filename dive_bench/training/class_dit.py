@@ -54,6 +54,7 @@ def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True)
     x_all = to_model_range(data.images)
     y_all = data.labels
     c, h, w = data.image_shape
+    sampler = getattr(data, "sample_batch", None)
     torch.manual_seed(cfg.seed)  # the initial weights are part of what the seed fixes
     model = build_class_dit(cfg.preset, num_classes=data.num_classes, sample_size=h, in_channels=c)
     disable_internal_label_dropout(model)
@@ -76,8 +77,12 @@ def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True)
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"train {cfg.dataset}-{cfg.preset}")
     for step in bar:
         g = _step_generator(cfg.seed, step)
-        idx = torch.randint(len(y_all), (cfg.batch_size,), generator=g)
-        x0, y = x_all[idx], y_all[idx].clone()
+        if sampler is not None:  # a dataset that composes fresh training images every step
+            images, y = sampler(g, cfg.batch_size)
+            x0 = to_model_range(images)
+        else:
+            idx = torch.randint(len(y_all), (cfg.batch_size,), generator=g)
+            x0, y = x_all[idx], y_all[idx].clone()
         drop = torch.rand(cfg.batch_size, generator=g) < cfg.class_dropout
         y[drop] = null_class
         t = torch.randint(0, 1000, (cfg.batch_size,), generator=g)
@@ -111,7 +116,9 @@ def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses:
         f"# Class-conditional DiT ({cfg.dataset}, preset {cfg.preset})\n\n"
         f"- Architecture: diffusers `DiTTransformer2DModel`, {n_params:,} parameters, tied label table "
         f"({data.num_classes} classes + CFG null row), eps-prediction, linear betas, 1000 steps.\n"
-        f"- Data: {cfg.dataset} train split ({len(data)} images, {'x'.join(map(str, data.image_shape))}).\n"
+        f"- Data: {cfg.dataset} train split ("
+        + ("fresh composites every step" if hasattr(data, "sample_batch") else f"{len(data)} images")
+        + f", {'x'.join(map(str, data.image_shape))}).\n"
         f"- Training: {cfg.steps} steps, batch {cfg.batch_size}, AdamW lr {cfg.lr} (warmup {cfg.warmup}), "
         f"class dropout {cfg.class_dropout}, EMA {cfg.ema_decay}, seed {cfg.seed}; weights are the EMA.\n"
         f"- Final training loss (mean of last 200 steps): {final:.4f}. Wall time: {elapsed:.0f} s on CPU.\n"
