@@ -1,4 +1,5 @@
-"""A small typed registry: decorator registration, lazy ``module:attr`` entries, entry points.
+"""A small typed registry: decorator registration, lazy ``module:attr`` entries, entry points,
+and prefix factories (``folder:DIR`` names built on lookup).
 
 Why lazy entries: importing diffusers or torchvision to print ``dive-bench list`` would cost
 seconds, and a broken optional plugin must not break every command. An entry is imported the
@@ -41,6 +42,8 @@ class Registry(Generic[T]):
         self._items: dict[str, T | str] = {}
         self._descriptions: dict[str, str] = {}
         self._plugins_loaded = False
+        #: prefix -> (factory or "module:attr", usage, description); see register_prefix
+        self._prefixes: dict[str, tuple[Callable[[str], T] | str, str, str]] = {}
 
     def register(self, name: str, obj: T | str | None = None, *, description: str = "") -> Callable:
         """Register ``obj`` (or a ``"module:attr"`` string) under ``name``; usable as a decorator."""
@@ -60,6 +63,41 @@ class Registry(Generic[T]):
             return lambda x: x
         return add
 
+    def register_prefix(self, prefix: str, factory: Callable[[str], T] | str, *, usage: str = "",
+                        description: str = "") -> None:
+        """Names ``PREFIX:REST`` that no entry holds are built by ``factory(REST)`` on lookup.
+
+        For objects named by data rather than registered one by one (``folder:/data/test``): every
+        caller of :meth:`get` resolves them the same way, including code that reads a stored name
+        back. ``factory`` may be a ``"module:attr"`` string, imported on first use; it raises
+        :class:`DiveBenchError` for a REST it cannot resolve. ``usage`` (``folder:DIR``) is shown
+        in unknown-name errors and by :meth:`prefixes`.
+        """
+        if not prefix or ":" in prefix:
+            raise ValueError(f"{self.kind} prefix {prefix!r} must be non-empty and hold no ':'")
+        if prefix in self._prefixes:
+            raise ValueError(f"{self.kind} prefix {prefix!r} is already registered")
+        self._prefixes[prefix] = (factory, usage or f"{prefix}:...", description)
+
+    def prefixes(self) -> dict[str, str]:
+        """Usage (``folder:DIR``) -> description of each registered prefix."""
+        return {usage: description for _, usage, description in self._prefixes.values()}
+
+    def _prefix_of(self, name: str) -> str | None:
+        head, sep, _ = name.partition(":")
+        return head if sep and head in self._prefixes else None
+
+    def _build(self, prefix: str, name: str) -> T:
+        factory, usage, description = self._prefixes[prefix]
+        if isinstance(factory, str):
+            try:
+                factory = _import_ref(factory)
+            except (ImportError, AttributeError) as exc:
+                raise DiveBenchError(f"{self.kind} prefix {prefix!r} points to {factory!r}, which cannot be imported: "
+                                     f"{exc}") from exc
+            self._prefixes[prefix] = (factory, usage, description)
+        return factory(name.partition(":")[2])
+
     def _load_plugins(self) -> None:
         if self._plugins_loaded or not self.entry_point_group:
             return
@@ -78,8 +116,10 @@ class Registry(Generic[T]):
         return self._descriptions.get(name, "")
 
     def __contains__(self, name: str) -> bool:
+        """True for a registered name, and for any ``PREFIX:REST`` of a registered prefix (whether
+        REST resolves is only known when :meth:`get` builds it)."""
         self._load_plugins()
-        return name in self._items
+        return name in self._items or self._prefix_of(name) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
@@ -88,10 +128,17 @@ class Registry(Generic[T]):
         """The object registered as ``name``; an unknown name suggests the closest ones."""
         self._load_plugins()
         if name not in self._items:
+            prefix = self._prefix_of(name)
+            if prefix is not None:
+                return self._build(prefix, name)
+            head, sep, _ = name.partition(":")
             close = difflib.get_close_matches(name, list(self._items), n=3, cutoff=0.5)
+            if sep:  # foldr:/data -> folder:
+                close += [f"{p}:" for p in difflib.get_close_matches(head, list(self._prefixes), n=2, cutoff=0.6)]
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             known = ", ".join(sorted(self._items)) or "none"
-            raise DiveBenchError(f"unknown {self.kind} {name!r}.{hint} Known: {known}.")
+            forms = f"; or {', '.join(u for _, u, _ in self._prefixes.values())}" if self._prefixes else ""
+            raise DiveBenchError(f"unknown {self.kind} {name!r}.{hint} Known: {known}{forms}.")
         item = self._items[name]
         if isinstance(item, str):
             try:

@@ -44,6 +44,14 @@ TASKS.register("canvas-det-sized-dev", DetectionTask("canvas-det-sized-dev", "1"
                                                      method_defaults={"dive": SIZED_DIVE}),
                description="canvas-det-sized dev split, 50 images for tuning method settings (not for reporting)")
 
+# A user's own test set, named on the command line by its path and in runs by the content hash of
+# its items (tasks/folder.py, tasks/coco.py): `TASKS.get("folder:/data/test")` builds it.
+TASKS.register_prefix("folder", "dive_bench.tasks.folder:folder_task", usage="folder:DIR",
+                      description="your classification set: DIR/<class>/<image> (or DIR/labels.csv), stored size")
+TASKS.register_prefix("coco", "dive_bench.tasks.coco:coco_task",
+                      usage="coco:INSTANCES.json:IMAGES_DIR[:SUBSET_IDS][:size=N]",
+                      description="your COCO-format detection set, box AP for a layout model")
+
 __all__ = ["TASKS", "ClassificationTask", "DetectionTask"]
 # Numbers composed from digit glyphs (data/numbers.py, tasks/numbers.py): K = 10, 100, 1000 on one
 # 16x16 canvas, test glyphs never seen in training; each has a dev split of other held-out glyphs.
