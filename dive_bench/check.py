@@ -92,7 +92,7 @@ def _paired_detections(current: dict, baseline: dict):
     ci, bi = current.get("items"), baseline.get("items")
     if not ci or not bi or not ci["labels"] or not isinstance(ci["labels"][0], dict):
         return None
-    from .tasks.detection_metric import detections_of, ground_truth_of
+    from .metrics.coco import detections_of, ground_truth_of
 
     cur = dict(zip(ci["ids"], zip(ci["predictions"], ci["labels"])))
     base = dict(zip(bi["ids"], bi["predictions"]))
@@ -150,7 +150,7 @@ def compare(current: dict, baseline: dict, margins: dict[str, float] | None = No
     dets = _paired_detections(current, baseline)
     drops_all = None
     if dets is not None:
-        from .tasks.detection_metric import STAT_NAMES, coco_ap, paired_ap_drops
+        from .metrics.coco import STAT_NAMES, coco_ap, paired_ap_drops
 
         # one paired bootstrap (n_boot / 10 replicates: each is two COCOeval runs) serves every COCO
         # stat the runs report, the size slices and recalls included

@@ -16,19 +16,7 @@ from pathlib import Path
 
 import torch
 
-
-@dataclass(frozen=True)
-class ClassLabels:
-    num_classes: int
-    names: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class LayoutLabels:
-    num_classes: int
-    grid: int
-    max_objects: int
-    names: tuple[str, ...] = ()
+from ..labels import ClassLabels, LayoutLabels  # noqa: F401  (re-exported: they live in labels.py)
 
 
 @dataclass
@@ -148,7 +136,7 @@ class Adapter(ABC):
         ddim, ddpm or dpm (DPM-Solver++ 2M), built from this model's ``schedule``. Guidance > 1
         uses ``null_condition()`` (the classifier-free null row) and fails clearly without one.
         """
-        from ..fidelity.sampling import sample_from_condition, sample_seed
+        from .sampling import sample_from_condition, sample_seed
 
         if seeds is None:
             if generator is not None:

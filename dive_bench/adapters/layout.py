@@ -16,10 +16,9 @@ from pathlib import Path
 import torch
 
 from ..errors import DiveBenchError
+from ..labels import LayoutLabels, LayoutTokenizer
 from ..models.layout_dit import LayoutDiT
-from ..tasks.layout_tokens import LayoutTokenizer
-from .base import (Adapter, LayoutLabels, NoiseSchedule, file_sha256, tensor_sha256, vae_downsample, vae_encode,
-                   vae_scaling_factor)
+from .base import Adapter, NoiseSchedule, file_sha256, tensor_sha256, vae_downsample, vae_encode, vae_scaling_factor
 from .loading import load_component, load_schedule, param_count, read_metadata, weight_files
 
 

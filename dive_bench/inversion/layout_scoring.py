@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..tasks.layout_tokens import SLOTS_PER_OBJECT
+from ..labels import SLOTS_PER_OBJECT
 from .probes import ProbeSet, denoising_error
 
 

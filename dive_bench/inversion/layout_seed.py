@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import time
+from pathlib import Path
 
 import torch
 
 from ..cache import cache_root, content_hash
-
-from ..tasks.layout_tokens import LayoutTokenizer
+from ..labels import LayoutTokenizer
 from .layout_scoring import mean_error
 from .probes import ProbeSet
 
@@ -70,8 +71,6 @@ def seed_layouts(adapter, x0: torch.Tensor, probes: ProbeSet, *, loss: str = "l2
                  use_cache: bool = True, **search) -> tuple[torch.Tensor, list[dict]]:
     """Seed layouts (N, L) for a batch of images, read from / written to the seed cache, and per
     image its cost: ``{"evaluations", "seconds" (when it was computed), "cached"}``."""
-    from ..store import write_json_atomic
-
     folder = cache_root() / "layout-seeds" if use_cache else None
     # the seed never looks at the priors, so only the image model keys it
     model_key = (getattr(adapter, "image_model_sha256", None) or adapter.info()["sha256"]) if use_cache else None
@@ -101,9 +100,20 @@ def seed_layouts(adapter, x0: torch.Tensor, probes: ProbeSet, *, loss: str = "l2
         if path is not None:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                write_json_atomic(path, {"seed": seed.tolist(), "evaluations": evaluations, "seconds": cost["seconds"]})
+                _write_entry(path, {"seed": seed.tolist(), "evaluations": evaluations, "seconds": cost["seconds"]})
             except Exception:  # a read-only or full cache costs time, never the run
                 pass
         seeds.append(seed)
         costs.append(cost)
     return torch.stack(seeds), costs
+
+
+def _write_entry(path: Path, entry: dict) -> None:
+    """Replace ``path`` at once, so a concurrent reader sees the old entry or the whole new one.
+    (Derived data: a damaged entry is recomputed, so no fsync and no error advice are needed.)"""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(entry))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

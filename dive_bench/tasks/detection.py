@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..data.canvas import DEFAULT_CLASSES, load_canvas
 from ..errors import DiveBenchError
-from .detection_metric import bootstrap_ap, coco_ap, detections_of
+from ..metrics.coco import bootstrap_ap, coco_ap, detections_of
 
 REPORTED = ("ap", "ap50", "ap75", "aps", "apm", "apl", "ar1", "ar10", "ar100")
 

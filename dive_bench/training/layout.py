@@ -25,7 +25,7 @@ from ..adapters.base import vae_encode, vae_scaling_factor
 from ..data.base import to_model_range
 from ..data.canvas import load_canvas
 from ..models.layout_dit import LayoutDiT
-from ..tasks.layout_tokens import SLOTS_PER_OBJECT, LayoutTokenizer
+from ..labels import SLOTS_PER_OBJECT, LayoutTokenizer
 from .checkpointing import load_state, save_state
 from .common import optimizer_step
 
@@ -83,7 +83,7 @@ def layout_batch_tokens(tokenizer: LayoutTokenizer, annotations: list[list[dict]
 
 def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True) -> Path:
     validate(cfg)
-    from ..inversion.position_check import position_sensitivity
+    from ..diagnostics.position_check import position_sensitivity
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from ..constraints import option, validate
 from ..adapters.layout import PRIOR_FOLDERS, LayoutAdapter
 from ..data.canvas import load_canvas
 from ..models.layout_prior import DecoupledPrior, LayoutPrior
-from ..tasks.layout_tokens import SLOTS_PER_OBJECT, LayoutTokenizer
+from ..labels import SLOTS_PER_OBJECT, LayoutTokenizer
 
 
 @dataclass
