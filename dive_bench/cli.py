@@ -15,12 +15,15 @@ from .errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, EXIT_USAGE, Di
 
 
 def _quiet_libraries() -> None:
+    """diffusers' info and warning logs off, without importing diffusers (seconds, with torch):
+    diffusers reads DIFFUSERS_VERBOSITY when a command first imports it. A user's own setting is
+    kept; a caller that already imported diffusers gets the same level set directly."""
     warnings.filterwarnings("ignore", category=FutureWarning)
-    try:
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    if "diffusers" in sys.modules:
         from diffusers.utils import logging as dlog
+
         dlog.set_verbosity_error()
-    except ImportError:
-        pass
 
 
 def _parse_stages(text: str | None) -> tuple[tuple[int, int], ...] | None:
@@ -104,9 +107,10 @@ def _method_config(args: argparse.Namespace) -> dict:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    # registries of names and descriptions: nothing here imports torch (tests/test_startup.py)
     from .adapters import ADAPTERS, CHECKPOINTS
+    from .configs import CONFIGS as METHODS
     from .data import DATASETS
-    from .methods import METHODS
     from .tasks import TASKS
 
     for title, reg in (("Adapters", ADAPTERS), ("Bundled checkpoints", CHECKPOINTS), ("Tasks", TASKS),
@@ -243,10 +247,11 @@ def _detection_images(task_name: str, num_images: int, threshold: float):
 
 def cmd_position_check(args: argparse.Namespace) -> int:
     from .adapters import load_model
-    from .inversion.position_check import position_sensitivity
+    from .diagnostics.position_check import position_sensitivity
+    from .labels import LayoutLabels
 
     adapter = load_model(args.model)
-    if not hasattr(adapter, "tokenizer"):
+    if not isinstance(getattr(adapter, "label_space", None), LayoutLabels):
         raise DiveBenchError(f"{args.model!r} is not a layout model; position-check needs a layout adapter")
     tok = adapter.tokenizer
     val = _detection_images(args.task, args.num_images, args.threshold)
@@ -264,10 +269,13 @@ def _report_gate(rates: dict[str, float], threshold: float, rule: str) -> int:
 
 def cmd_prior_check(args: argparse.Namespace) -> int:
     from .adapters import load_model
-    from .inversion.prior_check import EDITS, SIZED_EDITS, prior_plausibility
+    from .diagnostics.prior_check import EDITS, SIZED_EDITS, prior_plausibility
+    from .labels import LayoutLabels
     from .tasks import TASKS
 
     adapter = load_model(args.model)
+    if not isinstance(getattr(adapter, "label_space", None), LayoutLabels):
+        raise DiveBenchError(f"{args.model!r} is not a layout model; prior-check needs a layout adapter with a prior")
     if not getattr(adapter, "priors", None):
         raise DiveBenchError(f"{args.model!r} has no layout prior; train one with `dive-bench train layout-prior`")
     if args.variant not in adapter.priors:

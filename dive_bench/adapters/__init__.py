@@ -5,6 +5,9 @@ A spec is one of
 - ``ADAPTER:PATH_OR_HUB_ID`` (``dit:facebook/DiT-XL-2-256``, ``unet:./ckpt``);
 - a plugin adapter's name, registered by another package under the entry-point group
   ``dive_bench.adapters`` (called with no argument, or with the part after ``:``).
+
+This module imports no torch or diffusers: the registries are read by ``dive-bench list``, and
+each adapter (and ``Adapter``, ``NoiseSchedule`` below) is imported when first used.
 """
 
 from __future__ import annotations
@@ -12,10 +15,14 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DiveBenchError
 from ..registry import Registry
-from .base import Adapter, ClassLabels, LayoutLabels, NoiseSchedule
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..labels import ClassLabels, LayoutLabels  # noqa: F401
+    from .base import Adapter, NoiseSchedule  # noqa: F401
 
 ADAPTERS: Registry = Registry("adapter", entry_point_group="dive_bench.adapters")
 ADAPTERS.register("dit", "dive_bench.adapters.dit:DiTAdapter",
@@ -86,6 +93,21 @@ def load_model(spec: str) -> Adapter:
     close = difflib.get_close_matches(spec, CHECKPOINTS.names() + ADAPTERS.names(), n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise DiveBenchError(f"unknown model {spec!r}.{hint} Use a bundled checkpoint or ADAPTER:PATH_OR_HUB_ID; known: {', '.join(known)}.")
+
+
+#: names re-exported from their modules on first use (importing them here would load torch)
+_LAZY = {"Adapter": "dive_bench.adapters.base", "NoiseSchedule": "dive_bench.adapters.base",
+         "ClassLabels": "dive_bench.labels", "LayoutLabels": "dive_bench.labels"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = ["ADAPTERS", "CHECKPOINTS", "Adapter", "BundledCheckpoint", "ClassLabels", "LayoutLabels",

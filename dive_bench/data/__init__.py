@@ -1,7 +1,17 @@
-"""Dataset loaders. Each returns an :class:`ImageDataset` of uint8 images; nothing downloads."""
+"""Dataset loaders. Each returns an :class:`ImageDataset` of uint8 images; nothing downloads.
+
+This module imports no torch: ``dive-bench list`` reads the registry, and each loader (and
+``ImageDataset``) is imported when first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from ..registry import Registry
-from .base import ImageDataset
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .base import ImageDataset  # noqa: F401
 
 DATASETS: Registry = Registry("dataset")
 DATASETS.register("digits", "dive_bench.data.digits:load_digits_dataset",
@@ -10,6 +20,16 @@ DATASETS.register("fmnist", "dive_bench.data.fashion_mnist:load_fashion_mnist",
                   description="Fashion-MNIST 28x28 from the Debian package dataset-fashion-mnist")
 DATASETS.register("imagenet-folder", "dive_bench.data.imagenet:load_imagenet_folder",
                   description="ImageNet-style class folders + optional subset-ids file (GPU runs)")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ImageDataset":  # re-exported on first use: data/base.py imports torch
+        from .base import ImageDataset
+
+        globals()[name] = ImageDataset
+        return ImageDataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["DATASETS", "ImageDataset"]
 DATASETS.register("numbers-10", "dive_bench.data.numbers:load_numbers_10",

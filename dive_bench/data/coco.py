@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import DiveBenchError
 
@@ -38,6 +37,8 @@ class DetectionDataset:
     coco_json: Path
 
     def __post_init__(self) -> None:
+        import torch  # here, not at the top: the COCO json checks below serve torch-free metrics.coco
+
         if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 3:
             raise ValueError(f"images must be uint8 (N, 3, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
         if not len(self.images) == len(self.image_ids) == len(self.annotations):
@@ -200,6 +201,8 @@ def load_coco_detection(json_path: str | Path, image_dir: str | Path, *, subset_
     ``image_size`` stretches every image to a square of that size (no crop, so no box is cut)
     and scales the boxes by the same per-axis factors. Without it all images must share a size.
     """
+    import torch
+
     json_path, image_dir = Path(json_path), Path(image_dir)
     data = read_coco_json(json_path, need_files=True)
     by_id = {img["id"]: img for img in data["images"]}
