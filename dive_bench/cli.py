@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -144,7 +145,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     """``evaluate`` with the command line's options: the CLI and the API run the same code."""
     from .api import evaluate
 
-    out = Path(args.out or f"runs/{args.model.replace(':', '_').replace('/', '_')}-{args.task}-{args.method}")
+    safe = lambda text: re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")  # noqa: E731  (folder:/data/x -> folder_data_x)
+    out = Path(args.out or f"runs/{safe(args.model)}-{safe(args.task)}-{args.method}")
     result = evaluate(args.model, args.task, args.method, out=out, limit=args.limit, seed=args.seed,
                       device=args.device, dtype=args.dtype, tf32=args.tf32, items_per_batch=args.items_per_batch,
                       data_root=args.data_root, progress=not args.quiet, shard=args.shard,
