@@ -105,11 +105,12 @@ def _paired_detections(current: dict, baseline: dict):
 
 
 def _mcnemar_one_sided(base_only: int, cur_only: int) -> float:
-    """P(at least ``base_only`` of the discordant images favour the baseline | no difference)."""
-    from scipy.stats import binom
-
+    """P(at least ``base_only`` of the discordant images favour the baseline | no difference):
+    the exact binomial tail with p = 1/2 (integers, so no scipy import on CI's start-up path)."""
     n = base_only + cur_only
-    return 1.0 if n == 0 else float(binom.sf(base_only - 1, n, 0.5))
+    if n == 0:
+        return 1.0
+    return sum(math.comb(n, k) for k in range(base_only, n + 1)) / 2 ** n
 
 
 def compare(current: dict, baseline: dict, margins: dict[str, float] | None = None, mode: str = "regression",

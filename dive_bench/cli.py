@@ -119,6 +119,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{title}:")
         for name in reg.names():
             print(f"  {name:<18} {reg.describe(name)}")
+        for usage, description in reg.prefixes().items():  # tasks from a path: folder:DIR, coco:...
+            print(f"  {usage}\n  {'':<18} {description}")
     print("Methods:")
     for name in METHODS:
         print(f"  {name}")

@@ -43,6 +43,15 @@ class LayoutLabels:
     grid: int
     max_objects: int
     names: tuple[str, ...] = ()
+    #: how layouts become the slot tokens of this label space (and back)
+    tokenizer: "LayoutTokenizer | None" = None
+
+
+def layout_tokenizer(adapter) -> "LayoutTokenizer | None":
+    """The tokenizer of a layout-conditional adapter, None for a class-conditional one: the one
+    test of "is this a layout model" (the label space says, not an attribute's presence)."""
+    space = getattr(adapter, "label_space", None)
+    return space.tokenizer if isinstance(space, LayoutLabels) else None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import torch
 from .adapters.base import Adapter
 from .configs import LATER_FIELDS, DiveConfig, EnumerationConfig, check_stages, key_config, normalized_config  # noqa: F401
 from .inversion import ProbeSet, enumerate_classes, invert
+from .labels import layout_tokenizer
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def _run_dive(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: DiveCon
     else:
         results = invert(adapter, x0, probes, cfg, seeds)
         seed_costs = [None] * len(results)
-    if getattr(adapter, "tokenizer", None) is not None:
+    if layout_tokenizer(adapter) is not None:
         # the seed's own cost is kept per image: with a cached seed, wall time no longer includes it
         return [{**_layout_result(adapter, x, r, probes, cfg), **({"seed_cost": c} if c else {})}
                 for x, r, c in zip(x0, results, seed_costs)]

@@ -37,7 +37,8 @@ class LayoutAdapter(Adapter):
         self.priors = {k: v.eval().requires_grad_(False) for k, v in (priors or {}).items()}
         self.schedule = schedule or NoiseSchedule(
             DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").alphas_cumprod.float())
-        self.label_space = LayoutLabels(tokenizer.num_classes, tokenizer.grid, tokenizer.max_objects, tuple(class_names))
+        self.label_space = LayoutLabels(tokenizer.num_classes, tokenizer.grid, tokenizer.max_objects, tuple(class_names),
+                                        tokenizer=tokenizer)
         self.vae = vae.eval().requires_grad_(False) if vae is not None else None
         self.scaling_factor = scaling_factor if scaling_factor is not None else (
             vae_scaling_factor(vae) if vae is not None else 1.0)

@@ -24,6 +24,7 @@ from .extractors import INCEPTION, resolve_extractor
 from .metrics import MetricOptions, cache_dir, compute_metrics, images_sha256
 from .sample_cache import SampleCache
 from .sampling import balanced_labels, generate_samples, sample_config
+from ..labels import layout_tokenizer
 
 TASK_VERSION = "1"
 #: direction of each fidelity metric family (torchmetrics' ``higher_is_better``)
@@ -78,7 +79,7 @@ def load_reference(spec: str, data_root: str | None = None, adapter=None) -> Ref
     from ..tasks import TASKS
 
     name, _, split = spec.partition(":")
-    tokenizer = getattr(adapter, "tokenizer", None)
+    tokenizer = layout_tokenizer(adapter)
     if name in DATASETS and tokenizer is None:
         try:
             data = DATASETS.get(name)(split=split or "test", root=data_root)

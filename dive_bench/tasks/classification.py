@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..data import DATASETS
 from ..data.base import ImageDataset
 from ..stats import wilson_interval
+from ..labels import layout_tokenizer
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class ClassificationTask:
         from ..errors import DiveBenchError
 
         k = getattr(adapter.label_space, "num_classes", None)
-        if getattr(adapter, "tokenizer", None) is not None or data.num_classes != k:
+        if layout_tokenizer(adapter) is not None or data.num_classes != k:
             raise DiveBenchError(f"task {self.name!r} has {data.num_classes} classes but model {adapter.name!r} "
                                  f"has {k}; pick a class-conditional model trained on this dataset")
 

@@ -37,6 +37,7 @@ from ..data.image_folder import read_bytes
 from ..errors import DiveBenchError
 from .detection import DetectionTask
 from .folder import HASHED, VERSION, content_digest, hashed_name
+from ..labels import layout_tokenizer
 
 USAGE = "coco:INSTANCES.json:IMAGES_DIR[:SUBSET_IDS][:size=N]"
 
@@ -153,7 +154,7 @@ class CocoTask(DetectionTask):
         return [{"id": i, "name": n} for i, n in self.category_names]
 
     def check_compatible(self, adapter, data) -> None:
-        tok = getattr(adapter, "tokenizer", None)
+        tok = layout_tokenizer(adapter)
         if tok is None:
             raise DiveBenchError(f"task {self.name} ({self.json_path}) needs a layout-conditional model trained on its "
                                  f"categories, but {adapter.name!r} is class-conditional")

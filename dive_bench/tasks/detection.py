@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..data.canvas import DEFAULT_CLASSES, load_canvas
 from ..errors import DiveBenchError
 from ..metrics.coco import bootstrap_ap, coco_ap, detections_of
+from ..labels import layout_tokenizer
 
 REPORTED = ("ap", "ap50", "ap75", "aps", "apm", "apl", "ar1", "ar10", "ar100")
 
@@ -61,7 +62,7 @@ class DetectionTask:
         return {"image_id": int(data.image_ids[i]), "annotations": data.annotations[i]}
 
     def check_compatible(self, adapter, data) -> None:
-        tok = getattr(adapter, "tokenizer", None)
+        tok = layout_tokenizer(adapter)
         if tok is None:
             raise DiveBenchError(f"task {self.name!r} needs a layout-conditional model (e.g. layout-canvas-s), "
                                  f"but {adapter.name!r} is class-conditional")

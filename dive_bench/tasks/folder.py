@@ -31,6 +31,7 @@ from ..data.base import ImageDataset
 from ..data.image_folder import FolderListing, file_digests, list_image_folder, load_listing
 from ..errors import DiveBenchError
 from .classification import ClassificationTask
+from ..labels import layout_tokenizer
 
 VERSION = "1"
 #: the part after ``folder:`` / ``coco:`` in the name of a task resolved from files
@@ -79,7 +80,7 @@ class FolderTask(ClassificationTask):
 
     def check_compatible(self, adapter, data: ImageDataset) -> None:
         k = getattr(adapter.label_space, "num_classes", None)
-        if getattr(adapter, "tokenizer", None) is not None or k is None:
+        if layout_tokenizer(adapter) is not None or k is None:
             raise DiveBenchError(f"task {self.name} ({self.root}) is a classification set; model {adapter.name!r} is "
                                  "not class-conditional")
         if self.labels_source == "folders" and data.num_classes != k:
