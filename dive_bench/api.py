@@ -14,7 +14,6 @@ shards, same run key), and the CLI is this function behind argparse.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import tempfile
 from dataclasses import fields
@@ -23,6 +22,7 @@ from typing import Any
 
 from .configs import CONFIGS
 from .errors import DiveBenchError
+from .suggest import did_you_mean
 from .spec import RunResult
 
 #: names of ``evaluate``'s own keyword arguments that are not method options
@@ -38,8 +38,7 @@ def _method_options(method: str, config: dict[str, Any]) -> dict[str, Any]:
     known = [f.name for f in fields(cls)]
     for name in config:
         if name not in known:
-            close = difflib.get_close_matches(name, known + list(RUN_OPTIONS), n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, known + list(RUN_OPTIONS), n=1, cutoff=0.6)
             raise DiveBenchError(f"{method} has no option {name!r}.{hint} Options: {', '.join(known)}")
     return config
 

@@ -24,7 +24,7 @@ def cache_root(override: str | Path | None = None) -> Path:
     DiveBenchError naming where the path came from and the fix. Every user of the cache goes
     through here, so a cache that points at a file fails before any compute, not deep inside it."""
     from .errors import DiveBenchError
-    from .store import dir_problem
+    from .files import dir_problem
 
     base = os.environ.get(CACHE_ENV)
     if override:

@@ -13,7 +13,6 @@ Shared by ``dive-bench check`` and the pytest plugin. Works from run.json files 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path

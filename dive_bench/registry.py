@@ -8,13 +8,13 @@ first time it is looked up.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import importlib
 from importlib.metadata import entry_points
 from typing import Callable, Generic, Iterator, TypeVar
 
 from .errors import DiveBenchError
+from .suggest import close_names
 
 T = TypeVar("T")
 
@@ -132,9 +132,9 @@ class Registry(Generic[T]):
             if prefix is not None:
                 return self._build(prefix, name)
             head, sep, _ = name.partition(":")
-            close = difflib.get_close_matches(name, list(self._items), n=3, cutoff=0.5)
+            close = close_names(name, self._items)
             if sep:  # foldr:/data -> folder:
-                close += [f"{p}:" for p in difflib.get_close_matches(head, list(self._prefixes), n=2, cutoff=0.6)]
+                close += [f"{p}:" for p in close_names(head, self._prefixes, n=2, cutoff=0.6)]
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             known = ", ".join(sorted(self._items)) or "none"
             forms = f"; or {', '.join(u for _, u, _ in self._prefixes.values())}" if self._prefixes else ""

@@ -257,7 +257,7 @@ def leaderboard_markdown(runs: list[dict], title: str = "dive_bench leaderboard"
         is_detection = any((_primary(r) or ("",))[0] == "ap" for r in rs)
         table = detection_table(key, rs) if is_detection else quality_table(key, rs)
         parts += [f"## Table {n}: {key[0]}", "", table, "",
-                  f"Cost per image (the paper's Table IV), same protocol:", "", speed_table(key, rs), ""]
+                  "Cost per image (the paper's Table IV), same protocol:", "", speed_table(key, rs), ""]
     if fidelity:
         from .fidelity.report import fidelity_sections
 

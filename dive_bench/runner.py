@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import hashlib
-import json
 import math
 import os
-import platform
-import socket
-import subprocess
 import sys
 import time
 import traceback
@@ -20,21 +14,21 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import __version__
 from .adapters import load_model
 from .adapters.base import Adapter
 from .data.base import to_model_range
 from .constraints import option, validate
+from .environment import DTYPES, autocast, environment, git_sha, resolve_device  # noqa: F401  (re-exported)
 from .errors import DiveBenchError, NonFiniteError
 from .inversion import ProbeSet
 from .inversion.preflight import check_finite
-from .methods import METHODS, key_config
+from .methods import METHODS
 from .seeding import item_seed
 from .spec import RunResult, RunSpec
 from .store import ShardStore, check_out_dir, collect, done_in_other_shards, shard_path, write_json_atomic
 from .tasks import TASKS
 
-DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
 
 
 @dataclass
@@ -77,33 +71,6 @@ def resolve_shard(text: str | None, env: dict | None = None) -> tuple[int, int]:
     if not (n >= 1 and 0 <= k < n):
         raise DiveBenchError(f"shard {k}/{n} is out of range: need 0 <= K < N")
     return k, n
-
-
-def git_sha() -> str | None:
-    try:
-        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                              text=True, timeout=5)
-        return proc.stdout.strip() if proc.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def resolve_device(device: str) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise DiveBenchError(f"--device {device!r} is not a device torch knows; use cpu, cuda or cuda:N") from None
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise DiveBenchError(f"--device {device!r} is not supported; use cpu, cuda or cuda:N")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DiveBenchError(f"--device {device} requested but CUDA is not available on this machine; use --device cpu")
-    if device == "cuda" and "LOCAL_RANK" in os.environ:
-        dev = torch.device(f"cuda:{int(os.environ['LOCAL_RANK'])}")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise DiveBenchError(f"--device {dev} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise DiveBenchError("--device mps requested but MPS is not available on this machine; use --device cpu")
-    return dev
 
 
 def run_key(task, item_ids: list[int], model_sha: str, method: str, config: dict, seed: int,
@@ -154,9 +121,8 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
     ids = list(range(len(data)))[: req.limit] if req.limit is not None else list(range(len(data)))
     if not ids:
         raise DiveBenchError(f"task {task.name} has no items to score")
-    autocast = (torch.autocast(device.type, dtype=DTYPES[req.dtype]) if DTYPES.get(req.dtype)
-                else contextlib.nullcontext())
-    with autocast:
+    precision = autocast(device, req.dtype)
+    with precision:
         first = adapter.encode(to_model_range(data.images[ids[:1]]).to(device))
         probes = ProbeSet.build(tuple(first.shape[1:]), num_train_timesteps=adapter.schedule.num_train_timesteps,
                                 interval=cfg.interval, seed=cfg.probe_seed, device=device)
@@ -166,7 +132,7 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
         check_finite(adapter, first, probes, req.model, cfg.loss, cfg.weighting)
     spec = RunSpec(task.name, str(task.version), tuple(ids), adapter.info()["sha256"], req.method,
                    dataclasses.asdict(cfg), req.seed, req.dtype, req.tf32, model=req.model)
-    return _Prepared(spec, task, method, cfg, adapter, data, probes, device, autocast)
+    return _Prepared(spec, task, method, cfg, adapter, data, probes, device, precision)
 
 
 def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
@@ -285,13 +251,6 @@ def _timings(rows: list[tuple[dict, float]], wall: float | None) -> dict:
             # seconds; its seconds when it was computed are kept here, so the cost is visible
             "cached_seconds_per_item": (sum(reused) / n) if n and any(reused) else None,
             "wall_seconds_this_invocation": wall}
-
-
-def environment() -> dict:
-    """Where a result was computed (never part of its key)."""
-    return {"dive_bench": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "host": socket.gethostname(), "git_sha": git_sha(),
-            "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
 def _env(spec: dict, req: ScoreRequest | None) -> dict:

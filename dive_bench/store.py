@@ -23,12 +23,13 @@ import json
 import os
 import re
 import sqlite3
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DiveBenchError
+from .files import dir_problem  # noqa: F401  (re-exported: callers used store.dir_problem)
+from .files import oneline as _oneline
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,38 +63,6 @@ def sqlite_uri(path: Path, mode: str) -> str:
     """An SQLite URI for ``path``: percent-quoted, so '#', '?' and '%' in a folder name stay part of
     the path (unquoted, SQLite cuts the path there, drops ``mode`` and creates a stray file)."""
     return f"{Path(path).absolute().as_uri()}?mode={mode}"
-
-
-def _oneline(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-
-
-def dir_problem(path: Path) -> str | None:
-    """Why ``path`` cannot serve as a folder to write results into (created if missing), or None.
-
-    Tries for real (mkdir, then a probe file that is removed again): permission bits, read-only
-    mounts, ``chattr +i``, /proc and full disks all answer the same way."""
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        for anc in (path, *path.parents):
-            if anc.exists() or anc.is_symlink():
-                if not anc.is_dir():
-                    where = "" if anc == path else f"cannot be created: {anc} "
-                    return f"{where}is an existing file, not a folder"
-                break
-        return f"cannot be created ({exc.strerror or _oneline(exc)})"
-    if not path.is_dir():
-        return "is an existing file, not a folder"
-    try:
-        fd, probe = tempfile.mkstemp(dir=path, prefix=".dive-bench-write-test-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        return f"is not writable ({exc.strerror or _oneline(exc)})"
-    return None
 
 
 def check_out_dir(out_dir: Path) -> None:

@@ -12,12 +12,12 @@ each adapter (and ``Adapter``, ``NoiseSchedule`` below) is imported when first u
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DiveBenchError
+from ..suggest import did_you_mean
 from ..registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,7 +32,7 @@ ADAPTERS.register("unet", "dive_bench.adapters.unet:UNetAdapter",
 ADAPTERS.register("layout", "dive_bench.adapters.layout:LayoutAdapter",
                   description="dive_bench LayoutDiT layout-to-image model (+ layout priors)")
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+from ..files import ASSETS  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,7 @@ def load_model(spec: str) -> Adapter:
     if not sep and spec in ADAPTERS:
         return _construct(ADAPTERS.get(spec), None, spec)
     known = CHECKPOINTS.names() + [f"{a}:PATH" for a in ADAPTERS.names()]
-    close = difflib.get_close_matches(spec, CHECKPOINTS.names() + ADAPTERS.names(), n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(spec, CHECKPOINTS.names() + ADAPTERS.names())
     raise DiveBenchError(f"unknown model {spec!r}.{hint} Use a bundled checkpoint or ADAPTER:PATH_OR_HUB_ID; known: {', '.join(known)}.")
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
+
+from ..files import files_sha256 as file_sha256  # noqa: F401  (the name adapters use)
 
 from ..labels import ClassLabels, LayoutLabels  # noqa: F401  (re-exported: they live in labels.py)
 
@@ -32,17 +33,6 @@ class NoiseSchedule:
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         a = self.alphas_cumprod.to(x0.device)[t].to(x0.dtype).view(-1, *([1] * (x0.ndim - 1)))
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
-
-
-def file_sha256(paths: list[Path]) -> str:
-    """Hash of the weight files (sorted by path, so a model with several equally named files in
-    sub-folders, e.g. its priors, hashes the same wherever it is copied), recorded with every result."""
-    h = hashlib.sha256()
-    for p in sorted(paths, key=lambda q: (q.name, str(q))):
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
 
 
 def vae_scaling_factor(vae) -> float:

@@ -34,8 +34,9 @@ def load_component(cls: Any, source: str, subfolder: str | None = None, **kwargs
     try:
         return cls.from_pretrained(source, subfolder=subfolder, **kwargs)
     except Exception as exc:
-        offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
-        reason = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face Hub is unreachable or the repo is not in the local cache"
+        from ..offline import offline_reason
+
+        reason = offline_reason() or "the Hugging Face Hub is unreachable or the repo is not in the local cache"
         raise DiveBenchError(
             f"cannot load {where!r} from the Hugging Face Hub ({reason}: {type(exc).__name__}). "
             f"On a machine with internet run `huggingface-cli download {source}` (or pass a local folder "

@@ -14,23 +14,17 @@ labels, configuration) sit above it, so adapters never import the fidelity packa
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import torch
+
+from ..seeding import sample_seed  # noqa: F401  (re-exported)
 
 from ..errors import DiveBenchError
 
 SAMPLERS = ("ddim", "ddpm", "dpm")
 #: bump when the sampling code changes what a given seed produces (part of the sample cache's config)
 SAMPLER_VERSION = 1
-
-
-def sample_seed(seed: int, index: int) -> int:
-    """The seed of sample ``index`` in a run with global ``seed`` (63-bit, order-free)."""
-    # the tag names this function's first home: changing it would change every cached sample
-    digest = hashlib.sha256(f"dive_bench.fidelity/{seed}/{index}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") & ((1 << 63) - 1)
 
 
 def build_scheduler(kind: str, alphas_cumprod: torch.Tensor, *, clip_sample: bool):

@@ -28,10 +28,11 @@ from pathlib import Path
 import torch
 
 from ..errors import DiveBenchError
+from ..files import ASSETS, file_sha256
+from ..offline import is_offline as _offline
 
 INCEPTION = "inception-v3-compat"
 WEIGHTS_ENV = "DIVE_BENCH_INCEPTION_WEIGHTS"
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 #: bundled in-domain extractors: name -> folder under dive_bench/assets
 BUNDLED = {"fmnist-classifier": "fmnist-classifier"}
 ALIASES = {"inception": INCEPTION, "fmnist": "fmnist-classifier"}
@@ -48,19 +49,6 @@ def inception_url() -> str:
 def hub_checkpoint_path() -> Path:
     """Where torch-fidelity's own download puts the file (``$TORCH_HOME/hub/checkpoints/``)."""
     return Path(torch.hub.get_dir()) / "checkpoints" / inception_url().rsplit("/", 1)[-1]
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _offline() -> bool:
-    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
-               for v in ("HF_HUB_OFFLINE", "DIVE_BENCH_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def _how_to_get() -> str:
@@ -274,8 +262,7 @@ def resolve_extractor(name: str = INCEPTION, inception_weights: str | Path | Non
         # one torch-fidelity registry name per folder (the registry is global to the process)
         tag = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
         return _classifier(f"dive-bench-classifier-{tag}", folder)
-    import difflib
+    from ..suggest import did_you_mean
 
-    close = difflib.get_close_matches(name, [INCEPTION, *BUNDLED, *ALIASES], n=2, cutoff=0.5)
-    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    hint = did_you_mean(name, [INCEPTION, *BUNDLED, *ALIASES], n=2)
     raise DiveBenchError(f"unknown feature extractor {name!r}.{hint} Available: {', '.join(available_extractors())}")

@@ -7,7 +7,6 @@ hash, extractor weights sha256, metric options); batch size, device and host go 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import time
@@ -97,10 +96,9 @@ def load_reference(spec: str, data_root: str | None = None, adapter=None) -> Ref
     if tokenizer is not None:
         raise DiveBenchError(f"layout models sample from the layouts of a detection set; --reference {spec!r} is not one "
                              "(use e.g. --reference canvas-det)")
-    import difflib
+    from ..suggest import did_you_mean
 
-    close = difflib.get_close_matches(name, DATASETS.names(), n=2, cutoff=0.5)
-    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    hint = did_you_mean(name, DATASETS.names(), n=2)
     raise DiveBenchError(f"unknown reference dataset {spec!r}.{hint} Use DATASET[:SPLIT], one of: {', '.join(DATASETS.names())}")
 
 
@@ -115,7 +113,7 @@ def _labels_fn(adapter, ref: Reference):
 def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
     """Sample (resuming from ``req.out/samples``), score and write ``req.out/run.json``."""
     from ..adapters import load_model
-    from ..runner import DTYPES, environment, resolve_device
+    from ..environment import autocast, environment, resolve_device
 
     validate(req)
     cache_dir(req.cache_dir)  # an unusable cache fails now, not after sampling
@@ -138,10 +136,10 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
                            seed=req.seed, dtype=req.dtype, labels=labels)
     out = Path(req.out)
     cache = SampleCache(out / "samples", config)
-    autocast = torch.autocast(device.type, dtype=DTYPES[req.dtype]) if DTYPES.get(req.dtype) else contextlib.nullcontext()
+    precision = autocast(device, req.dtype)
     t_start = time.time()
     made = generate_samples(adapter, cache, req.num_samples, labels_for=_labels_fn(adapter, ref),
-                            batch_size=req.batch_size, progress=req.progress, autocast=autocast)
+                            batch_size=req.batch_size, progress=req.progress, autocast=precision)
     samples = cache.load(req.num_samples)
     options = req.metric_options or MetricOptions()
     metrics = compute_metrics(samples, ref.images, extractor, options=options, cache=req.cache_dir,

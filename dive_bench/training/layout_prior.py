@@ -56,7 +56,7 @@ def shuffled_objects(tokens: torch.Tensor, tok: LayoutTokenizer, generator: torc
 
 def train_layout_prior(model_dir: Path, cfg: PriorTrainConfig) -> Path:
     validate(cfg)
-    from ..runner import resolve_device
+    from ..environment import resolve_device
 
     device = resolve_device(cfg.device)  # a clear error, not a torch one, when CUDA is missing
     adapter = LayoutAdapter.from_pretrained(str(model_dir)).to(device)
