@@ -60,7 +60,7 @@ def load_run(path: str | Path) -> dict:
         p = p / "run.json"
     if not p.exists():
         raise DiveBenchError(f"{p} does not exist; pass a run.json or the --out folder of a score run")
-    from .store import read_run_json
+    from .run_json import read_run_json
 
     return read_run_json(p)  # one line for a binary file, a JSON list, missing keys
 

@@ -18,7 +18,7 @@ import pandas as pd
 from .configs import PROBE_FIELDS, comparable_config
 from .errors import DiveBenchError
 from .spec import Protocol
-from .store import read_run_json
+from .run_json import read_run_json
 
 METHOD_NAMES = {"dive": "DIVE", "enumerate": "Diffusion Classifier"}
 #: the score shown per method column, in order of preference, and whether larger is better

@@ -23,9 +23,10 @@ from .errors import DiveBenchError, NonFiniteError
 from .inversion import ProbeSet
 from .inversion.preflight import check_finite
 from .methods import METHODS
+from .run_json import write_json_atomic
 from .seeding import item_seed
 from .spec import RunResult, RunSpec
-from .store import ShardStore, check_out_dir, collect, done_in_other_shards, shard_path, write_json_atomic
+from .store import ShardStore, check_out_dir, collect, done_in_other_shards, shard_path
 from .tasks import TASKS
 
 

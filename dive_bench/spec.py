@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .configs import PROBE_FIELDS, comparable_config, key_config
+from .run_json import read_run_json, write_json_atomic
 
 #: version of the run.json layout written by :class:`RunResult` (readers accept older files)
 SCHEMA = 1
@@ -200,12 +201,8 @@ class RunResult:
         return self.payload[key]
 
     def write(self, path: Path) -> None:
-        from .store import write_json_atomic
-
         write_json_atomic(Path(path), self.payload)
 
     @classmethod
     def load(cls, path: str | Path) -> "RunResult":
-        from .store import read_run_json
-
         return cls(read_run_json(Path(path)))

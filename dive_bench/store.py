@@ -4,20 +4,23 @@ Why SQLite per worker: every finished batch of items is committed in one transac
 job loses at most the batch in flight, and workers never contend for one file. ``INSERT OR
 IGNORE`` on the item id makes a re-run idempotent. Each shard holds the run key and spec, so
 ``merge`` can rebuild run.json from the shards alone. ``run.json`` is written last, through a
-temp file + fsync + replace, so readers see either the old or the new file, never half of one.
+temp file + fsync + replace, so readers see either the old or the new file, never half of one
+(``run_json.write_json_atomic``).
 
 Readers (``merge``, a finishing worker, a resume with another worker count) open a shard whose
 owner is gone read-write, so that a hot journal left by a worker killed mid-commit is rolled back
 instead of being mistaken for corruption (``read_shard``); every SQLite error is classified
 (hot journal, lock, read-only, full disk, or corruption confirmed by ``integrity_check``) by
-``shard_error``. Workers of one run must share one worker count while they run
-(``WorkerCountClaim``).
+``shard_errors.shard_error``. Workers of one run must share one worker count while they run
+(``shard_locks.WorkerCountClaim``).
+
+The names that moved to shard_errors.py, shard_locks.py and run_json.py are still importable
+from here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
@@ -28,8 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DiveBenchError
-from .files import dir_problem  # noqa: F401  (re-exported: callers used store.dir_problem)
+from .files import dir_problem
 from .files import oneline as _oneline
+from .run_json import RUN_KEYS, read_run_json, write_json_atomic  # noqa: F401  (re-exported)
+from .shard_errors import _disk_error, _errname, _problems, shard_error, sqlite_uri
+from .shard_locks import LOCK_WAIT_SECONDS, WorkerCountClaim  # noqa: F401  (re-exported)
+from .shard_locks import _flock_waiting, _open_lock, claim_worker_count
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,20 +56,12 @@ CREATE TABLE IF NOT EXISTS errors (
 
 
 _SHARD_NAME = re.compile(r"^shard-(\d+)-of-(\d+)\.sqlite$")
-#: how long a worker waits for its shard's lock while a reader (merge, a finishing worker) holds it
-LOCK_WAIT_SECONDS = 3.0
 #: how long a reader waits on SQLite's own lock (a commit in flight) before calling a shard locked
 READ_TIMEOUT_SECONDS = 30.0
 
 
 def shard_path(out_dir: Path, k: int, n: int) -> Path:
     return Path(out_dir) / "shards" / f"shard-{k}-of-{n}.sqlite"
-
-
-def sqlite_uri(path: Path, mode: str) -> str:
-    """An SQLite URI for ``path``: percent-quoted, so '#', '?' and '%' in a folder name stay part of
-    the path (unquoted, SQLite cuts the path there, drops ``mode`` and creates a stray file)."""
-    return f"{Path(path).absolute().as_uri()}?mode={mode}"
 
 
 def check_out_dir(out_dir: Path) -> None:
@@ -73,161 +72,6 @@ def check_out_dir(out_dir: Path) -> None:
     if problem:
         raise DiveBenchError(f"--out {out_dir} cannot hold results: {out_dir / 'shards'} {problem}; "
                              "pass --out a new or existing folder you can write to")
-
-
-def _problems(rows: list[tuple]) -> str | None:
-    """integrity_check's answer on one line (its rows span lines; the database header is noise)."""
-    found = [" ".join(str(r[0]).replace("*** in database main ***", "").split()) for r in rows if r[0] != "ok"]
-    found = [f for f in found if f]
-    return "; ".join(found[:2])[:200] if found else None
-
-
-def _errname(exc: BaseException) -> str:
-    name = getattr(exc, "sqlite_errorname", None)
-    if name:
-        return name
-    text = str(exc).lower()
-    for needle, guess in (("locked", "SQLITE_BUSY"), ("readonly", "SQLITE_READONLY"), ("full", "SQLITE_FULL"),
-                          ("disk i/o", "SQLITE_IOERR"), ("malformed", "SQLITE_CORRUPT"),
-                          ("not a database", "SQLITE_NOTADB"), ("unable to open", "SQLITE_CANTOPEN")):
-        if needle in text:
-            return guess
-    return "SQLITE_ERROR"
-
-
-def _integrity(path: Path) -> tuple[bool | None, str | None]:
-    """``(True, None)`` when ``PRAGMA integrity_check`` passes on ``path`` (opened read-only),
-    ``(False, what it found)`` when it fails or SQLite cannot read the file as a database at all,
-    ``(None, None)`` when it could not run (a lock, permissions, a hot journal)."""
-    try:
-        db = sqlite3.connect(sqlite_uri(path, "ro"), uri=True, timeout=5)
-        try:
-            rows = db.execute("PRAGMA integrity_check(5)").fetchall()
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as exc:
-        if _errname(exc).startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
-            return False, _oneline(exc)
-        return None, None
-    found = _problems(rows)
-    return (False, found) if found else (True, None)
-
-
-def shard_error(path: Path, exc: Exception, *, owner: bool) -> DiveBenchError:
-    """One line for an SQLite error on a result shard: a hot journal, a lock, a read-only or full
-    disk, or real corruption (confirmed by ``integrity_check``) are different problems with
-    different fixes, and only the last one loses items."""
-    path = Path(path)
-    name, detail = _errname(exc), _oneline(exc)
-    rerun = ("rerun the same command" if owner
-             else "rerun the score command of that shard's worker")
-    if name == "SQLITE_READONLY_ROLLBACK" or (name.startswith("SQLITE_READONLY") and
-                                               path.with_name(path.name + "-journal").exists()):
-        return DiveBenchError(
-            f"result shard {path} has a hot journal (its worker was killed in the middle of a commit), and rolling "
-            f"it back needs write access to {path.parent}, which this process lacks; the shard is not corrupt and "
-            f"every committed item in it is intact. Make the folder writable and {rerun} (or `dive-bench merge`), "
-            "which rolls the journal back; do not delete the shard or its -journal file")
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return DiveBenchError(
-            f"result shard {path} is locked by another process ({detail}); the shard is not corrupt. Wait for the "
-            f"process writing it to finish (or stop it) and {rerun}")
-    if name.startswith("SQLITE_CANTOPEN"):
-        return DiveBenchError(
-            f"could not open result shard {path} ({detail}); check that it exists and that its folder's permissions "
-            f"allow it, then {rerun}")
-    if name.startswith("SQLITE_READONLY"):
-        return DiveBenchError(
-            f"could not write to result shard {path} ({detail}); the folder or file is not writable. Items committed "
-            f"before are kept; fix permissions (or --out) and {rerun} to resume")
-    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")):
-        return DiveBenchError(
-            f"could not write to result shard {path} ({detail}); items committed before are kept. "
-            f"Free disk space (or fix permissions) and {rerun} to resume")
-    healthy, found = _integrity(path)
-    if healthy or (healthy is None and not name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))):
-        checked = "integrity_check finds no damage" if healthy else "integrity_check could not run"
-        return DiveBenchError(f"result shard {path} could not be read ({detail}); {checked}, so it is not known to be "
-                              f"corrupt and nothing was changed: {rerun}")
-    found = found or detail
-    if name == "SQLITE_NOTADB" or "not a database" in found:
-        what = f"not a readable SQLite file: {found}"
-    else:
-        what = f"integrity_check: {found}"
-    return DiveBenchError(
-        f"result shard {path} is corrupt or truncated ({what}); the other shards are unaffected. Move it away "
-        f"(mv {path} {path}.corrupt) and {rerun} to recompute the items it held")
-
-
-def _disk_error(path: Path, exc: Exception) -> DiveBenchError:
-    return shard_error(path, exc, owner=True)
-
-
-def _open_lock(path: Path):
-    """The shard's lock file, opened so that it can be flocked; None where it cannot be opened
-    (a read-only folder that never had a worker)."""
-    lock = Path(path).with_suffix(".lock")
-    for mode in ("a+", "r"):
-        try:
-            return open(lock, mode)
-        except OSError:
-            continue
-    return None
-
-
-class WorkerCountClaim:
-    """Held by every worker of a run folder: a shared flock on ``shards/workers-N.lock`` for its
-    worker count N. Workers with another count (``--shard K/1`` beside ``--shard K/2``) would
-    form other blocks and compute the same items twice, so a worker refuses to start while any
-    worker of another count holds its file; once they have exited any count may resume."""
-
-    def __init__(self, out_dir: Path, n: int) -> None:
-        self.out_dir, self.n = Path(out_dir), int(n)
-        folder = self.out_dir / "shards"
-        self._file = open(folder / f"workers-{self.n}.lock", "a+")
-        try:
-            _flock_waiting(self._file, fcntl.LOCK_SH)
-            for other in sorted(folder.glob("workers-*.lock")):
-                m = re.fullmatch(r"workers-(\d+)\.lock", other.name)
-                if not m or int(m.group(1)) == self.n:
-                    continue
-                with open(other, "r") as g:
-                    try:
-                        fcntl.flock(g, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        raise DiveBenchError(
-                            f"{self.out_dir} is being scored right now by workers with another worker count "
-                            f"(--shard K/{m.group(1)}); this worker has --shard K/{self.n}, and the two would compute "
-                            f"the same items twice. Wait for them to finish (any worker count can resume the run "
-                            f"afterwards), or start this one as --shard K/{m.group(1)}") from None
-                    fcntl.flock(g, fcntl.LOCK_UN)
-        except BaseException:
-            self.release()
-            raise
-
-    def release(self) -> None:
-        if not self._file.closed:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
-
-
-def claim_worker_count(out_dir: Path, n: int) -> WorkerCountClaim:
-    """Take this worker's place among the run's workers of count ``n`` (see :class:`WorkerCountClaim`);
-    release it with ``.release()``. ``ShardStore`` does this itself for ``shard-K-of-N`` files."""
-    return WorkerCountClaim(out_dir, n)
-
-
-def _flock_waiting(f, how: int, seconds: float = LOCK_WAIT_SECONDS) -> None:
-    """flock without blocking forever: readers hold a shard's lock for the milliseconds of a read."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            fcntl.flock(f, how | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.05)
 
 
 class ShardStore:
@@ -462,64 +306,3 @@ def done_in_other_shards(out_dir: Path, run_key: str | tuple[str, ...], own: Pat
         except sqlite3.DatabaseError:
             continue
     return done
-
-
-def write_json_atomic(path: Path, payload: dict, *, intact: str | None = None) -> None:
-    """Write JSON so that ``path`` is always either the old or the complete new file.
-
-    ``intact`` says what a failure leaves intact and how to retry (default: the run folder's
-    shards, and ``dive-bench merge``)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w") as f:
-            json.dump(payload, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):  # on a read-only mount the cleanup fails too
-            tmp.unlink(missing_ok=True)
-        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-            why = f"{path.parent} is read-only or not writable ({exc.strerror})"
-            fix = (intact or "the previous file and all item results are intact (the shards are only read). Make the "
-                   "folder writable, or copy the run folder somewhere writable and run `dive-bench merge` on the copy")
-        elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            why = f"{path.parent} does not exist or is not a folder ({exc.strerror})"
-            fix = intact or "the previous file and all item results are intact. Check the path and run `dive-bench merge`"
-        else:
-            why = _oneline(exc)
-            fix = intact or ("the previous file and all item results are intact. Free disk space and run "
-                             "`dive-bench merge` on the folder")
-        raise DiveBenchError(f"could not write {path}: {why}; {fix}") from exc
-
-
-RUN_KEYS = {"model": str, "task": str, "method": str, "metrics": dict}
-
-
-def read_run_json(path: Path) -> dict:
-    """A run.json as a dict, or one DiveBenchError saying why ``path`` is not one (unreadable,
-    binary, not JSON, not a JSON object, or missing model/task/method/metrics)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DiveBenchError(f"cannot read {path} ({exc.strerror or _oneline(exc)}); pass a run.json file or the "
-                             "--out folder of a score run") from exc
-    try:
-        run = json.loads(raw)
-    except UnicodeDecodeError as exc:
-        raise DiveBenchError(f"{path} is not a dive_bench run.json (a binary file, not JSON text); pass the run.json "
-                             "that `dive-bench score` or `merge` wrote") from exc
-    except ValueError as exc:
-        raise DiveBenchError(f"{path} is not a dive_bench run.json (not valid JSON: {_oneline(exc)}); rerun "
-                             "`dive-bench merge` on its folder to rewrite it") from exc
-    if not isinstance(run, dict):
-        raise DiveBenchError(f"{path} is not a dive_bench run.json (it holds a JSON {type(run).__name__}, not an "
-                             "object); pass the run.json that `dive-bench score` or `merge` wrote")
-    bad = [k for k, t in RUN_KEYS.items() if not isinstance(run.get(k), t)]
-    if bad:
-        raise DiveBenchError(f"{path} is not a dive_bench run.json (missing or malformed {'/'.join(bad)}); pass the "
-                             "run.json that `dive-bench score` or `merge` wrote")
-    return run

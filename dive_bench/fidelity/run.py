@@ -18,7 +18,7 @@ import torch
 from ..constraints import option, validate
 from ..errors import DiveBenchError
 from ..spec import RunResult
-from ..store import write_json_atomic
+from ..run_json import write_json_atomic
 from .extractors import INCEPTION, resolve_extractor
 from .metrics import MetricOptions, cache_dir, compute_metrics, images_sha256
 from .sample_cache import SampleCache

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from ..errors import DiveBenchError
-from ..store import dir_problem, write_json_atomic
+from ..files import dir_problem
+from ..run_json import write_json_atomic
 
 MANIFEST = "manifest.json"
 _PNG = re.compile(r"^(\d{6,})\.png$")
