@@ -120,6 +120,38 @@ def compare(current: dict, baseline: dict, margins: dict[str, float] | None = No
     ``allow_partial``: neither may ever pass silently."""
     if mode not in ("regression", "noninferiority"):
         raise DiveBenchError(f"--mode must be regression or noninferiority, not {mode!r}")
+    refused = _refusal(current, baseline, across_configs, allow_failed, allow_partial)
+    if refused is not None:
+        return refused
+    margins = margins or {}
+    unknown = set(margins) - set(baseline.get("metrics", {}))
+    if unknown:
+        raise DiveBenchError(f"--margin names metrics the runs do not have: {', '.join(sorted(unknown))}")
+    verdicts = []
+    judge_detection = _detection_judge(current, baseline, n_boot, seed)
+    for metric, base_m in sorted(baseline.get("metrics", {}).items()):
+        if metric not in current.get("metrics", {}):
+            return Verdict(INCOMPARABLE, f"current run has no {metric}")
+        cur_m = current["metrics"][metric]
+        if not isinstance(base_m, dict) or "value" not in base_m or base_m["value"] < 0:
+            continue  # e.g. AP of a size slice with no ground truth (-1)
+        margin = float(margins.get(metric, 0.0))
+        paired = _paired_outcomes(current, baseline) if metric == "accuracy" else None
+        if judge_detection is not None and metric in judge_detection.drops:
+            verdict = judge_detection(metric, margin, mode)
+        elif paired is not None:
+            verdict = _judge_paired_accuracy(metric, *paired, margin, mode, n_boot, seed)
+        else:
+            verdict = _judge_interval(metric, base_m, cur_m, margin, mode)
+        if verdict is not None:
+            verdicts.append(verdict)
+    status = REGRESSION if any(v.regressed for v in verdicts) else PASS
+    return Verdict(status, "" if status == PASS else "score dropped beyond noise and margin", verdicts)
+
+
+def _refusal(current: dict, baseline: dict, across_configs: bool, allow_failed: bool,
+             allow_partial: bool) -> Verdict | None:
+    """The verdict when the runs cannot be judged on their scores at all, else None."""
     if "fidelity" in (current.get("method"), baseline.get("method")):
         return Verdict(INCOMPARABLE, "fidelity runs (FID/IS/KID/precision-recall) have no per-item outcomes for a "
                                      "paired test; compare them side by side with `dive-bench leaderboard`")
@@ -142,75 +174,77 @@ def compare(current: dict, baseline: dict, margins: dict[str, float] | None = No
                 and not allow_partial:
             return Verdict(INCOMPARABLE, f"the {name} run is partial ({done} of {total} items scored); finish it by "
                                          "rerunning its score command, or pass --allow-partial to judge the shared items")
-    margins = margins or {}
-    unknown = set(margins) - set(baseline.get("metrics", {}))
-    if unknown:
-        raise DiveBenchError(f"--margin names metrics the runs do not have: {', '.join(sorted(unknown))}")
-    verdicts = []
-    dets = _paired_detections(current, baseline)
-    drops_all = None
-    if dets is not None:
-        from .metrics.coco import STAT_NAMES, coco_ap, paired_ap_drops
+    return None
 
-        # one paired bootstrap (n_boot / 10 replicates: each is two COCOeval runs) serves every COCO
-        # stat the runs report, the size slices and recalls included
-        stats = [m for m in STAT_NAMES if m in baseline.get("metrics", {})]
-        drops_all = paired_ap_drops(dets[0], dets[1], dets[2], n_boot=max(n_boot // 10, 20), seed=seed, stats=stats)
-        points = coco_ap(dets[0], dets[1]), coco_ap(dets[0], dets[2])
-    for metric, base_m in sorted(baseline.get("metrics", {}).items()):
-        if metric not in current.get("metrics", {}):
-            return Verdict(INCOMPARABLE, f"current run has no {metric}")
-        cur_m = current["metrics"][metric]
-        if not isinstance(base_m, dict) or "value" not in base_m or base_m["value"] < 0:
-            continue  # e.g. AP of a size slice with no ground truth (-1)
-        margin = float(margins.get(metric, 0.0))
-        paired = _paired_outcomes(current, baseline) if metric == "accuracy" else None
-        if drops_all is not None and metric in drops_all:
-            drops = drops_all[metric][~np.isnan(drops_all[metric])]  # replicates without that size slice
-            if not len(drops):
-                continue
-            base_v, cur_v = points[0][metric], points[1][metric]
-            if mode == "regression":
-                p = float((drops <= 0).mean())  # one-sided bootstrap p-value for "no drop"
-                regressed = base_v - cur_v > margin and p < ALPHA
-                detail = f"paired image bootstrap ({len(drops)}), one-sided p={p:.3g}"
-            else:
-                hi = float(np.quantile(drops, 0.95))
-                regressed = hi > margin
-                detail = f"paired image bootstrap ({len(drops)}), 95% upper bound of the drop {hi:.4f}"
-            verdicts.append(MetricVerdict(metric, base_v, cur_v, margin, "paired", detail, regressed))
-        elif paired is not None:
-            b, c = paired
-            base_only, cur_only = int(((b == 1) & (c == 0)).sum()), int(((b == 0) & (c == 1)).sum())
-            drop = (base_only - cur_only) / len(b)
-            if mode == "regression":
-                p = _mcnemar_one_sided(base_only, cur_only)
-                regressed = drop > margin and p < ALPHA
-                detail = f"McNemar exact, {base_only} vs {cur_only} discordant of {len(b)}, one-sided p={p:.3g}"
-            else:
-                rng = np.random.default_rng(seed)
-                idx = rng.integers(0, len(b), size=(n_boot, len(b)))
-                drops = (b[idx] - c[idx]).mean(1)
-                hi = float(np.quantile(drops, 0.95))
-                regressed = hi > margin
-                detail = f"paired bootstrap ({n_boot}), 95% upper bound of the drop {hi:.4f}"
-            verdicts.append(MetricVerdict(metric, float(np.mean(b)), float(np.mean(c)), margin, "paired", detail, regressed))
-        elif "ci_low" not in cur_m:
-            # a point value alone cannot separate a drop from noise: reported, never a failure
-            base_v, cur_v = float(base_m["value"]), float(cur_m["value"])
-            verdicts.append(MetricVerdict(metric, base_v, cur_v, margin, "none",
-                                          "no interval or per-item outcomes stored; not judged", False))
+
+class _DetectionJudge:
+    """One paired image bootstrap (``n_boot / 10`` replicates: each is two COCOeval runs) serving
+    every COCO stat the runs report, the size slices and recalls included."""
+
+    def __init__(self, dets, stats: list[str], n_boot: int, seed: int) -> None:
+        from .metrics.coco import coco_ap, paired_ap_drops
+
+        self.drops = paired_ap_drops(dets[0], dets[1], dets[2], n_boot=max(n_boot // 10, 20), seed=seed, stats=stats)
+        self.points = coco_ap(dets[0], dets[1]), coco_ap(dets[0], dets[2])
+
+    def __call__(self, metric: str, margin: float, mode: str) -> MetricVerdict | None:
+        drops = self.drops[metric][~np.isnan(self.drops[metric])]  # replicates without that size slice
+        if not len(drops):
+            return None
+        base_v, cur_v = self.points[0][metric], self.points[1][metric]
+        if mode == "regression":
+            p = float((drops <= 0).mean())  # one-sided bootstrap p-value for "no drop"
+            regressed = base_v - cur_v > margin and p < ALPHA
+            detail = f"paired image bootstrap ({len(drops)}), one-sided p={p:.3g}"
         else:
-            base_v, cur_v = float(base_m["value"]), float(cur_m["value"])
-            if mode == "regression":
-                regressed = cur_m.get("ci_high", cur_v) < base_v - margin
-                detail = f"current 95% interval [{cur_m.get('ci_low', cur_v):.4f}, {cur_m.get('ci_high', cur_v):.4f}]"
-            else:
-                regressed = cur_m.get("ci_low", cur_v) < base_v - margin
-                detail = f"current 95% lower bound {cur_m.get('ci_low', cur_v):.4f}"
-            verdicts.append(MetricVerdict(metric, base_v, cur_v, margin, "unpaired (stored 95% interval)", detail, regressed))
-    status = REGRESSION if any(v.regressed for v in verdicts) else PASS
-    return Verdict(status, "" if status == PASS else "score dropped beyond noise and margin", verdicts)
+            hi = float(np.quantile(drops, 0.95))
+            regressed = hi > margin
+            detail = f"paired image bootstrap ({len(drops)}), 95% upper bound of the drop {hi:.4f}"
+        return MetricVerdict(metric, base_v, cur_v, margin, "paired", detail, regressed)
+
+
+def _detection_judge(current: dict, baseline: dict, n_boot: int, seed: int) -> _DetectionJudge | None:
+    dets = _paired_detections(current, baseline)
+    if dets is None:
+        return None
+    from .metrics.coco import STAT_NAMES
+
+    return _DetectionJudge(dets, [m for m in STAT_NAMES if m in baseline.get("metrics", {})], n_boot, seed)
+
+
+def _judge_paired_accuracy(metric: str, b: np.ndarray, c: np.ndarray, margin: float, mode: str, n_boot: int,
+                           seed: int) -> MetricVerdict:
+    """Exact one-sided McNemar on the discordant images, or a paired bootstrap bound on the drop."""
+    base_only, cur_only = int(((b == 1) & (c == 0)).sum()), int(((b == 0) & (c == 1)).sum())
+    drop = (base_only - cur_only) / len(b)
+    if mode == "regression":
+        p = _mcnemar_one_sided(base_only, cur_only)
+        regressed = drop > margin and p < ALPHA
+        detail = f"McNemar exact, {base_only} vs {cur_only} discordant of {len(b)}, one-sided p={p:.3g}"
+    else:
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, len(b), size=(n_boot, len(b)))
+        drops = (b[idx] - c[idx]).mean(1)
+        hi = float(np.quantile(drops, 0.95))
+        regressed = hi > margin
+        detail = f"paired bootstrap ({n_boot}), 95% upper bound of the drop {hi:.4f}"
+    return MetricVerdict(metric, float(np.mean(b)), float(np.mean(c)), margin, "paired", detail, regressed)
+
+
+def _judge_interval(metric: str, base_m: dict, cur_m: dict, margin: float, mode: str) -> MetricVerdict:
+    """Without per-item outcomes: the current run's stored 95% interval against the baseline's
+    value; a point value alone cannot separate a drop from noise (reported, never a failure)."""
+    base_v, cur_v = float(base_m["value"]), float(cur_m["value"])
+    if "ci_low" not in cur_m:
+        return MetricVerdict(metric, base_v, cur_v, margin, "none",
+                             "no interval or per-item outcomes stored; not judged", False)
+    if mode == "regression":
+        regressed = cur_m.get("ci_high", cur_v) < base_v - margin
+        detail = f"current 95% interval [{cur_m.get('ci_low', cur_v):.4f}, {cur_m.get('ci_high', cur_v):.4f}]"
+    else:
+        regressed = cur_m.get("ci_low", cur_v) < base_v - margin
+        detail = f"current 95% lower bound {cur_m.get('ci_low', cur_v):.4f}"
+    return MetricVerdict(metric, base_v, cur_v, margin, "unpaired (stored 95% interval)", detail, regressed)
 
 
 def _nonfinite_metrics(run: dict) -> list[str]:

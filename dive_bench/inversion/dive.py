@@ -103,14 +103,7 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
            seeds: list[int], progress: bool = False, init_labels: torch.Tensor | None = None) -> list[InversionResult]:
     """Run DIVE on a batch of encoded images ``x0`` (N, ...), one seed per image."""
     n = len(x0)
-    if len(seeds) != n:
-        raise ValueError(f"need one seed per image: {n} images, {len(seeds)} seeds")
-    if config.prior_weight > 0 and config.prior_probes < 1:
-        raise DiveBenchError(f"prior_probes must be at least 1 (got {config.prior_probes}); use --prior-weight 0 "
-                             "to switch the prior off")
-    if config.neighbour_repairs and not hasattr(adapter, "neighbour_repairs"):
-        raise DiveBenchError(f"neighbour repairs move box sides, so they need a layout model; {adapter.name!r} is "
-                             "class-conditional. Drop --neighbour-repairs")
+    _check_inputs(adapter, config, n, seeds)
     device = x0.device
     p, b = len(probes), min(config.batch_size, len(probes))
     snapper = _Snapper(adapter, config.metric)
@@ -124,9 +117,7 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
     else:
         slots = torch.nn.Parameter(_init_slots(adapter, n, gens, config.init).to(device))
     opt = torch.optim.AdamW([slots], lr=lr, weight_decay=config.weight_decay)
-
-    perms = [torch.randperm(p, generator=g) for g in gens]
-    cursor = [0] * n
+    order = _ProbeOrder(p, b, gens)
     active = torch.ones(n, dtype=torch.bool)
     best = [float("inf")] * n
     best_labels = [snapper.labels(slots.detach()[i:i + 1])[0].tolist() for i in range(n)]
@@ -135,33 +126,12 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
     visited: list[dict[tuple[int, ...], None]] = [{} for _ in range(n)]
     cache: list[dict[tuple[int, ...], float]] = [{} for _ in range(n)]
 
-    def next_probes(i: int) -> torch.Tensor:
-        if cursor[i] + b > p:  # a new shuffled pass over the probes
-            perms[i] = torch.randperm(p, generator=gens[i])
-            cursor[i] = 0
-        idx = perms[i][cursor[i]:cursor[i] + b]
-        cursor[i] += b
-        return idx
-
     prior_draws = _fixed_prior_draws(adapter, config, tuple(slots.shape[1:]), device)
 
     def monitor(act: list[int], step: int) -> None:
         values, labels = _monitor(adapter, x0, slots.detach(), act, probes, config, snapper, cache, evals, prior_draws)
         if config.snap and ((config.prior_repairs and config.prior_weight > 0) or config.neighbour_repairs):
-            for i in act:
-                cands = _repair_candidates(adapter, torch.tensor(labels[i]), config)
-                if not cands:
-                    continue
-                emb = snapper.lookup(torch.stack(cands).to(device)).float()
-                cand_evals = [0] * len(cands)
-                vals, labs = _monitor(adapter, x0[i:i + 1].expand(len(cands), *x0.shape[1:]), emb, list(range(len(cands))),
-                                      probes, config, snapper, [cache[i]] * len(cands), cand_evals, prior_draws)
-                evals[i] += sum(cand_evals)
-                j = min(vals, key=vals.get)
-                if vals[j] < values[i]:  # continue the search from the repaired layout
-                    values[i], labels[i] = vals[j], labs[j]
-                    with torch.no_grad():
-                        slots[i] = emb[j]
+            _repair(adapter, x0, slots, act, values, labels, probes, config, snapper, cache, evals, prior_draws)
         for i in act:
             curves[i].append((step, values[i]))
             if values[i] < best[i]:
@@ -178,7 +148,7 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
         act = active.nonzero().flatten().tolist()
         if not act:
             break
-        idx = torch.stack([next_probes(i) for i in act]).to(device)          # (A, B)
+        idx = torch.stack([order.next(i) for i in act]).to(device)          # (A, B)
         act_t = torch.tensor(act, device=device)
         e = slots[act_t]
         cond = snapper.straight_through(e) if config.snap else e
@@ -190,19 +160,7 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
                               probes.noise[idx.flatten()], config.loss, config.weighting).view(len(act), b)
         loss = err.mean(1).sum()
         if config.prior_weight > 0:
-            # fresh (t, noise) draws per image and step from the image's own generator
-            k = config.prior_probes
-            # (a prior that noises a subset of slots also draws which ones, after t and noise)
-            draw_mask = getattr(adapter, "prior_mask", lambda variant, generator: None)
-            draws = [(torch.randint(0, adapter.schedule.num_train_timesteps, (), generator=gens[i]),
-                      torch.randn(cond.shape[1:], generator=gens[i]), draw_mask(config.prior, gens[i]))
-                     for i in act for _ in range(k)]
-            t_p = torch.stack([t for t, _, _ in draws]).to(device)
-            noise_p = torch.stack([n for _, n, _ in draws]).to(device)
-            masks = [m for _, _, m in draws]
-            extra = {} if masks[0] is None else {"mask": torch.stack(masks).to(device)}
-            prior_err = adapter.prior_loss(cond.repeat_interleave(k, 0), t_p, noise_p, config.prior, **extra)
-            loss = loss + config.prior_weight * prior_err.view(len(act), k).mean(1).sum()
+            loss = loss + config.prior_weight * _prior_term(adapter, cond, act, gens, config)
         if not torch.isfinite(loss):
             raise NonFiniteError(f"DIVE loss became {float(loss)} at step {step}; the model produces "
                                  "non-finite outputs for these inputs (check dtype/autocast and the checkpoint)")
@@ -222,6 +180,75 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
                             steps_run=steps_run[i], evaluations=evals[i], monitor_curve=curves[i],
                             visited=[list(v) for v in visited[i]],
                             stopped_early=steps_run[i] < config.steps) for i in range(n)]
+
+
+class _ProbeOrder:
+    """Each image's probes in shuffled passes of ``b`` (its own generator: independent of the
+    other images in the batch)."""
+
+    def __init__(self, p: int, b: int, gens: list[torch.Generator]) -> None:
+        self.p, self.b, self.gens = p, b, gens
+        self.perms = [torch.randperm(p, generator=g) for g in gens]
+        self.cursor = [0] * len(gens)
+
+    def next(self, i: int) -> torch.Tensor:
+        if self.cursor[i] + self.b > self.p:  # a new shuffled pass over the probes
+            self.perms[i] = torch.randperm(self.p, generator=self.gens[i])
+            self.cursor[i] = 0
+        idx = self.perms[i][self.cursor[i]:self.cursor[i] + self.b]
+        self.cursor[i] += self.b
+        return idx
+
+
+def _check_inputs(adapter: Adapter, config: DiveConfig, n: int, seeds: list[int]) -> None:
+    if len(seeds) != n:
+        raise ValueError(f"need one seed per image: {n} images, {len(seeds)} seeds")
+    if config.prior_weight > 0 and config.prior_probes < 1:
+        raise DiveBenchError(f"prior_probes must be at least 1 (got {config.prior_probes}); use --prior-weight 0 "
+                             "to switch the prior off")
+    if config.neighbour_repairs and not hasattr(adapter, "neighbour_repairs"):
+        raise DiveBenchError(f"neighbour repairs move box sides, so they need a layout model; {adapter.name!r} is "
+                             "class-conditional. Drop --neighbour-repairs")
+
+
+def _prior_term(adapter: Adapter, cond: torch.Tensor, act: list[int], gens: list[torch.Generator],
+                config: DiveConfig) -> torch.Tensor:
+    """Sum over active images of the mean prior loss over ``prior_probes`` fresh (t, noise) draws,
+    drawn from each image's own generator (a prior that noises a subset of slots also draws which
+    ones, after t and noise)."""
+    device, k = cond.device, config.prior_probes
+    draw_mask = getattr(adapter, "prior_mask", lambda variant, generator: None)
+    draws = [(torch.randint(0, adapter.schedule.num_train_timesteps, (), generator=gens[i]),
+              torch.randn(cond.shape[1:], generator=gens[i]), draw_mask(config.prior, gens[i]))
+             for i in act for _ in range(k)]
+    t_p = torch.stack([t for t, _, _ in draws]).to(device)
+    noise_p = torch.stack([n for _, n, _ in draws]).to(device)
+    masks = [m for _, _, m in draws]
+    extra = {} if masks[0] is None else {"mask": torch.stack(masks).to(device)}
+    prior_err = adapter.prior_loss(cond.repeat_interleave(k, 0), t_p, noise_p, config.prior, **extra)
+    return prior_err.view(len(act), k).mean(1).sum()
+
+
+def _repair(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, act: list[int], values: dict, labels: dict,
+            probes: ProbeSet, config: DiveConfig, snapper: _Snapper, cache: list[dict], evals: list[int],
+            prior_draws: dict | None) -> None:
+    """Layouts: score each active image's one-slot repairs (prior and/or neighbour proposals) like
+    any visited layout, and continue the search from the best if it beats the current one
+    (updates ``values``, ``labels`` and the image's slots in place)."""
+    for i in act:
+        cands = _repair_candidates(adapter, torch.tensor(labels[i]), config)
+        if not cands:
+            continue
+        emb = snapper.lookup(torch.stack(cands).to(x0.device)).float()
+        cand_evals = [0] * len(cands)
+        vals, labs = _monitor(adapter, x0[i:i + 1].expand(len(cands), *x0.shape[1:]), emb, list(range(len(cands))),
+                              probes, config, snapper, [cache[i]] * len(cands), cand_evals, prior_draws)
+        evals[i] += sum(cand_evals)
+        j = min(vals, key=vals.get)
+        if vals[j] < values[i]:  # continue the search from the repaired layout
+            values[i], labels[i] = vals[j], labs[j]
+            with torch.no_grad():
+                slots[i] = emb[j]
 
 
 def _repair_candidates(adapter, labels: torch.Tensor, config: DiveConfig) -> list[torch.Tensor]:
