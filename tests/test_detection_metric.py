@@ -161,3 +161,29 @@ def test_bootstrap_interval_contains_point_and_is_seeded(canvas):
     assert bootstrap_ap(canvas, dets, n_boot=40, seed=1, stats=("ap", "ap50", "apm")) == ci
     with pytest.raises(DiveBenchError, match="unknown stat"):
         bootstrap_ap(canvas, dets, n_boot=2, stats=("map",))
+
+
+def test_stored_targets_give_the_golden_ap_in_each_images_own_pixels():
+    """check pairs detection runs from run.json alone: targets scored in a resized frame (a coco:
+    task with size=N) carry the image's own boxes, and predictions are scaled back, so the stats
+    are the published ones, not those of the stretched frame."""
+    from dive_bench.metrics.coco import detections_of, ground_truth_of
+
+    gt = json.loads((FIXTURE / "instances_val2014_100.json").read_text())
+    results = read_detections(FIXTURE / "fakebbox100_results.json")
+    frame = 32
+    targets, predictions = [], []
+    for img in gt["images"]:
+        sx, sy = frame / img["width"], frame / img["height"]
+        anns = [a for a in gt["annotations"] if a["image_id"] == img["id"]]
+        stretched = [{**a, "bbox": [a["bbox"][0] * sx, a["bbox"][1] * sy, a["bbox"][2] * sx, a["bbox"][3] * sy]}
+                     for a in anns]
+        targets.append({"image_id": img["id"], "annotations": stretched, "category_ids": [c["id"] for c in gt["categories"]],
+                        "original": {"width": img["width"], "height": img["height"], "frame": [frame, frame],
+                                     "annotations": anns}})
+        predictions.append([{k: v for k, v in {**d, "bbox": [d["bbox"][0] * sx, d["bbox"][1] * sy, d["bbox"][2] * sx,
+                                                                d["bbox"][3] * sy]}.items() if k != "image_id"}
+                            for d in results if d["image_id"] == img["id"]])
+    stats = coco_ap(ground_truth_of(targets, predictions), detections_of(predictions, targets))
+    for name in ("ap", "ap50", "ap75", "aps", "apm", "apl"):
+        assert stats[name] == pytest.approx(GOLDEN[name], abs=1e-9), name

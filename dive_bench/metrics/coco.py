@@ -269,19 +269,33 @@ def paired_ap_drops(gt: GroundTruth, baseline: Sequence[dict], current: Sequence
 
 def ground_truth_of(targets: list[dict], *predictions: list[list[dict]]) -> dict:
     """A COCO ground-truth dict from per-item targets as stored in run.json
-    (``{"image_id", "annotations"}``), with the categories of the annotations and of the given
-    per-image predictions. COCOeval averages AP over categories that have ground truth only, so
-    this gives the task's own numbers without the task."""
-    cats = sorted({a["category_id"] for t in targets for a in t["annotations"]}
+    (``{"image_id", "annotations"[, "category_ids"][, "original"]}``), with the categories of the
+    targets, their annotations and the given per-image predictions. COCOeval averages AP over
+    categories that have ground truth only, so this gives the task's own numbers without the task.
+    A target scored in a resized frame keeps the image's own boxes in ``original``: AP is computed
+    in each image's own pixels, as COCO defines it."""
+    cats = sorted({c for t in targets for c in t.get("category_ids", ())}
+                  | {a["category_id"] for t in targets for a in t["annotations"]}
                   | {d["category_id"] for p in predictions for dets in p for d in dets})
-    return {"images": [{"id": t["image_id"]} for t in targets],
-            "annotations": [a for t in targets for a in t["annotations"]],
-            "categories": [{"id": c} for c in cats]}
+    images, annotations = [], []
+    for t in targets:
+        o = t.get("original")
+        images.append({"id": t["image_id"], **({"width": o["width"], "height": o["height"]} if o else {})})
+        annotations += o["annotations"] if o else t["annotations"]
+    return {"images": images, "annotations": annotations, "categories": [{"id": c} for c in cats]}
 
 
 def detections_of(predictions: list[list[dict]], targets: list[dict]) -> list[dict]:
-    """Per-image box lists -> one COCO result list, each box tagged with its image id."""
-    return [{**d, "image_id": t["image_id"]} for p, t in zip(predictions, targets) for d in p]
+    """Per-image box lists -> one COCO result list, each box tagged with its image id and, for a
+    target scored in a resized frame, scaled back to the image's own pixels."""
+    out = []
+    for p, t in zip(predictions, targets):
+        o = t.get("original")
+        sx, sy = (o["width"] / o["frame"][0], o["height"] / o["frame"][1]) if o else (1.0, 1.0)
+        for d in p:
+            x, y, w, h = d["bbox"]
+            out.append({**d, "image_id": t["image_id"], "bbox": [x * sx, y * sy, w * sx, h * sy] if o else d["bbox"]})
+    return out
 
 
 __all__ = ["STAT_NAMES", "bootstrap_ap", "coco_ap", "detections_of", "ground_truth_of", "paired_ap_drops",

@@ -38,6 +38,7 @@ from ..errors import DiveBenchError
 from .detection import DetectionTask
 from .folder import HASHED, VERSION, content_digest, hashed_name
 from ..labels import layout_tokenizer
+from ..metrics.coco import detections_of
 
 USAGE = "coco:INSTANCES.json:IMAGES_DIR[:SUBSET_IDS][:size=N]"
 
@@ -198,15 +199,7 @@ class CocoTask(DetectionTask):
 
     def detections(self, predictions: list[list[dict]], targets: list[dict]) -> list[dict]:
         """Per-image boxes (model frame) -> one COCO result list in each image's own pixels."""
-        out = []
-        for p, t in zip(predictions, targets):
-            o = t.get("original")
-            sx, sy = (o["width"] / o["frame"][0], o["height"] / o["frame"][1]) if o else (1.0, 1.0)
-            for d in p:
-                x, y, w, h = d["bbox"]
-                out.append({**d, "image_id": t["image_id"],
-                            "bbox": [x * sx, y * sy, w * sx, h * sy] if o else d["bbox"]})
-        return out
+        return detections_of(predictions, targets)
 
 
 def _parse(spec: str) -> tuple[Path, Path, Path | None, int | None]:
