@@ -12,6 +12,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from .cli_diagnostics import add_diagnostics_parsers
+from .cli_train import add_train_parser, parse_class_sizes  # noqa: F401  (parse_class_sizes re-exported)
 from .errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, EXIT_USAGE, DiveBenchError
 
 
@@ -233,64 +235,6 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detection_images(task_name: str, num_images: int, threshold: float):
-    """The first ``num_images`` of a detection task's split (the checks' held-out images)."""
-    from .tasks import TASKS
-
-    if not 0 <= threshold <= 1:  # also refuses nan
-        raise DiveBenchError(f"--threshold is a win rate and must be in [0, 1], got {threshold}")
-    if num_images < 1:
-        raise DiveBenchError(f"--num-images must be at least 1, got {num_images}")
-    task = TASKS.get(task_name)
-    if getattr(task, "kind", None) != "detection":
-        raise DiveBenchError(f"task {task_name!r} is not a detection task; use canvas-det or canvas-det-sized")
-    if num_images > task.num_images:
-        raise DiveBenchError(f"--num-images {num_images} is more than the {task.num_images} images of {task_name}")
-    return task.load()
-
-
-def cmd_position_check(args: argparse.Namespace) -> int:
-    from .adapters import load_model
-    from .diagnostics.position_check import position_sensitivity
-    from .labels import LayoutLabels
-
-    adapter = load_model(args.model)
-    if not isinstance(getattr(adapter, "label_space", None), LayoutLabels):
-        raise DiveBenchError(f"{args.model!r} is not a layout model; position-check needs a layout adapter")
-    tok = adapter.tokenizer
-    val = _detection_images(args.task, args.num_images, args.threshold)
-    rates = position_sensitivity(adapter, val, tok, num_images=args.num_images)
-    return _report_gate(rates, args.threshold, f"true layout must win in >= {args.threshold:.0%} of "
-                                               f"{args.num_images} val images")
-
-
-def _report_gate(rates: dict[str, float], threshold: float, rule: str) -> int:
-    """Print a win-rate gate (position-check, prior-check) on one line; exit 0 if every rate passes."""
-    passed = all(v >= threshold for v in rates.values())
-    print(" | ".join(f"{k}: {v:.3f}" for k, v in rates.items()) + f" -> {'PASS' if passed else 'FAIL'} ({rule})")
-    return 0 if passed else 1
-
-
-def cmd_prior_check(args: argparse.Namespace) -> int:
-    from .adapters import load_model
-    from .diagnostics.prior_check import EDITS, SIZED_EDITS, prior_plausibility
-    from .labels import LayoutLabels
-    from .tasks import TASKS
-
-    adapter = load_model(args.model)
-    if not isinstance(getattr(adapter, "label_space", None), LayoutLabels):
-        raise DiveBenchError(f"{args.model!r} is not a layout model; prior-check needs a layout adapter with a prior")
-    if not getattr(adapter, "priors", None):
-        raise DiveBenchError(f"{args.model!r} has no layout prior; train one with `dive-bench train layout-prior`")
-    if args.variant not in adapter.priors:
-        raise DiveBenchError(f"{args.model!r} has no {args.variant} prior (has: {', '.join(sorted(adapter.priors))})")
-    val = _detection_images(args.task, args.num_images, args.threshold)
-    edits = SIZED_EDITS if TASKS.get(args.task).class_sizes else EDITS
-    rates = prior_plausibility(adapter, val, args.variant, num_images=args.num_images, edits=edits)
-    return _report_gate(rates, args.threshold, f"{args.variant} prior: true layout must win in >= "
-                                               f"{args.threshold:.0%} of {args.num_images} val layouts")
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     """Both methods on the bundled digits model, with a light protocol that runs in minutes on a CPU."""
     from .runner import ScoreRequest, score
@@ -311,73 +255,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_class_sizes(text: str) -> tuple[tuple[int, int], ...]:
-    """``"4x4,6x6,8x6"`` -> ((4, 4), (6, 6), (8, 6))."""
-    try:
-        return tuple((int(w), int(h)) for w, h in (part.lower().split("x") for part in text.split(",")))
-    except ValueError:
-        raise DiveBenchError(f"--class-sizes {text!r}: give WxH per class, comma-separated, e.g. 4x4,6x6,8x6") from None
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    import torch
-
-    _set_threads(args.threads)
-    if args.kind == "layout":
-        from .training.layout import LayoutTrainConfig, train_layout
-
-        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
-                                  ("width", args.width), ("vae", args.vae), ("patch", args.patch)) if v is not None}
-        cfg = LayoutTrainConfig(seed=args.seed, save_dtype=args.save_dtype, **opts)
-        dest = train_layout(cfg, Path(args.out), resume=not args.no_resume)
-        print(f"model written to {dest} (use it as layout:{dest})")
-        return 0
-    if args.kind == "layout-prior":
-        from .training.layout_prior import PriorTrainConfig, train_layout_prior
-
-        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
-                                  ("width", args.width)) if v is not None}
-        opts["device"] = args.device
-        if args.noised_fraction is not None:
-            opts["noised_fraction"] = args.noised_fraction
-        if args.prior_set:
-            opts["prior_set"] = args.prior_set
-        if args.predict_embedding:
-            opts["predict_embedding"] = True
-        if args.class_sizes:
-            opts["class_sizes"] = parse_class_sizes(args.class_sizes)
-        dest = train_layout_prior(Path(args.out), PriorTrainConfig(seed=args.seed, decoupled=args.decoupled, **opts))
-        print(f"prior written to {dest}")
-        return 0
-    if args.kind == "feature-extractor":
-        from .training.feature_extractor import FeatureExtractorTrainConfig, train_feature_extractor
-
-        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
-        cfg = FeatureExtractorTrainConfig(dataset=args.dataset or "fmnist", seed=args.seed, data_root=args.data_root, **opts)
-        dest = train_feature_extractor(cfg, Path(args.out), resume=not args.no_resume)
-        print(f"feature extractor written to {dest} (use it as --feature-extractor classifier:{dest})")
-        return 0
-    if args.kind != "class-dit":
-        raise DiveBenchError(f"unknown training kind {args.kind!r}; available: class-dit, layout, layout-prior, "
-                             "feature-extractor")
-    from .training.class_dit import ClassDiTTrainConfig, train_class_dit
-
-    # only the options given: the config's defaults (the bundled models' recipe) fill the rest, so
-    # Python and the CLI train the same default model; --steps 0 is refused by the config
-    opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
-    cfg = ClassDiTTrainConfig(dataset=args.dataset or "digits", preset=args.preset, seed=args.seed,
-                              data_root=args.data_root, **opts)
-    dest = train_class_dit(cfg, Path(args.out), resume=not args.no_resume)
-    print(f"model written to {dest} (use it as dit:{dest})")
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dive-bench", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
-
-    sub.add_parser("list", help="adapters, bundled checkpoints, tasks, datasets, methods").set_defaults(func=cmd_list)
-
+def _add_score_parser(sub) -> None:
     s = sub.add_parser("score", help="score a model on a task with DIVE or enumeration")
     s.add_argument("model", help="bundled name (dit-fmnist-s), ADAPTER:PATH_OR_HUB_ID, or a plugin name")
     s.add_argument("--task", required=True)
@@ -400,29 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-prior", action="store_true", help="image loss only (also switches prior repairs off)")
     s.set_defaults(func=cmd_score)
 
-    m = sub.add_parser("merge", help="union the shards of a run folder and write its run.json")
-    m.add_argument("dir")
-    m.set_defaults(func=cmd_merge)
 
-    lb = sub.add_parser("leaderboard", help="Markdown tables from run.json files (one table per protocol)")
-    lb.add_argument("runs", nargs="+", help="run.json files or folders containing them")
-    lb.add_argument("--out", help="write to FILE.md instead of stdout")
-    lb.add_argument("--title", default="dive_bench leaderboard")
-    lb.set_defaults(func=cmd_leaderboard)
-
-    ck = sub.add_parser("check", help="CI gate: exit 0 pass, 1 regression, 2 incomparable")
-    ck.add_argument("current", help="run.json (or its folder) of the checkpoint under test")
-    ck.add_argument("--baseline", required=True)
-    ck.add_argument("--margin", action="append", help="METRIC=VALUE drop tolerated, e.g. accuracy=0.01")
-    ck.add_argument("--mode", choices=["regression", "noninferiority"], default="regression")
-    ck.add_argument("--across-configs", action="store_true",
-                    help="pair runs of different method configs on the same task and images (ablations)")
-    ck.add_argument("--allow-failed", action="store_true",
-                    help="judge a run whose items partly failed on the items it finished (default: regression)")
-    ck.add_argument("--allow-partial", action="store_true",
-                    help="judge an unfinished run on the items it has (default: refused as incomparable)")
-    ck.set_defaults(func=cmd_check)
-
+def _add_fidelity_parser(sub) -> None:
     fi = sub.add_parser("fidelity", help="FID / IS / KID / precision-recall of a model's samples vs a reference set")
     fi.add_argument("model", help="bundled name (dit-fmnist-b), ADAPTER:PATH_OR_HUB_ID, or a plugin name")
     fi.add_argument("--reference", required=True,
@@ -451,20 +308,40 @@ def build_parser() -> argparse.ArgumentParser:
     fi.add_argument("--quiet", action="store_true", help="no progress bars")
     fi.set_defaults(func=cmd_fidelity)
 
-    pc = sub.add_parser("position-check", help="does a layout model use box positions? (exit 1 if not)")
-    pc.add_argument("model")
-    pc.add_argument("--task", default="canvas-det", help="detection task whose images are used (canvas-det, canvas-det-sized)")
-    pc.add_argument("--num-images", type=int, default=100)
-    pc.add_argument("--threshold", type=float, default=0.9)
-    pc.set_defaults(func=cmd_position_check)
-    pr = sub.add_parser("prior-check", help="does a layout prior prefer real layouts to implausible ones? (exit 1 if not)")
-    pr.add_argument("model")
-    pr.add_argument("--task", default="canvas-det",
-                    help="detection task whose layouts are used; canvas-det-sized adds the 'resized' edit")
-    pr.add_argument("--variant", choices=["joint", "decoupled"], default="joint")
-    pr.add_argument("--num-images", type=int, default=100)
-    pr.add_argument("--threshold", type=float, default=0.9)
-    pr.set_defaults(func=cmd_prior_check)
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dive-bench", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="adapters, bundled checkpoints, tasks, datasets, methods").set_defaults(func=cmd_list)
+
+    _add_score_parser(sub)
+
+    m = sub.add_parser("merge", help="union the shards of a run folder and write its run.json")
+    m.add_argument("dir")
+    m.set_defaults(func=cmd_merge)
+
+    lb = sub.add_parser("leaderboard", help="Markdown tables from run.json files (one table per protocol)")
+    lb.add_argument("runs", nargs="+", help="run.json files or folders containing them")
+    lb.add_argument("--out", help="write to FILE.md instead of stdout")
+    lb.add_argument("--title", default="dive_bench leaderboard")
+    lb.set_defaults(func=cmd_leaderboard)
+
+    ck = sub.add_parser("check", help="CI gate: exit 0 pass, 1 regression, 2 incomparable")
+    ck.add_argument("current", help="run.json (or its folder) of the checkpoint under test")
+    ck.add_argument("--baseline", required=True)
+    ck.add_argument("--margin", action="append", help="METRIC=VALUE drop tolerated, e.g. accuracy=0.01")
+    ck.add_argument("--mode", choices=["regression", "noninferiority"], default="regression")
+    ck.add_argument("--across-configs", action="store_true",
+                    help="pair runs of different method configs on the same task and images (ablations)")
+    ck.add_argument("--allow-failed", action="store_true",
+                    help="judge a run whose items partly failed on the items it finished (default: regression)")
+    ck.add_argument("--allow-partial", action="store_true",
+                    help="judge an unfinished run on the items it has (default: refused as incomparable)")
+    ck.set_defaults(func=cmd_check)
+
+    _add_fidelity_parser(sub)
+    add_diagnostics_parsers(sub)
 
     dm = sub.add_parser("demo", help="the bundled end-to-end run (a few minutes on a CPU)")
     dm.add_argument("--limit", type=int, default=100)
@@ -472,35 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--quiet", action="store_true")
     dm.set_defaults(func=cmd_demo)
 
-    t = sub.add_parser("train", help="train a reference checkpoint")
-    t.add_argument("kind", help="class-dit, layout, layout-prior, feature-extractor")
-    t.add_argument("--out", required=True, help="output folder (layout-prior: the layout model's folder)")
-    t.add_argument("--decoupled", action="store_true", help="layout-prior: separate class and box priors")
-    t.add_argument("--dataset", default=None, help="class-dit default digits; feature-extractor default fmnist")
-    t.add_argument("--preset", default="xs", help="xs, s, b (see dive_bench/models/class_dit.py)")
-    t.add_argument("--steps", type=int, default=None, help="class-dit default 2000")
-    t.add_argument("--batch-size", type=int, default=None, help="class-dit default 64")
-    t.add_argument("--lr", type=float, default=None, help="class-dit default 1e-3; layout 3e-4")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--width", type=int, default=None, help="layout / layout-prior: transformer width (default 128)")
-    t.add_argument("--save-dtype", choices=["fp32", "fp16"], default="fp32",
-                   help="layout: precision of the exported weights (fp16 halves the file; loading upcasts)")
-    t.add_argument("--data-root")
-    t.add_argument("--device", default="cpu", help="layout-prior: cpu or cuda (results differ from CPU only by float rounding)")
-    t.add_argument("--noised-fraction", type=float, default=None,
-                   help="layout-prior: noise only this share of the slots per query, the rest clean (default 1: all, "
-                        "the paper's Eq. 3)")
-    t.add_argument("--vae", help="layout: train in the latent space of this AutoencoderKL (local folder or hub id, "
-                                 "e.g. stabilityai/sd-vae-ft-ema); it is exported with the model")
-    t.add_argument("--patch", type=int, default=None, help="layout: transformer patch size (default 4)")
-    t.add_argument("--prior-set", help="layout-prior: write into OUT/PRIOR_SET/ (e.g. sized), beside the default priors")
-    t.add_argument("--predict-embedding", action="store_true",
-                   help="layout-prior: predict each slot's clean embedding as a mixture of its vocabulary, not the noise")
-    t.add_argument("--class-sizes", help="layout-prior: train on canvases with one size per class, WxH in grid cells "
-                                         "in class order, e.g. 4x4,6x6,8x6 (the canvas-det-sized layouts)")
-    t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    t.add_argument("--no-resume", action="store_true", help="ignore an existing train_state.pt in --out")
-    t.set_defaults(func=cmd_train)
+    add_train_parser(sub)
     return p
 
 
