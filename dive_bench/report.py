@@ -17,12 +17,12 @@ import pandas as pd
 
 from .configs import PROBE_FIELDS, comparable_config
 from .errors import DiveBenchError
-from .spec import Protocol
+from .spec import Protocol, RunResult
 from .run_json import read_run_json
 
 METHOD_NAMES = {"dive": "DIVE", "enumerate": "Diffusion Classifier"}
 #: the score shown per method column, in order of preference, and whether larger is better
-PRIMARY = ("accuracy", "ap")
+#: files written before tasks declared ``metric_info``: the direction of their metrics
 DIRECTION = {"accuracy": True, "ap": True}
 PROBE_KEYS = PROBE_FIELDS
 
@@ -116,10 +116,17 @@ def _method_columns(runs: list[dict]) -> dict[int, str]:
 
 
 def _primary(run: dict) -> tuple[str, dict] | None:
-    for name in PRIMARY:
-        if name in run.get("metrics", {}):
-            return name, run["metrics"][name]
-    return None
+    """(name, metric) of the run's headline metric, as its task declared it in ``metric_info``."""
+    return RunResult(run).primary
+
+
+def _higher_is_better(runs: list[dict], metric: str) -> bool:
+    """The direction the runs' tasks declared (``metric_info``), else the built-in table."""
+    for r in runs:
+        declared = (r.get("metric_info") or {}).get("higher_is_better", {})
+        if metric in declared:
+            return bool(declared[metric])
+    return DIRECTION.get(metric, True)
 
 
 def _fmt(m: dict) -> str:
@@ -169,7 +176,7 @@ def quality_table(key: tuple, runs: list[dict]) -> str:
                 raw.loc[row, labels[id(r)]] = primary[1]["value"]
     shown = shown.fillna("-")
     metric = next((p[0] for p in map(_primary, runs) if p), "accuracy")
-    _bold_best(shown, raw, columns, higher=DIRECTION[metric])
+    _bold_best(shown, raw, columns, higher=_higher_is_better(runs, metric))
     return _caption(key, runs) + "\n\n" + shown.to_markdown(index=False, disable_numparse=True)
 
 

@@ -28,6 +28,8 @@ from .run_json import read_run_json, write_json_atomic
 
 #: version of the run.json layout written by :class:`RunResult` (readers accept older files)
 SCHEMA = 1
+#: the headline metric of files written before tasks declared ``metric_info``, in order
+LEGACY_PRIMARY = ("accuracy", "ap")
 
 
 def _sha(obj: Any) -> str:
@@ -194,7 +196,7 @@ class RunResult:
         """(name, metric dict) of the headline metric: as declared by the task in ``metric_info``,
         else the first of accuracy / ap (files written before metric_info existed)."""
         info = self.payload.get("metric_info") or {}
-        names = [info["primary"]] if info.get("primary") else ["accuracy", "ap"]
+        names = [info["primary"]] if info.get("primary") else list(LEGACY_PRIMARY)
         return next(((n, self.metrics[n]) for n in names if n in self.metrics), None)
 
     def __getitem__(self, key: str) -> Any:

@@ -62,7 +62,10 @@ def fidelity_table(key: tuple, runs: list[dict]) -> str:
             vals = [v[m] for v in raw if m in v]
             if not vals:
                 continue
-            best = max(vals) if DIRECTION.get(_base(m), True) else min(vals)
+            declared = next((r["metric_info"]["higher_is_better"][m] for r in runs
+                             if m in (r.get("metric_info") or {}).get("higher_is_better", {})), None)
+            higher = declared if declared is not None else DIRECTION.get(_base(m), True)  # files before metric_info
+            best = max(vals) if higher else min(vals)
             for row, v in zip(rows, raw):
                 if v.get(m) == best:
                     row[m] = f"**{row[m]}**"
