@@ -17,7 +17,7 @@ import torch
 
 from dive_bench.cli import main
 from dive_bench.errors import DiveBenchError
-from dive_bench.fid import frechet_distance, gaussian_stats
+from dive_bench.fidelity.fid import frechet_distance, gaussian_stats
 from dive_bench.fidelity.extractors import ASSETS, resolve_extractor, resolve_inception_weights
 from dive_bench.fidelity.metrics import (UInt8Images, compute_metrics, extract_features, frechet_distance_features,
                                          reference_features)

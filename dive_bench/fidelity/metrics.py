@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DiveBenchError
-from ..fid import frechet_distance, gaussian_stats
+from .fid import frechet_distance, gaussian_stats
 from .extractors import Extractor
 
 CACHE_VERSION = 1
