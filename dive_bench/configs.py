@@ -63,7 +63,7 @@ class DiveConfig(_HasProbes):
     #: "gaussian": N(table mean, table std) per element (released code); "mean": the table mean
     #: row; "none": each slot's [none] entry (the paper's detection init; needs adapter.none_index);
     #: "labels": the ``init_labels`` given to ``invert`` (e.g. a seed layout), monitored at step 0;
-    #: "coarse" (layouts, handled by the dive method): labels from ``layout_seed.coarse_seed``
+    #: "coarse" (layouts, handled by the dive method): labels from ``inversion.layout.seed.coarse_seed``
     init: str = option("gaussian", choices=INITS, flag="--init", help="slot init; coarse = layouts seeded from a coarse single-object enumeration")
     #: stop an image after this many monitor passes without improvement (None: never)
     patience: int | None = option(None, kind="int", low=1, optional=True, flag="--patience", help="early stop after N monitor passes without improvement")

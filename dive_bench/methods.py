@@ -29,7 +29,7 @@ class Method:
 
 def _run_dive(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: DiveConfig, seeds: list[int]) -> list[dict]:
     if cfg.init == "coarse":  # layouts: start from a coarse enumeration of single objects
-        from .inversion.layout_seed import seed_layouts
+        from .inversion.layout.seed import seed_layouts
 
         start, seed_costs = seed_layouts(adapter, x0, probes, loss=cfg.loss, weighting=cfg.weighting)
         results = invert(adapter, x0, probes, dataclasses.replace(cfg, init="labels"), seeds, init_labels=start)
@@ -49,7 +49,7 @@ def _run_dive(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: DiveCon
 
 
 def _layout_result(adapter: Adapter, x0: torch.Tensor, r, probes: ProbeSet, cfg: DiveConfig) -> dict:
-    from .inversion.layout_scoring import scored_detections
+    from .inversion.layout.scoring import scored_detections
 
     dets, evals = scored_detections(adapter, x0, r.labels, probes, cfg.loss, cfg.weighting)
     return {"prediction": dets, "tokens": r.labels, "best_monitor": r.best_monitor, "best_step": r.best_step,

@@ -388,7 +388,9 @@ def test_neighbour_repairs_move_one_box_side_by_one_cell_and_stay_legal():
     layout = TOK.empty()
     layout[:5] = torch.tensor([0, 0, 3, 1, 16])  # on the left and bottom edges, one cell wide
     layout[5:10] = torch.tensor([2, 5, 5, 9, 8])
-    edits = LayoutAdapter.neighbour_repairs(tiny_adapter(), layout)
+    from dive_bench.inversion.layout.repairs import neighbour_repairs
+
+    edits = neighbour_repairs(tiny_adapter(), layout)
     changed = [(e != layout).nonzero().flatten().tolist() for e in edits]
     assert all(len(c) == 1 for c in changed)  # one slot each, and only box slots of present objects
     assert {c[0] for c in changed} <= {1, 2, 3, 4, 6, 7, 8, 9}

@@ -11,6 +11,7 @@ from dive_bench.adapters import load_model
 from dive_bench.data.base import to_model_range
 from dive_bench.data.canvas import load_canvas
 from dive_bench.inversion import DiveConfig, ProbeSet, invert
+from dive_bench.inversion.layout.repairs import prior_repairs
 from dive_bench.inversion.layout_scoring import scored_detections
 from dive_bench.inversion.position_check import position_sensitivity
 from dive_bench.tasks import TASKS
@@ -123,6 +124,6 @@ def test_sized_prior_repairs_propose_the_true_layout_for_a_one_cell_resize():
     sized_val = TASKS.get("canvas-det-sized").load()
     g = torch.Generator().manual_seed(0)
     truths = [tok.encode(a) for a in sized_val.annotations[:40] if a]
-    quiet = sum(len(model.prior_repairs(t)) == 0 for t in truths)
-    found = sum(any(torch.equal(r, t) for r in model.prior_repairs(implausible(t, tok, "resized", g))) for t in truths)
+    quiet = sum(len(prior_repairs(model, t)) == 0 for t in truths)
+    found = sum(any(torch.equal(r, t) for r in prior_repairs(model, implausible(t, tok, "resized", g))) for t in truths)
     assert quiet >= 0.9 * len(truths) and found >= 0.9 * len(truths), (quiet, found, len(truths))

@@ -121,53 +121,6 @@ class LayoutAdapter(Adapter):
         mask = None if prior is None else prior.draw_mask(1, self.tokenizer.num_slots, generator)
         return None if mask is None else mask[0]
 
-    @torch.no_grad()
-    def prior_repairs(self, labels: torch.Tensor, variant: str = "joint") -> list[torch.Tensor]:
-        """One-slot edits of ``labels`` (L,) that the prior proposes: each slot of a present object
-        is hidden (fully noised, noise 0, the other slots clean) and replaced by the vocabulary entry
-        nearest to the prior's estimate of it. Edits equal to ``labels`` are left out."""
-        tok = self.tokenizer
-        slots = [5 * k + j for k in range(tok.max_objects) if int(labels[5 * k]) != tok.none_class for j in range(5)]
-        if not slots:
-            return []
-        device = self.vocabulary["class"].device
-        cond = self.embed(labels[None].to(device)).repeat(len(slots), 1, 1)
-        mask = torch.zeros(len(slots), len(labels), dtype=torch.bool, device=device)
-        mask[torch.arange(len(slots)), torch.tensor(slots)] = True
-        t = torch.full((len(slots),), self.schedule.num_train_timesteps - 1, device=device)
-        est = self.priors[variant].clean_estimate(cond, t, torch.zeros_like(cond), self.schedule, mask)
-        out = []
-        for r, s in enumerate(slots):
-            table = self.vocabulary[self.slot_kinds[s]]
-            token = int(((table - est[r, s]) ** 2).sum(-1).argmin())
-            if token != int(labels[s]):
-                edit = labels.clone()
-                edit[s] = token
-                out.append(edit)
-        return out
-
-    def neighbour_repairs(self, labels: torch.Tensor) -> list[torch.Tensor]:
-        """One-slot edits of ``labels`` (L,) that need no prior: each box side of a present object
-        moved one grid value in or out, keeping the box legal (x0 < x1, y0 < y1, on the grid).
-        The same continue-from-the-best search as ``prior_repairs`` over a blind local
-        neighbourhood: the control that tells the prior's gain from the search's, and a search
-        step of its own (the gradient rarely flips a snapped coordinate to its neighbour)."""
-        tok = self.tokenizer
-        out = []
-        for k in range(tok.max_objects):
-            box = labels[5 * k + 1: 5 * k + 5]
-            if int(labels[5 * k]) == tok.none_class or bool((box == tok.none_coord).any()):
-                continue
-            for j in range(4):
-                for step in (-1, 1):
-                    v = int(box[j]) + step
-                    lo, hi = (0, int(box[j + 2]) - 1) if j < 2 else (int(box[j - 2]) + 1, tok.grid - 1)
-                    if lo <= v <= hi:
-                        edit = labels.clone()
-                        edit[5 * k + 1 + j] = v
-                        out.append(edit)
-        return out
-
     def prior_loss(self, cond: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, variant: str = "joint",
                    mask: torch.Tensor | None = None) -> torch.Tensor:
         """Per-sample denoising error of the layout prior on the slot sequence ``cond``."""

@@ -25,6 +25,8 @@ from tqdm.auto import tqdm
 from ..adapters.base import Adapter
 from ..errors import DiveBenchError, NonFiniteError
 from ..configs import INITS, DiveConfig  # noqa: F401  (re-exported: the config lives in configs.py)
+from ..labels import layout_tokenizer
+from .layout.repairs import neighbour_repairs, prior_repairs
 from .probes import ProbeSet, denoising_error
 
 @dataclass
@@ -206,7 +208,7 @@ def _check_inputs(adapter: Adapter, config: DiveConfig, n: int, seeds: list[int]
     if config.prior_weight > 0 and config.prior_probes < 1:
         raise DiveBenchError(f"prior_probes must be at least 1 (got {config.prior_probes}); use --prior-weight 0 "
                              "to switch the prior off")
-    if config.neighbour_repairs and not hasattr(adapter, "neighbour_repairs"):
+    if config.neighbour_repairs and layout_tokenizer(adapter) is None:
         raise DiveBenchError(f"neighbour repairs move box sides, so they need a layout model; {adapter.name!r} is "
                              "class-conditional. Drop --neighbour-repairs")
 
@@ -255,9 +257,9 @@ def _repair_candidates(adapter, labels: torch.Tensor, config: DiveConfig) -> lis
     """The one-slot edits a monitor pass scores besides the current layout, without duplicates."""
     cands = []
     if config.prior_repairs and config.prior_weight > 0:
-        cands += adapter.prior_repairs(labels, config.prior)
+        cands += prior_repairs(adapter, labels, config.prior)
     if config.neighbour_repairs:
-        cands += adapter.neighbour_repairs(labels)
+        cands += neighbour_repairs(adapter, labels)
     unique = {tuple(c.tolist()): c for c in cands}
     return list(unique.values())
 
