@@ -27,7 +27,7 @@ from ..errors import DiveBenchError, NonFiniteError
 from ..configs import INITS, DiveConfig  # noqa: F401  (re-exported: the config lives in configs.py)
 from ..labels import layout_tokenizer
 from .layout.repairs import neighbour_repairs, prior_repairs
-from .probes import ProbeSet, denoising_error
+from .probes import ProbeSet, chunked_errors, denoising_error
 
 @dataclass
 class InversionResult:
@@ -304,14 +304,10 @@ def _monitor(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, act: list[
     if todo:
         conds = snapper.lookup(labels_all[todo]) if config.snap else slots[todo]
         sums = torch.zeros(len(todo), dtype=torch.float64)
-        pairs = [(r, j) for r in range(len(todo)) for j in range(p)]
-        for start in range(0, len(pairs), config.monitor_batch):
-            chunk = torch.tensor(pairs[start:start + config.monitor_batch])
-            rr, jj = chunk[:, 0].to(x0.device), chunk[:, 1].to(x0.device)
-            todo_t = torch.tensor(todo, device=x0.device)
-            err = denoising_error(adapter, x0[todo_t[rr]], conds[rr], probes.timesteps[jj], probes.noise[jj], config.loss,
-                                  config.weighting)
-            sums.index_add_(0, rr.cpu(), err.double().cpu())
+        triples = torch.tensor([(i, r, j) for r, i in enumerate(todo) for j in range(p)], dtype=torch.long)
+        for part, err in chunked_errors(adapter, x0, conds, triples, probes, config.monitor_batch, config.loss,
+                                        config.weighting):
+            sums.index_add_(0, part[:, 1], err)
         if prior_draws is not None:
             k = len(prior_draws["t"])
             perr = adapter.prior_loss(conds.repeat_interleave(k, 0), prior_draws["t"].repeat(len(todo)),

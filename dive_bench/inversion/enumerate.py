@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from ..adapters.base import Adapter
 from ..configs import EnumerationConfig, check_stages  # noqa: F401  (re-exported)
-from .probes import ProbeSet, denoising_error
+from .probes import ProbeSet, chunked_errors
 
 
 @dataclass
@@ -47,15 +47,12 @@ def enumerate_classes(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, conf
         idx = probes.subset(n_probes)
         todo = [(i, c, j) for i in range(n_img) for c in candidates[i] for j in idx.tolist()
                 if not computed[i, c, j]]
-        for start in tqdm(range(0, len(todo), config.batch_size), disable=not progress, desc="enumerate", leave=False):
-            chunk = torch.tensor(todo[start:start + config.batch_size], dtype=torch.long)
-            ii, cc, jj = chunk.unbind(1)
-            dev = x0.device
-            with torch.no_grad():
-                err = denoising_error(adapter, x0[ii.to(dev)], vocab[cc.to(dev)].unsqueeze(1),
-                                      probes.timesteps[jj.to(dev)], probes.noise[jj.to(dev)], config.loss,
-                                      config.weighting)
-            errors[ii, cc, jj] = err.double().cpu()
+        triples = torch.tensor(todo, dtype=torch.long).view(-1, 3)
+        chunks = chunked_errors(adapter, x0, vocab.unsqueeze(1), triples, probes, config.batch_size, config.loss,
+                                config.weighting)
+        for part, err in tqdm(chunks, disable=not progress, desc="enumerate", leave=False):
+            ii, cc, jj = part.unbind(1)
+            errors[ii, cc, jj] = err
             computed[ii, cc, jj] = True
             evals += torch.bincount(ii, minlength=n_img)
         for i in range(n_img):

@@ -88,3 +88,20 @@ def denoising_error(adapter: Adapter, x0: torch.Tensor, cond: torch.Tensor, t: t
     err = per_sample_loss(eps, noise, loss)
     w = timestep_weight(adapter, t, weighting)
     return err if w is None else err * w
+
+
+def chunked_errors(adapter: Adapter, x0: torch.Tensor, conds: torch.Tensor, triples: torch.Tensor, probes: ProbeSet,
+                   chunk: int, loss: str = "l2", weighting: str = "none"):
+    """No-grad ``denoising_error`` of many (image, condition, probe) triples, ``chunk`` samples per
+    forward pass: yields ``(triples of the chunk, their errors)`` on the CPU in float64, in order.
+
+    The one loop behind enumeration, DIVE's monitor and the layout scores, which differ only in
+    which images, conditions and probes they pair: ``triples`` (M, 3) indexes ``x0`` (N, ...),
+    ``conds`` (V, L, D) and ``probes``."""
+    dev = x0.device
+    for start in range(0, len(triples), chunk):
+        part = triples[start:start + chunk]
+        ii, cc, jj = part.to(dev).unbind(1)
+        with torch.no_grad():
+            err = denoising_error(adapter, x0[ii], conds[cc], probes.timesteps[jj], probes.noise[jj], loss, weighting)
+        yield part, err.double().cpu()

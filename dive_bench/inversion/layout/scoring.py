@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ...labels import SLOTS_PER_OBJECT
-from ..probes import ProbeSet, denoising_error
+from ..probes import ProbeSet, chunked_errors
 
 
 @torch.no_grad()
@@ -22,11 +22,9 @@ def mean_error(adapter, x0: torch.Tensor, tokens: torch.Tensor, probes: ProbeSet
     cond = adapter.embed(tokens)
     total = torch.zeros(v, dtype=torch.float64)
     pairs = torch.cartesian_prod(torch.arange(v), torch.arange(p))
-    for start in range(0, len(pairs), chunk):
-        vv, jj = pairs[start:start + chunk].unbind(1)
-        err = denoising_error(adapter, x0.expand(len(vv), *x0.shape), cond[vv], probes.timesteps[jj], probes.noise[jj],
-                              loss, weighting)
-        total.index_add_(0, vv, err.double().cpu())
+    triples = torch.cat([torch.zeros(len(pairs), 1, dtype=torch.long), pairs], 1)  # (image 0, layout, probe)
+    for part, err in chunked_errors(adapter, x0[None], cond, triples, probes, chunk, loss, weighting):
+        total.index_add_(0, part[:, 1], err)
     return total / p
 
 
