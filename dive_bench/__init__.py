@@ -11,7 +11,9 @@ fast without torch::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .registry import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -39,15 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .tasks import TASKS  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'dive_bench' has no attribute {name!r}")
-    import importlib
-
-    module, _, attr = _LAZY[name].partition(":")
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _LAZY)
 
 
 def __dir__() -> list[str]:

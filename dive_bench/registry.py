@@ -147,3 +147,18 @@ class Registry(Generic[T]):
                 raise DiveBenchError(f"{self.kind} {name!r} points to {item!r}, which cannot be imported: {exc}") from exc
             self._items[name] = item
         return item  # type: ignore[return-value]
+
+
+def lazy_exports(module_globals: dict, table: dict[str, str]) -> Callable[[str], object]:
+    """A module ``__getattr__`` that imports ``table[name]`` ("module:attr", or "module" for an
+    attribute of the same name) on first use and caches it in the module: packages re-export
+    classes whose modules load torch without loading torch themselves."""
+    def __getattr__(name: str) -> object:
+        if name not in table:
+            raise AttributeError(f"module {module_globals['__name__']!r} has no attribute {name!r}")
+        module, _, attr = table[name].partition(":")
+        value = getattr(importlib.import_module(module), attr or name)
+        module_globals[name] = value
+        return value
+
+    return __getattr__

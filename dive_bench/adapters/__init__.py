@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import DiveBenchError
 from ..suggest import did_you_mean
-from ..registry import Registry
+from ..registry import Registry, lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..labels import ClassLabels, LayoutLabels  # noqa: F401
@@ -99,14 +99,7 @@ _LAZY = {"Adapter": "dive_bench.adapters.base", "NoiseSchedule": "dive_bench.ada
          "ClassLabels": "dive_bench.labels", "LayoutLabels": "dive_bench.labels"}
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _LAZY)
 
 
 __all__ = ["ADAPTERS", "CHECKPOINTS", "Adapter", "BundledCheckpoint", "ClassLabels", "LayoutLabels",

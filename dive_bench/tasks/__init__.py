@@ -7,9 +7,9 @@ is, and must not load torch or a dataset loader for that (``dive-bench list``, `
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..registry import Registry
+from ..registry import Registry, lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover
     from .classification import ClassificationTask  # noqa: F401
@@ -42,14 +42,7 @@ TASKS.register_prefix("coco", "dive_bench.tasks.coco:coco_task",
 _LAZY = {"ClassificationTask": "dive_bench.tasks.classification", "DetectionTask": "dive_bench.tasks.detection"}
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _LAZY)
 
 
 __all__ = ["TASKS", "ClassificationTask", "DetectionTask"]
