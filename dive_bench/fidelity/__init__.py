@@ -1,8 +1,10 @@
 """Generative metrics beside DIVE: FID, IS, KID and precision/recall from the same adapter.
 
-- ``sampling``: per-sample-seeded sampling through ``Adapter.predict_noise`` (DDIM/DDPM/DPM-Solver, CFG)
+- ``sampling``: which samples a run draws (balanced labels, per-sample seeds) and generating the
+  missing ones into the cache; the sampler loop itself is ``adapters.sampling`` (``Adapter.sample``)
 - ``sample_cache``: PNG samples + manifest; resumable, refuses a different configuration
 - ``extractors``: Inception weights policy; in-domain classifiers registered into torch-fidelity
-- ``metrics``: torch-fidelity features and metrics; FD via ``dive_bench.fid``; reference cache
+- ``metrics``: torch-fidelity features and metrics; FD via ``fidelity.fid``; reference cache
+- ``report``: fidelity tables for the leaderboard (run.json only)
 - ``run``: the ``dive-bench fidelity`` command behind the CLI (run.json)
 """
