@@ -216,8 +216,6 @@ def _set_threads(n: int) -> None:
 
 
 def cmd_fidelity(args: argparse.Namespace) -> int:
-    import torch
-
     from .fidelity.run import FidelityRequest, run_fidelity, summary
 
     _set_threads(args.threads)

@@ -20,8 +20,6 @@ def parse_class_sizes(text: str) -> tuple[tuple[int, int], ...]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import torch
-
     from .cli import _set_threads
 
     _set_threads(args.threads)

@@ -9,7 +9,6 @@ import torch
 
 from dive_bench.adapters import load_model
 from dive_bench.data.base import to_model_range
-from dive_bench.data.canvas import load_canvas
 from dive_bench.inversion import DiveConfig, ProbeSet, invert
 from dive_bench.inversion.layout.repairs import prior_repairs
 from dive_bench.inversion.layout_scoring import scored_detections
