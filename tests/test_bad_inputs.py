@@ -198,9 +198,9 @@ def test_overflowing_outputs_name_the_module(tmp_path, capsys):
 # -- a single non-finite item fails; the run exits 3; check never passes it ------------------------
 
 def test_one_nonfinite_item_fails_alone_and_exit_3(tmp_path, monkeypatch, capsys):
-    from dive_bench.inversion import enumerate as enum_mod
+    from dive_bench.inversion import probes as probes_mod  # enumeration's errors come from probes.chunked_errors
 
-    real = enum_mod.denoising_error
+    real = probes_mod.denoising_error
     calls = {"n": 0}
 
     def poisoned(adapter, x0, cond, t, noise, loss="l2", weighting="none"):
@@ -216,7 +216,7 @@ def test_one_nonfinite_item_fails_alone_and_exit_3(tmp_path, monkeypatch, capsys
 
     data = TASKS.get("digits").load()
     poisoned.mark = float(load_model("dit-digits-xs").encode(to_model_range(data.images[2:3])).flatten(1)[:, :64].sum())
-    monkeypatch.setattr(enum_mod, "denoising_error", poisoned)
+    monkeypatch.setattr(probes_mod, "denoising_error", poisoned)
     out = tmp_path / "run"
     code, err = _run([a.replace("{new}", str(out)) for a in ENUM], capsys)
     assert code == 3, err
