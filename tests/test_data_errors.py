@@ -19,22 +19,9 @@ import pytest
 import torch
 
 from dive_bench import cache
-from dive_bench.cli import main
+from cli_checks import cli_error as _cli_error
+from cli_checks import one_line as _one_line
 from dive_bench.errors import DiveBenchError
-
-
-def _one_line(text: str) -> str:
-    assert "\n" not in text.strip(), text
-    assert "Traceback" not in text
-    return text
-
-
-def _cli_error(capsys, argv: list[str]) -> str:
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("dive-bench: error:"), err
-    return _one_line(err)
 
 
 @contextlib.contextmanager

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from dive_bench import store
+from cli_checks import cli_error as _cli_error
+from cli_checks import one_line as _one_line
 from dive_bench.cli import main
 from dive_bench.errors import DiveBenchError
 from dive_bench.store import (ShardStore, claim_worker_count, collect, done_in_other_shards, read_run_json,
@@ -36,20 +38,6 @@ def _filled(out: Path, items=range(N_ITEMS), k: int = 0, n: int = 1) -> Path:
     s.put_many([(i, {"prediction": i % 10, "label": i % 10, "evaluations": 5}, 0.1) for i in items])
     s.close()
     return shard_path(out, k, n)
-
-
-def _one_line(text: str) -> str:
-    assert "\n" not in text.strip(), text
-    assert "Traceback" not in text
-    return text
-
-
-def _cli_error(capsys, argv: list[str]) -> str:
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("dive-bench: error:"), err
-    return _one_line(err)
 
 
 def _digest(folder: Path) -> dict[str, str]:
