@@ -79,7 +79,7 @@ def add_train_parser(sub) -> None:
     t.add_argument("--out", required=True, help="output folder (layout-prior: the layout model's folder)")
     t.add_argument("--decoupled", action="store_true", help="layout-prior: separate class and box priors")
     t.add_argument("--dataset", default=None, help="class-dit default digits; feature-extractor default fmnist")
-    t.add_argument("--preset", default="xs", help="xs, s, b (see dive_bench/models/class_dit.py)")
+    t.add_argument("--preset", default="xs", help="xs, s, b, m (see dive_bench/models/class_dit.py)")
     t.add_argument("--steps", type=int, default=None, help="class-dit default 2000")
     t.add_argument("--batch-size", type=int, default=None, help="class-dit default 64")
     t.add_argument("--lr", type=float, default=None, help="class-dit default 1e-3; layout 3e-4")
