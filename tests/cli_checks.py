@@ -1,6 +1,12 @@
-"""Assertions shared by the bad-input tests: an error is one line, with no traceback, exit 2."""
+"""Shared by the bad-input tests: an error is one line, with no traceback, exit 2; an immutable folder."""
 
 from __future__ import annotations
+
+import contextlib
+import subprocess
+from pathlib import Path
+
+import pytest
 
 from dive_bench.cli import main
 
@@ -18,3 +24,14 @@ def cli_error(capsys, argv: list[str]) -> str:
     err = capsys.readouterr().err.strip()
     assert err.startswith("dive-bench: error:"), err
     return one_line(err)
+
+
+@contextlib.contextmanager
+def immutable(path: Path):
+    """``path`` with ``chattr +i`` for the block (root can still not write there); skips without it."""
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("needs chattr +i (root, a filesystem with attributes)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)

@@ -4,13 +4,11 @@ a fidelity --out that cannot hold samples. Each is one line and exit 2, before a
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
 import os
 import pickle
 import struct
-import subprocess
 import zlib
 from pathlib import Path
 
@@ -20,18 +18,9 @@ import torch
 
 from dive_bench import cache
 from cli_checks import cli_error as _cli_error
+from cli_checks import immutable as _immutable
 from cli_checks import one_line as _one_line
 from dive_bench.errors import DiveBenchError
-
-
-@contextlib.contextmanager
-def _immutable(path: Path):
-    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
-        pytest.skip("needs chattr +i (root, a filesystem with attributes)")
-    try:
-        yield path
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
 
 
 # -- Fashion-MNIST gzips ----------------------------------------------------------------------------------------

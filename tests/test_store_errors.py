@@ -16,6 +16,7 @@ import pytest
 
 from dive_bench import store
 from cli_checks import cli_error as _cli_error
+from cli_checks import immutable as _immutable
 from cli_checks import one_line as _one_line
 from dive_bench.cli import main
 from dive_bench.errors import DiveBenchError
@@ -92,16 +93,6 @@ def _read_only_view(src: Path, dst: Path):
     finally:
         if subprocess.run(["umount", str(dst)], capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", str(dst)], capture_output=True)  # a file left open: detach anyway
-
-
-@contextlib.contextmanager
-def _immutable(path: Path):
-    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
-        pytest.skip("needs chattr +i (root, a filesystem with attributes)")
-    try:
-        yield path
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
 
 
 # -- 1. hot journal ---------------------------------------------------------------------------------------------

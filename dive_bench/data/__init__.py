@@ -6,9 +6,9 @@ This module imports no torch: ``dive-bench list`` reads the registry, and each l
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..registry import Registry
+from ..registry import Registry, lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover
     from .base import ImageDataset  # noqa: F401
@@ -20,21 +20,14 @@ DATASETS.register("fmnist", "dive_bench.data.fashion_mnist:load_fashion_mnist",
                   description="Fashion-MNIST 28x28 from the Debian package dataset-fashion-mnist")
 DATASETS.register("imagenet-folder", "dive_bench.data.imagenet:load_imagenet_folder",
                   description="ImageNet-style class folders + optional subset-ids file (GPU runs)")
-
-
-def __getattr__(name: str) -> Any:
-    if name == "ImageDataset":  # re-exported on first use: data/base.py imports torch
-        from .base import ImageDataset
-
-        globals()[name] = ImageDataset
-        return ImageDataset
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["DATASETS", "ImageDataset"]
 DATASETS.register("numbers-10", "dive_bench.data.numbers:load_numbers_10",
                   description="numbers 0-9 from digit glyphs on a 16x16 2x2 grid (train / dev / test glyphs disjoint)")
 DATASETS.register("numbers-100", "dive_bench.data.numbers:load_numbers_100",
                   description="numbers 00-99 from digit glyphs on a 16x16 2x2 grid (train / dev / test glyphs disjoint)")
 DATASETS.register("numbers-1000", "dive_bench.data.numbers:load_numbers_1000",
                   description="numbers 000-999 from digit glyphs on a 16x16 2x2 grid (train / dev / test glyphs disjoint)")
+
+#: re-exported on first use: data/base.py imports torch
+__getattr__ = lazy_exports(globals(), {"ImageDataset": "dive_bench.data.base"})
+
+__all__ = ["DATASETS", "ImageDataset"]
