@@ -32,6 +32,8 @@ RUN_OPTIONS = ("out", "limit", "seed", "device", "dtype", "tf32", "items_per_bat
 
 def _method_options(method: str, config: dict[str, Any]) -> dict[str, Any]:
     """Refuse unknown option names with a suggestion (a typo must not be silently ignored)."""
+    if method == "auto":  # options per method (auto.split_options checks them once the model is known)
+        return config
     cls = CONFIGS.get(method)
     if cls is None:
         raise DiveBenchError(f"unknown method {method!r}; use one of {', '.join(CONFIGS)}")
@@ -47,7 +49,8 @@ def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | N
              seed: int = 0, device: str = "cpu", dtype: str = "fp32", tf32: bool = False, items_per_batch: int = 16,
              data_root: str | None = None, progress: bool = False, shard: str | None = None,
              retry_failed: bool = False, **config: Any) -> RunResult:
-    """Score ``model`` on ``task`` with ``method`` ("dive" or "enumerate"); returns the run's
+    """Score ``model`` on ``task`` with ``method`` ("dive", "enumerate" or "auto": the cheapest of
+    exhaustive enumeration, adaptive enumeration and DIVE, see ``dive_bench.auto``); returns the run's
     :class:`~dive_bench.spec.RunResult` (``.metrics``, ``.run_key``, ``.payload`` = run.json)."""
     from .runner import ScoreRequest, score
 

@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from .cli_diagnostics import add_diagnostics_parsers
+from .cli_plot import add_plot_parser
 from .cli_train import add_train_parser, parse_class_sizes  # noqa: F401  (parse_class_sizes re-exported)
 from .errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, EXIT_USAGE, DiveBenchError
 
@@ -30,9 +31,12 @@ def _quiet_libraries() -> None:
 
 
 def _parse_stages(text: str | None) -> tuple[tuple[int, int], ...] | None:
-    """'25:2,250:1' -> ((25, 2), (250, 1)): probes in each stage, classes kept after it."""
+    """'25:2,250:1' -> ((25, 2), (250, 1)): probes in each stage, classes kept after it; 'dc' is
+    Diffusion Classifier's ImageNet schedule scaled to the model's K and the probe count."""
     if not text:
         return None
+    if text == "dc":
+        return "dc"  # type: ignore[return-value]  (resolved once K and P are known)
     try:
         return tuple((int(a), int(b)) for a, b in (part.split(":") for part in text.split(",")))
     except ValueError as exc:
@@ -100,9 +104,15 @@ def _method_config(args: argparse.Namespace) -> dict:
             continue
         if flag in _SPECIAL_FLAGS:
             value = _SPECIAL_FLAGS[flag][1]
+        if args.method == "auto":  # per method: names collide (batch_size); see auto.split_options
+            for method, name in targets:
+                given.setdefault(method, {})[name] = value
         given.update({name: value for method, name in targets if method == args.method})
-    if args.method == "enumerate" and args.stages:
-        given["stages"] = _parse_stages(args.stages)
+    if args.method in ("enumerate", "auto") and args.stages:
+        if args.method == "auto":
+            given.setdefault("enumerate", {})["stages"] = _parse_stages(args.stages)
+        else:
+            given["stages"] = _parse_stages(args.stages)
     if args.method == "dive" and args.no_prior:
         given["prior_weight"] = 0.0
         given["prior_repairs"] = False  # repairs come from the prior too
@@ -257,7 +267,9 @@ def _add_score_parser(sub) -> None:
     s = sub.add_parser("score", help="score a model on a task with DIVE or enumeration")
     s.add_argument("model", help="bundled name (dit-fmnist-s), ADAPTER:PATH_OR_HUB_ID, or a plugin name")
     s.add_argument("--task", required=True)
-    s.add_argument("--method", choices=["dive", "enumerate"], default="dive")
+    s.add_argument("--method", choices=["dive", "enumerate", "auto"], default="dive",
+                   help="auto: the cheapest of exhaustive enumeration, adaptive enumeration (--stages, default dc) "
+                        "and DIVE by a cost model with measured forward/backward times; run.json records why")
     s.add_argument("--limit", type=int, help="score only the first N items")
     s.add_argument("--out", help="output folder (default runs/MODEL-TASK-METHOD); rerun to resume")
     s.add_argument("--seed", type=int, default=0)
@@ -271,7 +283,8 @@ def _add_score_parser(sub) -> None:
     s.add_argument("--retry-failed", action="store_true", help="recompute items whose earlier attempt raised")
     _add_method_options(s)
     e = s.add_argument_group("enumeration")
-    e.add_argument("--stages", help="adaptive Diffusion Classifier, e.g. '25:2,250:1' (probes:kept)")
+    e.add_argument("--stages", help="adaptive Diffusion Classifier, e.g. '25:2,250:1' (probes:kept), or dc: its "
+                   "ImageNet schedule (50/100/500/1000 samples, keep 500/50/10/1) scaled to K and the probes")
     d = s.add_argument_group("DIVE on layouts (ablations)")
     d.add_argument("--no-prior", action="store_true", help="image loss only (also switches prior repairs off)")
     s.set_defaults(func=cmd_score)
@@ -340,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_fidelity_parser(sub)
     add_diagnostics_parsers(sub)
+    add_plot_parser(sub)
 
     dm = sub.add_parser("demo", help="the bundled end-to-end run (a few minutes on a CPU)")
     dm.add_argument("--limit", type=int, default=100)

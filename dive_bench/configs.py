@@ -109,8 +109,10 @@ class DiveConfig(_HasProbes):
 class EnumerationConfig(_HasProbes):
     interval: int = option(4, kind="int", low=1, flag="--interval", help="timestep interval: probes at interval/2 + k*interval (4 is the paper's)")
     probe_seed: int = option(42, kind="int", low=0, flag="--probe-seed", help="seed of the one noise per probe timestep, shared by all images")
-    #: ((probes in this stage, classes kept after it), ...); None = exhaustive on all probes
-    stages: tuple[tuple[int, int], ...] | None = None
+    #: ((probes in this stage, classes kept after it), ...); None = exhaustive on all probes;
+    #: "dc" = Diffusion Classifier's ImageNet schedule scaled to the model's K and the probe count
+    #: (``cost.scaled_stages``; the run stores the resolved stages)
+    stages: tuple[tuple[int, int], ...] | str | None = None
     #: samples per no-grad forward pass (memory, not results)
     batch_size: int = option(250, kind="int", low=1, flag="--eval-batch", help="samples per no-grad forward pass (memory only, not part of the run key)")
     loss: str = option("l2", choices=LOSSES, flag="--loss", help="per-sample error of the noise prediction")
@@ -120,7 +122,7 @@ class EnumerationConfig(_HasProbes):
     def check(self) -> None:
         """Stages: probes >= 1 and growing, kept classes >= 1 and shrinking (probe counts are
         checked against the probe set when it exists, in ``check_stages``)."""
-        if self.stages is None:
+        if self.stages is None or self.stages == "dc":
             return
         what = "--stages must be PROBES:KEPT pairs with PROBES >= 1 growing and KEPT >= 1 shrinking, e.g. 25:3,250:1"
         try:

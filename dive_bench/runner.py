@@ -18,6 +18,7 @@ from .adapters import load_model
 from .adapters.base import Adapter
 from .data.base import to_model_range
 from .constraints import option, validate
+from .cost import scaled_stages
 from .environment import DTYPES, autocast, environment, git_sha, resolve_device  # noqa: F401  (re-exported)
 from .errors import DiveBenchError, NonFiniteError
 from .inversion import ProbeSet
@@ -127,6 +128,8 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
         first = adapter.encode(to_model_range(data.images[ids[:1]]).to(device))
         probes = ProbeSet.build(tuple(first.shape[1:]), num_train_timesteps=adapter.schedule.num_train_timesteps,
                                 interval=cfg.interval, seed=cfg.probe_seed, device=device)
+        if getattr(cfg, "stages", None) == "dc":  # Diffusion Classifier's schedule scaled to K and P
+            cfg = dataclasses.replace(cfg, stages=scaled_stages(len(adapter.vocabulary["class"]), len(probes)))
         if method.check is not None:
             method.check(cfg, probes)
         # before any item is stored: a model with NaN/inf weights or outputs would give junk scores
@@ -138,11 +141,15 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
 
 def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     """Score this worker's share of ``req.task``; returns the run.json payload (also written)."""
+    choice = None
+    if req.method == "auto":  # becomes a run of the chosen method; run.json keeps why
+        req, choice, adapter = _resolve_auto(req, adapter)
     p = prepare(req, adapter)
     k, n = resolve_shard(req.shard)
     out = Path(req.out)
     # where the items were computed: `merge` has no request, and timings mean little without it
-    stored = {**p.spec.to_json(), "items_per_batch": req.items_per_batch, "device": str(p.device)}
+    stored = {**p.spec.to_json(), "items_per_batch": req.items_per_batch, "device": str(p.device),
+              **({"method_choice": choice} if choice else {})}
     stored.pop("model_sha256")  # in model_info, as shards have always kept it
     store = ShardStore(shard_path(out, k, n), (p.spec.key(), *p.spec.legacy_keys()), stored, p.adapter.info())
     ids = list(p.spec.item_ids)
@@ -164,6 +171,18 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
         bar.close()
         store.close()
     return finalize(out, req, wall=time.time() - t_start)
+
+
+def _resolve_auto(req: ScoreRequest, adapter: Adapter | None) -> tuple[ScoreRequest, dict, Adapter]:
+    from . import auto
+
+    validate(req)
+    check_out_dir(req.out)
+    method, config, choice, adapter = auto.resolve(req.model, req.task, req.method_config, out=Path(req.out),
+                                                   items_per_batch=req.items_per_batch,
+                                                   device=resolve_device(req.device), data_root=req.data_root,
+                                                   adapter=adapter)
+    return dataclasses.replace(req, method=method, method_config=config), choice, adapter
 
 
 def _run_items(p: _Prepared, items: list[int]) -> list[dict]:
@@ -235,6 +254,7 @@ def finalize(out: Path, req: ScoreRequest | None = None, wall: float | None = No
         failed_items={str(i): m for i, m in sorted(c.errors.items())},
         metrics=task.metrics(preds, labels) if rows else {}, metric_info=getattr(task, "metric_info", None),
         model_info=c.model_info, timings=_timings(rows, wall), env=_env(c.spec, req), shards=c.shards,
+        **({"method_choice": c.spec["method_choice"]} if c.spec.get("method_choice") else {}),
         # per-item outcomes, so paired regression checks need nothing but this file
         items={"ids": ids, "predictions": preds, "labels": labels})
     write_json_atomic(Path(out) / "run.json", result.payload)

@@ -46,10 +46,13 @@ class ProbeSet:
         return int(self.timesteps.numel())
 
     def subset(self, n: int) -> torch.Tensor:
-        """Indices of ``n`` probes spread evenly over the timestep range (nested for growing n
-        is not required: callers cache per-probe errors by index)."""
-        n = max(1, min(n, len(self)))
-        return torch.linspace(0, len(self) - 1, n).round().long().unique()
+        """Indices of ``n`` probes spread evenly over the timestep range, each the middle of its
+        share (one probe is the middle timestep, not the least noised one, which says almost
+        nothing about the class); ``n`` = all gives every probe. Nested for growing n is not
+        required: callers cache per-probe errors by index."""
+        p = len(self)
+        n = max(1, min(n, p))
+        return ((torch.arange(n, dtype=torch.float64) + 0.5) * p / n).floor().long().clamp(max=p - 1).unique()
 
 
 def per_sample_loss(pred: torch.Tensor, target: torch.Tensor, loss: str = "l2") -> torch.Tensor:

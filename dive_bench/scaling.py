@@ -1,0 +1,210 @@
+"""Large label spaces from run.json files: the paper's Table IV and cost against the number of classes.
+
+``dive-bench plot cost RUN...`` reads classification runs of one model family over label spaces of
+several sizes K (e.g. numbers-10/100/1000) and writes
+
+- Table IV at the largest K: accuracy with its 95% interval, evaluations and seconds per image,
+  and the exact two-sided McNemar test of each row against exhaustive enumeration on the same
+  images (paired by item id: run.json keeps every prediction);
+- cost vs K: accuracy and evaluations per image of every method at every K, and where DIVE
+  becomes cheaper than exhaustive and than adaptive enumeration (interpolated in log-log between
+  the measured K);
+- a PNG plot of both (matplotlib, imported only here).
+
+A row's name is its method and the settings that set it apart (``PATH=NAME`` on the command line
+overrides it). Runs are matched across K by that name. This module imports no torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+from .errors import DiveBenchError
+from .stats import mcnemar_exact, wilson_interval
+
+EXHAUSTIVE = "Exhaustive enumeration"
+
+
+def row_name(run: dict) -> str:
+    """A run's default row name: exhaustive / adaptive enumeration (its stages) or DIVE (budget)."""
+    cfg = run.get("method_config") or {}
+    prefix = "auto: " if run.get("method_choice") else ""
+    if run.get("method") == "enumerate":
+        stages = cfg.get("stages")
+        if not stages:
+            return prefix + EXHAUSTIVE
+        return prefix + "Adaptive enumeration (" + ",".join(f"{p}:{k}" for p, k in stages) + ")"
+    parts = [f"{cfg.get('steps')} steps x {cfg.get('batch_size')} probes", f"monitor /{cfg.get('monitor_every')}"]
+    if cfg.get("lr") is not None:
+        parts.append(f"lr {cfg['lr']:g}")
+    if cfg.get("patience") is not None:
+        parts.append(f"patience {cfg['patience']}")
+    if cfg.get("init", "gaussian") != "gaussian":
+        parts.append(f"init {cfg['init']}")
+    return prefix + "DIVE (" + ", ".join(parts) + ")"
+
+
+def num_classes(run: dict) -> int:
+    k = (run.get("model_info") or {}).get("num_classes")
+    if not k:
+        raise DiveBenchError(f"{run.get('_path', 'a run')} has no model_info.num_classes: cost vs K needs "
+                             "classification runs")
+    return int(k)
+
+
+def _correct(run: dict) -> dict:
+    items = run.get("items") or {}
+    return {i: p == y for i, p, y in zip(items.get("ids", []), items.get("predictions", []), items.get("labels", []))}
+
+
+def _row(run: dict, name: str, reference: dict | None) -> dict:
+    correct = _correct(run)
+    n, right = len(correct), sum(correct.values())
+    low, high = wilson_interval(right, n) if n else (float("nan"), float("nan"))
+    row = {"name": name, "k": num_classes(run), "task": run.get("task"), "n": n, "accuracy": right / n if n else None,
+           "ci": (low, high), "evaluations": (run.get("timings") or {}).get("evaluations_per_item"),
+           "seconds": (run.get("timings") or {}).get("seconds_per_item"), "choice": run.get("method_choice")}
+    if reference is not None and reference is not run:
+        ref = _correct(reference)
+        shared = sorted(set(ref) & set(correct))
+        only_ref = sum(ref[i] and not correct[i] for i in shared)
+        only_row = sum(correct[i] and not ref[i] for i in shared)
+        row["mcnemar"] = {"n": len(shared), "only_exhaustive": only_ref, "only_this": only_row,
+                          "p": mcnemar_exact(only_ref, only_row)}
+    return row
+
+
+def rows(runs: list[dict], names: dict[str, str] | None = None) -> list[dict]:
+    """One row per run, with McNemar against the exhaustive run of the same task."""
+    names = names or {}
+    tasks: dict[int, str] = {}
+    for r in runs:
+        other = tasks.setdefault(num_classes(r), r.get("task"))
+        if other != r.get("task"):
+            raise DiveBenchError(f"runs of tasks {other!r} and {r.get('task')!r} both have K = {num_classes(r)}: "
+                                 "a cost-vs-K figure compares one task per label-space size; pass runs of one of them")
+    named = [(names.get(r.get("_path", "")) or row_name(r), r) for r in runs]
+    exhaustive = {r.get("task"): r for n, r in named if n == EXHAUSTIVE}
+    return [_row(r, n, exhaustive.get(r.get("task"))) for n, r in named]
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}"
+
+
+def table_iv(all_rows: list[dict]) -> str:
+    """Markdown Table IV for the largest K among ``all_rows``."""
+    k = max(r["k"] for r in all_rows)
+    sel = sorted((r for r in all_rows if r["k"] == k), key=lambda r: -(r["evaluations"] or 0))
+    ref = next((r for r in sel if r["name"] == EXHAUSTIVE), None)
+    out = [f"| Method (K = {k}) | Top-1 (%) [95% CI] | Evaluations / image | x fewer than exhaustive | "
+           "Seconds / image | McNemar vs exhaustive |", "|:--|:--|--:|--:|--:|:--|"]
+    for r in sel:
+        fewer = f"{ref['evaluations'] / r['evaluations']:.1f}" if ref and r["evaluations"] else "-"
+        m = r.get("mcnemar")
+        test = "-" if m is None else f"{m['only_exhaustive']} vs {m['only_this']} discordant, p = {m['p']:.2g}"
+        out.append(f"| {r['name']} | {_pct(r['accuracy'])} [{_pct(r['ci'][0])}, {_pct(r['ci'][1])}] "
+                   f"(n={r['n']}) | {r['evaluations']:,.0f} | {fewer} | {r['seconds']:.2f} | {test} |")
+    return "\n".join(out)
+
+
+def cost_vs_k(all_rows: list[dict]) -> str:
+    """Markdown: accuracy and evaluations per image of each method at each K, then crossovers."""
+    ks = sorted({r["k"] for r in all_rows})
+    by_name: dict[str, dict[int, dict]] = defaultdict(dict)
+    for r in all_rows:
+        by_name[r["name"]][r["k"]] = r
+    head = "| Method | " + " | ".join(f"K = {k}: top-1 (%) | evals" for k in ks) + " |"
+    out = [head, "|:--|" + "--:|--:|" * len(ks)]
+    for name, per_k in sorted(by_name.items()):
+        cells = []
+        for k in ks:
+            r = per_k.get(k)
+            cells += ["-", "-"] if r is None else [_pct(r["accuracy"]), f"{r['evaluations']:,.0f}"]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines = crossovers(by_name)
+    return "\n".join(out + ([""] + lines if lines else []))
+
+
+def _log_cross(a: dict[int, float], b: dict[int, float]) -> float | None:
+    """The K where cost curve ``a`` falls below ``b`` (log-log interpolation between measured K)."""
+    ks = sorted(set(a) & set(b))
+    for k0, k1 in zip(ks, ks[1:]):
+        d0, d1 = math.log(a[k0] / b[k0]), math.log(a[k1] / b[k1])
+        if d0 >= 0 > d1:
+            f = d0 / (d0 - d1)
+            return math.exp(math.log(k0) + f * (math.log(k1) - math.log(k0)))
+    return None
+
+
+def crossovers(by_name: dict[str, dict[int, dict]]) -> list[str]:
+    """Sentences: from which K each DIVE row is cheaper than exhaustive / adaptive enumeration."""
+    cost = {n: {k: r["evaluations"] for k, r in per.items() if r["evaluations"]} for n, per in by_name.items()}
+    exhaustive = cost.get(EXHAUSTIVE, {})
+    adaptive = next((c for n, c in cost.items() if n.startswith("Adaptive")), {})
+    lines = []
+    for name, c in sorted(cost.items()):
+        if "DIVE" not in name or name.startswith("auto"):
+            continue
+        for other, label in ((exhaustive, "exhaustive"), (adaptive, "adaptive enumeration")):
+            if not other:
+                continue
+            k = _log_cross(c, other)
+            ks = sorted(set(c) & set(other))
+            if k is not None:
+                lines.append(f"- {name} is cheaper than {label} from K ~ {k:.0f} on (log-log interpolation "
+                             "between the measured K).")
+            elif ks and all(c[x] < other[x] for x in ks):
+                lines.append(f"- {name} is cheaper than {label} at every measured K.")
+            elif ks:
+                lines.append(f"- {name} is dearer than {label} at every measured K (up to {max(ks)}).")
+    return lines
+
+
+def plot(all_rows: list[dict], path: str | Path) -> None:
+    """Two panels against K (log): evaluations per image (log) and top-1 with its interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_name: dict[str, list[dict]] = defaultdict(list)
+    for r in all_rows:
+        by_name[r["name"]].append(r)
+    fig, (ax_cost, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.6))
+    for name, rs in sorted(by_name.items()):
+        rs = sorted(rs, key=lambda r: r["k"])
+        ks = [r["k"] for r in rs]
+        ax_cost.plot(ks, [r["evaluations"] for r in rs], marker="o", label=name)
+        acc = [100 * r["accuracy"] for r in rs]
+        err = [[100 * (r["accuracy"] - r["ci"][0]) for r in rs], [100 * (r["ci"][1] - r["accuracy"]) for r in rs]]
+        ax_acc.errorbar(ks, acc, yerr=err, marker="o", capsize=3, label=name)
+    for ax in (ax_cost, ax_acc):
+        ax.set_xscale("log")
+        ax.set_xlabel("classes K")
+        ax.grid(True, which="both", alpha=0.3)
+    ax_cost.set_yscale("log")
+    ax_cost.set_ylabel("denoiser evaluations per image (backward = 2)")
+    ax_cost.set_title("Cost per image")
+    ax_acc.set_ylabel("top-1 accuracy (%), Wilson 95% interval")
+    ax_acc.set_title("Accuracy")
+    ax_acc.set_ylim(0, 100)
+    handles, labels = ax_cost.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.05 + 0.05 * math.ceil(len(labels) / 2), 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def parse_run_args(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """``PATH`` or ``PATH=NAME`` -> (paths, {run.json path: name})."""
+    paths, names = [], {}
+    for a in args:
+        path, _, name = a.partition("=")
+        p = Path(path)
+        paths.append(path)
+        if name:
+            names[str(p / "run.json" if p.is_dir() else p)] = name
+    return paths, names

@@ -1,0 +1,111 @@
+"""--method auto, --stages dc and the cost model behind them (dive_bench.cost, dive_bench.auto)."""
+
+import json
+
+import pytest
+import torch
+
+import dive_bench as db
+from dive_bench import auto, cost
+from dive_bench.adapters import load_model
+from dive_bench.configs import DiveConfig, EnumerationConfig
+from dive_bench.errors import DiveBenchError
+from dive_bench.inversion import ProbeSet, enumerate_classes, invert
+
+from cli_checks import cli_error
+
+
+def test_scaled_stages_follow_diffusion_classifiers_imagenet_schedule():
+    # by hand from DC's schedule (50/100/500/1000 of 1000 samples; keep 500/50/10/1 of 1000 classes)
+    assert cost.scaled_stages(1000, 1000) == ((50, 500), (100, 50), (500, 10), (1000, 1))
+    assert cost.scaled_stages(1000, 10) == ((1, 500), (1, 50), (5, 10), (10, 1))
+    # keep 50, 5, 1, 1: the 5-probe stage keeps as many as the last one, so it is dropped
+    assert cost.scaled_stages(100, 10) == ((1, 50), (1, 5), (10, 1))
+    assert cost.scaled_stages(10, 10) == ((1, 5), (10, 1))
+    assert cost.scaled_stages(1000, 250) == ((13, 500), (25, 50), (125, 10), (250, 1))
+
+
+def test_enumeration_cost_by_hand():
+    assert cost.enumeration_evaluations(1000, 10, None) == 10_000
+    assert cost.enumeration_evaluations(1000, 10, ((1, 500), (1, 50), (5, 10), (10, 1))) == 1000 + 50 * 4 + 10 * 5
+    assert cost.dive_evaluations(10, 200, 25, 10) == (20 * 10, 3 * 10 * 200)  # batch capped at the 10 probes
+    assert cost.dive_evaluations(10, 45, 2, 10) == (5 * 10, 3 * 2 * 45)       # a last, partial loop is monitored
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from dive_bench.data.base import to_model_range
+    from dive_bench.tasks import TASKS
+
+    adapter = load_model("dit-digits-xs")
+    data = TASKS.get("digits").load(None)
+    x0 = adapter.encode(to_model_range(data.images[:4]))
+    return adapter, x0, ProbeSet.build(tuple(x0.shape[1:]), interval=100)
+
+
+def test_predicted_evaluations_match_what_the_methods_count(digits):
+    adapter, x0, probes = digits
+    k, p = len(adapter.vocabulary["class"]), len(probes)
+    stages = cost.scaled_stages(k, p)
+    counted = enumerate_classes(adapter, x0, probes, EnumerationConfig(interval=100, stages=stages))
+    assert {r.evaluations for r in counted} == {cost.enumeration_evaluations(k, p, stages)}
+    cfg = DiveConfig(interval=100, steps=12, batch_size=3, monitor_every=5)
+    monitor, train = cost.dive_evaluations(p, cfg.steps, cfg.batch_size, cfg.monitor_every)
+    for r in invert(adapter, x0, probes, cfg, seeds=[1, 2, 3, 4]):
+        # training is exact; the monitor reuses scores of classes it has seen: at most the bound
+        assert train <= r.evaluations <= train + monitor
+        assert r.evaluations - train >= p  # at least one monitor pass was paid
+
+
+def test_choose_takes_the_fewest_predicted_seconds_and_says_why():
+    a = cost.Candidate("exhaustive enumeration", "enumerate", {}, 1000)
+    b = cost.Candidate("DIVE", "dive", {}, 100, 600)
+    best, record = cost.choose([a, b], fwd_s=1e-3, train_s=1e-3)
+    assert best is b and record["chosen"] == "DIVE" and "700 evaluations" in record["reason"]
+    # when training evaluations are measured 3x dearer, DIVE (100 + 3 x 600 eval-equivalents) loses
+    best, record = cost.choose([a, b], fwd_s=1e-3, train_s=3e-3)
+    assert best is a and record["candidates"][1]["predicted_seconds"] == pytest.approx(0.1 + 1.8)
+
+
+def _timings(fwd, train):
+    return lambda *a, **k: (fwd, train)
+
+
+def test_auto_is_a_run_of_the_chosen_method_with_its_reason(tmp_path, monkeypatch):
+    monkeypatch.setattr(auto, "seconds_per_evaluation", _timings(1e-3, 1e-3))
+    run = db.evaluate("dit-digits-xs", "digits", method="auto", limit=4, interval=100, out=tmp_path / "auto")
+    choice = run.payload["method_choice"]
+    # K = 10, 10 probes: adaptive (10 + 5 x 9 = 55) beats exhaustive (100) and DIVE (flat ~6,200)
+    assert choice["chosen"] == "adaptive enumeration" and run.payload["method"] == "enumerate"
+    assert run.payload["method_config"]["stages"] == [[1, 5], [10, 1]]
+    assert run.payload["timings"]["evaluations_per_item"] == 55
+    explicit = db.evaluate("dit-digits-xs", "digits", method="enumerate", limit=4, interval=100,
+                           stages=((1, 5), (10, 1)))
+    assert explicit.run_key == run.run_key and explicit.metrics == run.metrics
+    # the choice is made once per folder: a resumed run keeps it even if timings now favour another
+    monkeypatch.setattr(auto, "seconds_per_evaluation", _timings(1.0, 1e-9))
+    again = db.evaluate("dit-digits-xs", "digits", method="auto", limit=4, interval=100, out=tmp_path / "auto")
+    assert again.run_key == run.run_key
+    stored = json.loads((tmp_path / "auto" / auto.CHOICE_FILE).read_text())
+    assert stored["chosen"] == "adaptive enumeration"
+
+
+def test_auto_picks_dive_when_its_budget_is_the_cheapest(monkeypatch):
+    monkeypatch.setattr(auto, "seconds_per_evaluation", _timings(1e-3, 1e-3))
+    run = db.evaluate("dit-digits-xs", "digits", method="auto", limit=2, interval=100,
+                      dive={"steps": 4, "batch_size": 1, "monitor_every": 2})
+    assert run.payload["method"] == "dive" and run.payload["method_choice"]["chosen"] == "DIVE"
+    assert run.payload["method_config"]["steps"] == 4
+
+
+def test_stages_dc_resolves_to_the_scaled_schedule(tmp_path):
+    run = db.evaluate("dit-digits-xs", "digits", method="enumerate", limit=2, interval=100, stages="dc")
+    assert run.payload["method_config"]["stages"] == [[1, 5], [10, 1]]
+
+
+def test_auto_refuses_unknown_options_and_layout_models(tmp_path, capsys):
+    with pytest.raises(DiveBenchError, match="probe options"):
+        db.evaluate("dit-digits-xs", "digits", method="auto", limit=2, steps=3)
+    msg = cli_error(capsys, ["score", "layout-canvas-s", "--task", "canvas-det", "--method", "auto", "--limit", "1",
+                     "--out", str(tmp_path / "x")])
+    assert "layout model" in msg and "--method dive" in msg
