@@ -84,7 +84,7 @@ def candidates(adapter: Adapter, task: Any, options: dict[str, dict]) -> list[Ca
     adaptive = dataclasses.replace(enum, stages=stages)
     adaptive.check()
     check_stages(adaptive.stages, p_enum)
-    monitor, train = dive_evaluations(p_dive, dive.steps, dive.batch_size, dive.monitor_every)
+    monitor, train = dive_evaluations(p_dive, dive.steps, dive.batch_size, dive.monitor_every, dive.verify)
     return [Candidate("exhaustive enumeration", "enumerate", dataclasses.asdict(enum), k * p_enum),
             Candidate("adaptive enumeration", "enumerate", dataclasses.asdict(adaptive),
                       enumeration_evaluations(k, p_enum, adaptive.stages)),

@@ -94,6 +94,12 @@ class DiveConfig(_HasProbes):
     #: the gradient rarely flips a snapped coordinate to its neighbour (our addition)
     neighbour_repairs: bool = option(False, kind="bool", flag="--neighbour-repairs", help="layouts: also score every one-cell move of a box side at each monitor pass (our addition)")
 
+    #: classes: after the search, also score the ``verify`` vocabulary entries nearest to each
+    #: image's final embedding on all probes (already-scored ones are free) and answer with the best
+    #: monitor value overall. Our addition: at K = 1000 the embedding often ends near the true class
+    #: without ever snapping to it (README, "Large label spaces")
+    verify: int = option(0, kind="int", low=0, flag="--verify", help="classes: also score the N entries nearest the final embedding on all probes (our addition)")
+
     def check(self) -> None:
         """Rules across fields (ranges of single fields are declared above)."""
         if self.init == "labels":
@@ -153,7 +159,7 @@ RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {"dive": ("monitor_batch",), "enume
 #: from before it existed. While a field has that value it is left out of the run key, so a run
 #: (or one shard of it) started before the field existed resumes and merges with one started after.
 LATER_FIELDS: dict[str, dict[str, Any]] = {"dive": {"prior_probes": 1, "prior_in_monitor": False, "prior_repairs": False,
-                                                      "neighbour_repairs": False}}
+                                                      "neighbour_repairs": False, "verify": 0}}
 
 
 def defaults(method: str) -> dict:

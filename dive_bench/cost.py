@@ -7,7 +7,8 @@ and our runs' convention, ``InversionResult.evaluations``). For K classes and P 
 - adaptive enumeration: stages (probes, kept) score the survivors of the previous stage on the new
   probes only: K * p1 + k1 * (p2 - p1) + k2 * (p3 - p2) + ...;
 - DIVE: ``steps`` optimiser steps of ``batch`` probes (forward + backward: 3 * batch) plus one
-  monitor pass over all P probes every ``monitor_every`` steps. It is flat in K. With ``patience``
+  monitor pass over all P probes every ``monitor_every`` steps, plus P per ``verify`` class. It is
+  flat in K. With ``patience``
   an image may stop early, so this is an upper bound; the monitor's cache of already-scored classes
   makes it lower too.
 
@@ -65,12 +66,13 @@ def enumeration_evaluations(k: int, p: int, stages: tuple[tuple[int, int], ...] 
     return total
 
 
-def dive_evaluations(p: int, steps: int, batch: int, monitor_every: int) -> tuple[int, int]:
+def dive_evaluations(p: int, steps: int, batch: int, monitor_every: int, verify: int = 0) -> tuple[int, int]:
     """DIVE's (forward-only, training) evaluations per image without early stopping: the
-    monitor's P probes per pass, and 3 x batch per optimiser step (a backward counts as two)."""
+    monitor's P probes per pass plus P per verified class, and 3 x batch per optimiser step (a
+    backward counts as two)."""
     b = min(batch, p)
     monitors = steps // monitor_every + (1 if steps % monitor_every else 0)
-    return monitors * p, 3 * b * steps
+    return (monitors + verify) * p, 3 * b * steps
 
 
 @dataclass(frozen=True)

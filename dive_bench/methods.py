@@ -15,6 +15,7 @@ import torch
 from .adapters.base import Adapter
 from .configs import LATER_FIELDS, DiveConfig, EnumerationConfig, check_stages, key_config, normalized_config  # noqa: F401
 from .inversion import ProbeSet, enumerate_classes, invert
+from .inversion.dive import check_config
 from .labels import layout_tokenizer
 
 
@@ -23,8 +24,8 @@ class Method:
     name: str
     config_cls: type
     run: Callable[[Adapter, torch.Tensor, ProbeSet, Any, list[int]], list[dict]]
-    #: rules that need the probe set (checked before any item is computed), or None
-    check: Callable[[Any, ProbeSet], None] | None = None
+    #: rules that need the probe set or the model (checked before any item is computed), or None
+    check: Callable[[Any, ProbeSet, Adapter], None] | None = None
 
 
 def _run_dive(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: DiveConfig, seeds: list[int]) -> list[dict]:
@@ -64,7 +65,7 @@ def _run_enumerate(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: En
 
 
 METHODS: dict[str, Method] = {
-    "dive": Method("dive", DiveConfig, _run_dive),
+    "dive": Method("dive", DiveConfig, _run_dive, check=lambda cfg, probes, adapter: check_config(adapter, cfg)),
     "enumerate": Method("enumerate", EnumerationConfig, _run_enumerate,
-                        check=lambda cfg, probes: check_stages(cfg.stages, len(probes))),
+                        check=lambda cfg, probes, adapter: check_stages(cfg.stages, len(probes))),
 }

@@ -131,7 +131,7 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
         if getattr(cfg, "stages", None) == "dc":  # Diffusion Classifier's schedule scaled to K and P
             cfg = dataclasses.replace(cfg, stages=scaled_stages(len(adapter.vocabulary["class"]), len(probes)))
         if method.check is not None:
-            method.check(cfg, probes)
+            method.check(cfg, probes, adapter)
         # before any item is stored: a model with NaN/inf weights or outputs would give junk scores
         check_finite(adapter, first, probes, req.model, cfg.loss, cfg.weighting)
     spec = RunSpec(task.name, str(task.version), tuple(ids), adapter.info()["sha256"], req.method,

@@ -109,3 +109,13 @@ def test_auto_refuses_unknown_options_and_layout_models(tmp_path, capsys):
     msg = cli_error(capsys, ["score", "layout-canvas-s", "--task", "canvas-det", "--method", "auto", "--limit", "1",
                      "--out", str(tmp_path / "x")])
     assert "layout model" in msg and "--method dive" in msg
+
+
+def test_verify_needs_a_single_class_slot(tmp_path, capsys):
+    msg = cli_error(capsys, ["score", "layout-canvas-s", "--task", "canvas-det", "--verify", "3", "--limit", "1",
+                             "--steps", "1", "--out", str(tmp_path / "v")])
+    assert "--verify" in msg and "condition slots" in msg
+
+
+def test_verify_is_in_dives_cost_bound():
+    assert cost.dive_evaluations(10, 100, 1, 10, verify=30) == ((10 + 30) * 10, 300)

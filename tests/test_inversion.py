@@ -142,3 +142,25 @@ def test_neighbour_repairs_on_a_class_model_name_the_problem(dit_adapter):
     probes = ProbeSet.build(tuple(x0.shape[1:]), interval=250)
     with pytest.raises(DiveBenchError, match="need a layout model"):
         invert(dit_adapter, x0, probes, DiveConfig(steps=1, interval=250, neighbour_repairs=True), seeds=[0])
+
+
+def test_verify_with_every_class_equals_exhaustive_enumeration(digits_adapter, digits_test):
+    """verify = K scores every class on all probes, so DIVE's answer must be enumeration's argmin
+    and its monitor value that class's enumeration score, whatever the search did."""
+    x0 = digits_adapter.encode(to_model_range(digits_test.images[:6]))
+    probes = ProbeSet.build((1, 8, 8), interval=100)
+    full = enumerate_classes(digits_adapter, x0, probes, EnumerationConfig(interval=100))
+    cfg = DiveConfig(steps=3, batch_size=1, monitor_every=3, interval=100, verify=10)
+    dive = invert(digits_adapter, x0, probes, cfg, seeds=list(range(6)))
+    for d, e in zip(dive, full):
+        assert d.labels[0] == e.prediction
+        assert d.best_monitor == pytest.approx(min(e.scores), abs=1e-6)
+        assert 3 * 3 + 10 * 10 >= d.evaluations >= 3 * 3 + 10 * 10 - 10  # the one monitored class is cached
+    # a few nearest entries cost at most verify x probes more than the search alone
+    plain = invert(digits_adapter, x0, probes, DiveConfig(steps=3, batch_size=1, monitor_every=3, interval=100),
+                   seeds=list(range(6)))
+    few = invert(digits_adapter, x0, probes, DiveConfig(steps=3, batch_size=1, monitor_every=3, interval=100,
+                                                         verify=3), seeds=list(range(6)))
+    for p, f in zip(plain, few):
+        assert p.evaluations <= f.evaluations <= p.evaluations + 3 * 10
+        assert f.best_monitor <= p.best_monitor

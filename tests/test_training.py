@@ -31,3 +31,19 @@ def test_resume_matches_uninterrupted(tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+
+
+def test_save_dtype_fp16_halves_the_file_and_loads_as_float32(tmp_path):
+    """--save-dtype was accepted for class-dit but only the layout trainer honoured it."""
+    from dataclasses import replace
+
+    full = train_class_dit(_cfg(3), tmp_path / "a")
+    half = train_class_dit(replace(_cfg(3), save_dtype="fp16"), tmp_path / "b")
+    a = load_file(full / "diffusion_pytorch_model.safetensors")
+    b = load_file(half / "diffusion_pytorch_model.safetensors")
+    assert {t.dtype for t in b.values()} == {torch.float16}
+    for k in a:
+        torch.testing.assert_close(b[k].float(), a[k], rtol=1e-3, atol=1e-4)
+    assert "--save-dtype fp16" in (half / "README.md").read_text()
+    adapter = load_model(f"dit:{half}")
+    assert next(adapter.transformer.parameters()).dtype == torch.float32

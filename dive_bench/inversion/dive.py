@@ -178,6 +178,10 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
             steps_run[i] = step
         if step % config.monitor_every == 0 or step == config.steps:
             monitor(act, step)
+    if config.verify and config.snap:
+        for i, (value, labels) in _verify(adapter, x0, slots.detach(), probes, config, snapper, cache, evals).items():
+            if value < best[i]:
+                best[i], best_labels[i] = value, labels
     return [InversionResult(labels=list(best_labels[i]), best_monitor=best[i], best_step=best_step[i],
                             steps_run=steps_run[i], evaluations=evals[i], monitor_curve=curves[i],
                             visited=[list(v) for v in visited[i]],
@@ -205,9 +209,17 @@ class _ProbeOrder:
 def _check_inputs(adapter: Adapter, config: DiveConfig, n: int, seeds: list[int]) -> None:
     if len(seeds) != n:
         raise ValueError(f"need one seed per image: {n} images, {len(seeds)} seeds")
+    check_config(adapter, config)
+
+
+def check_config(adapter: Adapter, config: DiveConfig) -> None:
+    """Options this adapter cannot run (checked before a run stores anything)."""
     if config.prior_weight > 0 and config.prior_probes < 1:
         raise DiveBenchError(f"prior_probes must be at least 1 (got {config.prior_probes}); use --prior-weight 0 "
                              "to switch the prior off")
+    if config.verify and (len(adapter.slot_kinds) != 1 or "class" not in adapter.vocabulary):
+        raise DiveBenchError(f"--verify scores the classes nearest a single class embedding; {adapter.name!r} has "
+                             f"{len(adapter.slot_kinds)} condition slots. Drop --verify")
     if config.neighbour_repairs and layout_tokenizer(adapter) is None:
         raise DiveBenchError(f"neighbour repairs move box sides, so they need a layout model; {adapter.name!r} is "
                              "class-conditional. Drop --neighbour-repairs")
@@ -251,6 +263,29 @@ def _repair(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, act: list[i
             values[i], labels[i] = vals[j], labs[j]
             with torch.no_grad():
                 slots[i] = emb[j]
+
+
+def _verify(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, probes: ProbeSet, config: DiveConfig,
+            snapper: _Snapper, cache: list[dict], evals: list[int]) -> dict[int, tuple[float, list[int]]]:
+    """Score the ``config.verify`` entries nearest to each image's final embedding on all probes;
+    returns each image's best (monitor value, labels) among them."""
+    table = adapter.vocabulary["class"]
+    m = min(config.verify, len(table))
+    out = {}
+    for i in range(len(x0)):
+        e = slots[i, 0:1].float()
+        if config.metric == "l2":
+            dist = torch.cdist(e, table.float(), compute_mode="donot_use_mm_for_euclid_dist")[0]
+        else:
+            dist = -(F.normalize(e, dim=-1) @ F.normalize(table.float(), dim=-1).T)[0]
+        emb = table[dist.topk(m, largest=False).indices].unsqueeze(1).float()
+        spent = [0] * m
+        vals, labs = _monitor(adapter, x0[i:i + 1].expand(m, *x0.shape[1:]), emb, list(range(m)), probes, config,
+                              snapper, [cache[i]] * m, spent)
+        evals[i] += sum(spent)
+        j = min(vals, key=vals.get)
+        out[i] = (vals[j], labs[j])
+    return out
 
 
 def _repair_candidates(adapter, labels: torch.Tensor, config: DiveConfig) -> list[torch.Tensor]:

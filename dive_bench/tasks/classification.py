@@ -19,6 +19,8 @@ class ClassificationTask:
     split: str
     description: str = ""
     kind: str = "classification"
+    #: per-method settings this task's runs start from (the user's options override them)
+    method_defaults: dict = field(default_factory=dict)
     #: declared by the task and stored in run.json, so reports and checks know the headline
     #: metric and its direction without importing the task
     metric_info: dict = field(default_factory=lambda: {"primary": "accuracy", "higher_is_better": {"accuracy": True},

@@ -39,6 +39,8 @@ class ClassDiTTrainConfig:
     seed: int = option(0, kind="int", low=0, flag="--seed")
     checkpoint_every: int = 500
     data_root: str | None = None
+    #: fp16 halves the bundled file; loading upcasts to float32 (the EMA weights lose ~1e-3 relative)
+    save_dtype: str = option("fp32", choices=("fp32", "fp16"), flag="--save-dtype")
 
 
 def _step_generator(seed: int, step: int) -> torch.Generator:
@@ -73,7 +75,8 @@ def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True)
         opt.load_state_dict(state["opt"])
         start, losses = int(state["step"]), list(state["losses"])
     model.train()
-    t0 = time.time()
+    # wall time summed over resumed sessions (states written before it was kept start at 0)
+    t0 = time.time() - float(state.get("elapsed", 0.0) if state is not None else 0.0)
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"train {cfg.dataset}-{cfg.preset}")
     for step in bar:
         g = _step_generator(cfg.seed, step)
@@ -96,7 +99,8 @@ def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True)
             bar.set_postfix(loss=f"{sum(losses[-200:]) / len(losses[-200:]):.4f}")
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             save_state(state_path, {"model": model.state_dict(), "ema": ema.state_dict(),
-                                    "opt": opt.state_dict(), "step": step + 1, "losses": losses})
+                                    "opt": opt.state_dict(), "step": step + 1, "losses": losses,
+                                    "elapsed": time.time() - t0})
     elapsed = time.time() - t0
     return export_model(ema, sched, cfg, data, out / "model", losses, elapsed)
 
@@ -105,7 +109,7 @@ def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses:
     dest.mkdir(parents=True, exist_ok=True)
     export = copy.deepcopy(ema)
     untie(export)
-    export.save_pretrained(dest)
+    (export.half() if cfg.save_dtype == "fp16" else export).save_pretrained(dest)
     sched.save_pretrained(dest)
     meta = {"adapter": "dit", "dataset": cfg.dataset, "class_names": list(data.class_names),
             "image_shape": list(data.image_shape), "train_config": asdict(cfg)}
@@ -120,9 +124,12 @@ def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses:
         + ("fresh composites every step" if hasattr(data, "sample_batch") else f"{len(data)} images")
         + f", {'x'.join(map(str, data.image_shape))}).\n"
         f"- Training: {cfg.steps} steps, batch {cfg.batch_size}, AdamW lr {cfg.lr} (warmup {cfg.warmup}), "
-        f"class dropout {cfg.class_dropout}, EMA {cfg.ema_decay}, seed {cfg.seed}; weights are the EMA.\n"
+        f"class dropout {cfg.class_dropout}, EMA {cfg.ema_decay}, seed {cfg.seed}; weights are the EMA, "
+        f"stored as {cfg.save_dtype}" + (" (diffusers loads them as float32)" if cfg.save_dtype == "fp16" else "")
+        + ".\n"
         f"- Final training loss (mean of last 200 steps): {final:.4f}. Wall time: {elapsed:.0f} s on CPU.\n"
         f"- Command: `dive-bench train class-dit --dataset {cfg.dataset} --preset {cfg.preset} "
         f"--steps {cfg.steps} --batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed} "
-        f"--threads {torch.get_num_threads()} --out DIR`\n")
+        f"--threads {torch.get_num_threads()}" + (" --save-dtype fp16" if cfg.save_dtype == "fp16" else "")
+        + " --out DIR`\n")
     return dest
