@@ -1,5 +1,6 @@
-"""Leaderboard Markdown from run.json files (pandas + tabulate), in the spirit of the paper's
-Table VI (quality) and Table IV (cost).
+"""Leaderboard Markdown from run.json files, in the spirit of the paper's Table VI (quality) and
+Table IV (cost). Every table is drawn by ``tables.markdown_table`` (pandas + tabulate), the one
+builder that bolds, pads and marks missing cells the same way in all dive_bench tables.
 
 Runs are grouped by protocol -- task and version, item set, probes, seed -- and never mixed
 across protocols; each group is one table whose caption states the protocol. Within a group,
@@ -13,12 +14,11 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-import pandas as pd
-
 from .configs import PROBE_FIELDS, comparable_config
 from .errors import DiveBenchError
 from .spec import Protocol, RunResult
 from .run_json import read_run_json
+from .tables import Column, best_of, markdown_table
 
 METHOD_NAMES = {"dive": "DIVE", "enumerate": "Diffusion Classifier"}
 #: the score shown per method column, in order of preference, and whether larger is better
@@ -146,16 +146,6 @@ def _caption(key: tuple, runs: list[dict]) -> str:
     return f"**{task}** (v{version}), {n} images (item set {items[:10]}), {probes}, seed {seed}. {what}; best per column in bold."
 
 
-def _bold_best(df: pd.DataFrame, raw: pd.DataFrame, columns: list[str], higher: bool) -> None:
-    for col in columns:
-        vals = raw[col].dropna()
-        if vals.empty:
-            continue
-        best = vals.max() if higher else vals.min()
-        for idx in vals.index[vals == best]:
-            df.loc[idx, col] = f"**{df.loc[idx, col]}**"
-
-
 def _params(run: dict) -> int:
     return int(run.get("model_info", {}).get("params") or 0)
 
@@ -163,21 +153,19 @@ def _params(run: dict) -> int:
 def quality_table(key: tuple, runs: list[dict]) -> str:
     labels = _method_columns(runs)
     columns = sorted(set(labels.values()), key=lambda c: (not c.startswith("DIVE"), c))
-    models = sorted({(_params(r), r["model"]) for r in runs})
-    shown = pd.DataFrame(index=range(len(models)), columns=["Model", "#Params", *columns], dtype=object)
-    raw = pd.DataFrame(index=range(len(models)), columns=columns, dtype=float)
-    for row, (params, model) in enumerate(models):
-        shown.loc[row, "Model"] = f"`{model}`"
-        shown.loc[row, "#Params"] = f"{params / 1e6:.2f}M" if params else "-"
+    metric = next((p[0] for p in map(_primary, runs) if p), "accuracy")
+    best = best_of(_higher_is_better(runs, metric))
+    rows = []
+    for params, model in sorted({(_params(r), r["model"]) for r in runs}):
+        row = {"Model": f"`{model}`", "#Params": f"{params / 1e6:.2f}M" if params else "-"}
         for r in runs:
             primary = _primary(r)
             if r["model"] == model and primary:
-                shown.loc[row, labels[id(r)]] = _fmt(primary[1]) + ("" if r.get("status") == "complete" else " (partial)")
-                raw.loc[row, labels[id(r)]] = primary[1]["value"]
-    shown = shown.fillna("-")
-    metric = next((p[0] for p in map(_primary, runs) if p), "accuracy")
-    _bold_best(shown, raw, columns, higher=_higher_is_better(runs, metric))
-    return _caption(key, runs) + "\n\n" + shown.to_markdown(index=False, disable_numparse=True)
+                partial = "" if r.get("status") == "complete" else " (partial)"
+                row[labels[id(r)]] = (_fmt(primary[1]) + partial, primary[1]["value"])
+        rows.append(row)
+    table = markdown_table(["Model", "#Params", *(Column(c, best) for c in columns)], rows)
+    return _caption(key, runs) + "\n\n" + table
 
 
 #: COCO columns of a detection table (the paper's Tables II and III); -1 from pycocotools means
@@ -190,21 +178,17 @@ def detection_table(key: tuple, runs: list[dict]) -> str:
     row, which a method-per-column table of AP alone cannot show."""
     labels = _method_columns(runs)
     ordered = sorted(runs, key=lambda r: (_params(r), r["model"], not labels[id(r)].startswith("DIVE"), labels[id(r)]))
-    names = list(DETECTION_COLUMNS.values())
-    shown = pd.DataFrame(index=range(len(ordered)), columns=["Model", "Method", *names], dtype=object)
-    raw = pd.DataFrame(index=range(len(ordered)), columns=names, dtype=float)
-    for row, r in enumerate(ordered):
-        shown.loc[row, "Model"] = f"`{r['model']}`"
-        shown.loc[row, "Method"] = labels[id(r)] + ("" if r.get("status") == "complete" else " (partial)")
+    rows = []
+    for r in ordered:
+        row = {"Model": f"`{r['model']}`",
+               "Method": labels[id(r)] + ("" if r.get("status") == "complete" else " (partial)")}
         for metric, name in DETECTION_COLUMNS.items():
             m = r.get("metrics", {}).get(metric)
-            if m is None or m.get("value") is None or m["value"] < 0:
-                shown.loc[row, name] = "-"
-                continue
-            shown.loc[row, name] = _fmt(m)
-            raw.loc[row, name] = m["value"]
-    _bold_best(shown, raw, names, higher=True)
-    return _caption(key, runs) + "\n\n" + shown.to_markdown(index=False, disable_numparse=True)
+            if m is not None and m.get("value") is not None and m["value"] >= 0:  # else "-"
+                row[name] = (_fmt(m), m["value"])
+        rows.append(row)
+    columns = ["Model", "Method", *(Column(name, "max") for name in DETECTION_COLUMNS.values())]
+    return _caption(key, runs) + "\n\n" + markdown_table(columns, rows)
 
 
 def _seconds(timings: dict) -> str:
@@ -214,6 +198,9 @@ def _seconds(timings: dict) -> str:
     if timings.get("cached_seconds_per_item"):  # work reused from a cache still costs its first run
         out += f" + {timings['cached_seconds_per_item']:.1f} cached"
     return out
+
+
+SPEED_COLUMNS = ("Model", "Method", "Evaluations / image", "Seconds / image", "Device", "Score (%)")
 
 
 def speed_table(key: tuple, runs: list[dict]) -> str:
@@ -227,7 +214,7 @@ def speed_table(key: tuple, runs: list[dict]) -> str:
                      "Seconds / image": _seconds(t),
                      "Device": (r.get("env", {}).get("cuda_device") or r.get("env", {}).get("device") or "-"),
                      "Score (%)": f"{primary[0]} {100 * primary[1]['value']:.1f}" if primary else "-"})
-    return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
+    return markdown_table(SPEED_COLUMNS, rows)
 
 
 def best_of_duplicates(runs: list[dict]) -> list[dict]:

@@ -12,7 +12,8 @@ several sizes K (e.g. numbers-10/100/1000) and writes
 - a PNG plot of both (matplotlib, imported only here).
 
 A row's name is its method and the settings that set it apart (``PATH=NAME`` on the command line
-overrides it). Runs are matched across K by that name. This module imports no torch.
+overrides it). Runs are matched across K by that name. Both tables are drawn by
+``tables.markdown_table``, like the leaderboard's. This module imports no torch.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from .errors import DiveBenchError
 from .stats import mcnemar_exact, wilson_interval
+from .tables import markdown_table
 
 EXHAUSTIVE = "Exhaustive enumeration"
 
@@ -94,38 +96,51 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.1f}"
 
 
+def _count(v: float | None) -> str | None:
+    """Evaluations per image with thousands separators; None (a "-" cell) when the run has none."""
+    return None if v is None else f"{v:,.0f}"
+
+
 def table_iv(all_rows: list[dict]) -> str:
     """Markdown Table IV for the largest K among ``all_rows``."""
     k = max(r["k"] for r in all_rows)
     sel = sorted((r for r in all_rows if r["k"] == k), key=lambda r: -(r["evaluations"] or 0))
     ref = next((r for r in sel if r["name"] == EXHAUSTIVE), None)
-    out = [f"| Method (K = {k}) | Top-1 (%) [95% CI] | Evaluations / image | x fewer than exhaustive | "
-           "Seconds / image | McNemar vs exhaustive |", "|:--|:--|--:|--:|--:|:--|"]
+    method = f"Method (K = {k})"
+    columns = [method, "Top-1 (%) [95% CI]", "Evaluations / image", "x fewer than exhaustive", "Seconds / image",
+               "McNemar vs exhaustive"]
+    table = []
     for r in sel:
-        fewer = f"{ref['evaluations'] / r['evaluations']:.1f}" if ref and r["evaluations"] else "-"
         m = r.get("mcnemar")
-        test = "-" if m is None else f"{m['only_exhaustive']} vs {m['only_this']} discordant, p = {m['p']:.2g}"
-        out.append(f"| {r['name']} | {_pct(r['accuracy'])} [{_pct(r['ci'][0])}, {_pct(r['ci'][1])}] "
-                   f"(n={r['n']}) | {r['evaluations']:,.0f} | {fewer} | {r['seconds']:.2f} | {test} |")
-    return "\n".join(out)
+        table.append({
+            method: r["name"],
+            "Top-1 (%) [95% CI]": f"{_pct(r['accuracy'])} [{_pct(r['ci'][0])}, {_pct(r['ci'][1])}] (n={r['n']})",
+            "Evaluations / image": _count(r["evaluations"]),
+            "x fewer than exhaustive": f"{ref['evaluations'] / r['evaluations']:.1f}" if ref and r["evaluations"] else "-",
+            "Seconds / image": None if r["seconds"] is None else f"{r['seconds']:.2f}",
+            "McNemar vs exhaustive": "-" if m is None else
+            f"{m['only_exhaustive']} vs {m['only_this']} discordant, p = {m['p']:.2g}"})
+    return markdown_table(columns, table)
 
 
 def cost_vs_k(all_rows: list[dict]) -> str:
-    """Markdown: accuracy and evaluations per image of each method at each K, then crossovers."""
+    """Markdown: accuracy and evaluations per image of each method at each K, then crossovers.
+
+    Each K has two columns, "K = k: top-1 (%)" and "K = k: evals"; a method not run at a K shows "-"."""
     ks = sorted({r["k"] for r in all_rows})
     by_name: dict[str, dict[int, dict]] = defaultdict(dict)
     for r in all_rows:
         by_name[r["name"]][r["k"]] = r
-    head = "| Method | " + " | ".join(f"K = {k}: top-1 (%) | evals" for k in ks) + " |"
-    out = [head, "|:--|" + "--:|--:|" * len(ks)]
+    columns = ["Method", *(f"K = {k}: {what}" for k in ks for what in ("top-1 (%)", "evals"))]
+    table = []
     for name, per_k in sorted(by_name.items()):
-        cells = []
-        for k in ks:
-            r = per_k.get(k)
-            cells += ["-", "-"] if r is None else [_pct(r["accuracy"]), f"{r['evaluations']:,.0f}"]
-        out.append(f"| {name} | " + " | ".join(cells) + " |")
+        row = {"Method": name}
+        for k, r in per_k.items():
+            row[f"K = {k}: top-1 (%)"] = _pct(r["accuracy"])
+            row[f"K = {k}: evals"] = _count(r["evaluations"])
+        table.append(row)
     lines = crossovers(by_name)
-    return "\n".join(out + ([""] + lines if lines else []))
+    return "\n".join([markdown_table(columns, table)] + ([""] + lines if lines else []))
 
 
 def _log_cross(a: dict[int, float], b: dict[int, float]) -> float | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-import pandas as pd
+from ..tables import Column, best_of, markdown_table
 
 #: base metric -> larger is better
 DIRECTION = {"fid": False, "fd": False, "kid": False, "is": True, "precision": True, "recall": True}
@@ -35,45 +35,35 @@ def _fmt(m: dict) -> str:
     return text + (f" ± {m['std']:.{digits}f}" if "std" in m else "")
 
 
+def _higher(runs: list[dict], metric: str) -> bool:
+    """The direction the runs' tasks declared (``metric_info``), else the built-in table (older files)."""
+    declared = next((r["metric_info"]["higher_is_better"][metric] for r in runs
+                     if metric in (r.get("metric_info") or {}).get("higher_is_better", {})), None)
+    return declared if declared is not None else DIRECTION.get(_base(metric), True)
+
+
 def fidelity_table(key: tuple, runs: list[dict]) -> str:
     task, extractor, sha, n, _, ref_sha = key
     metrics = sorted({m for r in runs for m in r["metrics"]}, key=lambda m: (ORDER.index(_base(m)) if _base(m) in ORDER else 99, m))
-    rows, raw = [], []
+    rows = []
     for r in sorted(runs, key=lambda r: (int(r.get("model_info", {}).get("params") or 0), r["model"],
                                          json.dumps(r.get("method_config"), sort_keys=True))):
         cfg = r["method_config"]
-        t = r.get("timings", {})
+        per = r.get("timings", {}).get("seconds_per_1000_samples")
         row = {"Model": f"`{r['model']}`",
-               "Sampler": f"{cfg.get('sampler')} {cfg.get('steps')} steps, guidance {cfg.get('guidance_scale'):g}, seed {cfg.get('seed')}"}
-        values = {}
-        for m in metrics:
-            if m in r["metrics"]:
-                row[m] = _fmt(r["metrics"][m])
-                values[m] = r["metrics"][m]["value"]
-            else:
-                row[m] = "-"
-        per = t.get("seconds_per_1000_samples")
-        row["s / 1000 samples"] = f"{per:.1f}" if per else "-"
-        row["Device"] = r.get("env", {}).get("cuda_device") or r.get("env", {}).get("device") or "-"
+               "Sampler": f"{cfg.get('sampler')} {cfg.get('steps')} steps, guidance {cfg.get('guidance_scale'):g}, seed {cfg.get('seed')}",
+               **{m: (_fmt(r["metrics"][m]), r["metrics"][m]["value"]) for m in metrics if m in r["metrics"]},
+               "s / 1000 samples": f"{per:.1f}" if per else "-",
+               "Device": r.get("env", {}).get("cuda_device") or r.get("env", {}).get("device") or "-"}
         rows.append(row)
-        raw.append(values)
-    if len(rows) > 1:
-        for m in metrics:
-            vals = [v[m] for v in raw if m in v]
-            if not vals:
-                continue
-            declared = next((r["metric_info"]["higher_is_better"][m] for r in runs
-                             if m in (r.get("metric_info") or {}).get("higher_is_better", {})), None)
-            higher = declared if declared is not None else DIRECTION.get(_base(m), True)  # files before metric_info
-            best = max(vals) if higher else min(vals)
-            for row, v in zip(rows, raw):
-                if v.get(m) == best:
-                    row[m] = f"**{row[m]}**"
+    # a lone row is not "best" of anything: bold only when there is something to compare
+    metric_columns = [Column(m, best_of(_higher(runs, m)) if len(rows) > 1 else None) for m in metrics]
+    columns = ["Model", "Sampler", *metric_columns, "s / 1000 samples", "Device"]
     ref_n = next((r.get("reference", {}).get("n") for r in runs), None)
     caption = (f"**{task}** ({ref_n} reference images, content sha256 {ref_sha[:10]}), extractor `{extractor}` "
                f"(weights sha256 {str(sha)[:10]}), N = {n} samples per model. FID/FD and KID: lower is better; "
                "IS, precision and recall (k=3): higher; IS and KID as mean ± std over splits/subsets; best in bold.")
-    return caption + "\n\n" + pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
+    return caption + "\n\n" + markdown_table(columns, rows)
 
 
 def fidelity_sections(runs: list[dict], first_table: int) -> list[str]:
