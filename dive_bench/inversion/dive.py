@@ -73,8 +73,10 @@ class _Snapper:
             out[:, slots] = self.vocab[kind][labels[:, slots]]
         return out
 
-    def straight_through(self, e: torch.Tensor) -> torch.Tensor:
-        snapped = self.lookup(self.labels(e.detach())).to(e.dtype)
+    def straight_through(self, e: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``e`` snapped to its nearest entries (``labels`` when already computed) with the
+        straight-through gradient."""
+        snapped = self.lookup(self.labels(e.detach()) if labels is None else labels).to(e.dtype)
         return (snapped - e).detach() + e
 
 
@@ -153,8 +155,9 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
         idx = torch.stack([order.next(i) for i in act]).to(device)          # (A, B)
         act_t = torch.tensor(act, device=device)
         e = slots[act_t]
-        cond = snapper.straight_through(e) if config.snap else e
-        for row, i in zip(snapper.labels(e.detach()).tolist(), act):
+        snapped = snapper.labels(e.detach())  # once per step: the nearest-entry search is the harness's main cost
+        cond = snapper.straight_through(e, snapped) if config.snap else e
+        for row, i in zip(snapped.tolist(), act):
             visited[i].setdefault(tuple(row), None)
         x_rep = x0[act_t].repeat_interleave(b, 0)
         cond_rep = cond.repeat_interleave(b, 0)

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Large label spaces (issue 14): the paper's Table IV at K = 1000 and cost vs K on
+# numbers-10/100/1000 (README, "Large label spaces"). Protocol: the first 300 test images of each
+# task (class-uniform), 10 probes (timestep interval 100, noise seed 42), one torch thread per row.
+# Rows: exhaustive and adaptive enumeration (Diffusion Classifier's ImageNet schedule scaled to
+# K and 10 probes: --stages dc), DIVE with the task default (tuned on numbers-1000-dev: 100 steps
+# of 1 probe, lr 0.1, monitor every 10, verify 30), the cheapest DIVE tried on dev, DIVE with the
+# released configuration (200 steps x 25 probes -> all 10, lr 1e-2, monitor every 10) with and
+# without early stopping, and --method auto. Settings were chosen on numbers-1000-dev only.
+# K=1000's exhaustive row takes ~95 min on one core; the released DIVE rows ~40 min each.
+# ROWS="exhaustive adaptive" runs a subset; KS="1000" one label space; LIMIT=N fewer images.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+read -r -a DB <<< "${DB:-dive-bench}"
+R=${R:-leaderboards/runs}
+LIMIT=${LIMIT:-300}
+KS=${KS:-"10 100 1000"}
+ROWS=${ROWS:-"exhaustive adaptive dive dive-cheapest dive-early auto dive-released"}
+RELEASED=(--method dive --steps 200 --batch-size 25 --monitor-every 10 --lr 0.01 --verify 0)
+declare -A ARGS=(
+  [exhaustive]="--method enumerate --eval-batch 1000"
+  [adaptive]="--method enumerate --stages dc --eval-batch 1000"
+  [dive]="--method dive"
+  [dive-cheapest]="--method dive --steps 30 --monitor-every 30 --verify 20"
+  [dive-early]="${RELEASED[*]} --patience 2"
+  [auto]="--method auto --eval-batch 1000"
+  [dive-released]="${RELEASED[*]}"
+)
+for k in $KS; do
+  for row in $ROWS; do
+    # shellcheck disable=SC2086  (ARGS holds several flags)
+    "${DB[@]}" score "dit-numbers-$k" --task "numbers-$k" --limit "$LIMIT" --interval 100 --quiet \
+      ${ARGS[$row]} --out "$R/numbers-$k-$row" >/dev/null
+  done
+done
+names=()
+for k in 10 100 1000; do
+  for pair in "exhaustive=Exhaustive enumeration" "adaptive=Adaptive enumeration (DC schedule scaled)" \
+              "dive=DIVE + verify (task default, tuned on dev)" "dive-cheapest=DIVE + verify, cheapest tried" \
+              "dive-early=DIVE released, early stop (patience 2)" "auto=auto" "dive-released=DIVE released"; do
+    d="$R/numbers-$k-${pair%%=*}"
+    [ -f "$d/run.json" ] && names+=("$d=${pair#*=}")
+  done
+done
+"${DB[@]}" plot cost "${names[@]}" --png leaderboards/numbers-cost.png --out leaderboards/NUMBERS.md
