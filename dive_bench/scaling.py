@@ -43,6 +43,8 @@ def row_name(run: dict) -> str:
         parts.append(f"lr {cfg['lr']:g}")
     if cfg.get("patience") is not None:
         parts.append(f"patience {cfg['patience']}")
+    if cfg.get("verify"):
+        parts.append(f"verify {cfg['verify']}")
     if cfg.get("init", "gaussian") != "gaussian":
         parts.append(f"init {cfg['init']}")
     return prefix + "DIVE (" + ", ".join(parts) + ")"

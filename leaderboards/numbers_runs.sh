@@ -34,13 +34,13 @@ for k in $KS; do
       ${ARGS[$row]} --out "$R/numbers-$k-$row" >/dev/null
   done
 done
+# row names (matched across K) from numbers_rows.tsv; tests/test_report_check.py regenerates
+# NUMBERS.md the same way and compares
 names=()
 for k in 10 100 1000; do
-  for pair in "exhaustive=Exhaustive enumeration" "adaptive=Adaptive enumeration (DC schedule scaled)" \
-              "dive=DIVE + verify (task default, tuned on dev)" "dive-cheapest=DIVE + verify, cheapest tried" \
-              "dive-early=DIVE released, early stop (patience 2)" "auto=auto" "dive-released=DIVE released"; do
-    d="$R/numbers-$k-${pair%%=*}"
-    [ -f "$d/run.json" ] && names+=("$d=${pair#*=}")
-  done
+  while IFS=$'\t' read -r row name; do
+    d="$R/numbers-$k-$row"
+    if [ -f "$d/run.json" ]; then names+=("$d=$name"); fi
+  done < leaderboards/numbers_rows.tsv
 done
 "${DB[@]}" plot cost "${names[@]}" --png leaderboards/numbers-cost.png --out leaderboards/NUMBERS.md

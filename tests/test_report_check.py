@@ -119,6 +119,20 @@ def test_reference_leaderboard_is_up_to_date():
     assert leaderboard_markdown(load_runs([runs_dir]), sources=["leaderboards/runs"]) == expected
 
 
+def test_numbers_cost_tables_are_up_to_date(tmp_path, monkeypatch):
+    """leaderboards/NUMBERS.md must be what leaderboards/numbers_runs.sh's last step makes from the
+    stored numbers runs (row names from leaderboards/numbers_rows.tsv)."""
+    expected = ROOT / "leaderboards" / "NUMBERS.md"
+    if not expected.exists():
+        pytest.skip("no numbers runs stored yet")
+    monkeypatch.chdir(ROOT)
+    rows = [line.split("\t") for line in (ROOT / "leaderboards" / "numbers_rows.tsv").read_text().splitlines()]
+    args = [f"leaderboards/runs/numbers-{k}-{row}={name}" for k in (10, 100, 1000) for row, name in rows
+            if (ROOT / "leaderboards" / "runs" / f"numbers-{k}-{row}" / "run.json").exists()]
+    assert main(["plot", "cost", *args, "--out", str(tmp_path / "n.md")]) == 0
+    assert (tmp_path / "n.md").read_text() == expected.read_text()
+
+
 def test_detection_check_is_paired_over_images():
     """AP regressions are judged by a paired image bootstrap on the stored detections."""
     from dive_bench.data.canvas import load_canvas

@@ -56,6 +56,8 @@ for _ckpt in (
     BundledCheckpoint("dit-fmnist-b", "dit", "dit-fmnist-b", "larger DiT on Fashion-MNIST (patch 4, width 64, depth 4)"),
     BundledCheckpoint("dit-numbers-10", "dit", "dit-numbers-10",
                       "DiT on numbers-10: 0-9 from digit glyphs, 16x16 (numbers-1000's architecture, fp16 file)"),
+    BundledCheckpoint("dit-numbers-100", "dit", "dit-numbers-100",
+                      "DiT on numbers-100: 00-99 from digit glyphs, 16x16 (numbers-1000's architecture, fp16 file)"),
     BundledCheckpoint("dit-numbers-1000", "dit", "dit-numbers-1000",
                       "DiT on numbers-1000: 000-999 from digit glyphs, 16x16 (patch 4, width 128, depth 4, fp16 file)"),
     BundledCheckpoint("layout-canvas-s", "layout", "layout-canvas-s",
