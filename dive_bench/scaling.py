@@ -173,6 +173,9 @@ def crossovers(by_name: dict[str, dict[int, dict]]) -> list[str]:
             if k is not None:
                 lines.append(f"- {name} is cheaper than {label} from K ~ {k:.0f} on (log-log interpolation "
                              "between the measured K).")
+            elif len(ks) == 1:
+                word = "cheaper" if c[ks[0]] < other[ks[0]] else "dearer"
+                lines.append(f"- {name} is {word} than {label} at K = {ks[0]}, the only K where both were measured.")
             elif ks and all(c[x] < other[x] for x in ks):
                 lines.append(f"- {name} is cheaper than {label} at every measured K.")
             elif ks:
@@ -191,26 +194,27 @@ def plot(all_rows: list[dict], path: str | Path) -> None:
     for r in all_rows:
         by_name[r["name"]].append(r)
     fig, (ax_cost, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.6))
-    for name, rs in sorted(by_name.items()):
+    for j, (name, rs) in enumerate(sorted(by_name.items())):
         rs = sorted(rs, key=lambda r: r["k"])
         ks = [r["k"] for r in rs]
         ax_cost.plot(ks, [r["evaluations"] for r in rs], marker="o", label=name)
         acc = [100 * r["accuracy"] for r in rs]
         err = [[100 * (r["accuracy"] - r["ci"][0]) for r in rs], [100 * (r["ci"][1] - r["accuracy"]) for r in rs]]
-        ax_acc.errorbar(ks, acc, yerr=err, marker="o", capsize=3, label=name)
+        shift = 1.06 ** (j - (len(by_name) - 1) / 2)  # side by side, so overlapping intervals stay readable
+        ax_acc.errorbar([k * shift for k in ks], acc, yerr=err, marker="o", capsize=3, label=name)
     for ax in (ax_cost, ax_acc):
         ax.set_xscale("log")
         ax.set_xlabel("classes K")
         ax.grid(True, which="both", alpha=0.3)
     ax_cost.set_yscale("log")
-    ax_cost.set_ylabel("denoiser evaluations per image (backward = 2)")
+    ax_cost.set_ylabel("evaluations / image (backward = 2)")
     ax_cost.set_title("Cost per image")
-    ax_acc.set_ylabel("top-1 accuracy (%), Wilson 95% interval")
+    ax_acc.set_ylabel("top-1 (%), Wilson 95% interval")
     ax_acc.set_title("Accuracy")
     ax_acc.set_ylim(0, 100)
     handles, labels = ax_cost.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.05 + 0.05 * math.ceil(len(labels) / 2), 1, 1))
+    fig.tight_layout(rect=(0, 0.02 + 0.042 * math.ceil(len(labels) / 2), 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
