@@ -25,7 +25,7 @@ import torch
 
 from .adapters import load_model
 from .adapters.base import Adapter
-from .configs import PROBE_FIELDS, DiveConfig, EnumerationConfig, check_stages
+from .configs import PROBE_FIELDS, DiveConfig, EnumerationConfig, check_stages, num_probes
 from .constraints import validate
 from .cost import Candidate, choose, dive_evaluations, enumeration_evaluations, scaled_stages
 from .data.base import to_model_range
@@ -66,10 +66,6 @@ def _config(cls: type, defaults: dict, options: dict) -> Any:
     return cfg
 
 
-def _num_probes(adapter: Adapter, interval: int) -> int:
-    return len(range(interval // 2, adapter.schedule.num_train_timesteps, interval))
-
-
 def candidates(adapter: Adapter, task: Any, options: dict[str, dict]) -> list[Candidate]:
     """Exhaustive and adaptive enumeration and DIVE with the task's defaults and per-method
     ``options`` (``split_options``)."""
@@ -79,7 +75,8 @@ def candidates(adapter: Adapter, task: Any, options: dict[str, dict]) -> list[Ca
     enum = _config(EnumerationConfig, {**defaults.get("enumerate", {}), "stages": None}, enum_opts)
     dive = _config(DiveConfig, defaults.get("dive", {}), options.get("dive", {}))
     k = len(adapter.vocabulary["class"])
-    p_enum, p_dive = _num_probes(adapter, enum.interval), _num_probes(adapter, dive.interval)
+    t = adapter.schedule.num_train_timesteps
+    p_enum, p_dive = num_probes(enum.interval, t), num_probes(dive.interval, t)
     stages = scaled_stages(k, p_enum) if stages in (None, "dc") else tuple(tuple(s) for s in stages)
     adaptive = dataclasses.replace(enum, stages=stages)
     adaptive.check()

@@ -36,6 +36,12 @@ class ProbeSpec:
     weighting: str = option("none", choices=WEIGHTINGS, flag="--weighting", help="per-probe weight: none (classification) or x0 = min((1-a_t)/a_t, 20) (layouts)")
 
 
+def num_probes(interval: int, num_train_timesteps: int = 1000) -> int:
+    """How many probes ``interval`` gives: timesteps interval/2, interval/2 + interval, ... below
+    ``num_train_timesteps`` (``inversion.probes.ProbeSet.build`` makes exactly these)."""
+    return len(range(interval // 2, num_train_timesteps, interval))
+
+
 class _HasProbes:
     @property
     def probes(self) -> ProbeSpec:
@@ -105,6 +111,9 @@ class DiveConfig(_HasProbes):
         if self.init == "labels":
             raise DiveBenchError("--init (init) 'labels' starts from layouts handed to inversion.invert in code; "
                                  "for a scored run use coarse (seeded layouts), gaussian, mean or none")
+        if self.verify and not self.snap:
+            raise DiveBenchError("--verify (verify) scores vocabulary entries near the final embedding, which only "
+                                 "snapped runs compare by their monitor value; drop --verify or --no-snap")
         if self.steps == 0 and self.init not in ("labels", "coarse"):
             raise DiveBenchError(f"--steps (steps) 0 leaves nothing to predict from init {self.init!r}: the "
                                  "prediction is the best monitor value and a random start is never monitored. Use "

@@ -15,6 +15,7 @@ import torch
 from .adapters.base import Adapter
 from .configs import LATER_FIELDS, DiveConfig, EnumerationConfig, check_stages, key_config, normalized_config  # noqa: F401
 from .inversion import ProbeSet, enumerate_classes, invert
+from .cost import scaled_stages
 from .inversion.dive import check_config
 from .labels import layout_tokenizer
 
@@ -26,6 +27,9 @@ class Method:
     run: Callable[[Adapter, torch.Tensor, ProbeSet, Any, list[int]], list[dict]]
     #: rules that need the probe set or the model (checked before any item is computed), or None
     check: Callable[[Any, ProbeSet, Adapter], None] | None = None
+    #: the config with settings that depend on the model or the probes made concrete (e.g.
+    #: ``--stages dc``), before the run key is formed; None: the config as given
+    resolve: Callable[[Any, ProbeSet, Adapter], Any] | None = None
 
 
 def _run_dive(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: DiveConfig, seeds: list[int]) -> list[dict]:
@@ -64,8 +68,16 @@ def _run_enumerate(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: En
     return [{"prediction": r.prediction, "scores": r.scores, "evaluations": r.evaluations} for r in results]
 
 
+def _resolve_stages(cfg: EnumerationConfig, probes: ProbeSet, adapter: Adapter) -> EnumerationConfig:
+    """``stages="dc"``: Diffusion Classifier's ImageNet schedule scaled to the model's K and P."""
+    if cfg.stages != "dc":
+        return cfg
+    return dataclasses.replace(cfg, stages=scaled_stages(len(adapter.vocabulary["class"]), len(probes)))
+
+
 METHODS: dict[str, Method] = {
     "dive": Method("dive", DiveConfig, _run_dive, check=lambda cfg, probes, adapter: check_config(adapter, cfg)),
     "enumerate": Method("enumerate", EnumerationConfig, _run_enumerate,
-                        check=lambda cfg, probes, adapter: check_stages(cfg.stages, len(probes))),
+                        check=lambda cfg, probes, adapter: check_stages(cfg.stages, len(probes)),
+                        resolve=_resolve_stages),
 }

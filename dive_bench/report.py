@@ -14,7 +14,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from .configs import PROBE_FIELDS, comparable_config
+from .configs import PROBE_FIELDS, comparable_config, num_probes
 from .errors import DiveBenchError
 from .spec import Protocol, RunResult
 from .run_json import read_run_json
@@ -138,7 +138,7 @@ def _fmt(m: dict) -> str:
 def _caption(key: tuple, runs: list[dict]) -> str:
     task, version, items, n, (interval, seed_noise, loss, weighting), seed = key
     weight = "" if weighting in (None, "none") else f", {weighting}-weighted"
-    probes = (f"{len(range(interval // 2, 1000, interval))} probes (timestep interval {interval}, noise seed {seed_noise}, "
+    probes = (f"{num_probes(interval)} probes (timestep interval {interval}, noise seed {seed_noise}, "
               f"{loss} error{weight})" if interval else "no probes")
     metric = next((p[0] for p in map(_primary, runs) if p), "accuracy")
     what = ("Accuracy in % with Wilson 95% intervals" if metric == "accuracy"

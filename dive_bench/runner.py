@@ -18,7 +18,6 @@ from .adapters import load_model
 from .adapters.base import Adapter
 from .data.base import to_model_range
 from .constraints import option, validate
-from .cost import scaled_stages
 from .environment import DTYPES, autocast, environment, git_sha, resolve_device  # noqa: F401  (re-exported)
 from .errors import DiveBenchError, NonFiniteError
 from .inversion import ProbeSet
@@ -128,8 +127,8 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
         first = adapter.encode(to_model_range(data.images[ids[:1]]).to(device))
         probes = ProbeSet.build(tuple(first.shape[1:]), num_train_timesteps=adapter.schedule.num_train_timesteps,
                                 interval=cfg.interval, seed=cfg.probe_seed, device=device)
-        if getattr(cfg, "stages", None) == "dc":  # Diffusion Classifier's schedule scaled to K and P
-            cfg = dataclasses.replace(cfg, stages=scaled_stages(len(adapter.vocabulary["class"]), len(probes)))
+        if method.resolve is not None:
+            cfg = method.resolve(cfg, probes, adapter)
         if method.check is not None:
             method.check(cfg, probes, adapter)
         # before any item is stored: a model with NaN/inf weights or outputs would give junk scores

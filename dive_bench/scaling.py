@@ -66,8 +66,11 @@ def _correct(run: dict) -> dict:
 def _row(run: dict, name: str, reference: dict | None) -> dict:
     correct = _correct(run)
     n, right = len(correct), sum(correct.values())
-    low, high = wilson_interval(right, n) if n else (float("nan"), float("nan"))
-    row = {"name": name, "k": num_classes(run), "task": run.get("task"), "n": n, "accuracy": right / n if n else None,
+    if not n:
+        raise DiveBenchError(f"{run.get('_path', 'a run')} holds no per-item predictions (items): rerun "
+                             "`dive-bench merge DIR` with this version, or leave the run out")
+    low, high = wilson_interval(right, n)
+    row = {"name": name, "k": num_classes(run), "task": run.get("task"), "n": n, "accuracy": right / n,
            "ci": (low, high), "evaluations": (run.get("timings") or {}).get("evaluations_per_item"),
            "seconds": (run.get("timings") or {}).get("seconds_per_item"), "choice": run.get("method_choice")}
     if reference is not None and reference is not run:

@@ -119,3 +119,9 @@ def test_verify_needs_a_single_class_slot(tmp_path, capsys):
 
 def test_verify_is_in_dives_cost_bound():
     assert cost.dive_evaluations(10, 100, 1, 10, verify=30) == ((10 + 30) * 10, 300)
+
+
+def test_verify_without_snapping_is_refused(tmp_path, capsys):
+    msg = cli_error(capsys, ["score", "dit-digits-xs", "--task", "digits", "--verify", "3", "--no-snap",
+                             "--limit", "1", "--out", str(tmp_path / "v")])
+    assert "--verify" in msg and "--no-snap" in msg

@@ -105,3 +105,9 @@ def test_plot_cost_refuses_two_tasks_with_one_k(tmp_path, capsys):
     b = _run(tmp_path / "b", "digits", 10, "enumerate", EXH, [True], 100)
     msg = cli_error(capsys, ["plot", "cost", str(a), str(b)])
     assert "both have K = 10" in msg
+
+
+def test_plot_cost_refuses_a_run_without_item_outcomes(tmp_path, capsys):
+    run = _run(tmp_path / "e", "numbers-10", 10, "enumerate", EXH, [], 100)
+    msg = cli_error(capsys, ["plot", "cost", str(run)])
+    assert "no per-item predictions" in msg

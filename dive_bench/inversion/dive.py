@@ -41,13 +41,19 @@ class InversionResult:
     stopped_early: bool = False
 
 
+def distances(e: torch.Tensor, table: torch.Tensor, metric: str) -> torch.Tensor:
+    """(M, V) snapping distance from each row of ``e`` (M, D) to each table row (smaller = nearer):
+    exact l2, or minus the cosine similarity."""
+    if metric == "l2":
+        return torch.cdist(e.float(), table.float(), compute_mode="donot_use_mm_for_euclid_dist")
+    if metric == "cosine":
+        return -(F.normalize(e.float(), dim=-1) @ F.normalize(table.float(), dim=-1).T)
+    raise ValueError(f"unknown snapping metric {metric!r}; use l2 or cosine")
+
+
 def nearest(e: torch.Tensor, table: torch.Tensor, metric: str) -> torch.Tensor:
     """Index of the nearest table row for each row of ``e`` (M, D)."""
-    if metric == "l2":
-        return torch.cdist(e.float(), table.float(), compute_mode="donot_use_mm_for_euclid_dist").argmin(-1)
-    if metric == "cosine":
-        return (F.normalize(e.float(), dim=-1) @ F.normalize(table.float(), dim=-1).T).argmax(-1)
-    raise ValueError(f"unknown snapping metric {metric!r}; use l2 or cosine")
+    return distances(e, table, metric).argmin(-1)
 
 
 class _Snapper:
@@ -181,7 +187,7 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
             steps_run[i] = step
         if step % config.monitor_every == 0 or step == config.steps:
             monitor(act, step)
-    if config.verify and config.snap:
+    if config.verify:  # (DiveConfig.check refuses verify without snapping)
         for i, (value, labels) in _verify(adapter, x0, slots.detach(), probes, config, snapper, cache, evals).items():
             if value < best[i]:
                 best[i], best_labels[i] = value, labels
@@ -276,11 +282,7 @@ def _verify(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, probes: Pro
     m = min(config.verify, len(table))
     out = {}
     for i in range(len(x0)):
-        e = slots[i, 0:1].float()
-        if config.metric == "l2":
-            dist = torch.cdist(e, table.float(), compute_mode="donot_use_mm_for_euclid_dist")[0]
-        else:
-            dist = -(F.normalize(e, dim=-1) @ F.normalize(table.float(), dim=-1).T)[0]
+        dist = distances(slots[i, 0:1], table, config.metric)[0]
         emb = table[dist.topk(m, largest=False).indices].unsqueeze(1).float()
         spent = [0] * m
         vals, labs = _monitor(adapter, x0[i:i + 1].expand(m, *x0.shape[1:]), emb, list(range(m)), probes, config,
