@@ -1,7 +1,7 @@
 """DIVE settings on a dev split (tuning only, never the test images): accuracy, evaluations per
 image, and why each miss happened (issue 14).
 
-usage: python leaderboards/tuning-numbers/dev_sweep.py MODEL TASK N TAG [field=value ...]
+usage: python leaderboards/tuning-numbers/dev_sweep.py MODEL TASK N|START:END TAG [field=value ...]
 e.g.   python leaderboards/tuning-numbers/dev_sweep.py dit-numbers-1000 numbers-1000-dev 100 v30 \
            batch_size=1 steps=100 monitor_every=10 lr=0.1 verify=30
 
@@ -24,9 +24,10 @@ from dive_bench.configs import DiveConfig
 from dive_bench.tasks import TASKS
 from dive_bench.seeding import item_seed
 
-def main(model, task, n, tag, **cfg):
+def main(model, task, span, tag, **cfg):
+    start, end = (int(v) for v in span.split(":")) if ":" in span else (0, int(span))
     a = load_model(model); task_ = TASKS.get(task); data = task_.load(None)
-    ids = list(range(n)); y = [task_.target(data, i) for i in ids]
+    ids = list(range(start, end)); n = len(ids); y = [task_.target(data, i) for i in ids]
     x0 = a.encode(to_model_range(data.images[ids]))
     cfg = DiveConfig(**{"interval": 100, **cfg})
     probes = ProbeSet.build(tuple(x0.shape[1:]), interval=cfg.interval, seed=cfg.probe_seed)
@@ -43,7 +44,7 @@ def main(model, task, n, tag, **cfg):
     acc = sum(r.labels[0] == t for r, t in zip(res, y)) / n
     visited = sum(any(v[0] == t for v in r.visited) for r, t in zip(res, y)) / n
     model_fail = sum(r.labels[0] != t and bool(true[i] >= r.best_monitor - 1e-7) for i, (r, t) in enumerate(zip(res, y))) / n
-    out = {"tag": tag, "model": model, "task": task, "n": n, "config": {k: v for k, v in cfg.__dict__.items()},
+    out = {"tag": tag, "model": model, "task": task, "n": n, "start": start, "config": {k: v for k, v in cfg.__dict__.items()},
            "acc": acc, "evals": sum(r.evaluations for r in res) / n, "visited_true": visited,
            "miss_model": model_fail, "miss_search": 1 - acc - model_fail, "sec_per_img": wall / n,
            "steps_run": sum(r.steps_run for r in res) / n}
@@ -57,4 +58,4 @@ if __name__ == "__main__":
     for s in sys.argv[5:]:
         k, v = s.split("=")
         kw[k] = None if v == "None" else (float(v) if "." in v else int(v) if v.lstrip("-").isdigit() else v)
-    main(model, task, int(n), tag, **kw)
+    main(model, task, n, tag, **kw)
