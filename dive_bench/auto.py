@@ -8,6 +8,14 @@ method that has them: ``split_options``; ``--stages`` replaces adaptive enumerat
 Diffusion Classifier schedule). Accuracy is not predicted: each candidate's default is the setting that held the
 exhaustive accuracy on the dev splits (README, "Large label spaces").
 
+Accuracy guard (``accuracy_guard``): DIVE is cheapest because it scores few classes, and its search
+can miss the class enumeration would pick. So when DIVE is the cheapest, DIVE and adaptive
+enumeration are run on the first ``guard`` images of the run (default 30; no labels are read) and
+an image where enumeration's answer scores strictly lower on the full probe set than DIVE's answer
+is a *search miss*; DIVE is kept with at most ``guard_misses`` misses (default 1), else the
+cheapest enumeration is taken. Both scores are mean errors over the same probes, so they compare
+directly (a snapped label's monitor value is its enumeration score).
+
 A run of ``auto`` *is* a run of the chosen method and config (same key, resumable and comparable
 with an explicit run); run.json adds ``method_choice`` with the reason. The choice is made once
 per output folder (``OUT/method_choice.json``), so a resumed or second worker continues the same
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,31 +38,47 @@ from .configs import PROBE_FIELDS, DiveConfig, EnumerationConfig, check_stages, 
 from .constraints import validate
 from .cost import Candidate, choose, dive_evaluations, enumeration_evaluations, scaled_stages
 from .data.base import to_model_range
+from .environment import autocast
 from .errors import DiveBenchError
 from .inversion import ProbeSet
 from .inversion.timing import seconds_per_evaluation
 from .labels import layout_tokenizer
+from .methods import METHODS
 from .run_json import write_json_atomic
+from .seeding import item_seed
 from .tasks import TASKS
 
 CHOICE_FILE = "method_choice.json"
+#: auto's own options (not a method's): images of the accuracy guard (0: off), misses it allows
+GUARD_OPTIONS = {"guard": ("--guard", 30, "0 switches the accuracy guard off"),
+                 "guard_misses": ("--guard-misses", 1, "DIVE is kept with at most this many search misses")}
+#: relative tolerance below which enumeration's score does not count as beating DIVE's
+MISS_TOLERANCE = 1e-6
+GUARD_RULE = ("search miss: adaptive enumeration's answer scores strictly lower than DIVE's answer on all probes "
+              f"(relative tolerance {MISS_TOLERANCE:g}); DIVE is kept if misses <= guard_misses, else the cheapest "
+              "enumeration is taken")
 
 
 def split_options(options: dict) -> dict[str, dict]:
     """Auto's options per method: ``dive={...}`` and ``enumerate={...}`` go to that method, the
     probe options (interval, probe_seed, loss, weighting) to both and ``stages`` to adaptive
     enumeration. Names are per method because they collide (``batch_size`` is DIVE's probes per step
-    but enumeration's forward chunk)."""
-    per = {"dive": dict(options.get("dive") or {}), "enumerate": dict(options.get("enumerate") or {})}
+    but enumeration's forward chunk). ``guard`` and ``guard_misses`` are auto's own: under ``"auto"``."""
+    per = {"dive": dict(options.get("dive") or {}), "enumerate": dict(options.get("enumerate") or {}), "auto": {}}
+    for name, (flag, default, meaning) in GUARD_OPTIONS.items():
+        value = options.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise DiveBenchError(f"{flag} must be an integer >= 0 ({meaning}); got {value!r}")
+        per["auto"][name] = value
     for name, value in options.items():
         if name in PROBE_FIELDS:
-            for m in per:
+            for m in ("dive", "enumerate"):
                 per[m].setdefault(name, value)
         elif name == "stages":
             per["enumerate"]["stages"] = value
-        elif name not in per:
-            raise DiveBenchError(f"--method auto takes the probe options ({', '.join(PROBE_FIELDS)}), stages, and "
-                                 f"dive={{...}} / enumerate={{...}} for the others; got {name!r}")
+        elif name not in ("dive", "enumerate", *GUARD_OPTIONS):
+            raise DiveBenchError(f"--method auto takes the probe options ({', '.join(PROBE_FIELDS)}), stages, guard, "
+                                 f"guard_misses, and dive={{...}} / enumerate={{...}} for the others; got {name!r}")
     return per
 
 
@@ -89,8 +114,10 @@ def candidates(adapter: Adapter, task: Any, options: dict[str, dict]) -> list[Ca
 
 
 def resolve(model: str, task_name: str, options: dict, *, out: Path | None, items_per_batch: int,
-            device: torch.device, data_root: str | None = None, adapter: Adapter | None = None) -> tuple[str, dict, dict, Adapter]:
-    """(method, config, record of the choice, the loaded adapter) for ``--method auto``."""
+            device: torch.device, data_root: str | None = None, adapter: Adapter | None = None, seed: int = 0,
+            limit: int | None = None, dtype: str = "fp32") -> tuple[str, dict, dict, Adapter]:
+    """(method, config, record of the choice, the loaded adapter) for ``--method auto``; ``seed``,
+    ``limit`` and ``dtype`` are the run's, so the guard scores the run's first images as the run will."""
     task = TASKS.get(task_name)
     adapter = adapter or load_model(model)
     adapter.to(device)
@@ -101,7 +128,8 @@ def resolve(model: str, task_name: str, options: dict, *, out: Path | None, item
     stored = _stored_choice(out, request)
     if stored is not None:
         return stored["method"], stored["config"], stored, adapter
-    cands = candidates(adapter, task, split_options(options))
+    split = split_options(options)
+    cands = candidates(adapter, task, split)
     data = task.load(data_root)
     x0 = adapter.encode(to_model_range(data.images[:1]).to(device))
     dive = next(c for c in cands if c.method == "dive")
@@ -111,11 +139,68 @@ def resolve(model: str, task_name: str, options: dict, *, out: Path | None, item
     fwd_s, train_s = seconds_per_evaluation(adapter, x0, probes, forward_batch=enum_batch,
                                             train_batch=items_per_batch * min(dive.config["batch_size"], len(probes)))
     best, record = choose(cands, fwd_s, train_s)
+    ids = list(range(min(len(data), limit or len(data), split["auto"]["guard"])))
+    seeds = [item_seed(seed, task.name, i) for i in ids]
+    best, record = accuracy_guard(adapter, data.images[ids], seeds, probes, cands, best, record, fwd_s, train_s,
+                                  max_misses=split["auto"]["guard_misses"], items_per_batch=items_per_batch,
+                                  dtype=dtype)
     record = {**record, "config": best.config, "request": request}
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
         write_json_atomic(Path(out) / CHOICE_FILE, record)
     return best.method, best.config, record, adapter
+
+
+def accuracy_guard(adapter: Adapter, images: torch.Tensor, seeds: list[int], probes: ProbeSet,
+                   cands: list[Candidate], best: Candidate, record: dict, fwd_s: float, train_s: float, *,
+                   max_misses: int, items_per_batch: int, dtype: str) -> tuple[Candidate, dict]:
+    """Keep DIVE, the cheapest, only if its search finds what enumeration would on these images.
+
+    DIVE is cheap because it scores few classes; on a large label space its search can end without
+    ever scoring the class enumeration would pick (57.7% against 64.3% on numbers-1000), which the
+    cost model cannot see. No label is read: an image is a *search miss* when adaptive enumeration's
+    answer has a strictly lower mean error over all probes than DIVE's answer (the same ProbeSet, so
+    DIVE's monitor value of a snapped label *is* enumeration's score for it). ``images`` are the run's
+    first ones with their run seeds, in the run's blocks, so DIVE's answers here are the run's.
+    Returns the candidate to run and ``record`` with a ``guard`` entry saying what was done and why."""
+    dive = next(c for c in cands if c.method == "dive")
+    adaptive = next(c for c in cands if c.name == "adaptive enumeration")
+    guard = {"images": len(images), "misses": 0, "max_misses": max_misses, "rule": GUARD_RULE, "evaluations": 0}
+    same_probes = all(dive.config[f] == adaptive.config[f] for f in PROBE_FIELDS)
+    if best is not dive or not len(images) or not dive.config["snap"] or not same_probes:
+        why = ("the cheapest candidate is an enumeration" if best is not dive else
+               "it is switched off (--guard 0)" if not len(images) else
+               "DIVE's monitor values are not comparable with enumeration's scores (no snapping, or other probes)")
+        return best, {**record, "guard": {**guard, "images": 0, "decision": "not run", "reason": f"Not run: {why}."}}
+    p = len(probes)  # the answer's score must cover all probes: a last stage with fewer ends at 1 class
+    stages = tuple(tuple(s) for s in adaptive.config["stages"] or ((p, 1),))
+    if stages[-1][0] < p:
+        stages = stages[:-1] + ((stages[-1][0], 1), (p, 1))
+    configs = {"dive": _config(METHODS["dive"].config_cls, {}, dive.config),
+               "enumerate": _config(METHODS["enumerate"].config_cls, adaptive.config, {"stages": stages})}
+    missed, t0 = [], time.perf_counter()
+    for start in range(0, len(images), items_per_batch):  # the run's blocks: same neighbours, same results
+        block = slice(start, start + items_per_batch)
+        with autocast(probes.noise.device, dtype):
+            x0 = adapter.encode(to_model_range(images[block]).to(probes.noise.device))
+            found = METHODS["dive"].run(adapter, x0, probes, configs["dive"], seeds[block])
+            enumerated = METHODS["enumerate"].run(adapter, x0, probes, configs["enumerate"], seeds[block])
+        for i, (d, e) in enumerate(zip(found, enumerated), start):
+            guard["evaluations"] += d["evaluations"] + e["evaluations"]
+            score = e["scores"][e["prediction"]]
+            if score < d["best_monitor"] - MISS_TOLERANCE * abs(d["best_monitor"]):
+                missed.append({"item": i, "dive": d["prediction"], "dive_score": d["best_monitor"],
+                               "enumerate": e["prediction"], "enumerate_score": score})
+    n, m = len(images), len(missed)
+    guard.update(misses=m, missed=missed, seconds=time.perf_counter() - t0)
+    if m <= max_misses:
+        return best, {**record, "guard": {**guard, "decision": "DIVE kept", "reason": (
+            f"DIVE kept: {m} search misses on the first {n} images, at most {max_misses} allowed.")}}
+    best, redo = choose([c for c in cands if c.method == "enumerate"], fwd_s, train_s)
+    reason = (f"DIVE rejected: adaptive enumeration found a better-scoring class than DIVE's answer on {m} of the "
+              f"first {n} images (at most {max_misses} allowed), so the cheapest enumeration is run.")
+    return best, {**record, "chosen": best.name, "method": best.method, "reason": f"{reason} {redo['reason']}",
+                  "guard": {**guard, "decision": f"DIVE rejected: {best.name}", "reason": reason}}
 
 
 def _stored_choice(out: Path | None, request: dict) -> dict | None:

@@ -113,6 +113,12 @@ def _method_config(args: argparse.Namespace) -> dict:
             given.setdefault("enumerate", {})["stages"] = _parse_stages(args.stages)
         else:
             given["stages"] = _parse_stages(args.stages)
+    for name in ("guard", "guard_misses"):  # auto's own options (auto.split_options checks them)
+        if getattr(args, name, None) is not None:
+            if args.method != "auto":
+                flag = "--" + name.replace("_", "-")
+                raise DiveBenchError(f"{flag} checks --method auto's choice; add --method auto or drop {flag}")
+            given[name] = getattr(args, name)
     if args.method == "dive" and args.no_prior:
         given["prior_weight"] = 0.0
         given["prior_repairs"] = False  # repairs come from the prior too
@@ -285,6 +291,11 @@ def _add_score_parser(sub) -> None:
     e = s.add_argument_group("enumeration")
     e.add_argument("--stages", help="adaptive Diffusion Classifier, e.g. '25:2,250:1' (probes:kept), or dc: its "
                    "ImageNet schedule (50/100/500/1000 samples, keep 500/50/10/1) scaled to K and the probes")
+    a = s.add_argument_group("--method auto")
+    a.add_argument("--guard", type=int, metavar="N", help="if DIVE is the cheapest, run it and adaptive enumeration on the first "
+                   "N images and keep DIVE only with at most --guard-misses search misses (default 30; 0: off)")
+    a.add_argument("--guard-misses", type=int, metavar="N", help="search misses (enumeration's answer scores lower than DIVE's) "
+                   "the guard allows (default 1)")
     d = s.add_argument_group("DIVE on layouts (ablations)")
     d.add_argument("--no-prior", action="store_true", help="image loss only (also switches prior repairs off)")
     s.set_defaults(func=cmd_score)

@@ -180,7 +180,7 @@ def _resolve_auto(req: ScoreRequest, adapter: Adapter | None) -> tuple[ScoreRequ
     method, config, choice, adapter = auto.resolve(req.model, req.task, req.method_config, out=Path(req.out),
                                                    items_per_batch=req.items_per_batch,
                                                    device=resolve_device(req.device), data_root=req.data_root,
-                                                   adapter=adapter)
+                                                   adapter=adapter, seed=req.seed, limit=req.limit, dtype=req.dtype)
     return dataclasses.replace(req, method=method, method_config=config), choice, adapter
 
 

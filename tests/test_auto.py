@@ -92,10 +92,85 @@ def test_auto_is_a_run_of_the_chosen_method_with_its_reason(tmp_path, monkeypatc
 
 def test_auto_picks_dive_when_its_budget_is_the_cheapest(monkeypatch):
     monkeypatch.setattr(auto, "seconds_per_evaluation", _timings(1e-3, 1e-3))
-    run = db.evaluate("dit-digits-xs", "digits", method="auto", limit=2, interval=100,
+    run = db.evaluate("dit-digits-xs", "digits", method="auto", limit=2, interval=100, guard=0,  # cost alone
                       dive={"steps": 4, "batch_size": 1, "monitor_every": 2})
     assert run.payload["method"] == "dive" and run.payload["method_choice"]["chosen"] == "DIVE"
     assert run.payload["method_config"]["steps"] == 4
+
+
+#: a DIVE budget below adaptive enumeration's 55 evaluations (K = 10, 10 probes): one step, one monitor pass
+TINY_DIVE = {"steps": 1, "batch_size": 1, "monitor_every": 1}
+
+
+def test_guard_rejects_dive_when_enumeration_finds_better_scoring_classes(tmp_path, monkeypatch):
+    monkeypatch.setattr(auto, "seconds_per_evaluation", _timings(1e-3, 1e-3))
+    run = db.evaluate("dit-digits-xs", "digits", method="auto", limit=4, interval=100, dive=TINY_DIVE,
+                      out=tmp_path / "auto")
+    choice = run.payload["method_choice"]
+    guard = choice["guard"]
+    # DIVE (13 evaluations) was the cheapest, but one step from a random start rarely lands on the best class
+    assert choice["candidates"][2]["name"] == "DIVE" and choice["candidates"][2]["forward_evals"] == 10
+    assert guard["images"] == 4 and guard["max_misses"] == 1 and guard["misses"] > 1
+    assert guard["misses"] == len(guard["missed"]) and "rejected" in guard["decision"]
+    assert choice["chosen"] == "adaptive enumeration" and run.payload["method"] == "enumerate"
+    assert run.payload["method_config"]["stages"] == [[1, 5], [10, 1]]
+    assert choice["reason"].startswith("DIVE rejected") and "DIVE rejected" in guard["reason"]
+    # each miss: enumeration's answer (the run's prediction) scores lower than DIVE's on the same probes
+    preds = dict(zip(run.payload["items"]["ids"], run.payload["items"]["predictions"]))
+    for miss in guard["missed"]:
+        assert miss["enumerate_score"] < miss["dive_score"] and miss["enumerate"] == preds[miss["item"]]
+    # guard evaluations: DIVE's + adaptive enumeration's 55 per image
+    assert guard["evaluations"] > 4 * 55
+    # stored once per folder: a resumed run keeps the guard's choice without running it again
+    monkeypatch.setattr(auto, "accuracy_guard", None)
+    again = db.evaluate("dit-digits-xs", "digits", method="auto", limit=4, interval=100, dive=TINY_DIVE,
+                        out=tmp_path / "auto")
+    assert again.run_key == run.run_key and again.payload["method_choice"]["guard"] == guard
+    assert json.loads((tmp_path / "auto" / auto.CHOICE_FILE).read_text())["guard"]["misses"] == guard["misses"]
+
+
+def test_guard_keeps_dive_within_its_misses_with_the_runs_own_answers(monkeypatch):
+    monkeypatch.setattr(auto, "seconds_per_evaluation", _timings(1e-3, 1e-3))
+    # verify = K scores every class on all probes, so DIVE finds enumeration's argmin: no miss
+    # (its budget is then above enumeration's, so the cost model is told it is small)
+    monkeypatch.setattr(auto, "dive_evaluations", lambda *a, **k: (1, 0))
+    run = db.evaluate("dit-digits-xs", "digits", method="auto", limit=4, interval=100, dive={**TINY_DIVE, "verify": 10})
+    guard = run.payload["method_choice"]["guard"]
+    assert run.payload["method"] == "dive" and guard["misses"] == 0 and guard["decision"] == "DIVE kept"
+    # the guard ran the run's DIVE (same seeds, blocks and probes): its evaluations are the run's plus enumeration's
+    assert guard["evaluations"] == pytest.approx(4 * run.payload["timings"]["evaluations_per_item"] + 4 * 55)
+    # the tiny search misses, but within --guard-misses 4 DIVE is kept, with the answers the run stores
+    monkeypatch.undo()
+    monkeypatch.setattr(auto, "seconds_per_evaluation", _timings(1e-3, 1e-3))
+    run = db.evaluate("dit-digits-xs", "digits", method="auto", limit=4, interval=100, dive=TINY_DIVE, guard_misses=4)
+    guard = run.payload["method_choice"]["guard"]
+    assert run.payload["method"] == "dive" and 1 < guard["misses"] <= 4
+    preds = run.payload["items"]["predictions"]
+    assert all(miss["dive"] == preds[miss["item"]] for miss in guard["missed"])
+
+
+def test_guard_0_takes_the_cheapest_unchecked(monkeypatch):
+    monkeypatch.setattr(auto, "seconds_per_evaluation", _timings(1e-3, 1e-3))
+    run = db.evaluate("dit-digits-xs", "digits", method="auto", limit=2, interval=100, dive=TINY_DIVE, guard=0)
+    guard = run.payload["method_choice"]["guard"]
+    assert run.payload["method"] == "dive" and guard["decision"] == "not run" and "--guard 0" in guard["reason"]
+    assert guard["images"] == guard["evaluations"] == 0
+    # an enumeration as the cheapest needs no guard
+    run = db.evaluate("dit-digits-xs", "digits", method="auto", limit=2, interval=100)
+    assert run.payload["method_choice"]["guard"]["reason"] == "Not run: the cheapest candidate is an enumeration."
+
+
+def test_guard_options_are_checked(tmp_path, capsys):
+    for options, flag in (({"guard": -1}, "--guard"), ({"guard_misses": 1.5}, "--guard-misses"),
+                          ({"guard": True}, "--guard")):
+        with pytest.raises(DiveBenchError, match=f"^{flag} must be an integer >= 0"):
+            db.evaluate("dit-digits-xs", "digits", method="auto", limit=1, interval=100, **options)
+    msg = cli_error(capsys, ["score", "dit-digits-xs", "--task", "digits", "--method", "auto", "--guard", "-1",
+                             "--limit", "1", "--out", str(tmp_path / "g")])
+    assert "--guard must be an integer >= 0" in msg and "got -1" in msg
+    msg = cli_error(capsys, ["score", "dit-digits-xs", "--task", "digits", "--guard-misses", "3", "--limit", "1",
+                             "--out", str(tmp_path / "d")])
+    assert "--guard-misses" in msg and "--method auto" in msg
 
 
 def test_stages_dc_resolves_to_the_scaled_schedule(tmp_path):
