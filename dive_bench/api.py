@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import fnmatch
 import tempfile
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from .configs import CONFIGS
+from .configs import CONFIGS, canonical, flat_names
 from .errors import DiveBenchError
 from .suggest import did_you_mean
 from .spec import RunResult
@@ -37,8 +36,8 @@ def _method_options(method: str, config: dict[str, Any]) -> dict[str, Any]:
     cls = CONFIGS.get(method)
     if cls is None:
         raise DiveBenchError(f"unknown method {method!r}; use one of {', '.join(CONFIGS)}")
-    known = [f.name for f in fields(cls)]
-    for name in config:
+    known = flat_names(method)
+    for name in canonical(method, config):
         if name not in known:
             hint = did_you_mean(name, known + list(RUN_OPTIONS), n=1, cutoff=0.6)
             raise DiveBenchError(f"{method} has no option {name!r}.{hint} Options: {', '.join(known)}")

@@ -34,12 +34,13 @@ import torch
 
 from .adapters import load_model
 from .adapters.base import Adapter
-from .configs import PROBE_FIELDS, DiveConfig, EnumerationConfig, check_stages, num_probes
+from .configs import PROBE_FIELDS, STORED_NAMES, canonical, flat_names, DiveConfig, EnumerationConfig, check_stages, num_probes, to_flat
 from .constraints import validate
 from .cost import Candidate, choose, dive_evaluations, enumeration_evaluations, scaled_stages
 from .data.base import to_model_range
 from .environment import autocast
 from .errors import DiveBenchError
+from .suggest import did_you_mean
 from .inversion import ProbeSet
 from .inversion.timing import seconds_per_evaluation
 from .labels import layout_tokenizer
@@ -60,10 +61,11 @@ GUARD_RULE = ("search miss: adaptive enumeration's answer scores strictly lower 
 
 
 def split_options(options: dict) -> dict[str, dict]:
-    """Auto's options per method: ``dive={...}`` and ``enumerate={...}`` go to that method, the
-    probe options (interval, probe_seed, loss, weighting) to both and ``stages`` to adaptive
-    enumeration. Names are per method because they collide (``batch_size`` is DIVE's probes per step
-    but enumeration's forward chunk). ``guard`` and ``guard_misses`` are auto's own: under ``"auto"``."""
+    """Auto's options per method: a flat option goes to every method that has it (the probe
+    options and ``eval_batch`` to both, ``steps`` to DIVE, ``stages`` to adaptive enumeration);
+    ``dive={...}`` and ``enumerate={...}`` set one method's only. ``batch_size`` (before the rename,
+    DIVE's probes per step but enumeration's forward chunk) is refused as ambiguous. ``guard`` and
+    ``guard_misses`` are auto's own: under ``"auto"``."""
     per = {"dive": dict(options.get("dive") or {}), "enumerate": dict(options.get("enumerate") or {}), "auto": {}}
     for name, (flag, default, meaning) in GUARD_OPTIONS.items():
         value = options.get(name, default)
@@ -76,17 +78,25 @@ def split_options(options: dict) -> dict[str, dict]:
                 per[m].setdefault(name, value)
         elif name == "stages":
             per["enumerate"]["stages"] = value
-        elif name not in ("dive", "enumerate", *GUARD_OPTIONS):
-            raise DiveBenchError(f"--method auto takes the probe options ({', '.join(PROBE_FIELDS)}), stages, guard, "
-                                 f"guard_misses, and dive={{...}} / enumerate={{...}} for the others; got {name!r}")
+        elif name in ("dive", "enumerate", *GUARD_OPTIONS):
+            continue
+        elif name in STORED_NAMES["dive"].values() and name in STORED_NAMES["enumerate"].values():
+            meant = " or ".join(f"{canonical(m, {name: 0}).popitem()[0]} ({m})" for m in ("dive", "enumerate"))
+            raise DiveBenchError(f"{name!r} meant different things for DIVE and enumeration; under --method auto "
+                                 f"name {meant}")
+        else:
+            owners = [m for m in ("dive", "enumerate") if canonical(m, {name: 0}).popitem()[0] in flat_names(m)]
+            if not owners:
+                known = sorted(set(flat_names("dive")) | set(flat_names("enumerate")) | {"stages", *GUARD_OPTIONS})
+                raise DiveBenchError(f"--method auto has no option {name!r}.{did_you_mean(name, known, n=1, cutoff=0.6)} "
+                                     f"Options: {', '.join(known)}")
+            for m in owners:
+                per[m].setdefault(name, value)
     return per
 
 
 def _config(cls: type, defaults: dict, options: dict) -> Any:
-    try:
-        cfg = cls(**{**defaults, **options})
-    except TypeError as exc:
-        raise DiveBenchError(f"bad option for --method auto: {exc}") from None
+    cfg = cls.of(**{**canonical(cls.method, defaults), **canonical(cls.method, options)})
     validate(cfg)
     return cfg
 
@@ -106,11 +116,12 @@ def candidates(adapter: Adapter, task: Any, options: dict[str, dict]) -> list[Ca
     adaptive = dataclasses.replace(enum, stages=stages)
     adaptive.check()
     check_stages(adaptive.stages, p_enum)
-    monitor, train = dive_evaluations(p_dive, dive.steps, dive.batch_size, dive.monitor_every, dive.verify)
-    return [Candidate("exhaustive enumeration", "enumerate", dataclasses.asdict(enum), k * p_enum),
-            Candidate("adaptive enumeration", "enumerate", dataclasses.asdict(adaptive),
+    monitor, train = dive_evaluations(p_dive, dive.steps, dive.probes_per_step, dive.monitor_every, dive.verify,
+                                    dive.verify_schedule)
+    return [Candidate("exhaustive enumeration", "enumerate", to_flat(enum), k * p_enum),
+            Candidate("adaptive enumeration", "enumerate", to_flat(adaptive),
                       enumeration_evaluations(k, p_enum, adaptive.stages)),
-            Candidate("DIVE", "dive", dataclasses.asdict(dive), monitor, train)]
+            Candidate("DIVE", "dive", to_flat(dive), monitor, train)]
 
 
 def resolve(model: str, task_name: str, options: dict, *, out: Path | None, items_per_batch: int,
@@ -135,9 +146,9 @@ def resolve(model: str, task_name: str, options: dict, *, out: Path | None, item
     dive = next(c for c in cands if c.method == "dive")
     probes = ProbeSet.build(tuple(x0.shape[1:]), num_train_timesteps=adapter.schedule.num_train_timesteps,
                             interval=dive.config["interval"], seed=dive.config["probe_seed"], device=device)
-    enum_batch = next(c for c in cands if c.method == "enumerate").config["batch_size"]
+    enum_batch = next(c for c in cands if c.method == "enumerate").config["eval_batch"]
     fwd_s, train_s = seconds_per_evaluation(adapter, x0, probes, forward_batch=enum_batch,
-                                            train_batch=items_per_batch * min(dive.config["batch_size"], len(probes)))
+                                            train_batch=items_per_batch * min(dive.config["probes_per_step"], len(probes)))
     best, record = choose(cands, fwd_s, train_s)
     ids = list(range(min(len(data), limit or len(data), split["auto"]["guard"])))
     seeds = [item_seed(seed, task.name, i) for i in ids]

@@ -53,21 +53,19 @@ _SPECIAL_FLAGS = {"--no-snap": ({"action": "store_true"}, False),
 def _method_fields():
     """(flag, group, [(method, field name), ...], declaration, default) for every method option,
     in declaration order; a flag shared by both methods (the probes, --eval-batch) appears once."""
-    from dataclasses import fields
-
     from .configs import CONFIGS, PROBE_FIELDS
-    from .constraints import allowed_of
+    from .constraints import allowed_of, leaves
 
     out: dict[str, list] = {}
     for method, cls in CONFIGS.items():
-        for f in fields(cls):
+        for name, _, f in leaves(cls):
             spec = allowed_of(f)
             if spec is None or not spec.flag:
                 continue
-            group = "probes (both methods)" if f.name in PROBE_FIELDS or spec.flag == "--eval-batch" else \
+            group = "probes (both methods)" if name in PROBE_FIELDS or spec.flag == "--eval-batch" else \
                 {"dive": "DIVE", "enumerate": "enumeration"}[method]
             entry = out.setdefault(spec.flag, [spec.flag, group, [], spec, {}])
-            entry[2].append((method, f.name))
+            entry[2].append((method, name))
             entry[4][method] = f.default
     return [tuple(v) for v in out.values()]
 
@@ -84,15 +82,19 @@ def _add_method_options(parser: argparse.ArgumentParser) -> None:
         else:
             help_text = f"{spec.help} (default " + ", ".join(f"{m} {v}" for m, v in shown.items())
         help_text += ("" if len(shown) > 1 else "; tasks may set their own") + ")"
+        # a renamed option keeps its earlier flag as an alias (e.g. --batch-size for --probes-per-step)
+        names = (flag, *spec.old_flags)
+        if spec.old_flags:
+            help_text += f"; also {', '.join(spec.old_flags)}"
         if flag in _SPECIAL_FLAGS:
-            g.add_argument(flag, help=spec.help, **_SPECIAL_FLAGS[flag][0])
-        elif spec.kind == "bool":
-            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            g.add_argument(*names, help=spec.help, **_SPECIAL_FLAGS[flag][0])
+        elif spec.value_type == "bool":
+            g.add_argument(*names, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif spec.choices is not None:
             choices = [c for c in spec.choices if c not in _INTERNAL_CHOICES]
-            g.add_argument(flag, choices=choices, default=None, help=help_text)
+            g.add_argument(*names, choices=choices, default=None, help=help_text)
         else:
-            g.add_argument(flag, type=int if spec.kind == "int" else float, default=None, help=help_text)
+            g.add_argument(*names, type=int if spec.value_type == "int" else float, default=None, help=help_text)
 
 
 def _method_config(args: argparse.Namespace) -> dict:
@@ -104,15 +106,10 @@ def _method_config(args: argparse.Namespace) -> dict:
             continue
         if flag in _SPECIAL_FLAGS:
             value = _SPECIAL_FLAGS[flag][1]
-        if args.method == "auto":  # per method: names collide (batch_size); see auto.split_options
-            for method, name in targets:
-                given.setdefault(method, {})[name] = value
-        given.update({name: value for method, name in targets if method == args.method})
+        # auto: each option goes to the methods that have it (auto.split_options)
+        given.update({name: value for method, name in targets if method == args.method or args.method == "auto"})
     if args.method in ("enumerate", "auto") and args.stages:
-        if args.method == "auto":
-            given.setdefault("enumerate", {})["stages"] = _parse_stages(args.stages)
-        else:
-            given["stages"] = _parse_stages(args.stages)
+        given["stages"] = _parse_stages(args.stages)
     for name in ("guard", "guard_misses"):  # auto's own options (auto.split_options checks them)
         if getattr(args, name, None) is not None:
             if args.method != "auto":

@@ -66,13 +66,19 @@ def enumeration_evaluations(k: int, p: int, stages: tuple[tuple[int, int], ...] 
     return total
 
 
-def dive_evaluations(p: int, steps: int, batch: int, monitor_every: int, verify: int = 0) -> tuple[int, int]:
+def dive_evaluations(p: int, steps: int, batch: int, monitor_every: int, verify: int = 0,
+                     verify_schedule: str = "all") -> tuple[int, int]:
     """DIVE's (forward-only, training) evaluations per image without early stopping: the
-    monitor's P probes per pass plus P per verified class, and 3 x batch per optimiser step (a
-    backward counts as two)."""
+    monitor's P probes per pass plus the verify step (P per class, or the staged sum of
+    ``scaled_stages(verify, p)`` with ``verify_schedule="dc"``), and 3 x batch per optimiser step
+    (a backward counts as two)."""
     b = min(batch, p)
     monitors = steps // monitor_every + (1 if steps % monitor_every else 0)
-    return (monitors + verify) * p, 3 * b * steps
+    if verify and verify_schedule == "dc":
+        checked = enumeration_evaluations(verify, p, scaled_stages(verify, p))
+    else:
+        checked = verify * p
+    return monitors * p + checked, 3 * b * steps
 
 
 @dataclass(frozen=True)

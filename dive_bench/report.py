@@ -79,7 +79,7 @@ def _effective(cfg: dict) -> dict:
     """The config without settings that have no effect in it: which prior, and how many draws of
     its loss, do not matter when its weight is 0, and no optimiser setting matters at 0 steps
     (rows would otherwise differ by words that change nothing)."""
-    prior_only = ("prior", "prior_probes", "prior_in_monitor", "prior_repairs")
+    prior_only = ("prior_structure", "prior_probes", "prior_in_monitor", "prior_repairs")
     if cfg.get("steps") == 0 and not (cfg.get("prior_repairs") or cfg.get("neighbour_repairs")):  # the start itself (e.g. the coarse seed)
         return {k: v for k, v in cfg.items() if k not in (*prior_only, "prior_weight", "snap", "neighbour_repairs")}
     if cfg.get("prior_weight") == 0:

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from .adapters import load_model
 from .adapters.base import Adapter
 from .data.base import to_model_range
+from .configs import canonical, from_flat, to_flat
 from .constraints import option, validate
 from .environment import DTYPES, autocast, environment, git_sha, resolve_device  # noqa: F401  (re-exported)
 from .errors import DiveBenchError, NonFiniteError
@@ -39,14 +40,14 @@ class ScoreRequest:
     method: str = "dive"
     method_config: dict = field(default_factory=dict)
     out: Path = Path("runs/latest")
-    limit: int | None = option(None, kind="int", low=1, optional=True, flag="--limit")
-    seed: int = option(0, kind="int", low=0, flag="--seed")
+    limit: int | None = option(None, value_type="int", low=1, optional=True, flag="--limit")
+    seed: int = option(0, value_type="int", low=0, flag="--seed")
     device: str = "cpu"
     dtype: str = option("fp32", choices=("fp32", "bf16", "fp16"), flag="--dtype")
     tf32: bool = False
     #: images processed together; also the unit of sharding, so keep it fixed across a run's
     #: workers and resumes for bit-identical results
-    items_per_batch: int = option(16, kind="int", low=1, flag="--items-per-batch")
+    items_per_batch: int = option(16, value_type="int", low=1, flag="--items-per-batch")
     data_root: str | None = None
     progress: bool = True
     #: "K/N"; None reads RANK/WORLD_SIZE (torchrun) or SLURM_ARRAY_TASK_ID/COUNT, else 0/1
@@ -103,10 +104,8 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
     validate(req)
     method = METHODS[req.method]
     task = TASKS.get(req.task)
-    try:
-        cfg = method.config_cls(**{**getattr(task, "method_defaults", {}).get(req.method, {}), **req.method_config})
-    except TypeError as exc:
-        raise DiveBenchError(f"bad option for method {req.method}: {exc}") from exc
+    defaults = getattr(task, "method_defaults", {}).get(req.method, {})
+    cfg = from_flat(req.method, {**canonical(req.method, defaults), **canonical(req.method, req.method_config)})
     validate(cfg)
     resolve_shard(req.shard)
     check_out_dir(req.out)  # a file, /proc or a read-only place fails before the model loads
@@ -134,7 +133,7 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
         # before any item is stored: a model with NaN/inf weights or outputs would give junk scores
         check_finite(adapter, first, probes, req.model, cfg.loss, cfg.weighting)
     spec = RunSpec(task.name, str(task.version), tuple(ids), adapter.info()["sha256"], req.method,
-                   dataclasses.asdict(cfg), req.seed, req.dtype, req.tf32, model=req.model)
+                   to_flat(cfg), req.seed, req.dtype, req.tf32, model=req.model)
     return _Prepared(spec, task, method, cfg, adapter, data, probes, device, precision)
 
 
@@ -248,7 +247,7 @@ def finalize(out: Path, req: ScoreRequest | None = None, wall: float | None = No
     n = len(rows)
     result = RunResult.build(
         run_key=c.run_key, model=c.spec["model"], task=spec.task, task_version=c.spec["task_version"],
-        method=spec.method, method_config=c.spec["method_config"], items_sha256=spec.items_sha256, seed=spec.seed,
+        method=spec.method, method_config=spec.config, items_sha256=spec.items_sha256, seed=spec.seed,
         status="complete" if n == len(spec.item_ids) else "partial", n_items=len(spec.item_ids), n_done=n,
         failed_items={str(i): m for i, m in sorted(c.errors.items())},
         metrics=task.metrics(preds, labels) if rows else {}, metric_info=getattr(task, "metric_info", None),

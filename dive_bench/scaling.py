@@ -22,6 +22,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from .configs import canonical
 from .errors import DiveBenchError
 from .stats import mcnemar_exact, wilson_interval
 from .tables import markdown_table
@@ -31,14 +32,14 @@ EXHAUSTIVE = "Exhaustive enumeration"
 
 def row_name(run: dict) -> str:
     """A run's default row name: exhaustive / adaptive enumeration (its stages) or DIVE (budget)."""
-    cfg = run.get("method_config") or {}
+    cfg = canonical(run.get("method", ""), run.get("method_config") or {})
     prefix = "auto: " if run.get("method_choice") else ""
     if run.get("method") == "enumerate":
         stages = cfg.get("stages")
         if not stages:
             return prefix + EXHAUSTIVE
         return prefix + "Adaptive enumeration (" + ",".join(f"{p}:{k}" for p, k in stages) + ")"
-    parts = [f"{cfg.get('steps')} steps x {cfg.get('batch_size')} probes", f"monitor /{cfg.get('monitor_every')}"]
+    parts = [f"{cfg.get('steps')} steps x {cfg.get('probes_per_step')} probes", f"monitor /{cfg.get('monitor_every')}"]
     if cfg.get("lr") is not None:
         parts.append(f"lr {cfg['lr']:g}")
     if cfg.get("patience") is not None:

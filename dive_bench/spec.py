@@ -23,11 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .configs import PROBE_FIELDS, comparable_config, key_config
+from .configs import EARLY_FIELDS, PROBE_FIELDS, canonical, comparable_config, key_config
 from .run_json import read_run_json, write_json_atomic
 
-#: version of the run.json layout written by :class:`RunResult` (readers accept older files)
-SCHEMA = 1
+#: version of the run.json layout written by :class:`RunResult` (readers accept older files).
+#: 2: ``method_config`` under the current option names; schema 1 used the stored names of
+#: ``configs.STORED_NAMES`` (``batch_size``, ``metric``, ...), which readers map (``canonical``)
+#: and run keys still hash, so every stored key stays valid.
+SCHEMA = 2
 #: the headline metric of files written before tasks declared ``metric_info``, in order
 LEGACY_PRIMARY = ("accuracy", "ap")
 
@@ -104,10 +107,10 @@ class RunSpec:
     #: how the user named the model (display only, not keyed: a checkpoint is its sha256)
     model: str = ""
 
-    def _key_payload(self, legacy: bool) -> dict:
+    def _key_payload(self, legacy: bool, early: int = 0) -> dict:
         payload = {"task": self.task, "task_version": self.task_version, "items": list(self.item_ids),
                    "model_sha256": self.model_sha256, "method": self.method,
-                   "config": key_config(self.method, self.config, legacy=legacy), "seed": self.seed}
+                   "config": key_config(self.method, self.config, legacy=legacy, early=early), "seed": self.seed}
         # Precision changes predictions (on an H200, bf16 autocast changed 53 of 100 canvas-det box
         # lists and 3 of 300 Fashion-MNIST labels against fp32; CUDA fp32 matched the CPU), so a
         # bf16 worker cannot join an fp32 run. Plain fp32 adds nothing, which keeps earlier keys.
@@ -119,9 +122,15 @@ class RunSpec:
         return _sha(self._key_payload(legacy=False))
 
     def legacy_keys(self) -> tuple[str, ...]:
-        """Keys this run had under earlier rules (runtime knobs in the key), accepted on resume."""
-        old = _sha(self._key_payload(legacy=True))
-        return () if old == self.key() else (old,)
+        """Keys this run had under earlier rules, accepted on resume: runtime knobs in the key,
+        and (the first stored runs) without the fields of ``configs.EARLY_FIELDS``."""
+        keys = []
+        for early in range(len(EARLY_FIELDS.get(self.method, ())) + 1):
+            for legacy in (True, False):
+                k = _sha(self._key_payload(legacy=legacy, early=early))
+                if k != self.key() and k not in keys:
+                    keys.append(k)
+        return tuple(keys)
 
     def accepts(self, stored_key: str) -> bool:
         return stored_key == self.key() or stored_key in self.legacy_keys()
@@ -146,7 +155,7 @@ class RunSpec:
         """From a shard's stored spec (older shards lack model_sha256: pass it from model_info)."""
         return cls(task=spec["task"], task_version=str(spec["task_version"]), item_ids=tuple(spec["item_ids"]),
                    model_sha256=spec.get("model_sha256") or model_sha256 or "", method=spec["method"],
-                   config=dict(spec["method_config"]), seed=int(spec["seed"]), dtype=spec.get("dtype") or "fp32",
+                   config=canonical(spec["method"], spec["method_config"]), seed=int(spec["seed"]), dtype=spec.get("dtype") or "fp32",
                    tf32=bool(spec.get("tf32")), model=spec.get("model", ""))
 
 

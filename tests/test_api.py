@@ -11,7 +11,7 @@ import pytest
 import dive_bench as db
 from dive_bench.cli import main
 
-LIGHT = {"interval": 100, "steps": 10, "batch_size": 5, "monitor_every": 5}
+LIGHT = {"interval": 100, "steps": 10, "probes_per_step": 5, "monitor_every": 5}
 
 
 def test_api_and_cli_give_the_same_key_and_numbers(tmp_path):

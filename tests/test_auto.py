@@ -49,8 +49,8 @@ def test_predicted_evaluations_match_what_the_methods_count(digits):
     stages = cost.scaled_stages(k, p)
     counted = enumerate_classes(adapter, x0, probes, EnumerationConfig(interval=100, stages=stages))
     assert {r.evaluations for r in counted} == {cost.enumeration_evaluations(k, p, stages)}
-    cfg = DiveConfig(interval=100, steps=12, batch_size=3, monitor_every=5)
-    monitor, train = cost.dive_evaluations(p, cfg.steps, cfg.batch_size, cfg.monitor_every)
+    cfg = DiveConfig(interval=100, steps=12, probes_per_step=3, monitor_every=5)
+    monitor, train = cost.dive_evaluations(p, cfg.steps, cfg.probes_per_step, cfg.monitor_every)
     for r in invert(adapter, x0, probes, cfg, seeds=[1, 2, 3, 4]):
         # training is exact; the monitor reuses scores of classes it has seen: at most the bound
         assert train <= r.evaluations <= train + monitor
@@ -93,13 +93,13 @@ def test_auto_is_a_run_of_the_chosen_method_with_its_reason(tmp_path, monkeypatc
 def test_auto_picks_dive_when_its_budget_is_the_cheapest(monkeypatch):
     monkeypatch.setattr(auto, "seconds_per_evaluation", _timings(1e-3, 1e-3))
     run = db.evaluate("dit-digits-xs", "digits", method="auto", limit=2, interval=100, guard=0,  # cost alone
-                      dive={"steps": 4, "batch_size": 1, "monitor_every": 2})
+                      dive={"steps": 4, "probes_per_step": 1, "monitor_every": 2})
     assert run.payload["method"] == "dive" and run.payload["method_choice"]["chosen"] == "DIVE"
     assert run.payload["method_config"]["steps"] == 4
 
 
 #: a DIVE budget below adaptive enumeration's 55 evaluations (K = 10, 10 probes): one step, one monitor pass
-TINY_DIVE = {"steps": 1, "batch_size": 1, "monitor_every": 1}
+TINY_DIVE = {"steps": 1, "probes_per_step": 1, "monitor_every": 1}
 
 
 def test_guard_rejects_dive_when_enumeration_finds_better_scoring_classes(tmp_path, monkeypatch):
@@ -178,9 +178,19 @@ def test_stages_dc_resolves_to_the_scaled_schedule(tmp_path):
     assert run.payload["method_config"]["stages"] == [[1, 5], [10, 1]]
 
 
+def test_auto_routes_each_flat_option_to_the_methods_that_have_it():
+    per = auto.split_options({"steps": 7, "probes_per_step": 2, "eval_batch": 64, "interval": 50, "stages": "dc",
+                              "dive": {"lr": 0.1}})
+    assert per["dive"] == {"lr": 0.1, "steps": 7, "probes_per_step": 2, "eval_batch": 64, "interval": 50}
+    assert per["enumerate"] == {"eval_batch": 64, "interval": 50, "stages": "dc"}
+
+
 def test_auto_refuses_unknown_options_and_layout_models(tmp_path, capsys):
-    with pytest.raises(DiveBenchError, match="probe options"):
-        db.evaluate("dit-digits-xs", "digits", method="auto", limit=2, steps=3)
+    with pytest.raises(DiveBenchError, match="no option 'stpes'. Did you mean 'steps'"):
+        db.evaluate("dit-digits-xs", "digits", method="auto", limit=2, stpes=3)
+    # before the rename batch_size was DIVE's probes per step but enumeration's forward chunk
+    with pytest.raises(DiveBenchError, match=r"probes_per_step \(dive\) or eval_batch \(enumerate\)"):
+        db.evaluate("dit-digits-xs", "digits", method="auto", limit=2, batch_size=3)
     msg = cli_error(capsys, ["score", "layout-canvas-s", "--task", "canvas-det", "--method", "auto", "--limit", "1",
                      "--out", str(tmp_path / "x")])
     assert "layout model" in msg and "--method dive" in msg
@@ -194,6 +204,9 @@ def test_verify_needs_a_single_class_slot(tmp_path, capsys):
 
 def test_verify_is_in_dives_cost_bound():
     assert cost.dive_evaluations(10, 100, 1, 10, verify=30) == ((10 + 30) * 10, 300)
+    # staged: 100 entries on 1 probe, the best 5 on the other 9 (scaled_stages(100, 10) by hand)
+    assert cost.scaled_stages(100, 10) == ((1, 50), (1, 5), (10, 1))
+    assert cost.dive_evaluations(10, 100, 1, 10, verify=100, verify_schedule="dc") == (10 * 10 + 100 + 5 * 9, 300)
 
 
 def test_verify_without_snapping_is_refused(tmp_path, capsys):

@@ -31,15 +31,15 @@ ENUM = [*SCORE, "--method", "enumerate", "--interval", "100"]
 
 CASES = [
     # invalid method settings: these used to run and exit 0 with "no items, n=0/4"
-    ("batch-size-0", [*SCORE, "--batch-size", "0"], 2, "--batch-size (batch_size) must be an integer >= 1"),
+    ("batch-size-0", [*SCORE, "--batch-size", "0"], 2, "--probes-per-step (probes_per_step) must be an integer >= 1"),
     ("lr-negative", [*SCORE, "--lr", "-1"], 2, "--lr (lr) must be a finite number > 0"),
     ("lr-nan", [*SCORE, "--lr", "nan"], 2, "--lr (lr) must be a finite number > 0"),
     ("lr-inf", [*SCORE, "--lr", "inf"], 2, "--lr (lr) must be a finite number > 0"),
     ("interval-0", [*SCORE, "--interval", "0"], 2, "--interval (interval) must be an integer >= 1"),
     ("interval-5000", [*SCORE, "--interval", "5000"], 2, "must be in [1, 1000]"),
     ("monitor-every-0", [*SCORE, "--monitor-every", "0"], 2, "--monitor-every (monitor_every) must be"),
-    ("eval-batch-0-dive", [*SCORE, "--eval-batch", "0"], 2, "--eval-batch (monitor_batch) must be"),
-    ("eval-batch-0-enum", [*ENUM, "--eval-batch", "0"], 2, "--eval-batch (batch_size) must be"),
+    ("eval-batch-0-dive", [*SCORE, "--eval-batch", "0"], 2, "--eval-batch (eval_batch) must be"),
+    ("eval-batch-0-enum", [*ENUM, "--eval-batch", "0"], 2, "--eval-batch (eval_batch) must be"),
     ("items-per-batch-neg", [*SCORE, "--items-per-batch", "-1"], 2, "--items-per-batch (items_per_batch) must be"),
     ("items-per-batch-0", [*SCORE, "--items-per-batch", "0"], 2, "--items-per-batch (items_per_batch) must be"),
     ("weight-decay-neg", [*SCORE, "--weight-decay", "-1"], 2, "--weight-decay (weight_decay) must be"),

@@ -127,7 +127,7 @@ def test_layout_dive_gradients_reach_slots_through_image_and_prior(canvas):
     before = {k: v.clone() for k, v in a.model.state_dict().items()}
     x0 = a.encode(canvas.images[:2].float() / 127.5 - 1)
     probes = ProbeSet.build((3, 32, 32), interval=100)
-    cfg = DiveConfig(steps=6, batch_size=3, monitor_every=3, interval=100, init="none", metric="cosine", prior_weight=1.0)
+    cfg = DiveConfig.of(steps=6, probes_per_step=3, monitor_every=3, interval=100, init="none", snap_distance="cosine", prior_weight=1.0)
     res = invert(a, x0, probes, cfg, seeds=[1, 2])
     assert all(len(r.labels) == 15 and r.evaluations > 0 for r in res)
     assert all(torch.equal(before[k], v) for k, v in a.model.state_dict().items())
@@ -147,7 +147,7 @@ def test_prior_probes_average_k_draws_per_image_and_keep_images_independent(canv
     a.prior_loss = recording
     x0 = a.encode(canvas.images[:2].float() / 127.5 - 1)
     probes = ProbeSet.build((3, 32, 32), interval=100)
-    cfg = DiveConfig(steps=4, batch_size=2, monitor_every=2, interval=100, init="gaussian", metric="cosine",
+    cfg = DiveConfig.of(steps=4, probes_per_step=2, monitor_every=2, interval=100, init="gaussian", snap_distance="cosine",
                      prior_weight=1.0, prior_probes=3)
     both = invert(a, x0, probes, cfg, seeds=[1, 2])
     assert len(calls) == 4 and all(len(t) == 2 * 3 for t in calls)  # 2 images x 3 draws per step
@@ -159,7 +159,7 @@ def test_prior_probes_average_k_draws_per_image_and_keep_images_independent(canv
     # an image's draws come from its own generator, so batching with another image changes nothing
     assert alone[0].labels == both[0].labels and alone[0].monitor_curve == both[0].monitor_curve
     with pytest.raises(DiveBenchError, match="prior_probes"):
-        invert(a, x0, probes, DiveConfig(steps=1, interval=100, prior_weight=1.0, prior_probes=0), seeds=[1, 2])
+        invert(a, x0, probes, DiveConfig.of(steps=1, interval=100, prior_weight=1.0, prior_probes=0), seeds=[1, 2])
 
 
 def test_subset_noised_prior_scores_only_its_noised_slots(canvas):
@@ -216,7 +216,7 @@ def test_dive_with_a_subset_noised_prior_is_seeded_and_leaves_the_paper_prior_dr
     a = tiny_adapter(priors={"joint": masked})
     x0 = a.encode(canvas.images[:2].float() / 127.5 - 1)
     probes = ProbeSet.build((3, 32, 32), interval=100)
-    cfg = DiveConfig(steps=4, batch_size=2, monitor_every=2, interval=100, init="gaussian", metric="cosine",
+    cfg = DiveConfig.of(steps=4, probes_per_step=2, monitor_every=2, interval=100, init="gaussian", snap_distance="cosine",
                      prior_weight=1.0)
     seen = []
     real = a.prior_loss
@@ -257,7 +257,7 @@ def test_init_from_labels_is_monitored_at_step_zero(canvas):
     x0 = a.encode(canvas.images[:2].float() / 127.5 - 1)
     probes = ProbeSet.build((3, 32, 32), interval=100)
     start = torch.stack([TOK.encode(x) for x in canvas.annotations[:2]])
-    cfg = DiveConfig(steps=0, interval=100, init="labels", metric="cosine")
+    cfg = DiveConfig(steps=0, interval=100, init="labels", snap_distance="cosine")
     res = invert(a, x0, probes, cfg, seeds=[1, 2], init_labels=start)
     assert [r.labels for r in res] == start.tolist()
     assert all(r.monitor_curve[0][0] == 0 and r.best_step == 0 for r in res)
@@ -287,7 +287,7 @@ def test_score_canvas_detection_end_to_end(tmp_path, capsys):
                "--batch-size", "2", "--monitor-every", "2", "--interval", "200", "--no-prior", "--out", str(out), "--quiet"])
     assert rc == 0
     run = json.loads((out / "run.json").read_text())
-    assert run["method_config"]["init"] == "coarse" and run["method_config"]["metric"] == "cosine"  # task defaults
+    assert run["method_config"]["init"] == "coarse" and run["method_config"]["snap_distance"] == "cosine"  # task defaults
     assert run["method_config"]["prior_weight"] == 0.0 and run["method_config"]["weighting"] == "x0"
     assert {"ap", "ap50", "ap75", "aps"} <= run["metrics"].keys() and run["n_done"] == 3
     assert all(isinstance(p, list) for p in run["items"]["predictions"])
@@ -412,9 +412,9 @@ def test_neighbour_repairs_continue_from_a_better_neighbour(canvas):
     truth = TOK.encode(canvas.annotations[0])
     start = truth.clone()
     start[3] = start[3] + 1 if start[3] < TOK.grid - 1 else start[3] - 1
-    base = DiveConfig(steps=0, interval=100, init="labels", metric="cosine")
+    base = DiveConfig(steps=0, interval=100, init="labels", snap_distance="cosine")
     plain = invert(a, x0, probes, base, seeds=[1], init_labels=start[None])[0]
-    cfg = DiveConfig(steps=0, interval=100, init="labels", metric="cosine", neighbour_repairs=True)
+    cfg = DiveConfig.of(steps=0, interval=100, init="labels", snap_distance="cosine", neighbour_repairs=True)
     repaired = invert(a, x0, probes, cfg, seeds=[1], init_labels=start[None])[0]
     assert plain.labels == start.tolist()
     assert repaired.evaluations > plain.evaluations
@@ -459,8 +459,8 @@ def test_latent_layout_model_trains_on_vae_latents_ships_its_vae_and_inverts(tmp
     # DIVE runs on the latents; a true start is scored at step 0 and decodes to pixel boxes
     probes = ProbeSet.build((4, 16, 16), interval=250)
     truth = torch.stack([TOK.encode(x) for x in canvas.annotations[:2]])
-    res = invert(a, a.encode(images), probes, DiveConfig(steps=2, interval=250, init="labels", metric="cosine",
-                                                          batch_size=2, monitor_every=1), seeds=[0, 1], init_labels=truth)
+    res = invert(a, a.encode(images), probes, DiveConfig(steps=2, interval=250, init="labels", snap_distance="cosine",
+                                                          probes_per_step=2, monitor_every=1), seeds=[0, 1], init_labels=truth)
     assert all(r.monitor_curve[0] == (0, r.monitor_curve[0][1]) and len(r.labels) == 15 for r in res)
     # the VAE is part of the image model: another VAE is another model
     before = a.image_model_sha256

@@ -51,7 +51,7 @@ def test_inversion_started_from_the_true_layout_keeps_it_and_scores_ap_one(layou
     ids = [0, 1, 2, 3]
     tok = layout_model.tokenizer
     x0 = layout_model.encode(to_model_range(val.images[ids]))
-    cfg = DiveConfig(**{**task.method_defaults["dive"], "init": "labels", "steps": 20, "monitor_every": 5,
+    cfg = DiveConfig.of(**{**task.method_defaults["dive"], "init": "labels", "steps": 20, "monitor_every": 5,
                         "neighbour_repairs": False})
     probes = ProbeSet.build(tuple(x0.shape[1:]), interval=cfg.interval, seed=cfg.probe_seed)
     truth = torch.stack([tok.encode(val.annotations[i]) for i in ids])

@@ -110,15 +110,14 @@ def test_run_json_is_atomic_under_write_failure(tmp_path, monkeypatch):
 def test_run_key_survives_a_config_field_added_later():
     """A shard written before ``prior_probes`` existed has the same key as one written after, as
     long as the new field has the value that reproduces the old behaviour (1); other values differ."""
-    import dataclasses
-
+    from dive_bench.configs import to_flat
     from dive_bench.inversion import DiveConfig
     from dive_bench.methods import LATER_FIELDS
     from dive_bench.runner import run_key
     from dive_bench.tasks import TASKS
 
     task = TASKS.get("canvas-det")
-    now = dataclasses.asdict(DiveConfig(prior_weight=0.1))
+    now = to_flat(DiveConfig.of(prior_weight=0.1))
     before = {k: v for k, v in now.items() if k not in LATER_FIELDS["dive"]}
     key = lambda cfg: run_key(task, [0, 1], "sha", "dive", cfg, 0)  # noqa: E731
     assert now["prior_probes"] == LATER_FIELDS["dive"]["prior_probes"] == 1
@@ -143,7 +142,7 @@ def test_run_key_separates_precisions_and_keeps_stored_fp32_keys():
     spec = RunSpec(stored["task"], stored["task_version"], tuple(stored["items"]["ids"]), stored["model_info"]["sha256"],
                    stored["method"], stored["method_config"], stored["seed"])
     assert run_key(*args) == run_key(*args, "fp32", False) == spec.key()
-    assert spec.legacy_keys() == (stored["run_key"],) and spec.accepts(stored["run_key"])
+    assert stored["run_key"] in spec.legacy_keys() and spec.accepts(stored["run_key"])
     keys = {run_key(*args, dtype, tf32) for dtype, tf32 in (("fp32", False), ("fp32", True), ("bf16", False), ("fp16", False))}
     assert len(keys) == 4
 
@@ -153,6 +152,9 @@ def test_runtime_knobs_leave_the_key_and_every_stored_run_is_accepted():
     reference run is recognised by the spec rebuilt from its run.json (resume, merge)."""
     from pathlib import Path
 
+    import dataclasses
+
+    from dive_bench.configs import canonical, flat_names, from_flat, to_flat
     from dive_bench.spec import RunSpec
 
     base = RunSpec("digits", "1", (0, 1), "sha", "enumerate", {"interval": 4, "batch_size": 250}, 0)
@@ -169,5 +171,13 @@ def test_runtime_knobs_leave_the_key_and_every_stored_run_is_accepted():
         spec = RunSpec(run["task"], str(run["task_version"]), tuple(run["items"]["ids"]), run["model_info"]["sha256"],
                        run["method"], run["method_config"], run["seed"], env.get("dtype") or "fp32", bool(env.get("tf32")))
         assert spec.accepts(run["run_key"]), path
+        # under the current option names (configs.STORED_NAMES) the key is the same; and the config
+        # a resume builds (current names, every field filled in) is accepted, the first
+        # Fashion-MNIST runs' included (their keys predate weighting and the prior: EARLY_FIELDS)
+        renamed = dataclasses.replace(spec, config=canonical(run["method"], run["method_config"]))
+        assert renamed.key() == spec.key(), path
+        current = to_flat(from_flat(run["method"], run["method_config"]))
+        assert set(current) == set(flat_names(run["method"]))
+        assert dataclasses.replace(spec, config=current).accepts(run["run_key"]), path
         checked += 1
     assert checked >= 20

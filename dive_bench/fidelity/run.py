@@ -43,15 +43,15 @@ class FidelityRequest:
     model: str
     reference: str = "fmnist"
     #: at least 2: FID needs a covariance
-    num_samples: int = option(5000, kind="int", low=2, flag="--num-samples")
+    num_samples: int = option(5000, value_type="int", low=2, flag="--num-samples")
     feature_extractor: str = INCEPTION
-    steps: int = option(50, kind="int", low=1, flag="--steps")
+    steps: int = option(50, value_type="int", low=1, flag="--steps")
     #: 1 = no guidance; > 1 needs the model's classifier-free null row
-    guidance_scale: float = option(1.0, kind="float", low=0, flag="--guidance")
+    guidance_scale: float = option(1.0, value_type="float", low=0, flag="--guidance")
     sampler: str = option("ddim", choices=("ddim", "ddpm", "dpm"), flag="--sampler")
-    seed: int = option(0, kind="int", low=0, flag="--seed")
-    batch_size: int = option(250, kind="int", low=1, flag="--batch-size")
-    feature_batch_size: int = option(64, kind="int", low=1, flag="--feature-batch-size")
+    seed: int = option(0, value_type="int", low=0, flag="--seed")
+    batch_size: int = option(250, value_type="int", low=1, flag="--batch-size")
+    feature_batch_size: int = option(64, value_type="int", low=1, flag="--feature-batch-size")
     out: Path = Path("runs/latest-fidelity")
     inception_weights: str | None = None
     device: str = "cpu"

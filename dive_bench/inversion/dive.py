@@ -24,9 +24,11 @@ from tqdm.auto import tqdm
 
 from ..adapters.base import Adapter
 from ..errors import DiveBenchError, NonFiniteError
-from ..configs import INITS, DiveConfig  # noqa: F401  (re-exported: the config lives in configs.py)
+from ..configs import INITS, DiveConfig, EnumerationConfig  # noqa: F401  (re-exported: the config lives in configs.py)
+from ..cost import scaled_stages
 from ..labels import layout_tokenizer
 from .layout.repairs import neighbour_repairs, prior_repairs
+from .enumerate import enumerate_classes
 from .probes import ProbeSet, chunked_errors, denoising_error
 
 @dataclass
@@ -115,17 +117,12 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
     n = len(x0)
     _check_inputs(adapter, config, n, seeds)
     device = x0.device
-    p, b = len(probes), min(config.batch_size, len(probes))
-    snapper = _Snapper(adapter, config.metric)
+    p, b = len(probes), min(config.probes_per_step, len(probes))
+    snapper = _Snapper(adapter, config.snap_distance)
     vocab_all = torch.cat([v.flatten() for v in adapter.vocabulary.values()]).float()
     lr = config.lr if config.lr is not None else 0.5 * float(vocab_all.std())
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    if config.init == "labels":
-        if init_labels is None or init_labels.shape[0] != n:
-            raise ValueError("init 'labels' needs init_labels of shape (N, L)")
-        slots = torch.nn.Parameter(snapper.lookup(init_labels.to(device)).float().clone())
-    else:
-        slots = torch.nn.Parameter(_init_slots(adapter, n, gens, config.init).to(device))
+    slots = _start(adapter, config, snapper, gens, init_labels, device)
     opt = torch.optim.AdamW([slots], lr=lr, weight_decay=config.weight_decay)
     order = _ProbeOrder(p, b, gens)
     active = torch.ones(n, dtype=torch.bool)
@@ -140,7 +137,7 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
 
     def monitor(act: list[int], step: int) -> None:
         values, labels = _monitor(adapter, x0, slots.detach(), act, probes, config, snapper, cache, evals, prior_draws)
-        if config.snap and ((config.prior_repairs and config.prior_weight > 0) or config.neighbour_repairs):
+        if config.snap and ((config.search.prior_repairs and config.prior.weight > 0) or config.search.neighbour_repairs):
             _repair(adapter, x0, slots, act, values, labels, probes, config, snapper, cache, evals, prior_draws)
         for i in act:
             curves[i].append((step, values[i]))
@@ -170,8 +167,8 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
         err = denoising_error(adapter, x_rep, cond_rep, probes.timesteps[idx.flatten()],
                               probes.noise[idx.flatten()], config.loss, config.weighting).view(len(act), b)
         loss = err.mean(1).sum()
-        if config.prior_weight > 0:
-            loss = loss + config.prior_weight * _prior_term(adapter, cond, act, gens, config)
+        if config.prior.weight > 0:
+            loss = loss + config.prior.weight * _prior_term(adapter, cond, act, gens, config)
         if not torch.isfinite(loss):
             raise NonFiniteError(f"DIVE loss became {float(loss)} at step {step}; the model produces "
                                  "non-finite outputs for these inputs (check dtype/autocast and the checkpoint)")
@@ -195,6 +192,17 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
                             steps_run=steps_run[i], evaluations=evals[i], monitor_curve=curves[i],
                             visited=[list(v) for v in visited[i]],
                             stopped_early=steps_run[i] < config.steps) for i in range(n)]
+
+
+def _start(adapter: Adapter, config: DiveConfig, snapper: _Snapper, gens: list[torch.Generator],
+           init_labels: torch.Tensor | None, device: torch.device) -> torch.nn.Parameter:
+    """The learnable slots at step 0: the given labels' entries (``init="labels"``) or the init."""
+    n = len(gens)
+    if config.init == "labels":
+        if init_labels is None or init_labels.shape[0] != n:
+            raise ValueError("init 'labels' needs init_labels of shape (N, L)")
+        return torch.nn.Parameter(snapper.lookup(init_labels.to(device)).float().clone())
+    return torch.nn.Parameter(_init_slots(adapter, n, gens, config.init).to(device))
 
 
 class _ProbeOrder:
@@ -223,13 +231,13 @@ def _check_inputs(adapter: Adapter, config: DiveConfig, n: int, seeds: list[int]
 
 def check_config(adapter: Adapter, config: DiveConfig) -> None:
     """Options this adapter cannot run (checked before a run stores anything)."""
-    if config.prior_weight > 0 and config.prior_probes < 1:
-        raise DiveBenchError(f"prior_probes must be at least 1 (got {config.prior_probes}); use --prior-weight 0 "
+    if config.prior.weight > 0 and config.prior.probes < 1:
+        raise DiveBenchError(f"prior_probes must be at least 1 (got {config.prior.probes}); use --prior-weight 0 "
                              "to switch the prior off")
     if config.verify and (len(adapter.slot_kinds) != 1 or "class" not in adapter.vocabulary):
         raise DiveBenchError(f"--verify scores the classes nearest a single class embedding; {adapter.name!r} has "
                              f"{len(adapter.slot_kinds)} condition slots. Drop --verify")
-    if config.neighbour_repairs and layout_tokenizer(adapter) is None:
+    if config.search.neighbour_repairs and layout_tokenizer(adapter) is None:
         raise DiveBenchError(f"neighbour repairs move box sides, so they need a layout model; {adapter.name!r} is "
                              "class-conditional. Drop --neighbour-repairs")
 
@@ -239,16 +247,16 @@ def _prior_term(adapter: Adapter, cond: torch.Tensor, act: list[int], gens: list
     """Sum over active images of the mean prior loss over ``prior_probes`` fresh (t, noise) draws,
     drawn from each image's own generator (a prior that noises a subset of slots also draws which
     ones, after t and noise)."""
-    device, k = cond.device, config.prior_probes
+    device, k = cond.device, config.prior.probes
     draw_mask = getattr(adapter, "prior_mask", lambda variant, generator: None)
     draws = [(torch.randint(0, adapter.schedule.num_train_timesteps, (), generator=gens[i]),
-              torch.randn(cond.shape[1:], generator=gens[i]), draw_mask(config.prior, gens[i]))
+              torch.randn(cond.shape[1:], generator=gens[i]), draw_mask(config.prior.structure, gens[i]))
              for i in act for _ in range(k)]
     t_p = torch.stack([t for t, _, _ in draws]).to(device)
     noise_p = torch.stack([n for _, n, _ in draws]).to(device)
     masks = [m for _, _, m in draws]
     extra = {} if masks[0] is None else {"mask": torch.stack(masks).to(device)}
-    prior_err = adapter.prior_loss(cond.repeat_interleave(k, 0), t_p, noise_p, config.prior, **extra)
+    prior_err = adapter.prior_loss(cond.repeat_interleave(k, 0), t_p, noise_p, config.prior.structure, **extra)
     return prior_err.view(len(act), k).mean(1).sum()
 
 
@@ -282,8 +290,12 @@ def _verify(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, probes: Pro
     m = min(config.verify, len(table))
     out = {}
     for i in range(len(x0)):
-        dist = distances(slots[i, 0:1], table, config.metric)[0]
-        emb = table[dist.topk(m, largest=False).indices].unsqueeze(1).float()
+        dist = distances(slots[i, 0:1], table, config.snap_distance)[0]
+        nearest_m = dist.topk(m, largest=False).indices
+        if config.verify_schedule == "dc":
+            out[i] = _verify_staged(adapter, x0[i:i + 1], nearest_m.tolist(), probes, config, evals, i)
+            continue
+        emb = table[nearest_m].unsqueeze(1).float()
         spent = [0] * m
         vals, labs = _monitor(adapter, x0[i:i + 1].expand(m, *x0.shape[1:]), emb, list(range(m)), probes, config,
                               snapper, [cache[i]] * m, spent)
@@ -293,12 +305,24 @@ def _verify(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, probes: Pro
     return out
 
 
+def _verify_staged(adapter: Adapter, x0: torch.Tensor, candidates: list[int], probes: ProbeSet, config: DiveConfig,
+                   evals: list[int], i: int) -> tuple[float, list[int]]:
+    """Verify by staged pruning: Diffusion Classifier's schedule scaled to the candidates and the
+    probes; its last stage scores the survivor on all probes, so the value is a monitor value."""
+    stages = scaled_stages(len(candidates), len(probes))
+    enum = EnumerationConfig(interval=config.interval, probe_seed=config.probe_seed, loss=config.loss,
+                             weighting=config.weighting, eval_batch=config.eval_batch, stages=stages)
+    r = enumerate_classes(adapter, x0, probes, enum, candidates=[candidates])[0]
+    evals[i] += r.evaluations
+    return r.scores[r.prediction], [r.prediction]
+
+
 def _repair_candidates(adapter, labels: torch.Tensor, config: DiveConfig) -> list[torch.Tensor]:
     """The one-slot edits a monitor pass scores besides the current layout, without duplicates."""
     cands = []
-    if config.prior_repairs and config.prior_weight > 0:
-        cands += prior_repairs(adapter, labels, config.prior)
-    if config.neighbour_repairs:
+    if config.search.prior_repairs and config.prior.weight > 0:
+        cands += prior_repairs(adapter, labels, config.prior.structure)
+    if config.search.neighbour_repairs:
         cands += neighbour_repairs(adapter, labels)
     unique = {tuple(c.tolist()): c for c in cands}
     return list(unique.values())
@@ -313,13 +337,13 @@ def _fixed_prior_draws(adapter, config: DiveConfig, slot_shape: tuple[int, ...],
     """The (t, noise[, mask]) draws the monitor scores every layout with: one set for all images
     and steps (from ``probe_seed``), so a layout's monitor value is a fixed number, as it is for
     the image term."""
-    if not (config.prior_in_monitor and config.prior_weight > 0):
+    if not (config.prior.in_monitor and config.prior.weight > 0):
         return None
     g = torch.Generator().manual_seed(config.probe_seed + 7919)
     k = MONITOR_PRIOR_DRAWS
     t = torch.randint(0, adapter.schedule.num_train_timesteps, (k,), generator=g)
     noise = torch.randn((k, *slot_shape), generator=g)
-    masks = [adapter.prior_mask(config.prior, g) for _ in range(k)] if hasattr(adapter, "prior_mask") else [None]
+    masks = [adapter.prior_mask(config.prior.structure, g) for _ in range(k)] if hasattr(adapter, "prior_mask") else [None]
     extra = {} if masks[0] is None else {"mask": torch.stack(masks).to(device)}
     return {"t": t.to(device), "noise": noise.to(device), **extra}
 
@@ -345,15 +369,15 @@ def _monitor(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, act: list[
         conds = snapper.lookup(labels_all[todo]) if config.snap else slots[todo]
         sums = torch.zeros(len(todo), dtype=torch.float64)
         triples = torch.tensor([(i, r, j) for r, i in enumerate(todo) for j in range(p)], dtype=torch.long)
-        for part, err in chunked_errors(adapter, x0, conds, triples, probes, config.monitor_batch, config.loss,
+        for part, err in chunked_errors(adapter, x0, conds, triples, probes, config.eval_batch, config.loss,
                                         config.weighting):
             sums.index_add_(0, part[:, 1], err)
         if prior_draws is not None:
             k = len(prior_draws["t"])
             perr = adapter.prior_loss(conds.repeat_interleave(k, 0), prior_draws["t"].repeat(len(todo)),
-                                      prior_draws["noise"].repeat(len(todo), 1, 1), config.prior,
+                                      prior_draws["noise"].repeat(len(todo), 1, 1), config.prior.structure,
                                       **({"mask": prior_draws["mask"].repeat(len(todo), 1)} if "mask" in prior_draws else {}))
-            sums += config.prior_weight * p * perr.double().cpu().view(len(todo), k).mean(1)
+            sums += config.prior.weight * p * perr.double().cpu().view(len(todo), k).mean(1)
         for r, i in enumerate(todo):
             values[i] = float(sums[r] / p)
             evals[i] += p

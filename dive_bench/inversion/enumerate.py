@@ -26,8 +26,9 @@ class EnumerationResult:
 
 
 def enumerate_classes(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: EnumerationConfig,
-                      progress: bool = False) -> list[EnumerationResult]:
-    """Classify each image of ``x0`` (N, ...) by the class with the lowest mean denoising error.
+                      progress: bool = False, candidates: list[list[int]] | None = None) -> list[EnumerationResult]:
+    """Classify each image of ``x0`` (N, ...) by the class with the lowest mean denoising error
+    among all classes, or among each image's ``candidates`` (DIVE's verify step).
 
     A non-finite error stays in the image's scores as NaN/inf (never ranked as a number): the
     runner records such an image as failed rather than storing a prediction made from junk."""
@@ -40,7 +41,7 @@ def enumerate_classes(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, conf
     errors = torch.zeros((n_img, k, p), device="cpu", dtype=torch.float64)
     computed = torch.zeros((n_img, k, p), dtype=torch.bool)  # which (image, class, probe) errors exist
     evals = torch.zeros(n_img, dtype=torch.long)
-    candidates = [list(range(k)) for _ in range(n_img)]
+    candidates = [list(c) for c in candidates] if candidates is not None else [list(range(k)) for _ in range(n_img)]
     scores = torch.full((n_img, k), float("nan"), dtype=torch.float64)
     scored = torch.zeros((n_img, k), dtype=torch.bool)
     for n_probes, keep in stages:
@@ -48,7 +49,7 @@ def enumerate_classes(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, conf
         todo = [(i, c, j) for i in range(n_img) for c in candidates[i] for j in idx.tolist()
                 if not computed[i, c, j]]
         triples = torch.tensor(todo, dtype=torch.long).view(-1, 3)
-        chunks = chunked_errors(adapter, x0, vocab.unsqueeze(1), triples, probes, config.batch_size, config.loss,
+        chunks = chunked_errors(adapter, x0, vocab.unsqueeze(1), triples, probes, config.eval_batch, config.loss,
                                 config.weighting)
         for part, err in tqdm(chunks, disable=not progress, desc="enumerate", leave=False):
             ii, cc, jj = part.unbind(1)

@@ -45,8 +45,8 @@ class DetectionTask:
     def default_dive() -> dict:
         # neighbour repairs: chosen on canvas-det-dev (leaderboards/tuning/TUNING.md), AP 64.6 with
         # them against 53.6 without (the prior adds nothing there: 63.6 without it)
-        return {"init": "coarse", "metric": "cosine", "prior_weight": 0.1, "interval": 50, "steps": 30, "weighting": "x0",
-                "batch_size": 6, "monitor_every": 5, "neighbour_repairs": True}
+        return {"init": "coarse", "snap_distance": "cosine", "prior_weight": 0.1, "interval": 50, "steps": 30, "weighting": "x0",
+                "probes_per_step": 6, "monitor_every": 5, "neighbour_repairs": True}
 
     def load(self, data_root: str | None = None):
         from pathlib import Path

@@ -7,7 +7,7 @@ from .classification import ClassificationTask
 #: released 25-probe steps, and ``verify`` scores the 30 classes nearest the final embedding, which
 #: the search often ends next to without snapping to. 77% at 604 evaluations per image there,
 #: against 32% (25 images) for the released 200 x 25 configuration at 6,051.
-NUMBERS_DIVE = {"steps": 100, "batch_size": 1, "monitor_every": 10, "lr": 0.1, "verify": 30}
+NUMBERS_DIVE = {"steps": 100, "probes_per_step": 1, "monitor_every": 10, "lr": 0.1, "verify": 30}
 _DEFAULTS = {"dive": NUMBERS_DIVE}
 
 NUMBERS_10 = ClassificationTask("numbers-10", "1", "numbers-10", "test", "numbers 0-9 from test digit glyphs, 500 images",

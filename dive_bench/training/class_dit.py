@@ -29,14 +29,14 @@ from .common import optimizer_step
 class ClassDiTTrainConfig:
     dataset: str = "digits"
     preset: str = "xs"
-    steps: int = option(2000, kind="int", low=1, flag="--steps")
-    batch_size: int = option(64, kind="int", low=1, flag="--batch-size")
-    lr: float = option(1e-3, kind="float", low=0, low_open=True, flag="--lr")
+    steps: int = option(2000, value_type="int", low=1, flag="--steps")
+    batch_size: int = option(64, value_type="int", low=1, flag="--batch-size")
+    lr: float = option(1e-3, value_type="float", low=0, low_open=True, flag="--lr")
     weight_decay: float = 0.0
     warmup: int = 100
     ema_decay: float = 0.999
     class_dropout: float = 0.1
-    seed: int = option(0, kind="int", low=0, flag="--seed")
+    seed: int = option(0, value_type="int", low=0, flag="--seed")
     checkpoint_every: int = 500
     data_root: str | None = None
     #: fp16 halves the bundled file; loading upcasts to float32 (the EMA weights lose ~1e-3 relative)

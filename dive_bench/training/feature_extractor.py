@@ -28,12 +28,12 @@ from .checkpointing import load_state, save_state
 @dataclass
 class FeatureExtractorTrainConfig:
     dataset: str = "fmnist"
-    steps: int = option(2000, kind="int", low=1, flag="--steps")
-    batch_size: int = option(128, kind="int", low=1, flag="--batch-size")
-    lr: float = option(3e-3, kind="float", low=0, low_open=True, flag="--lr")
+    steps: int = option(2000, value_type="int", low=1, flag="--steps")
+    batch_size: int = option(128, value_type="int", low=1, flag="--batch-size")
+    lr: float = option(3e-3, value_type="float", low=0, low_open=True, flag="--lr")
     weight_decay: float = 5e-4
     warmup: int = 100
-    seed: int = option(0, kind="int", low=0, flag="--seed")
+    seed: int = option(0, value_type="int", low=0, flag="--seed")
     checkpoint_every: int = 500
     data_root: str | None = None
 

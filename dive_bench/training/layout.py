@@ -37,18 +37,18 @@ class LayoutTrainConfig:
     data_seed: int = 0
     max_objects: int = 3
     grid: int = 17
-    width: int = option(128, kind="int", low=1, flag="--width")
+    width: int = option(128, value_type="int", low=1, flag="--width")
     depth: int = 6
-    steps: int = option(2000, kind="int", low=1, flag="--steps")
-    batch_size: int = option(32, kind="int", low=1, flag="--batch-size")
-    lr: float = option(3e-4, kind="float", low=0, low_open=True, flag="--lr")
+    steps: int = option(2000, value_type="int", low=1, flag="--steps")
+    batch_size: int = option(32, value_type="int", low=1, flag="--batch-size")
+    lr: float = option(3e-4, value_type="float", low=0, low_open=True, flag="--lr")
     warmup: int = 100
     ema_decay: float = 0.995
     object_dropout: float = 0.1
     layout_dropout: float = 0.1
     high_noise_fraction: float = 0.7
     max_weight: float = 20.0
-    seed: int = option(0, kind="int", low=0, flag="--seed")
+    seed: int = option(0, value_type="int", low=0, flag="--seed")
     checkpoint_every: int = 250
     check_every: int = 500
     check_images: int = 40

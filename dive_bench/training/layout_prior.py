@@ -25,16 +25,16 @@ from ..labels import SLOTS_PER_OBJECT, LayoutTokenizer
 class PriorTrainConfig:
     train_images: int = 4000
     data_seed: int = 0
-    steps: int = option(2000, kind="int", low=1, flag="--steps")
-    batch_size: int = option(128, kind="int", low=1, flag="--batch-size")
-    lr: float = option(3e-4, kind="float", low=0, low_open=True, flag="--lr")
-    width: int = option(128, kind="int", low=1, flag="--width")
+    steps: int = option(2000, value_type="int", low=1, flag="--steps")
+    batch_size: int = option(128, value_type="int", low=1, flag="--batch-size")
+    lr: float = option(3e-4, value_type="float", low=0, low_open=True, flag="--lr")
+    width: int = option(128, value_type="int", low=1, flag="--width")
     depth: int = 4
-    seed: int = option(0, kind="int", low=0, flag="--seed")
+    seed: int = option(0, value_type="int", low=0, flag="--seed")
     decoupled: bool = False
     device: str = "cpu"
     #: < 1: each query noises only this share of the slots (see LayoutPrior); 1: all (Eq. 3)
-    noised_fraction: float = option(1.0, kind="float", low=0, low_open=True, high=1, flag="--noised-fraction")
+    noised_fraction: float = option(1.0, value_type="float", low=0, low_open=True, high=1, flag="--noised-fraction")
     #: predict the clean slot embedding as a mixture of its vocabulary (see LayoutPrior), not the noise
     predict_embedding: bool = False
     #: write into ``model_dir/prior_set/`` (a prior set beside the default one, see LayoutAdapter)

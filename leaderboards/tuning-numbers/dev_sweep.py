@@ -3,7 +3,7 @@ image, and why each miss happened (issue 14).
 
 usage: python leaderboards/tuning-numbers/dev_sweep.py MODEL TASK N|START:END TAG [field=value ...]
 e.g.   python leaderboards/tuning-numbers/dev_sweep.py dit-numbers-1000 numbers-1000-dev 100 v30 \
-           batch_size=1 steps=100 monitor_every=10 lr=0.1 verify=30
+           probes_per_step=1 steps=100 monitor_every=10 lr=0.1 verify=30
 
 Appends one JSON line to results.jsonl beside this file. A miss is a *model* miss when the true
 class scores no better than the chosen one on all probes (exhaustive enumeration would miss it
@@ -20,7 +20,7 @@ from dive_bench.adapters import load_model
 from dive_bench.data.base import to_model_range
 from dive_bench.inversion import ProbeSet, invert
 from dive_bench.inversion.probes import chunked_errors
-from dive_bench.configs import DiveConfig
+from dive_bench.configs import DiveConfig, to_flat
 from dive_bench.tasks import TASKS
 from dive_bench.seeding import item_seed
 
@@ -29,7 +29,7 @@ def main(model, task, span, tag, **cfg):
     a = load_model(model); task_ = TASKS.get(task); data = task_.load(None)
     ids = list(range(start, end)); n = len(ids); y = [task_.target(data, i) for i in ids]
     x0 = a.encode(to_model_range(data.images[ids]))
-    cfg = DiveConfig(**{"interval": 100, **cfg})
+    cfg = DiveConfig.of(**{"interval": 100, **cfg})
     probes = ProbeSet.build(tuple(x0.shape[1:]), interval=cfg.interval, seed=cfg.probe_seed)
     t0 = time.time(); res = []
     for s in range(0, n, 25):
@@ -44,7 +44,7 @@ def main(model, task, span, tag, **cfg):
     acc = sum(r.labels[0] == t for r, t in zip(res, y)) / n
     visited = sum(any(v[0] == t for v in r.visited) for r, t in zip(res, y)) / n
     model_fail = sum(r.labels[0] != t and bool(true[i] >= r.best_monitor - 1e-7) for i, (r, t) in enumerate(zip(res, y))) / n
-    out = {"tag": tag, "model": model, "task": task, "n": n, "start": start, "config": {k: v for k, v in cfg.__dict__.items()},
+    out = {"tag": tag, "model": model, "task": task, "n": n, "start": start, "config": to_flat(cfg),
            "acc": acc, "evals": sum(r.evaluations for r in res) / n, "visited_true": visited,
            "miss_model": model_fail, "miss_search": 1 - acc - model_fail, "sec_per_img": wall / n,
            "steps_run": sum(r.steps_run for r in res) / n}
