@@ -12,6 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .cli_compare import add_compare_parser
 from .cli_diagnostics import add_diagnostics_parsers
 from .cli_plot import add_plot_parser
 from .cli_train import add_train_parser, parse_class_sizes  # noqa: F401  (parse_class_sizes re-exported)
@@ -239,7 +240,7 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
                           feature_batch_size=args.feature_batch_size,
                           out=Path(args.out or f"runs/{safe}-fidelity"), inception_weights=args.inception_weights,
                           device=args.device, dtype=args.dtype, data_root=args.data_root, cache_dir=args.cache_dir,
-                          progress=not args.quiet)
+                          progress=not args.quiet, bootstrap=args.bootstrap)
     payload = run_fidelity(req)
     print(summary(payload))
     print(f"results: {req.out / 'run.json'}")
@@ -324,6 +325,7 @@ def _add_fidelity_parser(sub) -> None:
     fi.add_argument("--data-root", help="reference dataset folder")
     fi.add_argument("--cache-dir", help="reference-statistics cache (default $DIVE_BENCH_CACHE or ~/.cache/dive_bench)")
     fi.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    fi.add_argument("--bootstrap", type=int, default=0, metavar="B", help="store B resampled FD/IS (compare's CIs)")
     fi.add_argument("--quiet", action="store_true", help="no progress bars")
     fi.set_defaults(func=cmd_fidelity)
 
@@ -362,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fidelity_parser(sub)
     add_diagnostics_parsers(sub)
     add_plot_parser(sub)
+    add_compare_parser(sub)
 
     dm = sub.add_parser("demo", help="the bundled end-to-end run (a few minutes on a CPU)")
     dm.add_argument("--limit", type=int, default=100)

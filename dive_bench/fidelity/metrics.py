@@ -131,6 +131,36 @@ def frechet_distance_features(gen: np.ndarray, ref: np.ndarray, ref_stats: tuple
     return float(diff @ diff + (a * a).sum() + (b * b).sum() - 2 * trace_sqrt)
 
 
+#: seed of the resamples behind ``compute_metrics(bootstrap=B)`` (stored beside the replicates)
+BOOTSTRAP_SEED = 0
+
+
+def bootstrap_replicates(gen_f: np.ndarray, logits: torch.Tensor, ref_f: np.ndarray,
+                         ref_stats: tuple[np.ndarray, np.ndarray] | None, *, n_boot: int, splits: int,
+                         rng_seed: int, seed: int = BOOTSTRAP_SEED) -> dict[str, list[float]]:
+    """``n_boot`` replicates of FD and IS, each over N generated samples drawn with replacement.
+
+    Why at run time: ``dive-bench compare`` puts an interval on how well DIVE orders models as FD
+    does, and a model's FD varies with the N samples it happened to draw; run.json keeps no
+    per-sample features to resample later, so the run resamples them while they are in memory.
+    The reference set (shared by every model compared) stays fixed. Precision and recall get no
+    replicates: they are k-nearest-neighbour metrics, and the duplicates of a resample with
+    replacement sit at distance 0, shrinking the radii and biasing both; KID already reports its
+    spread over random subsets. Replicate FDs sit about tr(cov)/N above the full-sample value
+    (repeated samples); ``compare`` re-centres them. Deterministic for a ``seed``."""
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
+    rng = np.random.default_rng(seed)
+    n = len(gen_f)
+    fd, isc = [], []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, size=n)
+        fd.append(float(frechet_distance_features(gen_f[idx], ref_f, ref_stats)))
+        score = isc_features_to_metric(logits[torch.from_numpy(idx)], splits=splits, shuffle=True, rng_seed=rng_seed)
+        isc.append(float(score["inception_score_mean"]))
+    return {"fid": fd, "is": isc}
+
+
 @dataclass
 class MetricOptions:
     isc_splits: int = 10
@@ -142,9 +172,12 @@ class MetricOptions:
 
 def compute_metrics(generated: torch.Tensor, reference: torch.Tensor, extractor: Extractor, *,
                     options: MetricOptions | None = None, cache: str | Path | None = None, batch_size: int = 64,
-                    device: torch.device | str = "cpu", progress: bool = False, use_cache: bool = True) -> dict:
+                    device: torch.device | str = "cpu", progress: bool = False, use_cache: bool = True,
+                    bootstrap: int = 0) -> dict:
     """Metrics named by the extractor (``fid`` or ``fd_fmnist``, ...), each ``{"value", ...}``,
-    plus ``_timing`` (extraction seconds) and ``_reference`` (hash, cache hit)."""
+    plus ``_timing`` (extraction seconds) and ``_reference`` (hash, cache hit). ``bootstrap`` > 0
+    adds ``bootstrap`` (replicates, see :func:`bootstrap_replicates`) and ``bootstrap_seed`` to FD
+    and IS; the values themselves do not change."""
     from torch_fidelity.metric_isc import isc_features_to_metric
     from torch_fidelity.metric_kid import kid_features_to_metric
     from torch_fidelity.metric_prc import prc_features_to_metric
@@ -183,6 +216,11 @@ def compute_metrics(generated: torch.Tensor, reference: torch.Tensor, extractor:
                                  prc_batch_size=10000, save_cpu_ram=True, verbose=False)
     out[names["precision"]] = {"value": prc["precision"], "k": k, **common}
     out[names["recall"]] = {"value": prc["recall"], "k": k, **common}
+    if bootstrap > 0:
+        reps = bootstrap_replicates(gen_f, gen[extractor.logits_layer], ref_f, (ref_mu, ref_sigma), n_boot=bootstrap,
+                                    splits=splits, rng_seed=o.rng_seed)
+        for family, values in reps.items():
+            out[names[family]].update(bootstrap=values, bootstrap_seed=BOOTSTRAP_SEED)
     out["_timing"] = {"feature_seconds_generated": t_gen, "feature_seconds_reference": t_ref,
                       "reference_from_cache": hit, "fd_statistics_seconds": t_fd,
                       "feature_images_per_second": n_gen / t_gen if t_gen > 0 else None}

@@ -60,6 +60,9 @@ class FidelityRequest:
     cache_dir: str | None = None
     progress: bool = True
     metric_options: MetricOptions | None = None
+    #: bootstrap replicates of FD and IS over the generated samples, for ``compare``'s intervals
+    #: (0: none). Not keyed: they leave every value unchanged
+    bootstrap: int = option(0, value_type="int", low=0, flag="--bootstrap")
 
 
 @dataclass
@@ -143,7 +146,8 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
     samples = cache.load(req.num_samples)
     options = req.metric_options or MetricOptions()
     metrics = compute_metrics(samples, ref.images, extractor, options=options, cache=req.cache_dir,
-                              batch_size=req.feature_batch_size, device=device, progress=req.progress)
+                              batch_size=req.feature_batch_size, device=device, progress=req.progress,
+                              bootstrap=req.bootstrap)
     timing, ref_info = metrics.pop("_timing"), metrics.pop("_reference")
     info = adapter.info()
     method_config = {"sampler": req.sampler, "steps": req.steps, "guidance_scale": float(req.guidance_scale),
