@@ -149,6 +149,37 @@ def test_guard_keeps_dive_within_its_misses_with_the_runs_own_answers(monkeypatc
     assert all(miss["dive"] == preds[miss["item"]] for miss in guard["missed"])
 
 
+def test_guard_judges_accuracy_on_the_tasks_dev_split_when_it_has_one(monkeypatch):
+    """A task with a dev split: the guard scores the dev images and counts, with their labels,
+    images DIVE loses to adaptive enumeration (misses) and wins from it; DIVE is kept while the net
+    loss is within --guard-misses."""
+    import dataclasses
+
+    from dive_bench.tasks import TASKS
+
+    digits = TASKS.get("digits")
+    tasks = {"digits-with-dev": dataclasses.replace(digits, name="digits-with-dev", dev="digits-as-dev"),
+             "digits-as-dev": dataclasses.replace(digits, name="digits-as-dev", split="test")}
+    real_get = TASKS.get
+    monkeypatch.setattr(TASKS, "get", lambda name: tasks.get(name) or real_get(name))
+    monkeypatch.setattr(auto, "seconds_per_evaluation", _timings(1e-3, 1e-3))
+    labels = digits.load(None).labels
+    for max_net in (0, 8):
+        run = db.evaluate("dit-digits-xs", "digits-with-dev", method="auto", limit=2, interval=100, dive=TINY_DIVE,
+                          guard=8, guard_misses=max_net)
+        guard = run.payload["method_choice"]["guard"]
+        assert guard["images_from"] == "digits-as-dev" and guard["images"] == 8 and "dev split" in guard["rule"]
+        for lost in guard["missed"]:
+            assert lost["dive"] != labels[lost["item"]] == lost["enumerate"] == lost["label"]
+        for won in guard["won"]:
+            assert won["enumerate"] != labels[won["item"]] == won["dive"] == won["label"]
+        assert guard["misses"] == len(guard["missed"]) and guard["wins"] == len(guard["won"])
+        kept = guard["misses"] - guard["wins"] <= max_net
+        assert (run.payload["method"] == "dive") == kept == (guard["decision"] == "DIVE kept")
+    # one step from a random start loses images: with no net loss allowed DIVE is rejected
+    assert guard["misses"] > guard["wins"] and run.payload["method"] == "dive"
+
+
 def test_guard_0_takes_the_cheapest_unchecked(monkeypatch):
     monkeypatch.setattr(auto, "seconds_per_evaluation", _timings(1e-3, 1e-3))
     run = db.evaluate("dit-digits-xs", "digits", method="auto", limit=2, interval=100, dive=TINY_DIVE, guard=0)

@@ -21,6 +21,9 @@ class ClassificationTask:
     kind: str = "classification"
     #: per-method settings this task's runs start from (the user's options override them)
     method_defaults: dict = field(default_factory=dict)
+    #: the task of this one's dev split (same classes, images for tuning), if it has one: --method
+    #: auto's accuracy guard compares DIVE with enumeration on its labelled images
+    dev: str | None = None
     #: declared by the task and stored in run.json, so reports and checks know the headline
     #: metric and its direction without importing the task
     metric_info: dict = field(default_factory=lambda: {"primary": "accuracy", "higher_is_better": {"accuracy": True},

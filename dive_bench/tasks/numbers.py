@@ -15,11 +15,13 @@ NUMBERS_DIVE = {"steps": 30, "probes_per_step": 1, "monitor_every": 30, "lr": 0.
 _DEFAULTS = {"dive": NUMBERS_DIVE}
 
 NUMBERS_10 = ClassificationTask("numbers-10", "1", "numbers-10", "test", "numbers 0-9 from test digit glyphs, 500 images",
-                                method_defaults=_DEFAULTS)
+                                method_defaults=_DEFAULTS, dev="numbers-10-dev")
 NUMBERS_100 = ClassificationTask("numbers-100", "1", "numbers-100", "test",
-                                 "numbers 00-99 from test digit glyphs, 1000 images", method_defaults=_DEFAULTS)
+                                 "numbers 00-99 from test digit glyphs, 1000 images", method_defaults=_DEFAULTS,
+                                 dev="numbers-100-dev")
 NUMBERS_1000 = ClassificationTask("numbers-1000", "1", "numbers-1000", "test",
-                                  "numbers 000-999 from test digit glyphs, 2000 images", method_defaults=_DEFAULTS)
+                                  "numbers 000-999 from test digit glyphs, 2000 images", method_defaults=_DEFAULTS,
+                                  dev="numbers-1000-dev")
 NUMBERS_10_DEV = ClassificationTask("numbers-10-dev", "1", "numbers-10", "dev",
                                     "numbers 0-9 from dev digit glyphs, 200 images (tuning)")
 NUMBERS_100_DEV = ClassificationTask("numbers-100-dev", "1", "numbers-100", "dev",
