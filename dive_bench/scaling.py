@@ -145,8 +145,23 @@ def cost_vs_k(all_rows: list[dict]) -> str:
             row[f"K = {k}: top-1 (%)"] = _pct(r["accuracy"])
             row[f"K = {k}: evals"] = _count(r["evaluations"])
         table.append(row)
-    lines = crossovers(by_name)
+    lines = crossovers(by_name) + choice_notes(all_rows)
     return "\n".join([markdown_table(columns, table)] + ([""] + lines if lines else []))
+
+
+def choice_notes(all_rows: list[dict]) -> list[str]:
+    """What each ``--method auto`` run chose and what choosing cost: its accuracy guard's
+    evaluations are spent once per run, so the table's per-image cost leaves them out; here they
+    are, and per image of the run."""
+    lines = []
+    for r in sorted((r for r in all_rows if r.get("choice")), key=lambda r: r["k"]):
+        guard = r["choice"].get("guard") or {}
+        spent = guard.get("evaluations") or 0
+        cost = (f"its accuracy guard spent {spent:,} evaluations once ({spent / r['n']:,.0f} per image of these "
+                f"{r['n']}; {guard.get('decision', '')})" if spent else "no guard ran (" +
+                (guard.get("reason") or "none recorded").rstrip(".").replace("Not run: ", "") + ")")
+        lines.append(f"- {r['name']} at K = {r['k']} ran {r['choice'].get('chosen')}; {cost}.")
+    return lines
 
 
 def _log_cross(a: dict[int, float], b: dict[int, float]) -> float | None:

@@ -111,3 +111,19 @@ def test_plot_cost_refuses_a_run_without_item_outcomes(tmp_path, capsys):
     run = _run(tmp_path / "e", "numbers-10", 10, "enumerate", EXH, [], 100)
     msg = cli_error(capsys, ["plot", "cost", str(run)])
     assert "no per-item predictions" in msg
+
+
+def test_auto_rows_say_what_choosing_cost():
+    """The guard's evaluations are spent once per run, outside the per-image cost: the notes give
+    them in total and per image of the run, and say when no guard ran."""
+    from dive_bench.scaling import choice_notes
+
+    rows_ = [{"name": "auto", "k": 1000, "n": 300, "choice": {"chosen": "DIVE", "guard": {
+                 "evaluations": 44850, "decision": "DIVE kept"}}},
+             {"name": "auto", "k": 10, "n": 300, "choice": {"chosen": "adaptive enumeration", "guard": {
+                 "evaluations": 0, "reason": "Not run: the cheapest candidate is an enumeration."}}},
+             {"name": "exhaustive", "k": 10, "n": 300, "choice": None}]
+    assert choice_notes(rows_) == [
+        "- auto at K = 10 ran adaptive enumeration; no guard ran (the cheapest candidate is an enumeration).",
+        "- auto at K = 1000 ran DIVE; its accuracy guard spent 44,850 evaluations once (150 per image of these 300; "
+        "DIVE kept)."]
