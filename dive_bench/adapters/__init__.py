@@ -2,7 +2,8 @@
 
 A spec is one of
 - a bundled checkpoint name (``dit-fmnist-s``), see ``CHECKPOINTS``;
-- ``ADAPTER:PATH_OR_HUB_ID`` (``dit:facebook/DiT-XL-2-256``, ``unet:./ckpt``);
+- ``ADAPTER:PATH_OR_HUB_ID`` (``dit:facebook/DiT-XL-2-256``, ``unet:./ckpt``); ``dit:FILE.pt?heads=16``
+  converts an original-format DiT state dict (``adapters/dit_original.py``), ``sit:FILE.pt`` a SiT one;
 - a plugin adapter's name, registered by another package under the entry-point group
   ``dive_bench.adapters`` (called with no argument, or with the part after ``:``).
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
 ADAPTERS: Registry = Registry("adapter", entry_point_group="dive_bench.adapters")
 ADAPTERS.register("dit", "dive_bench.adapters.dit:DiTAdapter",
                   description="diffusers DiTTransformer2DModel (+ AutoencoderKL), tied or untied label tables")
+ADAPTERS.register("sit", "dive_bench.adapters.sit:SiTAdapter",
+                  description="original SiT .pt state dict (loads; scoring waits for flow parameterization)")
 ADAPTERS.register("unet", "dive_bench.adapters.unet:UNetAdapter",
                   description="diffusers UNet2DModel with num_class_embeds")
 ADAPTERS.register("layout", "dive_bench.adapters.layout:LayoutAdapter",

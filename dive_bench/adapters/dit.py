@@ -56,8 +56,15 @@ class DiTAdapter(ClassAdapter):
     # -- loading -------------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, source: str, *, name: str | None = None, torch_dtype=None) -> "DiTAdapter":
-        """A bare transformer folder, or a DiTPipeline folder / hub id (transformer/, vae/, scheduler/)."""
+        """A bare transformer folder, a DiTPipeline folder / hub id (transformer/, vae/, scheduler/), or
+        an original-format ``.pt`` state dict with ``?options`` (converted by ``dit_original``)."""
         from diffusers import AutoencoderKL, DiTTransformer2DModel
+
+        from .dit_original import is_original_file, load_original, refuse_sit_as_dit
+
+        if is_original_file(source):
+            refuse_sit_as_dit(source)
+            return load_original(source, name=name or f"dit:{source}", adapter_cls=cls, torch_dtype=torch_dtype)
 
         kw = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
         pipeline_layout = (not looks_local(source)) or (Path(source).expanduser() / "transformer").is_dir()

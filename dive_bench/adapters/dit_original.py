@@ -1,0 +1,270 @@
+"""Original-format DiT / SiT checkpoints (``DiT-XL-2-256x256.pt``) converted in memory to diffusers.
+
+Most DiT and SiT users hold the state dicts the original code saves (facebookresearch/DiT,
+willisma/SiT: the same module layout), not diffusers folders. We read them with
+``torch.load(weights_only=True)`` (tensors only, never an arbitrary pickle) and rename the keys
+the way diffusers' ``scripts/convert_dit_to_diffusers.py`` does, into the
+``DiTTransformer2DModel`` our ``dit`` adapter already wraps. Two details make the converted model
+compute the original forward rather than diffusers' approximation of it: the original LayerNorms
+use eps 1e-6 (diffusers' DiT default is 1e-5) and its timestep frequencies are
+``exp(-ln(1e4) i / half)`` (diffusers' DiT embedder uses ``/(half - 1)``); both are set on the
+built model. The stored ``pos_embed`` is copied in as is.
+
+Spec: ``dit:PATH.pt`` with optional ``?key=value&key=value`` options (see ``OPTIONS``). What the
+weights cannot tell: the number of attention heads (DiT and SiT use 16 at every size: the
+default) and, for a latent model, which VAE decodes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import torch
+
+from ..errors import DiveBenchError
+
+#: spec options after ``?``, with what each means
+OPTIONS = {
+    "heads": "attention heads (not stored in the weights; DiT/SiT use 16 at every size: default 16)",
+    "image_size": "pixel side of the images (checked against the stored pos_embed; needed only without one)",
+    "num_classes": "classes; default: label-table rows - 1 (the CFG null row of a model trained with label "
+                   "dropout, as DiT and SiT are); give the row count for a model trained without dropout",
+    "vae": "AutoencoderKL folder or hub id for a latent model (4 input channels; default "
+           "stabilityai/sd-vae-ft-ema, as diffusers' conversion), or 'none' to score in latent space",
+}
+SUFFIXES = (".pt", ".pth", ".ckpt", ".bin")
+DEFAULT_VAE = "stabilityai/sd-vae-ft-ema"
+#: keys of one original block, after ``blocks.N.``
+BLOCK_KEYS = ("attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
+              "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias",
+              "adaLN_modulation.1.weight", "adaLN_modulation.1.bias")
+TOP_KEYS = ("x_embedder.proj.weight", "x_embedder.proj.bias", "t_embedder.mlp.0.weight", "t_embedder.mlp.0.bias",
+            "t_embedder.mlp.2.weight", "t_embedder.mlp.2.bias", "y_embedder.embedding_table.weight",
+            "final_layer.linear.weight", "final_layer.linear.bias",
+            "final_layer.adaLN_modulation.1.weight", "final_layer.adaLN_modulation.1.bias")
+
+
+def split_spec(source: str) -> tuple[str, dict[str, str]]:
+    """``PATH?key=value&...`` -> (PATH, options); unknown option names are refused."""
+    path, _, query = source.partition("?")
+    options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=False)) if query else {}
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise DiveBenchError(f"unknown option(s) {', '.join(unknown)} in model spec {source!r}; "
+                             f"original-format checkpoints take {', '.join(f'{k}=' for k in OPTIONS)}")
+    return path, options
+
+
+def is_original_file(source: str) -> bool:
+    """A single weights file (not a diffusers folder or hub id) names an original-format checkpoint."""
+    path = Path(source.partition("?")[0]).expanduser()
+    return path.is_file() or (path.suffix in SUFFIXES and not path.is_dir())
+
+
+def _int_option(options: dict[str, str], key: str) -> int | None:
+    if key not in options:
+        return None
+    try:
+        value = int(options[key])
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise DiveBenchError(f"model option {key}={options[key]!r} must be a positive integer")
+    return value
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors only: ``weights_only=True`` (argparse.Namespace allowed, as DiT/SiT training
+    checkpoints store their args beside the weights). A training checkpoint gives its ``ema``."""
+    if not path.is_file():
+        raise DiveBenchError(f"checkpoint file {path} does not exist")
+    allowed = getattr(torch.serialization, "safe_globals", None)
+    try:
+        if allowed is not None:
+            with allowed([argparse.Namespace]):
+                obj = torch.load(path, map_location="cpu", weights_only=True)
+        else:  # pragma: no cover - torch < 2.5
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError for code in the pickle; RuntimeError/EOFError for corrupt files
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "Unpickl" in type(exc).__name__:
+            raise DiveBenchError(
+                f"refused to load {path}: it is not a weights-only checkpoint ({first}); dive_bench loads "
+                "tensors only, never arbitrary pickled code. If you trust the file, re-save its state dict: "
+                "torch.save(torch.load(PATH, weights_only=False)['ema'], 'weights.pt')") from exc
+        raise DiveBenchError(f"could not read {path} as a torch checkpoint ({type(exc).__name__}: {first}); "
+                             "the file may be truncated or not a PyTorch .pt file") from exc
+    if isinstance(obj, dict):
+        for key in ("ema", "model", "state_dict"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise DiveBenchError(f"{path} holds no state dict of tensors (a dict name -> tensor, or a training "
+                             "checkpoint with an 'ema' or 'model' entry); save model.state_dict() instead")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+@dataclass(frozen=True)
+class OriginalConfig:
+    """What the original DiT constructor was called with, read off the weights (and options)."""
+
+    depth: int
+    hidden: int
+    patch: int
+    in_channels: int
+    out_channels: int
+    sample_size: int
+    num_classes: int
+    table_rows: int
+    heads: int
+
+    @property
+    def learn_sigma(self) -> bool:
+        return self.out_channels == 2 * self.in_channels
+
+
+def check_layout(sd: dict[str, torch.Tensor], path: Path) -> int:
+    """The block count, once every original key is present and nothing else is (one-line error)."""
+    depth = len({int(m.group(1)) for k in sd if (m := re.match(r"blocks\.(\d+)\.", k))})
+    expected = set(TOP_KEYS) | {f"blocks.{i}.{k}" for i in range(depth) for k in BLOCK_KEYS}
+    missing = sorted(expected - set(sd))
+    unexpected = sorted(set(sd) - expected - {"pos_embed"})
+    if depth == 0 or missing or unexpected:
+        def show(keys: list[str]) -> str:
+            return ", ".join(keys[:4]) + (f" (+{len(keys) - 4} more)" if len(keys) > 4 else "") or "none"
+        raise DiveBenchError(
+            f"{path} is not an original DiT/SiT state dict: missing keys {show(missing)}; unexpected keys "
+            f"{show(unexpected)}. dit:FILE.pt takes facebookresearch/DiT or SiT weights (x_embedder, "
+            "t_embedder, y_embedder, blocks.N, final_layer); for a diffusers DiT pass its folder as dit:DIR")
+    return depth
+
+
+def _size_from_name(path: Path) -> int | None:
+    match = re.search(r"(\d+)x\1(?!\d)", path.name)
+    return int(match.group(1)) if match else None
+
+
+def infer_config(sd: dict[str, torch.Tensor], path: Path, options: dict[str, str], downsample: int) -> OriginalConfig:
+    """Depth, width, patch, channels, classes from tensor shapes; sample size from pos_embed
+    (else ``image_size`` or the ``-256x256`` in the file name); heads from the options."""
+    depth = check_layout(sd, path)
+    hidden, in_channels, patch, _ = sd["x_embedder.proj.weight"].shape
+    out_features = sd["final_layer.linear.weight"].shape[0]
+    out_channels, rem = divmod(out_features, patch * patch)
+    if rem or out_channels not in (in_channels, 2 * in_channels):
+        raise DiveBenchError(f"{path}: final_layer.linear has {out_features} outputs, not patch^2 x (1 or 2) x "
+                             f"{in_channels} channels; the file is not a DiT/SiT checkpoint")
+    rows = sd["y_embedder.embedding_table.weight"].shape[0]
+    num_classes = _int_option(options, "num_classes") or rows - 1
+    if num_classes not in (rows, rows - 1) or num_classes < 1:
+        raise DiveBenchError(f"{path}: num_classes={num_classes} but the label table has {rows} rows "
+                             f"(num_classes + 1 with the CFG null row, or num_classes without)")
+    image_size = _int_option(options, "image_size") or _size_from_name(path)
+    sample = image_size // downsample if image_size else None
+    if "pos_embed" in sd:
+        tokens = sd["pos_embed"].shape[-2]
+        side = math.isqrt(tokens)
+        stored = side * patch
+        if side * side != tokens or sd["pos_embed"].shape[-1] != hidden:
+            raise DiveBenchError(f"{path}: pos_embed has shape {tuple(sd['pos_embed'].shape)}, not (1, side^2, "
+                                 f"{hidden}); the file is not a DiT/SiT checkpoint")
+        if "image_size" in options and sample != stored:
+            raise DiveBenchError(f"{path}: image_size={image_size} gives {sample}x{sample} model inputs but the "
+                                 f"stored pos_embed is for {stored}x{stored}; drop image_size or fix it")
+        sample = stored
+    if sample is None:
+        raise DiveBenchError(f"{path} stores no pos_embed and its name has no -SIZExSIZE: give the image size, "
+                             f"e.g. dit:{path}?image_size=256")
+    heads = _int_option(options, "heads") or 16
+    if hidden % heads:
+        raise DiveBenchError(f"{path}: hidden size {hidden} is not divisible by heads={heads}; give heads=H "
+                             "(the value the model was trained with) in the spec")
+    return OriginalConfig(depth=depth, hidden=hidden, patch=patch, in_channels=in_channels,
+                          out_channels=out_channels, sample_size=sample, num_classes=num_classes,
+                          table_rows=rows, heads=heads)
+
+
+def build_model(cfg: OriginalConfig):
+    """An empty ``DiTTransformer2DModel`` that computes the original DiT forward (see module doc)."""
+    from diffusers import DiTTransformer2DModel
+
+    from ..models.class_dit import tie
+
+    model = DiTTransformer2DModel(
+        num_attention_heads=cfg.heads, attention_head_dim=cfg.hidden // cfg.heads, in_channels=cfg.in_channels,
+        out_channels=cfg.out_channels, num_layers=cfg.depth, sample_size=cfg.sample_size, patch_size=cfg.patch,
+        num_embeds_ada_norm=cfg.num_classes, norm_eps=1e-6)
+    for block in model.transformer_blocks:
+        block.norm1.emb.time_proj.downscale_freq_shift = 0  # DiT's timestep_embedding divides by half
+    tie(model)  # one label table, as the original y_embedder
+    return model
+
+
+def convert_state_dict(sd: dict[str, torch.Tensor], cfg: OriginalConfig) -> dict[str, torch.Tensor]:
+    """Original keys -> diffusers keys: the one t/y embedder is repeated in every block's norm1.emb,
+    qkv is split into to_q/to_k/to_v; a table without a null row gets a zero one (diffusers always
+    has it; the adapter is told it is untrained)."""
+    table = sd["y_embedder.embedding_table.weight"]
+    if cfg.table_rows == cfg.num_classes:
+        table = torch.cat([table, table.new_zeros(1, table.shape[1])])
+    out = {"pos_embed.proj.weight": sd["x_embedder.proj.weight"], "pos_embed.proj.bias": sd["x_embedder.proj.bias"],
+           "proj_out_1.weight": sd["final_layer.adaLN_modulation.1.weight"],
+           "proj_out_1.bias": sd["final_layer.adaLN_modulation.1.bias"],
+           "proj_out_2.weight": sd["final_layer.linear.weight"], "proj_out_2.bias": sd["final_layer.linear.bias"]}
+    pairs = {"attn.proj": "attn1.to_out.0", "mlp.fc1": "ff.net.0.proj", "mlp.fc2": "ff.net.2",
+             "adaLN_modulation.1": "norm1.linear"}
+    for i in range(cfg.depth):
+        src, dst = f"blocks.{i}.", f"transformer_blocks.{i}."
+        emb = dst + "norm1.emb."
+        for part in ("weight", "bias"):
+            for old, new in pairs.items():
+                out[f"{dst}{new}.{part}"] = sd[f"{src}{old}.{part}"]
+            for name, tensor in zip(("to_q", "to_k", "to_v"), sd[f"{src}attn.qkv.{part}"].chunk(3, dim=0)):
+                out[f"{dst}attn1.{name}.{part}"] = tensor
+            out[f"{emb}timestep_embedder.linear_1.{part}"] = sd[f"t_embedder.mlp.0.{part}"]
+            out[f"{emb}timestep_embedder.linear_2.{part}"] = sd[f"t_embedder.mlp.2.{part}"]
+        out[f"{emb}class_embedder.embedding_table.weight"] = table
+    return out
+
+
+def load_original(source: str, *, name: str, adapter_cls, torch_dtype=None):
+    """``dit:PATH.pt?options`` -> an ``adapter_cls`` (DiTAdapter or a subclass) around the converted model."""
+    from .loading import load_component
+
+    path_text, options = split_spec(source)
+    path = Path(path_text).expanduser()
+    sd = read_state_dict(path)
+    check_layout(sd, path)
+    in_channels = sd["x_embedder.proj.weight"].shape[1]
+    vae_source = options.get("vae", DEFAULT_VAE if in_channels == 4 else "none")
+    vae = None
+    if vae_source.lower() != "none":
+        from diffusers import AutoencoderKL
+
+        vae = load_component(AutoencoderKL, vae_source)
+    from .base import file_sha256, vae_downsample
+
+    cfg = infer_config(sd, path, options, vae_downsample(vae) if vae is not None else 1)
+    model = build_model(cfg)
+    model.load_state_dict(convert_state_dict(sd, cfg), strict=True)
+    if "pos_embed" in sd:
+        model.pos_embed.pos_embed.copy_(sd["pos_embed"].reshape(model.pos_embed.pos_embed.shape).float())
+    if torch_dtype is not None:
+        model = model.to(torch_dtype)
+    return adapter_cls(model, vae=vae, name=name, sha256=file_sha256([path]),
+                       null_row=cfg.table_rows > cfg.num_classes)
+
+
+def refuse_sit_as_dit(source: str) -> None:
+    """SiT files share DiT's keys, so only the name tells them apart: a ``SiT-...`` file under
+    ``dit:`` would silently be scored as an eps model. Send it to ``sit:`` instead."""
+    name = Path(source.partition("?")[0]).name
+    if re.match(r"sit[-_.]", name, flags=re.IGNORECASE):
+        raise DiveBenchError(f"{name} looks like a SiT (flow-matching) checkpoint, which dit: would score as an "
+                             f"eps-predicting DDPM; load it as sit:{source} (if it is in fact a DiT, rename the file)")
