@@ -148,6 +148,7 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
                           sampler=args.sampler, seed=args.seed, batch_size=args.batch_size,
                           feature_batch_size=args.feature_batch_size,
                           out=Path(args.out or f"runs/{safe}-fidelity"), inception_weights=args.inception_weights,
+                          dinov2_weights=args.dinov2_weights, dinov2_sha256=args.dinov2_sha256,
                           device=args.device, dtype=args.dtype, data_root=args.data_root, cache_dir=args.cache_dir,
                           progress=not args.quiet, bootstrap=args.bootstrap)
     payload = run_fidelity(req)
@@ -217,9 +218,13 @@ def _add_fidelity_parser(sub) -> None:
                     "below the feature dimension: 2048 for Inception)")
     fi.add_argument("--feature-extractor", default="inception-v3-compat",
                     help="inception-v3-compat (default; metrics fid/is/kid/precision/recall), fmnist-classifier "
-                         "(in-domain; fd_fmnist/is_fmnist/...), or classifier:DIR from `train feature-extractor`")
+                         "(in-domain; fd_fmnist/is_fmnist/...), dinov2-vit-l14 / dinov2-vit-b14 (fd_dinov2, EDM2's "
+                         "protocol), or classifier:DIR from `train feature-extractor`")
     fi.add_argument("--inception-weights", help="local inception-v3-compat weights file (offline); "
                     "default $DIVE_BENCH_INCEPTION_WEIGHTS, then torch-fidelity's cache/download")
+    fi.add_argument("--dinov2-weights", help="local DINOv2 weights (timm model.safetensors or Meta's .pth) for "
+                    "dinov2-vit-*; default $DIVE_BENCH_DINOV2_WEIGHTS, then the Hugging Face cache/download")
+    fi.add_argument("--dinov2-sha256", help="refuse DINOv2 weights whose sha256 differs (default $DIVE_BENCH_DINOV2_SHA256)")
     fi.add_argument("--steps", type=int, default=50, help="sampler steps")
     fi.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1 = none)")
     fi.add_argument("--sampler", choices=["ddim", "ddpm", "dpm"], default="ddim",

@@ -12,6 +12,8 @@ Two kinds:
   ``dive-bench train feature-extractor``), registered into torch-fidelity as custom extractors.
   Their scores carry the dataset in the metric name (``fd_fmnist``, ``is_fmnist``, ...) so they
   can never land in an Inception FID column.
+- DINOv2 ViTs (``dinov2-vit-l14``, ``-b14``; ``fidelity.dinov2``): FD only, named ``fd_dinov2``,
+  with EDM2's preprocessing through a timm model and local weights (``--dinov2-weights``).
 
 The sha256 of the weights file is recorded with every number and keys the reference cache.
 """
@@ -24,6 +26,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -136,12 +139,16 @@ class Extractor:
     weights_path: Path
     weights_sha256: str
     feature_layer: str        #: FD / KID / precision-recall
-    logits_layer: str         #: Inception Score
+    logits_layer: str | None  #: Inception Score (None: no logits, no IS)
     metric_names: dict = field(default_factory=dict)  #: fid/is/kid/precision/recall -> reported name
+    #: builds the torch-fidelity extractor itself (DINOv2: a timm model, not a registry entry)
+    builder: Callable | None = field(default=None, compare=False, repr=False)
 
     def create(self, device: torch.device):
         from torch_fidelity.utils import create_feature_extractor
 
+        if self.builder is not None:
+            return self.builder(self, device)
         weights = str(self.weights_path)
         if self.name == INCEPTION:
             # torch-fidelity 0.4 loads this argument with torch.load(weights_only=False), which runs any
@@ -241,14 +248,25 @@ def _classifier(name: str, folder: Path) -> Extractor:
                                    "precision": f"precision_{dataset}", "recall": f"recall_{dataset}"})
 
 
+DINOV2_EXTRACTORS = ("dinov2-vit-l14", "dinov2-vit-b14", "dinov2-vit-s14")
+
+
 def available_extractors() -> list[str]:
-    return [INCEPTION, *BUNDLED, "classifier:DIR"]
+    return [INCEPTION, *BUNDLED, *DINOV2_EXTRACTORS, "classifier:DIR"]
 
 
-def resolve_extractor(name: str = INCEPTION, inception_weights: str | Path | None = None) -> Extractor:
+def resolve_extractor(name: str = INCEPTION, inception_weights: str | Path | None = None,
+                      dinov2_weights: str | Path | None = None, dinov2_sha256: str | None = None) -> Extractor:
     """``inception-v3-compat`` (alias ``inception``), a bundled classifier (``fmnist-classifier``,
-    alias ``fmnist``) or ``classifier:DIR`` (a folder written by ``train feature-extractor``)."""
+    alias ``fmnist``), a DINOv2 ViT (``dinov2-vit-l14``, ``-b14``, ``-s14``) or ``classifier:DIR``
+    (a folder written by ``train feature-extractor``)."""
     name = ALIASES.get(name, name)
+    if name.startswith("dinov2"):
+        from .dinov2 import canonical, resolve_dinov2
+
+        variant = canonical(name)
+        if variant is not None:
+            return resolve_dinov2(variant, dinov2_weights, dinov2_sha256)
     if name == INCEPTION:
         path = resolve_inception_weights(inception_weights)
         return Extractor(name=INCEPTION, weights_path=path, weights_sha256=file_sha256(path),
@@ -264,5 +282,5 @@ def resolve_extractor(name: str = INCEPTION, inception_weights: str | Path | Non
         return _classifier(f"dive-bench-classifier-{tag}", folder)
     from ..suggest import did_you_mean
 
-    hint = did_you_mean(name, [INCEPTION, *BUNDLED, *ALIASES], n=2)
+    hint = did_you_mean(name, [INCEPTION, *BUNDLED, *ALIASES, *DINOV2_EXTRACTORS], n=2)
     raise DiveBenchError(f"unknown feature extractor {name!r}.{hint} Available: {', '.join(available_extractors())}")

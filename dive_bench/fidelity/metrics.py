@@ -135,7 +135,7 @@ def frechet_distance_features(gen: np.ndarray, ref: np.ndarray, ref_stats: tuple
 BOOTSTRAP_SEED = 0
 
 
-def bootstrap_replicates(gen_f: np.ndarray, logits: torch.Tensor, ref_f: np.ndarray,
+def bootstrap_replicates(gen_f: np.ndarray, logits: torch.Tensor | None, ref_f: np.ndarray,
                          ref_stats: tuple[np.ndarray, np.ndarray] | None, *, n_boot: int, splits: int,
                          rng_seed: int, seed: int = BOOTSTRAP_SEED) -> dict[str, list[float]]:
     """``n_boot`` replicates of FD and IS, each over N generated samples drawn with replacement.
@@ -156,9 +156,11 @@ def bootstrap_replicates(gen_f: np.ndarray, logits: torch.Tensor, ref_f: np.ndar
     for _ in range(n_boot):
         idx = rng.integers(0, n, size=n)
         fd.append(float(frechet_distance_features(gen_f[idx], ref_f, ref_stats)))
-        score = isc_features_to_metric(logits[torch.from_numpy(idx)], splits=splits, shuffle=True, rng_seed=rng_seed)
-        isc.append(float(score["inception_score_mean"]))
-    return {"fid": fd, "is": isc}
+        if logits is not None:  # no logits (DINOv2): FD replicates only
+            score = isc_features_to_metric(logits[torch.from_numpy(idx)], splits=splits, shuffle=True,
+                                           rng_seed=rng_seed)
+            isc.append(float(score["inception_score_mean"]))
+    return {"fid": fd, "is": isc} if logits is not None else {"fid": fd}
 
 
 @dataclass
@@ -179,8 +181,6 @@ def compute_metrics(generated: torch.Tensor, reference: torch.Tensor, extractor:
     adds ``bootstrap`` (replicates, see :func:`bootstrap_replicates`) and ``bootstrap_seed`` to FD
     and IS; the values themselves do not change."""
     from torch_fidelity.metric_isc import isc_features_to_metric
-    from torch_fidelity.metric_kid import kid_features_to_metric
-    from torch_fidelity.metric_prc import prc_features_to_metric
 
     o = options or MetricOptions()
     n_gen, n_ref = len(generated), len(reference)
@@ -202,8 +202,31 @@ def compute_metrics(generated: torch.Tensor, reference: torch.Tensor, extractor:
     common = {"n_generated": n_gen, "n_reference": n_ref, "extractor": extractor.name}
     out: dict = {names["fid"]: {"value": fd, "feature_dim": dim, "rank_deficient": min(n_gen, n_ref) <= dim, **common}}
     splits = min(o.isc_splits, max(1, n_gen // 2))  # a split of one sample has IS = 1 by definition
-    isc = isc_features_to_metric(gen[extractor.logits_layer], splits=splits, shuffle=True, rng_seed=o.rng_seed)
-    out[names["is"]] = {"value": isc["inception_score_mean"], "std": isc["inception_score_std"], "splits": splits, **common}
+    if "is" in names:  # extractors without logits (DINOv2) report FD only
+        isc = isc_features_to_metric(gen[extractor.logits_layer], splits=splits, shuffle=True, rng_seed=o.rng_seed)
+        out[names["is"]] = {"value": isc["inception_score_mean"], "std": isc["inception_score_std"], "splits": splits,
+                            **common}
+    if bootstrap > 0:
+        reps = bootstrap_replicates(gen_f, gen.get(extractor.logits_layer), ref_f, (ref_mu, ref_sigma),
+                                    n_boot=bootstrap, splits=splits, rng_seed=o.rng_seed)
+        for family, values in reps.items():
+            if family in names:
+                out[names[family]].update(bootstrap=values, bootstrap_seed=BOOTSTRAP_SEED)
+    if "kid" in names:
+        _kid_and_prc(out, names, gen_f, ref_f, o, common)
+    out["_timing"] = {"feature_seconds_generated": t_gen, "feature_seconds_reference": t_ref,
+                      "reference_from_cache": hit, "fd_statistics_seconds": t_fd,
+                      "feature_images_per_second": n_gen / t_gen if t_gen > 0 else None}
+    out["_reference"] = {"images_sha256": images_sha256(reference), "n": n_ref, "from_cache": hit}
+    return out
+
+
+def _kid_and_prc(out: dict, names: dict, gen_f: np.ndarray, ref_f: np.ndarray, o: MetricOptions, common: dict) -> None:
+    """KID and precision/recall (torch-fidelity's functions on our features) into ``out``."""
+    from torch_fidelity.metric_kid import kid_features_to_metric
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    n_gen, n_ref = len(gen_f), len(ref_f)
     subset = min(o.kid_subset_size, n_gen, n_ref)
     kid = kid_features_to_metric(torch.from_numpy(gen_f), torch.from_numpy(ref_f), kid_subsets=o.kid_subsets,
                                  kid_subset_size=subset, rng_seed=o.rng_seed, verbose=False,
@@ -216,13 +239,3 @@ def compute_metrics(generated: torch.Tensor, reference: torch.Tensor, extractor:
                                  prc_batch_size=10000, save_cpu_ram=True, verbose=False)
     out[names["precision"]] = {"value": prc["precision"], "k": k, **common}
     out[names["recall"]] = {"value": prc["recall"], "k": k, **common}
-    if bootstrap > 0:
-        reps = bootstrap_replicates(gen_f, gen[extractor.logits_layer], ref_f, (ref_mu, ref_sigma), n_boot=bootstrap,
-                                    splits=splits, rng_seed=o.rng_seed)
-        for family, values in reps.items():
-            out[names[family]].update(bootstrap=values, bootstrap_seed=BOOTSTRAP_SEED)
-    out["_timing"] = {"feature_seconds_generated": t_gen, "feature_seconds_reference": t_ref,
-                      "reference_from_cache": hit, "fd_statistics_seconds": t_fd,
-                      "feature_images_per_second": n_gen / t_gen if t_gen > 0 else None}
-    out["_reference"] = {"images_sha256": images_sha256(reference), "n": n_ref, "from_cache": hit}
-    return out

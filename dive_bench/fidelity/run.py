@@ -54,6 +54,9 @@ class FidelityRequest:
     feature_batch_size: int = option(64, value_type="int", low=1, flag="--feature-batch-size")
     out: Path = Path("runs/latest-fidelity")
     inception_weights: str | None = None
+    #: DINOv2 weights file and an optional sha256 pin (``--feature-extractor dinov2-vit-l14``)
+    dinov2_weights: str | None = None
+    dinov2_sha256: str | None = None
     device: str = "cpu"
     dtype: str = option("fp32", choices=("fp32", "bf16", "fp16"), flag="--dtype")
     data_root: str | None = None
@@ -123,7 +126,8 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
     device = resolve_device(req.device)
     # resolve the extractor (and its weights) before sampling: a missing weights file should fail in
     # seconds, not after an hour of sampling
-    extractor = resolve_extractor(req.feature_extractor, req.inception_weights)
+    extractor = resolve_extractor(req.feature_extractor, req.inception_weights, req.dinov2_weights,
+                                  req.dinov2_sha256)
     adapter = adapter or load_model(req.model)
     adapter.to(device)
     if req.guidance_scale != 1.0 and adapter.null_condition() is None:
