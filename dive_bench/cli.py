@@ -68,12 +68,17 @@ def _summary(payload: dict) -> str:
             f"{payload['n_items']} ({payload['status']}) | {t['evaluations_per_item'] or 0:.0f} evals/item | {per}")
 
 
+def _safe(text: str) -> str:
+    """A spec as a folder name for the default --out: folder:/data/x -> folder_data_x,
+    dit:./m.pt?heads=4 -> dit_._m.pt_heads_4."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     """``evaluate`` with the command line's options: the CLI and the API run the same code."""
     from .api import evaluate
 
-    safe = lambda text: re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")  # noqa: E731  (folder:/data/x -> folder_data_x)
-    out = Path(args.out or f"runs/{safe(args.model)}-{safe(args.task)}-{args.method}")
+    out = Path(args.out or f"runs/{_safe(args.model)}-{_safe(args.task)}-{args.method}")
     result = evaluate(args.model, args.task, args.method, out=out, limit=args.limit, seed=args.seed,
                       device=args.device, dtype=args.dtype, tf32=args.tf32, items_per_batch=args.items_per_batch,
                       data_root=args.data_root, progress=not args.quiet, shard=args.shard,
@@ -142,12 +147,11 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     from .fidelity.run import FidelityRequest, run_fidelity, summary
 
     _set_threads(args.threads)
-    safe = args.model.replace(":", "_").replace("/", "_")
     req = FidelityRequest(model=args.model, reference=args.reference, num_samples=args.num_samples,
                           feature_extractor=args.feature_extractor, steps=args.steps, guidance_scale=args.guidance,
                           sampler=args.sampler, seed=args.seed, batch_size=args.batch_size,
                           feature_batch_size=args.feature_batch_size,
-                          out=Path(args.out or f"runs/{safe}-fidelity"), inception_weights=args.inception_weights,
+                          out=Path(args.out or f"runs/{_safe(args.model)}-fidelity"), inception_weights=args.inception_weights,
                           dinov2_weights=args.dinov2_weights, dinov2_sha256=args.dinov2_sha256,
                           device=args.device, dtype=args.dtype, data_root=args.data_root, cache_dir=args.cache_dir,
                           progress=not args.quiet, bootstrap=args.bootstrap)
