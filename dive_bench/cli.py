@@ -16,6 +16,7 @@ from .cli_compare import add_compare_parser
 from .cli_diagnostics import add_diagnostics_parsers
 from .cli_options import add_method_options, method_config
 from .cli_plot import add_plot_parser
+from .cli_sweep import add_sweep_parser
 from .cli_train import add_train_parser, parse_class_sizes  # noqa: F401  (parse_class_sizes re-exported)
 from .errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, EXIT_USAGE, DiveBenchError
 
@@ -283,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_diagnostics_parsers(sub)
     add_plot_parser(sub)
     add_compare_parser(sub)
+    add_sweep_parser(sub)
 
     dm = sub.add_parser("demo", help="the bundled end-to-end run (a few minutes on a CPU)")
     dm.add_argument("--limit", type=int, default=100)

@@ -66,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Python and the CLI train the same default model; --steps 0 is refused by the config
     opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
     cfg = ClassDiTTrainConfig(dataset=args.dataset or "digits", preset=args.preset, seed=args.seed,
-                              data_root=args.data_root, save_dtype=args.save_dtype, **opts)
+                              data_root=args.data_root, save_dtype=args.save_dtype, save_every=args.save_every, **opts)
     dest = train_class_dit(cfg, Path(args.out), resume=not args.no_resume)
     print(f"model written to {dest} (use it as dit:{dest})")
     return 0
@@ -87,6 +87,9 @@ def add_train_parser(sub) -> None:
     t.add_argument("--width", type=int, default=None, help="layout / layout-prior: transformer width (default 128)")
     t.add_argument("--save-dtype", choices=["fp32", "fp16"], default="fp32",
                    help="class-dit, layout: precision of the exported weights (fp16 halves the file; loading upcasts)")
+    t.add_argument("--save-every", type=int, default=0, metavar="N",
+                   help="class-dit: also keep the EMA model every N steps in OUT/checkpoints/step-NNNNNN (a dit:PATH "
+                        "folder each, for `dive-bench sweep OUT`; 0: none)")
     t.add_argument("--data-root")
     t.add_argument("--device", default="cpu", help="layout-prior: cpu or cuda (results differ from CPU only by float rounding)")
     t.add_argument("--noised-fraction", type=float, default=None,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +40,9 @@ class ClassDiTTrainConfig:
     class_dropout: float = 0.1
     seed: int = option(0, value_type="int", low=0, flag="--seed")
     checkpoint_every: int = 500
+    #: keep a scorable model (EMA weights, like ``out/model``) in ``out/checkpoints/step-NNNNNN``
+    #: every N steps (0: none), for ``dive-bench sweep``; unlike ``train_state.pt`` each is kept
+    save_every: int = option(0, value_type="int", low=0, flag="--save-every")
     data_root: str | None = None
     #: fp16 halves the bundled file; loading upcasts to float32 (the EMA weights lose ~1e-3 relative)
     save_dtype: str = option("fp32", choices=("fp32", "fp16"), flag="--save-dtype")
@@ -97,22 +102,47 @@ def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True)
         losses.append(loss.item())
         if step % 50 == 0:
             bar.set_postfix(loss=f"{sum(losses[-200:]) / len(losses[-200:]):.4f}")
+        if cfg.save_every and (step + 1) % cfg.save_every == 0:
+            # before the state: a run killed in between recomputes this step, bit-identically
+            keep_checkpoint(ema, sched, cfg, data, out, losses, time.time() - t0, step + 1)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             save_state(state_path, {"model": model.state_dict(), "ema": ema.state_dict(),
                                     "opt": opt.state_dict(), "step": step + 1, "losses": losses,
                                     "elapsed": time.time() - t0})
     elapsed = time.time() - t0
-    return export_model(ema, sched, cfg, data, out / "model", losses, elapsed)
+    return export_model(ema, sched, cfg, data, out / "model", losses, elapsed, step=cfg.steps)
 
 
-def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses: list[float], elapsed: float) -> Path:
+def checkpoint_folder(out: Path, step: int) -> Path:
+    """Where ``--save-every`` keeps the model of ``step`` (zero-padded: folders sort by step)."""
+    return Path(out) / "checkpoints" / f"step-{step:06d}"
+
+
+def keep_checkpoint(ema, sched, cfg: ClassDiTTrainConfig, data, out: Path, losses: list[float], elapsed: float,
+                    step: int) -> Path:
+    """Export the EMA of ``step`` into a temporary folder, then rename it: a sweep never sees half
+    a checkpoint, and a resumed run that reaches the step again replaces it with the same weights."""
+    dest = checkpoint_folder(out, step)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    export_model(ema, sched, cfg, data, tmp, losses, elapsed, step=step)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)
+    return dest
+
+
+def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses: list[float], elapsed: float,
+                 step: int | None = None) -> Path:
+    """Write the EMA weights as a diffusers folder with dive_bench.json (``step``: the training
+    step they are from, which ``dive-bench sweep`` orders checkpoints by) and a model card."""
+    step = cfg.steps if step is None else step
     dest.mkdir(parents=True, exist_ok=True)
     export = copy.deepcopy(ema)
     untie(export)
     (export.half() if cfg.save_dtype == "fp16" else export).save_pretrained(dest)
     sched.save_pretrained(dest)
     meta = {"adapter": "dit", "dataset": cfg.dataset, "class_names": list(data.class_names),
-            "image_shape": list(data.image_shape), "train_config": asdict(cfg)}
+            "image_shape": list(data.image_shape), "train_config": asdict(cfg), "step": step}
     (dest / "dive_bench.json").write_text(json.dumps(meta, indent=2))
     n_params = sum(p.numel() for p in export.parameters())
     final = sum(losses[-200:]) / max(len(losses[-200:]), 1)
@@ -123,7 +153,8 @@ def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses:
         f"- Data: {cfg.dataset} train split ("
         + ("fresh composites every step" if hasattr(data, "sample_batch") else f"{len(data)} images")
         + f", {'x'.join(map(str, data.image_shape))}).\n"
-        f"- Training: {cfg.steps} steps, batch {cfg.batch_size}, AdamW lr {cfg.lr} (warmup {cfg.warmup}), "
+        + (f"- Checkpoint: the EMA weights at step {step} of {cfg.steps}.\n" if step != cfg.steps else "")
+        + f"- Training: {cfg.steps} steps, batch {cfg.batch_size}, AdamW lr {cfg.lr} (warmup {cfg.warmup}), "
         f"class dropout {cfg.class_dropout}, EMA {cfg.ema_decay}, seed {cfg.seed}; weights are the EMA, "
         f"stored as {cfg.save_dtype}" + (" (diffusers loads them as float32)" if cfg.save_dtype == "fp16" else "")
         + ".\n"
@@ -131,5 +162,6 @@ def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses:
         f"- Command: `dive-bench train class-dit --dataset {cfg.dataset} --preset {cfg.preset} "
         f"--steps {cfg.steps} --batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed} "
         f"--threads {torch.get_num_threads()}" + (" --save-dtype fp16" if cfg.save_dtype == "fp16" else "")
+        + (f" --save-every {cfg.save_every}" if cfg.save_every else "")
         + " --out DIR`\n")
     return dest
