@@ -159,7 +159,8 @@ def resolve(model: str, task_name: str, options: dict, *, out: Path | None, item
     if getattr(task, "dev", None):
         guard_task = TASKS.get(task.dev)
         data = guard_task.load(data_root)
-    ids = list(range(min(len(data), limit or len(data) if guard_task is task else len(data), split["auto"]["guard"])))
+    available = min(len(data), limit or len(data)) if guard_task is task else len(data)  # --limit: the run's items
+    ids = list(range(min(available, split["auto"]["guard"])))
     if guard_task is not task:
         labels = [guard_task.target(data, i) for i in ids]
     seeds = [item_seed(seed, guard_task.name, i) for i in ids]

@@ -1,6 +1,9 @@
-"""``dive-bench plot cost RUN...``: Table IV and cost against K from run.json files, plus a PNG.
+"""``dive-bench plot cost RUN...``: Table IV and cost against K from run.json files, plus a PNG;
+``dive-bench plot sweep DIR``: a checkpoint sweep's SWEEP.md and sweep.png again, from its stored
+run.json files (e.g. ``leaderboards/sweep-fmnist-s``, whose checkpoints are not shipped).
 
-Reads run.json files only (no torch, no model): ``scaling`` builds the tables, matplotlib draws.
+Reads run.json files only (no torch, no model): ``scaling`` / ``sweep_report`` build the tables,
+matplotlib draws.
 """
 
 from __future__ import annotations
@@ -36,6 +39,14 @@ def cmd_plot_cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot_sweep(args: argparse.Namespace) -> int:
+    from .sweep_report import write_report
+
+    md, png = write_report(args.dir, title=args.title)
+    print(f"wrote {md} and {png}")
+    return 0
+
+
 def add_plot_parser(sub) -> None:
     pl = sub.add_parser("plot", help="figures from run.json files (cost: Table IV and cost vs classes K)")
     kinds = pl.add_subparsers(dest="kind", required=True)
@@ -44,3 +55,7 @@ def add_plot_parser(sub) -> None:
     c.add_argument("--png", help="write the plot here (PNG)")
     c.add_argument("--out", help="write the Markdown here instead of stdout")
     c.set_defaults(func=cmd_plot_cost)
+    s = kinds.add_parser("sweep", help="a checkpoint sweep's SWEEP.md and sweep.png from its run.json files")
+    s.add_argument("dir", help="the sweep's --out folder (score/*/run.json, fidelity/*/run.json)")
+    s.add_argument("--title", default="Checkpoint sweep", help="the page's title")
+    s.set_defaults(func=cmd_plot_sweep)
