@@ -133,6 +133,23 @@ def test_numbers_cost_tables_are_up_to_date(tmp_path, monkeypatch):
     assert (tmp_path / "n.md").read_text() == expected.read_text()
 
 
+def test_shipped_sweep_page_is_up_to_date(tmp_path):
+    """leaderboards/sweep-fmnist-s/SWEEP.md must be what `dive-bench plot sweep` renders from the
+    sweep's stored run.json files (leaderboards/sweep_runs.sh); its checkpoints are not shipped."""
+    import shutil
+
+    stored = ROOT / "leaderboards" / "sweep-fmnist-s"
+    if not (stored / "SWEEP.md").exists():
+        pytest.skip("no sweep stored yet")
+    copy_ = tmp_path / "sweep"
+    shutil.copytree(stored, copy_, ignore=shutil.ignore_patterns("SWEEP.md", "sweep.png"))
+    assert main(["plot", "sweep", str(copy_), "--title", "Checkpoint sweep: dit-fmnist-s recipe, fmnist"]) == 0
+    assert (copy_ / "SWEEP.md").read_text() == (stored / "SWEEP.md").read_text()
+    assert (copy_ / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    steps = sorted(int(p.name.split("-")[1]) for p in (stored / "score").iterdir())
+    assert steps == [500, 1000, 1500, 2000, 2500, 3000]
+
+
 def test_detection_check_is_paired_over_images():
     """AP regressions are judged by a paired image bootstrap on the stored detections."""
     from dive_bench.data.canvas import load_canvas
