@@ -10,10 +10,11 @@ exhaustive accuracy on the dev splits (README, "Large label spaces").
 
 Accuracy guard (``accuracy_guard``): DIVE is cheapest because it scores few classes, and its search
 can miss the class enumeration would pick. So when DIVE is the cheapest, DIVE and adaptive
-enumeration are run on the first ``guard`` images of the run (default 30; no labels are read) and
-an image where enumeration's answer scores strictly lower on the full probe set than DIVE's answer
-is a *search miss*; DIVE is kept with at most ``guard_misses`` misses (default 1), else the
-cheapest enumeration is taken. Both scores are mean errors over the same probes, so they compare
+enumeration are run on ``guard`` images (default 30): the task's dev split when it has one, judged
+by accuracy (DIVE is kept while its losses exceed its wins by at most ``guard_misses``, default
+1), else the run's own first images with no labels, where an image on which enumeration's answer
+scores strictly lower on the full probe set than DIVE's is a *search miss* (at most
+``guard_misses`` allowed). Both scores are mean errors over the same probes, so they compare
 directly (a snapped label's monitor value is its enumeration score).
 
 A run of ``auto`` *is* a run of the chosen method and config (same key, resumable and comparable
@@ -52,7 +53,7 @@ from .tasks import TASKS
 CHOICE_FILE = "method_choice.json"
 #: auto's own options (not a method's): images of the accuracy guard (0: off), misses it allows
 GUARD_OPTIONS = {"guard": ("--guard", 30, "0 switches the accuracy guard off"),
-                 "guard_misses": ("--guard-misses", 1, "DIVE is kept with at most this many search misses")}
+                 "guard_misses": ("--guard-misses", 1, "DIVE is kept with at most this many misses (net of wins on a dev split)")}
 #: relative tolerance below which enumeration's score does not count as beating DIVE's
 MISS_TOLERANCE = 1e-6
 GUARD_RULE = ("search miss: adaptive enumeration's answer scores strictly lower than DIVE's answer on all probes "
