@@ -57,38 +57,41 @@ def cmd_train(args: argparse.Namespace) -> int:
         dest = train_feature_extractor(cfg, Path(args.out), resume=not args.no_resume)
         print(f"feature extractor written to {dest} (use it as --feature-extractor classifier:{dest})")
         return 0
-    if args.kind != "class-dit":
-        raise DiveBenchError(f"unknown training kind {args.kind!r}; available: class-dit, layout, layout-prior, "
-                             "feature-extractor")
+    if args.kind not in ("class-dit", "class-unet"):
+        raise DiveBenchError(f"unknown training kind {args.kind!r}; available: class-dit, class-unet, layout, "
+                             "layout-prior, feature-extractor")
     from .training.class_dit import ClassDiTTrainConfig, train_class_dit
 
     # only the options given: the config's defaults (the bundled models' recipe) fill the rest, so
     # Python and the CLI train the same default model; --steps 0 is refused by the config
     opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
-    cfg = ClassDiTTrainConfig(dataset=args.dataset or "digits", preset=args.preset, seed=args.seed,
+    architecture = args.kind.removeprefix("class-")
+    preset = args.preset or ("s" if architecture == "unet" else "xs")
+    cfg = ClassDiTTrainConfig(dataset=args.dataset or "digits", preset=preset, architecture=architecture, seed=args.seed,
                               data_root=args.data_root, save_dtype=args.save_dtype, save_every=args.save_every, **opts)
     dest = train_class_dit(cfg, Path(args.out), resume=not args.no_resume)
-    print(f"model written to {dest} (use it as dit:{dest})")
+    print(f"model written to {dest} (use it as {architecture}:{dest})")
     return 0
 
 
 def add_train_parser(sub) -> None:
     """The ``train`` sub-command of ``sub`` (argparse sub-parsers)."""
     t = sub.add_parser("train", help="train a reference checkpoint")
-    t.add_argument("kind", help="class-dit, layout, layout-prior, feature-extractor")
+    t.add_argument("kind", help="class-dit, class-unet, layout, layout-prior, feature-extractor")
     t.add_argument("--out", required=True, help="output folder (layout-prior: the layout model's folder)")
     t.add_argument("--decoupled", action="store_true", help="layout-prior: separate class and box priors")
     t.add_argument("--dataset", default=None, help="class-dit default digits; feature-extractor default fmnist")
-    t.add_argument("--preset", default="xs", help="xs, s, b, m (see dive_bench/models/class_dit.py)")
+    t.add_argument("--preset", default=None, help="class-dit: xs (default), s, b, m (dive_bench/models/class_dit.py); "
+                                                   "class-unet: s (default; dive_bench/models/class_unet.py)")
     t.add_argument("--steps", type=int, default=None, help="class-dit default 2000")
     t.add_argument("--batch-size", type=int, default=None, help="class-dit default 64")
     t.add_argument("--lr", type=float, default=None, help="class-dit default 1e-3; layout 3e-4")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--width", type=int, default=None, help="layout / layout-prior: transformer width (default 128)")
     t.add_argument("--save-dtype", choices=["fp32", "fp16"], default="fp32",
-                   help="class-dit, layout: precision of the exported weights (fp16 halves the file; loading upcasts)")
+                   help="class-dit, class-unet, layout: precision of the exported weights (fp16 halves the file; loading upcasts)")
     t.add_argument("--save-every", type=int, default=0, metavar="N",
-                   help="class-dit: also keep the EMA model every N steps in OUT/checkpoints/step-NNNNNN (a dit:PATH "
+                   help="class-dit, class-unet: also keep the EMA model every N steps in OUT/checkpoints/step-NNNNNN (a dit:PATH "
                         "folder each, for `dive-bench sweep OUT`; 0: none)")
     t.add_argument("--data-root")
     t.add_argument("--device", default="cpu", help="layout-prior: cpu or cuda (results differ from CPU only by float rounding)")

@@ -1,4 +1,6 @@
-"""Train a small class-conditional DiT (tied label table, CFG null row, EMA).
+"""Train a small class-conditional model: a DiT (tied label table) or a UNet2DModel (the second
+architecture family, ``architecture="unet"``), both with a CFG null row and EMA weights. One loop
+serves both so the two families differ only in the network, not the recipe.
 
 Every step draws its batch, timesteps and noise from a generator seeded by (seed, step), so a run
 resumed from a checkpoint continues exactly where it stopped.
@@ -22,7 +24,11 @@ from tqdm.auto import tqdm
 from ..constraints import option, validate
 from ..data import DATASETS
 from ..data.base import to_model_range
+from ..errors import DiveBenchError
+from ..models.class_dit import PRESETS as DIT_PRESETS
 from ..models.class_dit import build_class_dit, disable_internal_label_dropout, tie, untie
+from ..models.class_unet import PRESETS as UNET_PRESETS
+from ..models.class_unet import build_class_unet
 from .checkpointing import load_state, save_state
 from .common import optimizer_step
 
@@ -31,6 +37,8 @@ from .common import optimizer_step
 class ClassDiTTrainConfig:
     dataset: str = "digits"
     preset: str = "xs"
+    #: ``dit`` (models/class_dit.py presets) or ``unet`` (models/class_unet.py presets)
+    architecture: str = option("dit", choices=("dit", "unet"))
     steps: int = option(2000, value_type="int", low=1, flag="--steps")
     batch_size: int = option(64, value_type="int", low=1, flag="--batch-size")
     lr: float = option(1e-3, value_type="float", low=0, low_open=True, flag="--lr")
@@ -55,6 +63,10 @@ def _step_generator(seed: int, step: int) -> torch.Generator:
 def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True) -> Path:
     """Train and write ``out/model`` (EMA weights, diffusers format + model card). Returns that path."""
     validate(cfg)
+    presets = UNET_PRESETS if cfg.architecture == "unet" else DIT_PRESETS
+    if cfg.preset not in presets:
+        raise DiveBenchError(f"--preset {cfg.preset!r} is not a class-{cfg.architecture} preset; "
+                             f"choose one of {', '.join(presets)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = DATASETS.get(cfg.dataset)(split="train", root=cfg.data_root)
@@ -63,10 +75,14 @@ def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True)
     c, h, w = data.image_shape
     sampler = getattr(data, "sample_batch", None)
     torch.manual_seed(cfg.seed)  # the initial weights are part of what the seed fixes
-    model = build_class_dit(cfg.preset, num_classes=data.num_classes, sample_size=h, in_channels=c)
-    disable_internal_label_dropout(model)
-    ema = copy.deepcopy(model).eval().requires_grad_(False)
-    tie(ema)
+    if cfg.architecture == "unet":
+        model = build_class_unet(cfg.preset, num_classes=data.num_classes, sample_size=h, in_channels=c)
+        ema = copy.deepcopy(model).eval().requires_grad_(False)
+    else:
+        model = build_class_dit(cfg.preset, num_classes=data.num_classes, sample_size=h, in_channels=c)
+        disable_internal_label_dropout(model)
+        ema = copy.deepcopy(model).eval().requires_grad_(False)
+        tie(ema)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
     null_class = data.num_classes
@@ -96,7 +112,7 @@ def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True)
         t = torch.randint(0, 1000, (cfg.batch_size,), generator=g)
         noise = torch.randn(x0.shape, generator=g)
         x_t = sched.add_noise(x0, noise, t)
-        pred = model(x_t, timestep=t, class_labels=y).sample[:, :c]
+        pred = model(x_t, t, class_labels=y).sample[:, :c]
         loss = F.mse_loss(pred, noise)
         optimizer_step(model, ema, opt, loss, step=step, lr=cfg.lr, warmup=cfg.warmup, ema_decay=cfg.ema_decay)
         losses.append(loss.item())
@@ -138,18 +154,27 @@ def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses:
     step = cfg.steps if step is None else step
     dest.mkdir(parents=True, exist_ok=True)
     export = copy.deepcopy(ema)
-    untie(export)
+    unet = cfg.architecture == "unet"
+    if not unet:
+        untie(export)
     (export.half() if cfg.save_dtype == "fp16" else export).save_pretrained(dest)
     sched.save_pretrained(dest)
-    meta = {"adapter": "dit", "dataset": cfg.dataset, "class_names": list(data.class_names),
+    meta = {"adapter": cfg.architecture, "dataset": cfg.dataset, "class_names": list(data.class_names),
             "image_shape": list(data.image_shape), "train_config": asdict(cfg), "step": step}
+    if unet:  # UNet2DModel has no null row of its own: the adapter needs to know which row it is
+        meta["null_class_index"] = data.num_classes
     (dest / "dive_bench.json").write_text(json.dumps(meta, indent=2))
     n_params = sum(p.numel() for p in export.parameters())
     final = sum(losses[-200:]) / max(len(losses[-200:]), 1)
+    if unet:
+        arch = (f"diffusers `UNet2DModel`, {n_params:,} parameters, class table added to the timestep embedding "
+                f"({data.num_classes} classes + CFG null row {data.num_classes})")
+    else:
+        arch = (f"diffusers `DiTTransformer2DModel`, {n_params:,} parameters, tied label table "
+                f"({data.num_classes} classes + CFG null row)")
     (dest / "README.md").write_text(
-        f"# Class-conditional DiT ({cfg.dataset}, preset {cfg.preset})\n\n"
-        f"- Architecture: diffusers `DiTTransformer2DModel`, {n_params:,} parameters, tied label table "
-        f"({data.num_classes} classes + CFG null row), eps-prediction, linear betas, 1000 steps.\n"
+        f"# Class-conditional {'UNet' if unet else 'DiT'} ({cfg.dataset}, preset {cfg.preset})\n\n"
+        f"- Architecture: {arch}, eps-prediction, linear betas, 1000 steps.\n"
         f"- Data: {cfg.dataset} train split ("
         + ("fresh composites every step" if hasattr(data, "sample_batch") else f"{len(data)} images")
         + f", {'x'.join(map(str, data.image_shape))}).\n"
@@ -159,7 +184,7 @@ def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses:
         f"stored as {cfg.save_dtype}" + (" (diffusers loads them as float32)" if cfg.save_dtype == "fp16" else "")
         + ".\n"
         f"- Final training loss (mean of last 200 steps): {final:.4f}. Wall time: {elapsed:.0f} s on CPU.\n"
-        f"- Command: `dive-bench train class-dit --dataset {cfg.dataset} --preset {cfg.preset} "
+        f"- Command: `dive-bench train class-{cfg.architecture} --dataset {cfg.dataset} --preset {cfg.preset} "
         f"--steps {cfg.steps} --batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed} "
         f"--threads {torch.get_num_threads()}" + (" --save-dtype fp16" if cfg.save_dtype == "fp16" else "")
         + (f" --save-every {cfg.save_every}" if cfg.save_every else "")
