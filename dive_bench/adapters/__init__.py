@@ -57,6 +57,8 @@ for _ckpt in (
     BundledCheckpoint("dit-digits-xs", "dit", "dit-digits-xs", "tiny DiT on 8x8 digits (unit tests, demo)"),
     BundledCheckpoint("dit-fmnist-s", "dit", "dit-fmnist-s", "small DiT on Fashion-MNIST (patch 4, width 32, depth 2)"),
     BundledCheckpoint("dit-fmnist-b", "dit", "dit-fmnist-b", "larger DiT on Fashion-MNIST (patch 4, width 64, depth 4)"),
+    BundledCheckpoint("dit-fmnist-s-1k", "dit", "dit-fmnist-s-1k",
+                      "dit-fmnist-s's recipe stopped at 1,000 of 3,000 steps (a shorter-trained row for Table VI)"),
     BundledCheckpoint("dit-numbers-10", "dit", "dit-numbers-10",
                       "DiT on numbers-10: 0-9 from digit glyphs, 16x16 (numbers-1000's architecture, fp16 file)"),
     BundledCheckpoint("dit-numbers-100", "dit", "dit-numbers-100",
