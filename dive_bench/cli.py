@@ -110,10 +110,11 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from .report import leaderboard_markdown, load_runs
+    from .compare import leaderboard_page
+    from .report import load_runs
 
     runs = load_runs(args.runs)
-    text = leaderboard_markdown(runs, title=args.title, sources=args.runs)
+    text = leaderboard_page(runs, title=args.title, sources=args.runs)
     if args.out:
         from .report import write_leaderboard
 

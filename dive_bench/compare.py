@@ -41,9 +41,9 @@ from .agreement import agreement_section, pairwise_section, percentile_interval
 from .configs import num_probes
 from .errors import DiveBenchError
 from .fidelity.report import DIRECTION as FIDELITY_DIRECTION, ORDER as FIDELITY_ORDER
-from .report import best_of_duplicates, load_runs
+from .report import best_of_duplicates, leaderboard_markdown, load_runs
 from .scaling import row_name
-from .spec import Protocol, RunResult
+from .spec import Protocol, RunResult, generated_task_parts
 from .tables import Column, best_of, markdown_table
 
 SCORE_METHODS = ("dive", "enumerate")
@@ -91,6 +91,21 @@ def fidelity_key(run: dict) -> str:
     return json.dumps([p.task, p.task_version, p.items_sha256, cfg], sort_keys=True, default=str)
 
 
+def is_self_consistency(run: dict) -> bool:
+    """A score run on samples its own model generated (a ``generated:`` task of that checkpoint)."""
+    parts = generated_task_parts(run.get("task", ""))
+    return parts is not None and model_id(run).startswith(parts[0])
+
+
+def self_consistency_key(run: dict) -> str:
+    """What self-consistency runs of different models share when comparable: the sample
+    configuration (the name's second part), task version, item set, method and its config, seed
+    and precision -- everything but the model and so the samples."""
+    p = Protocol.of_run(run).as_dict()
+    p["task"] = generated_task_parts(run["task"])[1]
+    return json.dumps([p, run.get("seed"), _precision(run)], sort_keys=True, default=str)
+
+
 def _rank(run: dict) -> tuple:
     return (run.get("status") == "complete", run.get("n_done") or 0, run.get("created") or "", run.get("_path", ""))
 
@@ -116,8 +131,11 @@ class ComparisonTable:
     extra: dict[str, dict[str, dict]] = field(default_factory=dict)
     fidelity: dict[str, dict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: self-consistency columns: label -> model id -> run (the model scored on its own samples)
+    consistency: dict[str, dict[str, dict]] = field(default_factory=dict)
 
     def runs(self) -> list[dict]:
+        """The runs whose models are rows (self-consistency runs add columns, never rows)."""
         return [*self.score.values(), *(r for col in self.extra.values() for r in col.values()),
                 *self.fidelity.values()]
 
@@ -161,7 +179,15 @@ def build_tables(runs: list[dict]) -> tuple[list[ComparisonTable], list[str]]:
     runs = best_of_duplicates(runs)
     notes = [f"{r.get('_path', r['model'])}: method {r.get('method')!r} is neither a score nor a fidelity run; "
              "left out." for r in runs if r.get("method") not in (*SCORE_METHODS, "fidelity")]
-    score = [r for r in runs if r.get("method") in SCORE_METHODS]
+    generated = [r for r in runs if r.get("method") in SCORE_METHODS and generated_task_parts(r.get("task", ""))]
+    notes += [f"{r.get('_path', r['model'])}: `{r['model']}` scored on another model's samples ({r['task']}); only "
+              "self-consistency (a model on its own samples) has a column; left out."
+              for r in generated if not is_self_consistency(r)]
+    by_consistency: dict[str, list[dict]] = defaultdict(list)
+    for r in generated:
+        if is_self_consistency(r):
+            by_consistency[self_consistency_key(r)].append(r)
+    score = [r for r in runs if r.get("method") in SCORE_METHODS and not generated_task_parts(r.get("task", ""))]
     if not score:
         raise DiveBenchError("no DIVE or enumeration run.json among the given files: a comparison table needs a "
                              "discriminative score per model (fidelity runs alone: `dive-bench leaderboard`)")
@@ -192,6 +218,10 @@ def build_tables(runs: list[dict]) -> tuple[list[ComparisonTable], list[str]]:
             paired.add(key)
             fidelity = _one_per_model(by_fidelity[key], table_notes) if key else {}
             table = ComparisonTable(model_kind(rs[0]), main, extra, fidelity, list(table_notes))
+            rows = set(main) | set(fidelity)
+            table.consistency = {_consistency_label(cs): _one_per_model(cs, table.notes)
+                                 for _, cs in sorted(by_consistency.items())
+                                 if {model_id(r) for r in cs} & rows}
             tables.append(_check_one_kind(table))
     for key in sorted(set(by_fidelity) - paired):
         fs = by_fidelity[key]
@@ -200,6 +230,12 @@ def build_tables(runs: list[dict]) -> tuple[list[ComparisonTable], list[str]]:
                      f"{fs[0]['method_config'].get('feature_extractor')}) share no model with any DIVE or enumeration "
                      "run given: no table shows them.")
     return tables, notes
+
+
+def _consistency_label(runs: list[dict]) -> str:
+    """The column's name: the recovering method and how many samples per model."""
+    r = runs[0]
+    return f"Self-consistency ({row_name(r)}, {r.get('n_items')} samples)"
 
 
 # -- Markdown ----------------------------------------------------------------------------------
@@ -265,6 +301,7 @@ def table_markdown(table: ComparisonTable) -> str:
         headers[name] = f"{name}{where if _metric_order(name)[0] < 2 else ''} {'↑' if better else '↓'}"
     score_columns = {label: table.score, **table.extra}
     rows = []
+    consistency_headers = {c: f"{c}: {unit} [95% CI]" for c in table.consistency}
     for mid in table.models():
         params = int((table.run_of(mid).get("model_info") or {}).get("params") or 0)
         row = {"Model": table.name(mid), "#Params": f"{params / 1e6:.2f}M" if params else None}
@@ -275,6 +312,9 @@ def table_markdown(table: ComparisonTable) -> str:
         for col, runs in score_columns.items():
             if mid in runs:
                 row[f"{col}: {unit} [95% CI]"] = _score_cell(runs[mid])
+        for col, runs in table.consistency.items():
+            if mid in runs:
+                row[consistency_headers[col]] = _score_cell(runs[mid])
         timings = (table.score.get(mid) or {}).get("timings") or {}
         if timings.get("evaluations_per_item"):
             row[f"{label}: evaluations / image"] = f"{timings['evaluations_per_item']:,.0f}"
@@ -285,6 +325,7 @@ def table_markdown(table: ComparisonTable) -> str:
     columns = ["Model", "#Params",
                *(Column(headers[n], best_of(b) if bold else None) for n, b in metrics.items()),
                *(Column(f"{c}: {unit} [95% CI]", best_of(higher) if bold else None) for c in score_columns),
+               *(Column(h, best_of(higher) if bold else None) for h in consistency_headers.values()),
                f"{label}: evaluations / image", f"{label}: s / image"]
     return markdown_table(columns, rows)
 
@@ -300,7 +341,8 @@ def _caption(table: ComparisonTable) -> str:
     what = ("Accuracy in % with Wilson 95% intervals" if _score_metric(table)[0] == "accuracy"
             else "COCO AP in % with bootstrap 95% intervals over images")
     return (f"**{p.task}** (v{p.task_version}), {run.get('n_items')} images (item set {p.items_sha256[:10]}), "
-            f"{probes}, seed {run.get('seed')}, {_precision(run)}: {row_name(run)}. {what}. {_fidelity_caption(table)}")
+            f"{probes}, seed {run.get('seed')}, {_precision(run)}: {row_name(run)}. {what}. {_fidelity_caption(table)}"
+            + _consistency_caption(table))
 
 
 def _fidelity_caption(table: ComparisonTable) -> str:
@@ -317,6 +359,19 @@ def _fidelity_caption(table: ComparisonTable) -> str:
             "and KID as mean ± std over splits/subsets"
             + ("; [...] after a fidelity value: 95% bootstrap interval over its generated samples (reference fixed)."
                if replicates else "."))
+
+
+def _consistency_caption(table: ComparisonTable) -> str:
+    if not table.consistency:
+        return ""
+    parts = []
+    for label, runs in table.consistency.items():
+        r = next(iter(runs.values()))
+        digest = generated_task_parts(r["task"])[1]
+        parts.append(f"{label}: each model scored on the first {r.get('n_items')} of its own samples, class i mod K "
+                     f"for sample i (task `generated:`, sample configuration {digest[:10]}), seed {r.get('seed')}, "
+                     f"{_precision(r)}; accuracy with Wilson 95% intervals")
+    return " " + "; ".join(parts) + "."
 
 
 def _settings(table: ComparisonTable) -> dict:
@@ -343,6 +398,25 @@ def _titles(tables: list[ComparisonTable]) -> list[str]:
     return titles
 
 
+def _table_blocks(tables: list[ComparisonTable], n_boot: int, seed: int, level: str, label: str) -> list[str]:
+    """A section per model kind (heading ``level``), each table captioned, with its agreement
+    statistics and pairwise tests below it."""
+    parts: list[str] = []
+    number = 0
+    titles = dict(zip(map(id, tables), _titles(tables)))
+    for kind, heading in SECTIONS.items():
+        chosen = [t for t in tables if t.kind == kind]
+        if not chosen:
+            continue
+        parts += [f"{level} {heading}", ""]
+        for table in chosen:
+            number += 1
+            parts += [f"{level}# {label} {number}: {titles[id(table)]}", "", _caption(table), "",
+                      table_markdown(table), ""]
+            parts += _below(table, n_boot, seed)
+    return parts
+
+
 def comparison_markdown(runs: list[dict], title: str = "Model comparison", sources: Sequence[str] | None = None,
                         n_boot: int = 1000, seed: int = 0) -> str:
     """The whole Markdown file: a section per model kind, each table with its agreement and
@@ -355,20 +429,37 @@ def comparison_markdown(runs: list[dict], title: str = "Model comparison", sourc
              + (f" ({', '.join(sources)})" if sources else "") + "; do not edit by hand. One row per model "
              "(checkpoint); rows of different protocols never share a table; the paper's Table VI. Bootstrap: "
              f"{n_boot} replicates (COCO AP: at most 200), seed {seed}.", ""]
-    number = 0
-    titles = dict(zip(map(id, tables), _titles(tables)))
-    for kind, heading in SECTIONS.items():
-        chosen = [t for t in tables if t.kind == kind]
-        if not chosen:
-            continue
-        parts += [f"## {heading}", ""]
-        for table in chosen:
-            number += 1
-            parts += [f"### Table {number}: {titles[id(table)]}", "", _caption(table), "", table_markdown(table), ""]
-            parts += _below(table, n_boot, seed)
+    parts += _table_blocks(tables, n_boot, seed, "##", "Table")
     if notes:
         parts += ["## Runs not shown", "", *(f"- {n}" for n in notes), ""]
     return "\n".join(parts)
+
+
+def comparison_sections(runs: list[dict], n_boot: int = 1000, seed: int = 0, min_models: int = 2) -> list[str]:
+    """The model-comparison section a leaderboard opens with (``leaderboard_page``): only the
+    tables in which at least ``min_models`` models have both a score and fidelity metrics -- the
+    pairings that compare models. A folder of runs also holds ablations (one model, many DIVE
+    configs), each of which would otherwise make a one-row table per fidelity protocol. No
+    fidelity run: no section."""
+    if not any(r.get("method") == "fidelity" for r in runs):
+        return []
+    tables = [t for t in build_tables(runs)[0] if len(set(t.score) & set(t.fidelity)) >= min_models]
+    if not tables:
+        return []
+    return ["## Model comparison (the paper's Table VI)", "",
+            f"Models compared on a discriminative score and on generative metrics, one row per checkpoint: every "
+            f"table below in which at least {min_models} models have both (rows of different protocols never share "
+            f"a table). Agreement: Kendall's tau-b and Spearman's rho between the DIVE ordering and each fidelity "
+            f"metric's, with {n_boot}-replicate bootstrap intervals (COCO AP: at most 200), seed {seed}.", "",
+            *_table_blocks(tables, n_boot, seed, "###", "Comparison")]
+
+
+def leaderboard_page(runs: list[dict], title: str = "dive_bench leaderboard", sources: list[str] | None = None,
+                     n_boot: int = 1000, seed: int = 0) -> str:
+    """``dive-bench leaderboard``: the model comparison first (the suite's main table), then
+    every protocol's method table and the fidelity tables (``report.leaderboard_markdown``)."""
+    return leaderboard_markdown(runs, title=title, sources=sources,
+                                lead=comparison_sections(best_of_duplicates(runs), n_boot, seed))
 
 
 def _below(table: ComparisonTable, n_boot: int, seed: int) -> list[str]:

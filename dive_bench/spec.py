@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,17 @@ LEGACY_PRIMARY = ("accuracy", "ap")
 
 def _sha(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+#: a ``generated:`` task's stored name (tasks/generated.py): generating model, sample configuration
+GENERATED_TASK = re.compile(r"generated:([0-9a-f]{16})\.([0-9a-f]{16})")
+
+
+def generated_task_parts(task: str) -> tuple[str, str] | None:
+    """(generator sha256 prefix, samples digest prefix) of a ``generated:`` task name, else None.
+    Here, not in tasks/, so readers of run.json files (``compare``) need no task code."""
+    m = GENERATED_TASK.fullmatch(task or "")
+    return (m.group(1), m.group(2)) if m else None
 
 
 def items_sha256(item_ids: list[int] | tuple[int, ...]) -> str:

@@ -307,11 +307,17 @@ def _sandboxed(tmp_path: Path, *args: str) -> tuple[int, list[str]]:
     return result["rc"], result["opened"]
 
 
-COMPARE_RUNS = ["dit-fmnist-b-dive", "dit-fmnist-s-dive", "dit-fmnist-b-enumerate", "dit-fmnist-s-enumerate",
-                "dit-fmnist-b-fidelity", "dit-fmnist-s-fidelity"]
+#: the model comparison LEADERBOARD.md opens with: model -> (its DIVE run, its fidelity run), all
+#: under leaderboards/runs (leaderboards/reference_runs.sh, table6_runs.sh, layout_table6_runs.sh)
+TABLE6 = {
+    "dit-fmnist-s": ("dit-fmnist-s-dive", "dit-fmnist-s-fidelity"),
+    "dit-fmnist-b": ("dit-fmnist-b-dive", "dit-fmnist-b-fidelity"),
+    "dit-fmnist-s-1k": ("dit-fmnist-s-1k-dive", "dit-fmnist-s-1k-fidelity"),
+    "unet-fmnist-s": ("unet-fmnist-s-dive", "unet-fmnist-s-fidelity"),
+}
+STORED = pytest.mark.skipif(not (RUNS / "dit-fmnist-b-fidelity").is_dir(), reason="no stored reference runs")
 
 
-@pytest.mark.skipif(not (RUNS / "dit-fmnist-b-fidelity").is_dir(), reason="no stored reference runs")
 def _repository_files(opened: list[str]) -> list[str]:
     """Files of the repository that were opened, leaving out the Python installation's own (CI's
     fresh venv lives inside the checkout, at .ci-venv: its package metadata is not the repo's)."""
@@ -319,51 +325,58 @@ def _repository_files(opened: list[str]) -> list[str]:
     return [p for p in opened if p.startswith(str(ROOT)) and not str(Path(p).resolve()).startswith(installs)]
 
 
-def test_compare_reads_run_json_files_only(tmp_path):
-    """Copies of the runs, without any model: imports of torch, adapters, models and tasks fail, and
-    the only files opened are the run.json copies and the output."""
-    for name in COMPARE_RUNS:
-        shutil.copytree(RUNS / name, tmp_path / "runs" / name)
-    rc, opened = _sandboxed(tmp_path, "compare", *(f"runs/{n}" for n in COMPARE_RUNS), "--out", "out.md",
-                            "--title", "Model comparison (Table VI)")
+def _comparison_section(md: str) -> str:
+    """LEADERBOARD.md's model comparison: from its heading to the first protocol table."""
+    return md.split("## Model comparison", 1)[1].split("\n## Table 1:", 1)[0]
+
+
+@STORED
+def test_leaderboard_renders_from_run_json_files_alone(tmp_path):
+    """A copy of leaderboards/runs with no model anywhere: imports of torch, adapters, models and
+    tasks fail, the only files opened are run.json copies and the output, and the page (the model
+    comparison included) is the stored LEADERBOARD.md."""
+    shutil.copytree(RUNS, tmp_path / "runs", ignore=shutil.ignore_patterns("shards", "samples"))
+    rc, opened = _sandboxed(tmp_path, "leaderboard", "runs", "--out", "out.md")
     assert rc == 0
     ours = [p for p in opened if not Path(p).is_absolute() or p.startswith(str(tmp_path))]
-    assert sorted(ours) == sorted([*(f"runs/{n}/run.json" for n in COMPARE_RUNS), "out.md"])
+    assert ours and all(p == "out.md" or (p.startswith("runs/") and p.endswith("/run.json")) for p in ours), ours
     # nothing of the repository (bundled weights, assets), no weights or caches anywhere; the rest is
     # the Python installation's own files (package metadata, time zones)
     assert not _repository_files(opened) + [p for p in opened if p.endswith((".safetensors", ".pth", ".pt", ".npz"))]
-    ours, stored = (tmp_path / "out.md").read_text(), (ROOT / "leaderboards" / "COMPARE.md").read_text()
-    assert ours.split("## ", 1)[1] == stored.split("## ", 1)[1]  # all but the header naming the paths
+    ours, stored = (tmp_path / "out.md").read_text(), (ROOT / "leaderboards" / "LEADERBOARD.md").read_text()
+    assert "## Model comparison" in ours
+    assert ours.split("\n## ", 1)[1] == stored.split("\n## ", 1)[1]  # all but the header naming the folder
 
 
-def test_compare_of_detection_runs_loads_no_torch(tmp_path):
-    for r in (_layout_run("lay-s", 1, 2), _layout_run("lay-b", 2, 5)):
-        (tmp_path / r["model"]).mkdir()
-        (tmp_path / r["model"] / "run.json").write_text(json.dumps(r))
-    rc, opened = _sandboxed(tmp_path, "compare", "lay-s", "lay-b", "--bootstrap", "20", "--out", "out.md")
-    assert rc == 0 and not _repository_files(opened)
-    assert "paired image bootstrap (20)" in (tmp_path / "out.md").read_text()
-
-
-@pytest.mark.skipif(not (RUNS / "dit-fmnist-b-fidelity").is_dir(), reason="no stored reference runs")
-def test_stored_comparison_is_up_to_date_and_agrees_with_the_runs(tmp_path, monkeypatch):
-    """leaderboards/COMPARE.md is what leaderboards/compare.sh makes, and its cells are the run.json numbers."""
-    monkeypatch.chdir(ROOT)
-    args = [arg for arg in (ROOT / "leaderboards" / "compare.sh").read_text().split() if arg.startswith('"$R/')]
-    paths = [f"leaderboards/runs/{a.strip(chr(34))[3:]}" for a in args]
-    assert [Path(p).name for p in paths] == COMPARE_RUNS
-    assert main(["compare", *paths, "--title", "Model comparison (Table VI)", "--out", str(tmp_path / "c.md")]) == 0
-    md = (ROOT / "leaderboards" / "COMPARE.md").read_text()
-    assert (tmp_path / "c.md").read_text() == md
-    header = _cells(md, "Model")
-    for size in ("s", "b"):
-        cells = {h: c.strip("*") for h, c in zip(header, _cells(md, f"`dit-fmnist-{size}`"))}
-        dive = json.loads((RUNS / f"dit-fmnist-{size}-dive" / "run.json").read_text())["metrics"]["accuracy"]
-        assert cells["DIVE: top-1 (%) [95% CI]"] == (f"{100 * dive['value']:.1f} [{100 * dive['ci_low']:.1f}, "
-                                                     f"{100 * dive['ci_high']:.1f}]")
-        fid = json.loads((RUNS / f"dit-fmnist-{size}-fidelity" / "run.json").read_text())
-        assert cells["fd_fmnist (fmnist-classifier, N=5000) ↓"] == f"{fid['metrics']['fd_fmnist']['value']:.2f}"
+@STORED
+def test_stored_comparison_agrees_with_the_runs():
+    """Every row of LEADERBOARD.md's class-conditional comparison is its run.json numbers, the
+    table holds exactly the TABLE6 models, and the stated tau of FD is the one of those numbers."""
+    md = _comparison_section((ROOT / "leaderboards" / "LEADERBOARD.md").read_text())
+    table = md.split("### Class-conditional models", 1)[1].split("### Layout", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    shown = [line.split("`")[1] for line in rows if "-fmnist" in line.split("|")[1] and " vs " not in line]
+    assert sorted(shown) == sorted(TABLE6)
+    header = _cells(table, "Model")
+    accuracy, fd = [], []
+    for model, (dive_dir, fid_dir) in TABLE6.items():
+        cells = {h: c.strip("*") for h, c in zip(header, _cells(table, f"`{model}`"))}
+        dive = json.loads((RUNS / dive_dir / "run.json").read_text())
+        fid = json.loads((RUNS / fid_dir / "run.json").read_text())
+        assert dive["model"] == fid["model"] == model
+        acc = dive["metrics"]["accuracy"]
+        assert cells["DIVE: top-1 (%) [95% CI]"] == f"{100 * acc['value']:.1f} [{100 * acc['ci_low']:.1f}, " \
+                                                    f"{100 * acc['ci_high']:.1f}]"
+        fd_cell = cells["fd_fmnist (fmnist-classifier, N=5000) ↓"]
+        assert fd_cell.split(" [")[0] == f"{fid['metrics']['fd_fmnist']['value']:.2f}"
+        assert len(fid["metrics"]["fd_fmnist"]["bootstrap"]) == 50  # the interval resamples generated samples
         assert cells["#Params"] == f"{fid['model_info']['params'] / 1e6:.2f}M"
+        accuracy.append(acc["value"])
+        fd.append(-fid["metrics"]["fd_fmnist"]["value"])  # lower is better: read in its better direction
+    tau = float(kendall_tau_b(np.array(accuracy), np.array(fd)))
+    fd_row = next(line for line in table.splitlines() if line.startswith("| fd_fmnist (lower is better)"))
+    assert _ci(_cells(table, "fd_fmnist (lower is better)")[2])[0] == pytest.approx(tau, abs=0.005), fd_row
+    assert _cells(table, "fd_fmnist (lower is better)")[1] == str(len(TABLE6))
 
 
 # -- fidelity runs store bootstrap replicates --------------------------------------------------

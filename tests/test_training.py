@@ -47,3 +47,42 @@ def test_save_dtype_fp16_halves_the_file_and_loads_as_float32(tmp_path):
     assert "--save-dtype fp16" in (half / "README.md").read_text()
     adapter = load_model(f"dit:{half}")
     assert next(adapter.transformer.parameters()).dtype == torch.float32
+
+
+def _unet_cfg(steps):
+    return ClassDiTTrainConfig(dataset="digits", preset="s", architecture="unet", steps=steps, batch_size=8,
+                               checkpoint_every=3, warmup=2)
+
+
+def test_class_unet_exports_a_unet_adapter_model_with_its_null_row_and_resumes(tmp_path):
+    """The second architecture family: the same loop trains a UNet2DModel whose class table has a
+    CFG null row; the export names the unet adapter and that row, so the vocabulary holds the 10
+    digit classes only and the null condition is row 10; resuming gives the same weights."""
+    import json
+
+    straight = train_class_dit(_unet_cfg(6), tmp_path / "a")
+    meta = json.loads((straight / "dive_bench.json").read_text())
+    assert meta["adapter"] == "unet" and meta["null_class_index"] == 10
+    adapter = load_model(f"unet:{straight}")
+    table = adapter.unet.class_embedding.weight
+    assert table.shape[0] == 11 and adapter.label_space.num_classes == 10
+    torch.testing.assert_close(adapter.vocabulary["class"], table[:10], rtol=0, atol=0)
+    torch.testing.assert_close(adapter.null_condition().view(-1), table[10], rtol=0, atol=0)
+    card = (straight / "README.md").read_text()
+    assert "UNet2DModel" in card and "dive-bench train class-unet" in card
+
+    train_class_dit(_unet_cfg(3), tmp_path / "b")
+    resumed = train_class_dit(_unet_cfg(6), tmp_path / "b")
+    a = load_file(straight / "diffusion_pytorch_model.safetensors")
+    b = load_file(resumed / "diffusion_pytorch_model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+
+
+def test_class_unet_refuses_a_dit_preset(tmp_path):
+    import pytest
+
+    from dive_bench.errors import DiveBenchError
+
+    with pytest.raises(DiveBenchError, match="not a class-unet preset; choose one of s"):
+        train_class_dit(ClassDiTTrainConfig(dataset="digits", preset="xs", architecture="unet", steps=1), tmp_path)
