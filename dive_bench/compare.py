@@ -435,22 +435,28 @@ def comparison_markdown(runs: list[dict], title: str = "Model comparison", sourc
     return "\n".join(parts)
 
 
-def comparison_sections(runs: list[dict], n_boot: int = 1000, seed: int = 0, min_models: int = 2) -> list[str]:
-    """The model-comparison section a leaderboard opens with (``leaderboard_page``): only the
-    tables in which at least ``min_models`` models have both a score and fidelity metrics -- the
-    pairings that compare models. A folder of runs also holds ablations (one model, many DIVE
-    configs), each of which would otherwise make a one-row table per fidelity protocol. No
-    fidelity run: no section."""
+def comparison_tables(runs: list[dict], min_models: int = 2) -> list[ComparisonTable]:
+    """The tables a leaderboard opens with: those in which at least ``min_models`` models have
+    both a score and fidelity metrics -- the pairings that compare models. A folder of runs also
+    holds ablations (one model, many DIVE configs), each of which would otherwise make a one-row
+    table per fidelity protocol. No fidelity run: no table."""
     if not any(r.get("method") == "fidelity" for r in runs):
         return []
-    tables = [t for t in build_tables(runs)[0] if len(set(t.score) & set(t.fidelity)) >= min_models]
+    return [t for t in build_tables(runs)[0] if len(set(t.score) & set(t.fidelity)) >= min_models]
+
+
+def comparison_sections(tables: list[ComparisonTable], n_boot: int = 1000, seed: int = 0,
+                        min_models: int = 2) -> list[str]:
+    """The leaderboard's model-comparison section for ``tables`` (:func:`comparison_tables`)."""
     if not tables:
         return []
     return ["## Model comparison (the paper's Table VI)", "",
             f"Models compared on a discriminative score and on generative metrics, one row per checkpoint: every "
-            f"table below in which at least {min_models} models have both (rows of different protocols never share "
-            f"a table). Agreement: Kendall's tau-b and Spearman's rho between the DIVE ordering and each fidelity "
-            f"metric's, with {n_boot}-replicate bootstrap intervals (COCO AP: at most 200), seed {seed}.", "",
+            f"table in which at least {min_models} models have both (rows of different protocols never share a "
+            f"table). Agreement: Kendall's tau-b and Spearman's rho between the DIVE ordering and each fidelity "
+            f"metric's, with {n_boot}-replicate bootstrap intervals (COCO AP: at most 200), seed {seed}. "
+            "Self-consistency columns (a model scored on its own samples, `--task generated:DIR`) are shown here "
+            "and not again in the protocol tables below.", "",
             *_table_blocks(tables, n_boot, seed, "###", "Comparison")]
 
 
@@ -458,8 +464,17 @@ def leaderboard_page(runs: list[dict], title: str = "dive_bench leaderboard", so
                      n_boot: int = 1000, seed: int = 0) -> str:
     """``dive-bench leaderboard``: the model comparison first (the suite's main table), then
     every protocol's method table and the fidelity tables (``report.leaderboard_markdown``)."""
-    return leaderboard_markdown(runs, title=title, sources=sources,
-                                lead=comparison_sections(best_of_duplicates(runs), n_boot, seed))
+    runs = best_of_duplicates(runs)
+    tables = comparison_tables(runs)
+    shown = {run_path(r) for t in tables for col in t.consistency.values() for r in col.values()}
+    return leaderboard_markdown(runs, title=title, sources=sources, lead=comparison_sections(tables, n_boot, seed),
+                                shown_in_lead=lambda r: run_path(r) in shown)
+
+
+def run_path(run: dict) -> str:
+    """Where a loaded run came from (``load_runs`` keeps it), else its key: an identity that
+    survives ``best_of_duplicates`` copying or re-selecting runs."""
+    return run.get("_path") or run.get("run_key") or f"object:{id(run)}"
 
 
 def _below(table: ComparisonTable, n_boot: int, seed: int) -> list[str]:

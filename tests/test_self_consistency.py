@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dive_bench.cli import main
-from dive_bench.compare import build_tables, comparison_markdown
+from dive_bench.compare import build_tables, comparison_markdown, leaderboard_page
 from dive_bench.errors import DiveBenchError
 from dive_bench.spec import generated_task_parts
 from dive_bench.tasks import TASKS
@@ -149,3 +149,9 @@ def test_compare_adds_a_self_consistency_column_and_leaves_out_cross_model_runs(
         cell = [c.strip() for c in row.strip("|").split("|")][col].strip("*")
         assert cell == f"{100 * acc['value']:.1f} [{100 * acc['ci_low']:.1f}, {100 * acc['ci_high']:.1f}]"
     assert "each model scored on the first 40 of its own samples" in md
+
+    # the leaderboard opens with this table; the generated: runs get no protocol table of their own
+    page = leaderboard_page(runs)
+    lead, _, protocols = page.partition("\n## Table 1:")
+    assert label in lead and protocols and "generated:" not in protocols
+    assert "m-xs" in protocols  # the DIVE runs still have theirs
