@@ -150,8 +150,10 @@ def test_compare_adds_a_self_consistency_column_and_leaves_out_cross_model_runs(
         assert cell == f"{100 * acc['value']:.1f} [{100 * acc['ci_low']:.1f}, {100 * acc['ci_high']:.1f}]"
     assert "each model scored on the first 40 of its own samples" in md
 
-    # the leaderboard opens with this table; the generated: runs get no protocol table of their own
+    # the leaderboard opens with this table; the self-consistency runs it shows get no protocol
+    # table of their own, the cross-model run (shown nowhere else) and the DIVE runs keep theirs
     page = leaderboard_page(runs)
     lead, _, protocols = page.partition("\n## Table 1:")
-    assert label in lead and protocols and "generated:" not in protocols
-    assert "m-xs" in protocols  # the DIVE runs still have theirs
+    assert label in lead and "m-xs" in protocols
+    assert [line for line in protocols.splitlines() if line.startswith("## Table") and "generated:" in line] == [
+        f"## Table 2: generated:{sha['m-s'][:16]}.{samples}"]
