@@ -3,9 +3,12 @@
 # section) beyond leaderboards/reference_runs.sh's two DiTs: dit-fmnist-s-1k (the small DiT's recipe
 # stopped at 1,000 of 3,000 steps) and unet-fmnist-s (another architecture family: a UNet2DModel
 # through the `unet` adapter), each scored by DIVE and exhaustive enumeration under the reference
-# protocol, and the fidelity runs of all four with 50 bootstrap replicates over the generated
-# samples (the agreement intervals resample them). CPU, one torch thread per job, two jobs at a time:
-# about 75 minutes on 2 cores. DB is the command (default dive-bench).
+# protocol; the fidelity runs of all four with 50 bootstrap replicates over the generated samples
+# (the agreement intervals resample them); and each model's self-consistency: exhaustive
+# enumeration (the reference probes) of the first 500 of its own fidelity samples, 50 per class
+# (--task generated:, which reads the samples the fidelity run left in its folder; they are
+# gitignored). CPU, one torch thread per job, two jobs at a time: about 90 minutes on 2 cores.
+# DB is the command (default dive-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -25,6 +28,8 @@ FID=(--reference fmnist --num-samples 5000 --feature-extractor fmnist-classifier
   "${DB[@]}" score unet-fmnist-s "${P[@]}" "${ENUM[@]}" --out $R/unet-fmnist-s-enumerate
   for m in dit-fmnist-s dit-fmnist-b dit-fmnist-s-1k unet-fmnist-s; do
     "${DB[@]}" fidelity $m "${FID[@]}" --out $R/$m-fidelity
+    "${DB[@]}" score $m --task generated:$R/$m-fidelity --limit 500 --interval 10 --quiet "${ENUM[@]}" \
+      --out $R/$m-self-consistency
   done
 ) &
 wait

@@ -59,6 +59,9 @@ for _ckpt in (
     BundledCheckpoint("dit-fmnist-b", "dit", "dit-fmnist-b", "larger DiT on Fashion-MNIST (patch 4, width 64, depth 4)"),
     BundledCheckpoint("dit-fmnist-s-1k", "dit", "dit-fmnist-s-1k",
                       "dit-fmnist-s's recipe stopped at 1,000 of 3,000 steps (a shorter-trained row for Table VI)"),
+    BundledCheckpoint("unet-fmnist-s", "unet", "unet-fmnist-s",
+                      "class-conditional UNet2DModel on Fashion-MNIST (channels 8-16-32, attention at 7x7): the "
+                      "second architecture family of the model comparison"),
     BundledCheckpoint("dit-numbers-10", "dit", "dit-numbers-10",
                       "DiT on numbers-10: 0-9 from digit glyphs, 16x16 (numbers-1000's architecture, fp16 file)"),
     BundledCheckpoint("dit-numbers-100", "dit", "dit-numbers-100",
