@@ -307,14 +307,10 @@ def _sandboxed(tmp_path: Path, *args: str) -> tuple[int, list[str]]:
     return result["rc"], result["opened"]
 
 
-#: the model comparison LEADERBOARD.md opens with: model -> (its DIVE run, its fidelity run), all
-#: under leaderboards/runs (leaderboards/reference_runs.sh, table6_runs.sh, layout_table6_runs.sh)
-TABLE6 = {
-    "dit-fmnist-s": ("dit-fmnist-s-dive", "dit-fmnist-s-fidelity"),
-    "dit-fmnist-b": ("dit-fmnist-b-dive", "dit-fmnist-b-fidelity"),
-    "dit-fmnist-s-1k": ("dit-fmnist-s-1k-dive", "dit-fmnist-s-1k-fidelity"),
-    "unet-fmnist-s": ("unet-fmnist-s-dive", "unet-fmnist-s-fidelity"),
-}
+#: the class-conditional comparison LEADERBOARD.md opens with: model -> its runs under
+#: leaderboards/runs (DIVE: reference_runs.sh, table6_runs.sh; fidelity and self-consistency: table6_runs.sh)
+TABLE6 = {m: (f"{m}-dive", f"{m}-fidelity", f"{m}-self-consistency")
+          for m in ("dit-fmnist-s", "dit-fmnist-b", "dit-fmnist-s-1k", "unet-fmnist-s")}
 STORED = pytest.mark.skipif(not (RUNS / "dit-fmnist-b-fidelity").is_dir(), reason="no stored reference runs")
 
 
@@ -359,14 +355,17 @@ def test_stored_comparison_agrees_with_the_runs():
     assert sorted(shown) == sorted(TABLE6)
     header = _cells(table, "Model")
     accuracy, fd = [], []
-    for model, (dive_dir, fid_dir) in TABLE6.items():
+    for model, (dive_dir, fid_dir, self_dir) in TABLE6.items():
         cells = {h: c.strip("*") for h, c in zip(header, _cells(table, f"`{model}`"))}
-        dive = json.loads((RUNS / dive_dir / "run.json").read_text())
-        fid = json.loads((RUNS / fid_dir / "run.json").read_text())
-        assert dive["model"] == fid["model"] == model
+        dive, fid, own = (json.loads((RUNS / d / "run.json").read_text()) for d in (dive_dir, fid_dir, self_dir))
+        assert dive["model"] == fid["model"] == own["model"] == model
         acc = dive["metrics"]["accuracy"]
         assert cells["DIVE: top-1 (%) [95% CI]"] == f"{100 * acc['value']:.1f} [{100 * acc['ci_low']:.1f}, " \
                                                     f"{100 * acc['ci_high']:.1f}]"
+        recovered = own["metrics"]["accuracy"]
+        assert own["task"].startswith(f"generated:{own['model_info']['sha256'][:16]}.")  # its own samples
+        assert cells["Self-consistency (Exhaustive enumeration, 500 samples): top-1 (%) [95% CI]"] == (
+            f"{100 * recovered['value']:.1f} [{100 * recovered['ci_low']:.1f}, {100 * recovered['ci_high']:.1f}]")
         fd_cell = cells["fd_fmnist (fmnist-classifier, N=5000) ↓"]
         assert fd_cell.split(" [")[0] == f"{fid['metrics']['fd_fmnist']['value']:.2f}"
         assert len(fid["metrics"]["fd_fmnist"]["bootstrap"]) == 50  # the interval resamples generated samples
