@@ -5,7 +5,7 @@
 # through the `unet` adapter), each scored by DIVE and exhaustive enumeration under the reference
 # protocol; the fidelity runs of all four with 50 bootstrap replicates over the generated samples
 # (the agreement intervals resample them); and each model's self-consistency: exhaustive
-# enumeration (the reference probes) of the first 500 of its own fidelity samples, 50 per class
+# enumeration (the reference probes) of the first 300 of its own fidelity samples, 30 per class
 # (--task generated:, which reads the samples the fidelity run left in its folder; they are
 # gitignored). CPU, one torch thread per job, two jobs at a time: about 90 minutes on 2 cores.
 # DB is the command (default dive-bench).
@@ -28,7 +28,7 @@ FID=(--reference fmnist --num-samples 5000 --feature-extractor fmnist-classifier
   "${DB[@]}" score unet-fmnist-s "${P[@]}" "${ENUM[@]}" --out $R/unet-fmnist-s-enumerate
   for m in dit-fmnist-s dit-fmnist-b dit-fmnist-s-1k unet-fmnist-s; do
     "${DB[@]}" fidelity $m "${FID[@]}" --out $R/$m-fidelity
-    "${DB[@]}" score $m --task generated:$R/$m-fidelity --limit 500 --interval 10 --quiet "${ENUM[@]}" \
+    "${DB[@]}" score $m --task generated:$R/$m-fidelity --limit 300 --interval 10 --quiet "${ENUM[@]}" \
       --out $R/$m-self-consistency
   done
 ) &

@@ -364,7 +364,7 @@ def test_stored_comparison_agrees_with_the_runs():
                                                     f"{100 * acc['ci_high']:.1f}]"
         recovered = own["metrics"]["accuracy"]
         assert own["task"].startswith(f"generated:{own['model_info']['sha256'][:16]}.")  # its own samples
-        assert cells["Self-consistency (Exhaustive enumeration, 500 samples): top-1 (%) [95% CI]"] == (
+        assert cells["Self-consistency (Exhaustive enumeration, 300 samples): top-1 (%) [95% CI]"] == (
             f"{100 * recovered['value']:.1f} [{100 * recovered['ci_low']:.1f}, {100 * recovered['ci_high']:.1f}]")
         fd_cell = cells["fd_fmnist (fmnist-classifier, N=5000) ↓"]
         assert fd_cell.split(" [")[0] == f"{fid['metrics']['fd_fmnist']['value']:.2f}"
