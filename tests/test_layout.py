@@ -157,7 +157,10 @@ def test_prior_probes_average_k_draws_per_image_and_keep_images_independent(canv
     alone = invert(a, x0[:1], probes, cfg, seeds=[1])
     assert all(torch.equal(c, b[:3]) for c, b in zip(calls, both_calls))  # image 0 draws the same timesteps
     # an image's draws come from its own generator, so batching with another image changes nothing
-    assert alone[0].labels == both[0].labels and alone[0].monitor_curve == both[0].monitor_curve
+    # but float rounding (a batch of 2 sums its matmuls in another order than a batch of 1)
+    assert alone[0].labels == both[0].labels
+    assert [s for s, _ in alone[0].monitor_curve] == [s for s, _ in both[0].monitor_curve]
+    assert [v for _, v in alone[0].monitor_curve] == pytest.approx([v for _, v in both[0].monitor_curve], rel=1e-6)
     with pytest.raises(DiveBenchError, match="prior_probes"):
         invert(a, x0, probes, DiveConfig.of(steps=1, interval=100, prior_weight=1.0, prior_probes=0), seeds=[1, 2])
 
