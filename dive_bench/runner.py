@@ -124,8 +124,8 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
     precision = autocast(device, req.dtype)
     with precision:
         first = adapter.encode(to_model_range(data.images[ids[:1]]).to(device))
-        probes = ProbeSet.build(tuple(first.shape[1:]), num_train_timesteps=adapter.schedule.num_train_timesteps,
-                                interval=cfg.interval, seed=cfg.probe_seed, device=device)
+        probes = ProbeSet.for_adapter(adapter, tuple(first.shape[1:]), interval=cfg.interval, seed=cfg.probe_seed,
+                                      device=device)
         if method.resolve is not None:
             cfg = method.resolve(cfg, probes, adapter)
         if method.check is not None:
