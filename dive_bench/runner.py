@@ -132,8 +132,10 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
             method.check(cfg, probes, adapter)
         # before any item is stored: a model with NaN/inf weights or outputs would give junk scores
         check_finite(adapter, first, probes, req.model, cfg.loss, cfg.weighting)
+    param = adapter.parameterization
     spec = RunSpec(task.name, str(task.version), tuple(ids), adapter.info()["sha256"], req.method,
-                   to_flat(cfg), req.seed, req.dtype, req.tf32, model=req.model)
+                   to_flat(cfg), req.seed, req.dtype, req.tf32, model=req.model,
+                   parameterization=None if param.kind == "ddpm-eps" else param.describe())
     return _Prepared(spec, task, method, cfg, adapter, data, probes, device, precision)
 
 

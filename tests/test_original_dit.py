@@ -188,16 +188,24 @@ class _NotAWeight:
     """Stands for arbitrary pickled code: weights_only=True must refuse it."""
 
 
-def test_sit_loads_but_refuses_scoring(tmp_path):
+def test_sit_is_scored_as_a_flow_model(tmp_path):
+    """SiT: x = s x_data + (1 - s) noise at its time s, network time s itself, output the velocity
+    x_data - noise; dive_bench's eps estimate at its time t = 1 - s is x + t * (noise - x_data)."""
     path = _save(tmp_path, to_original(faithful_twin(learn_sigma=True)), "SiT-T-2-8x8.pt")
     with pytest.raises(DiveBenchError, match="sit:"):
         load_model(f"dit:{path}?heads={HEADS}")
     adapter = load_model(f"sit:{path}?heads={HEADS}")
-    assert adapter.info()["adapter"] == "sit"
-    x, t, y = _inputs()
-    with pytest.raises(DiveBenchError, match="flow") as info:
-        adapter.predict_noise(x, t, adapter.embed(y[:, None]))
-    one_line(str(info.value))
+    info = adapter.info()
+    assert info["adapter"] == "sit" and info["parameterization"]["kind"] == "flow"
+    x, _, y = _inputs()
+    t = torch.linspace(0.1, 0.9, len(x))
+    cond = adapter.embed(y[:, None])
+    with torch.no_grad():
+        out = adapter.transformer(x, timestep=1 - t, class_labels=y).sample[:, : x.shape[1]]
+        eps = adapter.predict_noise(x, t, cond)
+    torch.testing.assert_close(eps, x + (1 - t).view(-1, 1, 1, 1) * (-out))
+    images = adapter.sample(y[:2], steps=3, scheduler="euler")
+    assert images.dtype == torch.uint8
 
 
 def test_cli_scores_original_checkpoint_on_digits(tmp_path):

@@ -83,6 +83,15 @@ class Parameterization(ABC):
     def inverse_snr(self, t: torch.Tensor) -> torch.Tensor:
         """sigma_t^2 / alpha_t^2 (B,): the factor that turns an eps error into an x0 error."""
 
+    @abstractmethod
+    def train_times(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` times drawn from this family's usual training distribution (for training tiny
+        models in tests and reference checkpoints; the probes follow the same distribution)."""
+
+    @abstractmethod
+    def train_target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """What the raw network output regresses onto (plain MSE) at ``add_noise(x0, noise, t)``."""
+
     def describe(self) -> dict:
         """What is recorded in ``info()`` and, for every family but eps-DDPM, in the run key."""
         return {"kind": self.kind}
@@ -138,6 +147,17 @@ class DDPM(Parameterization):
         a = self.schedule.alphas_cumprod.to(t.device)[t]
         return (1 - a) / a
 
+    def train_times(self, n, generator):
+        return torch.randint(0, self.num_train_timesteps, (n,), generator=generator)
+
+    def train_target(self, x0, noise, t):
+        if self.prediction == "epsilon":
+            return noise
+        if self.prediction == "sample":
+            return x0
+        alpha, sigma = self._alpha_sigma(t, x0)
+        return alpha * noise - sigma * x0
+
     def describe(self) -> dict:
         return {"kind": self.kind, "num_train_timesteps": self.num_train_timesteps}
 
@@ -175,6 +195,12 @@ class Flow(Parameterization):
 
     def inverse_snr(self, t):
         return (t / (1 - t)) ** 2
+
+    def train_times(self, n, generator):
+        return torch.rand(n, generator=generator)
+
+    def train_target(self, x0, noise, t):
+        return self.velocity(noise - x0)  # the output that reads as v = eps - x0 (sign flip is its own inverse)
 
     def describe(self) -> dict:
         return {"kind": self.kind, "time_scale": self.time_scale, "data_at_one": self.data_at_one}
@@ -218,6 +244,15 @@ class EDM(Parameterization):
 
     def inverse_snr(self, t):
         return t ** 2
+
+    def train_times(self, n, generator):
+        return torch.exp(self.p_mean + self.p_std * torch.randn(n, generator=generator))
+
+    def train_target(self, x0, noise, t):
+        # D = c_skip x + c_out F = x0  <=>  F = (x0 - c_skip x) / c_out (EDM's effective target;
+        # its loss weight times c_out^2 is 1, so plain MSE on F is EDM's loss)
+        c_skip, c_out, _, _ = self._c(t, x0)
+        return (x0 - c_skip * self.add_noise(x0, noise, t)) / c_out
 
     def describe(self) -> dict:
         return {"kind": self.kind, "sigma_data": self.sigma_data, "p_mean": self.p_mean, "p_std": self.p_std,

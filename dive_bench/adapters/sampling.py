@@ -81,7 +81,7 @@ def _continuous_loop(adapter, x: torch.Tensor, cond: torch.Tensor, gens, *, step
     p = adapter.parameterization
     sched = build_continuous_scheduler(scheduler, p)
     sched.set_timesteps(steps)
-    x = x * sched.init_noise_sigma
+    x = x * getattr(sched, "init_noise_sigma", 1.0)  # flow-matching schedulers start at x = eps
     for t in sched.timesteps:
         if hasattr(sched, "precondition_inputs"):
             sched.scale_model_input(x, t)  # EDM schedulers track whether the input was scaled
