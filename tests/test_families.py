@@ -264,3 +264,30 @@ def test_tiny_model_of_each_family_classifies_and_samples_digits(name, digits_te
     samples = adapter.sample(labels, steps=20, scheduler="ddim")
     read = _digit_reader().predict(samples.reshape(len(samples), -1).float().numpy() / 255)
     assert (torch.from_numpy(read) == labels).float().mean() >= 0.5
+
+
+def test_checkpoints_declare_their_family_through_the_scheduler_config_or_metadata(tmp_path):
+    import json
+
+    from diffusers import DDPMScheduler, EDMEulerScheduler, FlowMatchEulerDiscreteScheduler
+
+    from dive_bench.adapters import load_model
+
+    model = make_dit(tied=False)
+    cases = {"eps": (DDPMScheduler(beta_schedule="linear"), "ddpm-eps"),
+             "v": (DDPMScheduler(beta_schedule="linear", prediction_type="v_prediction"), "ddpm-v"),
+             "flow": (FlowMatchEulerDiscreteScheduler(), "flow"),
+             "edm": (EDMEulerScheduler(sigma_data=0.7), "edm")}
+    for name, (sched, kind) in cases.items():
+        folder = tmp_path / name
+        model.save_pretrained(folder)
+        sched.save_pretrained(folder)
+        adapter = load_model(f"dit:{folder}")
+        assert adapter.parameterization.kind == kind, name
+    assert load_model(f"dit:{tmp_path / 'edm'}").parameterization.sigma_data == 0.7
+    assert "parameterization" not in load_model(f"dit:{tmp_path / 'eps'}").info()
+    # dive_bench.json wins over the scheduler: SiT's convention declared explicitly
+    (tmp_path / "eps" / "dive_bench.json").write_text(json.dumps(
+        {"parameterization": {"kind": "flow", "time_scale": 1.0, "data_at_one": True}}))
+    declared = load_model(f"dit:{tmp_path / 'eps'}").parameterization
+    assert declared.kind == "flow" and declared.data_at_one and declared.time_scale == 1.0

@@ -17,7 +17,8 @@ import torch
 from ..models.class_dit import tables_are_tied
 from .base import (ClassAdapter, ClassLabels, NoiseSchedule, Parameterization, file_sha256, tensor_sha256, vae_downsample, vae_encode,
                    vae_scaling_factor, parameterization_info)
-from .loading import load_component, load_schedule, looks_local, param_count, read_metadata, weight_files
+from .loading import (load_component, load_parameterization, load_schedule, looks_local, param_count, read_metadata,
+                      weight_files)
 
 
 class DiTAdapter(ClassAdapter):
@@ -76,17 +77,19 @@ class DiTAdapter(ClassAdapter):
             vae = None
             if not looks_local(source) or (Path(source).expanduser() / "vae").is_dir():
                 vae = load_component(AutoencoderKL, source, "vae", **kw)
-            schedule = load_schedule(source, "scheduler")
+            sched_dir = "scheduler"
         else:
             transformer = load_component(DiTTransformer2DModel, source, **kw)
-            vae, schedule = None, load_schedule(source, None)
+            vae, sched_dir = None, None
+        schedule = load_schedule(source, sched_dir)
         meta = read_metadata(source)
+        param = load_parameterization(source, sched_dir, schedule, meta)
         files = weight_files(source)
         sha = file_sha256(files) if files else None
         dropout = (meta.get("train_config") or {}).get("class_dropout")
         null_row = meta.get("null_row", None if dropout is None else dropout > 0)
         return cls(transformer, schedule=schedule, vae=vae, class_names=tuple(meta.get("class_names", ())) or None,
-                   name=name or f"dit:{source}", sha256=sha, null_row=null_row)
+                   name=name or f"dit:{source}", sha256=sha, null_row=null_row, parameterization=param)
 
     # -- interface -----------------------------------------------------------------------------
     def _tables(self) -> list[torch.Tensor]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 
 from .base import ClassAdapter, ClassLabels, NoiseSchedule, Parameterization, file_sha256, parameterization_info, tensor_sha256
-from .loading import load_component, load_schedule, looks_local, param_count, read_metadata, weight_files
+from .loading import (load_component, load_parameterization, load_schedule, looks_local, param_count, read_metadata,
+                      weight_files)
 
 
 class UNetAdapter(ClassAdapter):
@@ -51,7 +52,9 @@ class UNetAdapter(ClassAdapter):
         unet = load_component(UNet2DModel, source, sub, **kw)
         meta = read_metadata(source)
         files = weight_files(source)
-        return cls(unet, schedule=load_schedule(source, "scheduler" if sub else None),
+        schedule = load_schedule(source, "scheduler" if sub else None)
+        return cls(unet, schedule=schedule,
+                   parameterization=load_parameterization(source, "scheduler" if sub else None, schedule, meta),
                    class_names=tuple(meta.get("class_names", ())) or None,
                    null_class_index=meta.get("null_class_index"), name=name or f"unet:{source}",
                    sha256=file_sha256(files) if files else None)
