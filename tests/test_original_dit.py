@@ -208,6 +208,20 @@ def test_sit_is_scored_as_a_flow_model(tmp_path):
     assert images.dtype == torch.uint8
 
 
+def test_cli_scores_a_sit_checkpoint_as_flow_and_keys_the_parameterization(tmp_path):
+    import json
+
+    sd = to_original(faithful_twin(num_classes=10))
+    sit, dit = _save(tmp_path, sd, "SiT-T-2-8x8.pt"), _save(tmp_path, sd, "DiT-T-2-8x8.pt")
+    for spec, out in ((f"sit:{sit}?heads={HEADS}", "s"), (f"dit:{dit}?heads={HEADS}", "d")):
+        rc = main(["score", spec, "--task", "digits", "--limit", "2", "--method", "enumerate",
+                   "--out", str(tmp_path / out), "--interval", "100", "--quiet"])
+        assert rc == 0
+    s, d = (json.loads((tmp_path / o / "run.json").read_text()) for o in ("s", "d"))
+    assert s["model_info"]["parameterization"] == {"kind": "flow", "time_scale": 1.0, "data_at_one": True}
+    assert "parameterization" not in d["model_info"]
+
+
 def test_cli_scores_original_checkpoint_on_digits(tmp_path):
     path = _save(tmp_path, to_original(faithful_twin(num_classes=10)))
     rc = main(["score", f"dit:{path}?heads={HEADS}", "--task", "digits", "--limit", "2", "--method", "enumerate",
