@@ -76,7 +76,8 @@ class Adapter(ABC):
 
     name: str = "adapter"
     label_space: ClassLabels | LayoutLabels
-    schedule: NoiseSchedule
+    #: the DDPM schedule (DDPM families; None where the parameterization is flow or EDM)
+    schedule: NoiseSchedule | None
     #: shape (C, H, W) of the pixel images ``encode`` accepts
     image_shape: tuple[int, int, int]
 

@@ -31,10 +31,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..errors import DiveBenchError
+
+if TYPE_CHECKING:  # base.py imports this module
+    from .base import NoiseSchedule
 
 #: the nominal grid ``--interval`` divides for continuous-time families (as DDPM's T = 1000)
 GRID = 1000
@@ -106,7 +110,7 @@ class Parameterization(ABC):
 class DDPM(Parameterization):
     """Discrete DDPM time; the network predicts eps, v (= alpha eps - sigma x0) or x0."""
 
-    schedule: "object"  # base.NoiseSchedule (not imported: base imports this module)
+    schedule: "NoiseSchedule"
     prediction: str = "epsilon"
     samplers = ("ddim", "ddpm", "dpm")
 
