@@ -158,6 +158,22 @@ def test_eps_ddpm_scores_are_bit_identical_to_the_plain_formula(dit_adapter):
     assert "parameterization" not in dit_adapter.info()  # recorded model info of eps models unchanged
 
 
+def test_unet_adapter_takes_a_parameterization_too():
+    from dive_bench.adapters.unet import UNetAdapter
+    from dive_bench.testing import make_unet
+
+    p = Flow()
+    adapter = UNetAdapter(make_unet(), parameterization=p)
+    x0, noise, t = _batch(p, n=3)
+    x_t = p.add_noise(x0, noise, t)
+    with torch.no_grad():
+        raw = adapter.unet(x_t, 1000 * t, class_labels=torch.tensor([0, 1, 2])).sample
+        eps = adapter.predict_noise(x_t, t, adapter.embed(torch.tensor([[0], [1], [2]])))
+    torch.testing.assert_close(eps, x_t + (1 - t).view(-1, 1, 1, 1) * raw)
+    assert adapter.info()["parameterization"]["kind"] == "flow"
+    assert adapter.sample(torch.tensor([0, 1]), steps=2, scheduler="euler").shape == (2, 1, 8, 8)
+
+
 @pytest.mark.parametrize("name", FAMILIES)
 def test_predict_noise_maps_the_model_output_through_the_parameterization(name):
     p = family(name)

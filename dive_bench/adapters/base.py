@@ -151,7 +151,9 @@ class Adapter(ABC):
 
         Each sample is seeded on its own (``seeds[i]``; else drawn from ``generator``; else
         sample_seed(0, i)) so a sample never depends on the batch it ran in. ``scheduler`` is
-        ddim, ddpm or dpm (DPM-Solver++ 2M), built from this model's ``schedule``. Guidance > 1
+        ddim, ddpm or dpm (DPM-Solver++ 2M), built from this model's ``schedule``, for DDPM
+        families; flow and EDM models run diffusers' FlowMatch / EDM schedulers (ddim = their
+        Euler step, euler, heun for flow, dpm for EDM: ``parameterization.samplers``). Guidance > 1
         uses ``null_condition()`` (the classifier-free null row) and fails clearly without one.
         """
         from .sampling import sample_from_condition, sample_seed

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from ..models.class_dit import tables_are_tied
-from .base import (ClassAdapter, ClassLabels, NoiseSchedule, Parameterization, file_sha256, tensor_sha256, vae_downsample, vae_encode,
-                   vae_scaling_factor, parameterization_info)
+from .base import (ClassAdapter, ClassLabels, NoiseSchedule, Parameterization, file_sha256, parameterization_info,
+                   tensor_sha256, vae_downsample, vae_encode, vae_scaling_factor)
 from .loading import (load_component, load_parameterization, load_schedule, looks_local, param_count, read_metadata,
                       weight_files)
 
