@@ -114,7 +114,7 @@ def candidates(adapter: Adapter, task: Any, options: dict[str, dict]) -> list[Ca
     enum = _config(EnumerationConfig, {**defaults.get("enumerate", {}), "stages": None}, enum_opts)
     dive = _config(DiveConfig, defaults.get("dive", {}), options.get("dive", {}))
     k = len(adapter.vocabulary["class"])
-    t = adapter.schedule.num_train_timesteps
+    t = adapter.parameterization.num_train_timesteps
     p_enum, p_dive = num_probes(enum.interval, t), num_probes(dive.interval, t)
     stages = scaled_stages(k, p_enum) if stages in (None, "dc") else tuple(tuple(s) for s in stages)
     adaptive = dataclasses.replace(enum, stages=stages)
@@ -148,8 +148,8 @@ def resolve(model: str, task_name: str, options: dict, *, out: Path | None, item
     data = task.load(data_root)
     x0 = adapter.encode(to_model_range(data.images[:1]).to(device))
     dive = next(c for c in cands if c.method == "dive")
-    probes = ProbeSet.build(tuple(x0.shape[1:]), num_train_timesteps=adapter.schedule.num_train_timesteps,
-                            interval=dive.config["interval"], seed=dive.config["probe_seed"], device=device)
+    probes = ProbeSet.for_adapter(adapter, tuple(x0.shape[1:]), interval=dive.config["interval"],
+                                  seed=dive.config["probe_seed"], device=device)
     enum_batch = next(c for c in cands if c.method == "enumerate").config["eval_batch"]
     fwd_s, train_s = seconds_per_evaluation(adapter, x0, probes, forward_batch=enum_batch,
                                             train_batch=items_per_batch * min(dive.config["probes_per_step"], len(probes)))

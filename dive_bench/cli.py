@@ -233,8 +233,9 @@ def _add_fidelity_parser(sub) -> None:
     fi.add_argument("--dinov2-sha256", help="refuse DINOv2 weights whose sha256 differs (default $DIVE_BENCH_DINOV2_SHA256)")
     fi.add_argument("--steps", type=int, default=50, help="sampler steps")
     fi.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1 = none)")
-    fi.add_argument("--sampler", choices=["ddim", "ddpm", "dpm"], default="ddim",
-                    help="ddim (eta 0), ddpm (ancestral) or dpm (DPM-Solver++ 2M)")
+    fi.add_argument("--sampler", choices=["ddim", "ddpm", "dpm", "euler", "heun"], default="ddim",
+                    help="ddim (eta 0; on flow and EDM models their Euler step, which is the same), ddpm "
+                         "(ancestral), dpm (DPM-Solver++ 2M; EDM's for EDM models), euler (flow, EDM), heun (flow)")
     fi.add_argument("--seed", type=int, default=0, help="sample i uses a seed derived from (seed, i)")
     fi.add_argument("--batch-size", type=int, default=250, help="samples per sampling batch (memory, not results)")
     fi.add_argument("--feature-batch-size", type=int, default=64, help="images per feature-extractor batch")

@@ -118,6 +118,10 @@ class RunSpec:
     tf32: bool = False
     #: how the user named the model (display only, not keyed: a checkpoint is its sha256)
     model: str = ""
+    #: the model's parameterization (``Parameterization.describe()``) when it is not an eps-DDPM:
+    #: the same weights read as v, flow or EDM give other numbers. None (eps-DDPM) adds nothing to
+    #: the key, so every key stored before model families existed stays valid.
+    parameterization: dict | None = field(default=None, hash=False)
 
     def _key_payload(self, legacy: bool, early: int = 0) -> dict:
         payload = {"task": self.task, "task_version": self.task_version, "items": list(self.item_ids),
@@ -128,6 +132,8 @@ class RunSpec:
         # bf16 worker cannot join an fp32 run. Plain fp32 adds nothing, which keeps earlier keys.
         if self.dtype != "fp32" or self.tf32:
             payload["precision"] = {"dtype": self.dtype, "tf32": bool(self.tf32)}
+        if self.parameterization is not None:
+            payload["parameterization"] = dict(self.parameterization)
         return payload
 
     def key(self) -> str:
@@ -160,7 +166,8 @@ class RunSpec:
         return {"model": self.model, "task": self.task, "task_version": self.task_version, "method": self.method,
                 "method_config": dict(self.config), "seed": self.seed, "n_items": len(self.item_ids),
                 "item_ids": list(self.item_ids), "dtype": self.dtype, "tf32": self.tf32,
-                "model_sha256": self.model_sha256}
+                "model_sha256": self.model_sha256,
+                **({"parameterization": dict(self.parameterization)} if self.parameterization is not None else {})}
 
     @classmethod
     def from_json(cls, spec: dict, model_sha256: str | None = None) -> "RunSpec":
@@ -168,7 +175,8 @@ class RunSpec:
         return cls(task=spec["task"], task_version=str(spec["task_version"]), item_ids=tuple(spec["item_ids"]),
                    model_sha256=spec.get("model_sha256") or model_sha256 or "", method=spec["method"],
                    config=canonical(spec["method"], spec["method_config"]), seed=int(spec["seed"]), dtype=spec.get("dtype") or "fp32",
-                   tf32=bool(spec.get("tf32")), model=spec.get("model", ""))
+                   tf32=bool(spec.get("tf32")), model=spec.get("model", ""),
+                   parameterization=spec.get("parameterization"))
 
 
 @dataclass

@@ -36,3 +36,46 @@ def make_unet(num_classes: int = 5, seed: int = 0):
         for p in unet.parameters():
             p.add_(torch.randn_like(p) * 0.05)
     return unet.eval()
+
+
+def train_tiny(parameterization=None, *, steps: int = 300, batch_size: int = 64, lr: float = 2e-3, seed: int = 0,
+               preset: DiTPreset | str = "xs", dataset: str = "digits"):
+    """A class-conditional DiT trained in-process on 8x8 digits for ``steps`` with the plain MSE
+    of ``parameterization`` (its ``train_times`` and ``train_target``; default eps-DDPM), returned
+    as a ``DiTAdapter`` declaring that parameterization: the tiny model of each family the tests
+    score and sample. Deterministic for a seed; no EMA, no label dropout (no guidance)."""
+    from .adapters.base import NoiseSchedule
+    from .adapters.dit import DiTAdapter
+    from .adapters.parameterization import DDPM
+    from .data import DATASETS
+    from .data.base import to_model_range
+    from .models.class_dit import disable_internal_label_dropout
+
+    from diffusers import DDPMScheduler
+
+    schedule = NoiseSchedule(DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").alphas_cumprod.float())
+    param = parameterization if parameterization is not None else DDPM(schedule)
+    data = DATASETS.get(dataset)("train")
+    x_all, y_all = to_model_range(data.images), data.labels
+    c, h, _ = data.image_shape
+    torch.manual_seed(seed)
+    model = build_class_dit(preset, num_classes=data.num_classes, sample_size=h, in_channels=c)
+    disable_internal_label_dropout(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    g = torch.Generator().manual_seed(seed)
+    model.train()
+    for step in range(steps):
+        idx = torch.randint(len(y_all), (batch_size,), generator=g)
+        x0, y = x_all[idx], y_all[idx]
+        t = param.train_times(batch_size, g)
+        noise = torch.randn(x0.shape, generator=g)
+        x_in, t_in = param.model_inputs(param.add_noise(x0, noise, t), t)
+        out = model(x_in, timestep=t_in, class_labels=y).sample[:, :c]
+        loss = torch.nn.functional.mse_loss(out, param.train_target(x0, noise, t))
+        for group in opt.param_groups:  # short linear warm-up, then constant
+            group["lr"] = lr * min(1.0, (step + 1) / 50)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return DiTAdapter(model.eval(), schedule=schedule, parameterization=param, class_names=data.class_names,
+                      name=f"tiny-{param.kind}", null_row=False)

@@ -28,9 +28,17 @@ def test_probe_timesteps_follow_the_paper_grid():
     assert not torch.equal(probes.noise, ProbeSet.build((1, 8, 8), interval=4, seed=1).noise)
 
 
-def test_monitor_value_equals_enumeration_score(dit_adapter):
+@pytest.mark.parametrize("family", ["ddpm-eps", "ddpm-v", "ddpm-x0", "flow", "sit", "edm"])
+def test_monitor_value_equals_enumeration_score(dit_adapter, family):
+    """Invariant 1 in every model family: probes in the model's own time domain, one error space."""
+    if family != "ddpm-eps":
+        from test_families import family as parameterization
+
+        dit_adapter = DiTAdapter(make_dit(), parameterization=parameterization(family))
     x0 = _x0(dit_adapter)
-    probes = ProbeSet.build((1, 8, 8), interval=50)
+    probes = ProbeSet.for_adapter(dit_adapter, (1, 8, 8), interval=50)
+    if family == "ddpm-eps":  # the eps-DDPM probes are the paper's grid, as before families
+        assert torch.equal(probes.timesteps, ProbeSet.build((1, 8, 8), interval=50).timesteps)
     dive = invert(dit_adapter, x0, probes, DiveConfig(steps=20, probes_per_step=5, monitor_every=5, interval=50), seeds=[0, 1, 2, 3])
     enum = enumerate_classes(dit_adapter, x0, probes, EnumerationConfig(interval=50, eval_batch=37))
     for d, e in zip(dive, enum):

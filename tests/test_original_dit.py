@@ -188,16 +188,38 @@ class _NotAWeight:
     """Stands for arbitrary pickled code: weights_only=True must refuse it."""
 
 
-def test_sit_loads_but_refuses_scoring(tmp_path):
+def test_sit_is_scored_as_a_flow_model(tmp_path):
+    """SiT: x = s x_data + (1 - s) noise at its time s, network time s itself, output the velocity
+    x_data - noise; dive_bench's eps estimate at its time t = 1 - s is x + t * (noise - x_data)."""
     path = _save(tmp_path, to_original(faithful_twin(learn_sigma=True)), "SiT-T-2-8x8.pt")
     with pytest.raises(DiveBenchError, match="sit:"):
         load_model(f"dit:{path}?heads={HEADS}")
     adapter = load_model(f"sit:{path}?heads={HEADS}")
-    assert adapter.info()["adapter"] == "sit"
-    x, t, y = _inputs()
-    with pytest.raises(DiveBenchError, match="flow") as info:
-        adapter.predict_noise(x, t, adapter.embed(y[:, None]))
-    one_line(str(info.value))
+    info = adapter.info()
+    assert info["adapter"] == "sit" and info["parameterization"]["kind"] == "flow"
+    x, _, y = _inputs()
+    t = torch.linspace(0.1, 0.9, len(x))
+    cond = adapter.embed(y[:, None])
+    with torch.no_grad():
+        out = adapter.transformer(x, timestep=1 - t, class_labels=y).sample[:, : x.shape[1]]
+        eps = adapter.predict_noise(x, t, cond)
+    torch.testing.assert_close(eps, x + (1 - t).view(-1, 1, 1, 1) * (-out))
+    images = adapter.sample(y[:2], steps=3, scheduler="euler")
+    assert images.dtype == torch.uint8
+
+
+def test_cli_scores_a_sit_checkpoint_as_flow_and_keys_the_parameterization(tmp_path):
+    import json
+
+    sd = to_original(faithful_twin(num_classes=10))
+    sit, dit = _save(tmp_path, sd, "SiT-T-2-8x8.pt"), _save(tmp_path, sd, "DiT-T-2-8x8.pt")
+    for spec, out in ((f"sit:{sit}?heads={HEADS}", "s"), (f"dit:{dit}?heads={HEADS}", "d")):
+        rc = main(["score", spec, "--task", "digits", "--limit", "2", "--method", "enumerate",
+                   "--out", str(tmp_path / out), "--interval", "100", "--quiet"])
+        assert rc == 0
+    s, d = (json.loads((tmp_path / o / "run.json").read_text()) for o in ("s", "d"))
+    assert s["model_info"]["parameterization"] == {"kind": "flow", "time_scale": 1.0, "data_at_one": True}
+    assert "parameterization" not in d["model_info"]
 
 
 def test_cli_scores_original_checkpoint_on_digits(tmp_path):

@@ -18,6 +18,7 @@ import torch
 from ..files import files_sha256 as file_sha256  # noqa: F401  (the name adapters use)
 
 from ..labels import ClassLabels, LayoutLabels  # noqa: F401  (re-exported: they live in labels.py)
+from .parameterization import DDPM, Parameterization
 
 
 @dataclass
@@ -31,6 +32,7 @@ class NoiseSchedule:
         self.num_train_timesteps = int(self.alphas_cumprod.numel())
 
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """x_t at integer steps ``t`` (B,)."""
         a = self.alphas_cumprod.to(x0.device)[t].to(x0.dtype).view(-1, *([1] * (x0.ndim - 1)))
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
@@ -54,6 +56,12 @@ def vae_encode(vae, images: torch.Tensor, scaling_factor: float, batch: int | No
                       for i in range(0, len(images), step)])
 
 
+def parameterization_info(p: Parameterization) -> dict:
+    """``{"parameterization": ...}`` for ``info()``, empty for an eps-DDPM, so the recorded model
+    info of every model scored before families existed is unchanged."""
+    return {} if p.kind == "ddpm-eps" else {"parameterization": p.describe()}
+
+
 def tensor_sha256(module: torch.nn.Module) -> str:
     """Hash of a module's parameters, for models built in memory (tests, fresh training)."""
     h = hashlib.sha256()
@@ -68,7 +76,8 @@ class Adapter(ABC):
 
     name: str = "adapter"
     label_space: ClassLabels | LayoutLabels
-    schedule: NoiseSchedule
+    #: the DDPM schedule (DDPM families; None where the parameterization is flow or EDM)
+    schedule: NoiseSchedule | None
     #: shape (C, H, W) of the pixel images ``encode`` accepts
     image_shape: tuple[int, int, int]
 
@@ -90,9 +99,28 @@ class Adapter(ABC):
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Pixels in [-1, 1] (B, C, H, W) -> the model's input space x0."""
 
-    @abstractmethod
+    @property
+    def parameterization(self) -> Parameterization:
+        """What the network predicts and in which time domain (``parameterization.py``).
+
+        Set ``self._parameterization`` (or override) for a v, x0, flow or EDM model; the default is
+        an eps-predicting DDPM on ``schedule``, which is what every adapter was before families."""
+        found = getattr(self, "_parameterization", None)
+        return found if found is not None else DDPM(self.schedule, "epsilon")
+
+    def model_output(self, x_in: torch.Tensor, t_in: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The network's raw output at its own inputs (after ``parameterization.model_inputs``).
+
+        Implement this (and declare a parameterization) or override ``predict_noise``."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither model_output nor predict_noise")
+
     def predict_noise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """eps prediction; differentiable in ``cond``."""
+        """The eps estimate at state ``x_t`` and time ``t`` in the model's own time domain;
+        differentiable in ``cond``. Scoring's only entry point: for an eps-DDPM it is the raw
+        output itself, for other families the parameterization maps the output to eps."""
+        p = self.parameterization
+        x_in, t_in = p.model_inputs(x_t, t)
+        return p.to_eps(x_t, t, self.model_output(x_in, t_in, cond))
 
     @abstractmethod
     def info(self) -> dict:
@@ -123,7 +151,9 @@ class Adapter(ABC):
 
         Each sample is seeded on its own (``seeds[i]``; else drawn from ``generator``; else
         sample_seed(0, i)) so a sample never depends on the batch it ran in. ``scheduler`` is
-        ddim, ddpm or dpm (DPM-Solver++ 2M), built from this model's ``schedule``. Guidance > 1
+        ddim, ddpm or dpm (DPM-Solver++ 2M), built from this model's ``schedule``, for DDPM
+        families; flow and EDM models run diffusers' FlowMatch / EDM schedulers (ddim = their
+        Euler step, euler, heun for flow, dpm for EDM: ``parameterization.samplers``). Guidance > 1
         uses ``null_condition()`` (the classifier-free null row) and fails clearly without one.
         """
         from .sampling import sample_from_condition, sample_seed

@@ -15,15 +15,17 @@ from pathlib import Path
 import torch
 
 from ..models.class_dit import tables_are_tied
-from .base import (ClassAdapter, ClassLabels, NoiseSchedule, file_sha256, tensor_sha256, vae_downsample, vae_encode,
-                   vae_scaling_factor)
-from .loading import load_component, load_schedule, looks_local, param_count, read_metadata, weight_files
+from .base import (ClassAdapter, ClassLabels, NoiseSchedule, Parameterization, file_sha256, parameterization_info,
+                   tensor_sha256, vae_downsample, vae_encode, vae_scaling_factor)
+from .loading import (load_component, load_parameterization, load_schedule, looks_local, param_count, read_metadata,
+                      weight_files)
 
 
 class DiTAdapter(ClassAdapter):
     def __init__(self, transformer, *, schedule: NoiseSchedule | None = None, vae=None,
                  scaling_factor: float | None = None, class_names: tuple[str, ...] | None = None,
-                 name: str = "dit", sha256: str | None = None, null_row: bool | None = None) -> None:
+                 name: str = "dit", sha256: str | None = None, null_row: bool | None = None,
+                 parameterization: Parameterization | None = None) -> None:
         from diffusers import DDPMScheduler
 
         #: whether the CFG null row was trained (diffusers always builds one; a model trained
@@ -36,6 +38,8 @@ class DiTAdapter(ClassAdapter):
             vae_scaling_factor(vae) if vae is not None else 1.0)
         self.schedule = schedule or NoiseSchedule(
             DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").alphas_cumprod.float())
+        #: None: an eps-predicting DDPM on ``schedule`` (the default of ``Adapter.parameterization``)
+        self._parameterization = parameterization
         self.name = name
         cfg = transformer.config
         self.num_classes = int(cfg.num_embeds_ada_norm)
@@ -73,17 +77,19 @@ class DiTAdapter(ClassAdapter):
             vae = None
             if not looks_local(source) or (Path(source).expanduser() / "vae").is_dir():
                 vae = load_component(AutoencoderKL, source, "vae", **kw)
-            schedule = load_schedule(source, "scheduler")
+            sched_dir = "scheduler"
         else:
             transformer = load_component(DiTTransformer2DModel, source, **kw)
-            vae, schedule = None, load_schedule(source, None)
+            vae, sched_dir = None, None
+        schedule = load_schedule(source, sched_dir)
         meta = read_metadata(source)
+        param = load_parameterization(source, sched_dir, schedule, meta)
         files = weight_files(source)
         sha = file_sha256(files) if files else None
         dropout = (meta.get("train_config") or {}).get("class_dropout")
         null_row = meta.get("null_row", None if dropout is None else dropout > 0)
         return cls(transformer, schedule=schedule, vae=vae, class_names=tuple(meta.get("class_names", ())) or None,
-                   name=name or f"dit:{source}", sha256=sha, null_row=null_row)
+                   name=name or f"dit:{source}", sha256=sha, null_row=null_row, parameterization=param)
 
     # -- interface -----------------------------------------------------------------------------
     def _tables(self) -> list[torch.Tensor]:
@@ -109,7 +115,7 @@ class DiTAdapter(ClassAdapter):
             return self._inject[index].to(output.dtype)
         return hook
 
-    def predict_noise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def model_output(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         row = cond[:, 0, :]
         width = self._embedders[0].embedding_table.embedding_dim
         self._inject = [row] * len(self._embedders) if self.tied else list(row.split(width, dim=-1))
@@ -118,7 +124,7 @@ class DiTAdapter(ClassAdapter):
             out = self.transformer(x_t, timestep=t, class_labels=dummy, return_dict=False)[0]
         finally:
             self._inject = None
-        # Learned-sigma models output 2C channels: eps is the first half.
+        # Learned-sigma models output 2C channels: the prediction is the first half.
         return out[:, : self.latent_channels]
 
     # -- sampling (fidelity metrics) --------------------------------------------------------------
@@ -148,7 +154,8 @@ class DiTAdapter(ClassAdapter):
                 "sha256": self._sha256 or tensor_sha256(self.transformer),
                 "dtype": str(self.transformer.dtype).replace("torch.", ""),
                 "tied_label_tables": self.tied, "latent": self.vae is not None,
-                "num_classes": self.num_classes, "image_shape": list(self.image_shape)}
+                "num_classes": self.num_classes, "image_shape": list(self.image_shape),
+                **parameterization_info(self.parameterization)}
 
     def to(self, device: torch.device | str) -> "DiTAdapter":
         self.transformer.to(device)

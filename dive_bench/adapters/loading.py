@@ -11,6 +11,7 @@ import torch
 
 from ..errors import DiveBenchError
 from .base import NoiseSchedule
+from .parameterization import DDPM, EDM, Flow, Parameterization, from_name
 
 
 def looks_local(spec: str) -> bool:
@@ -58,6 +59,46 @@ def load_schedule(source: str, subfolder: str | None) -> NoiseSchedule:
     except Exception:
         sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
     return NoiseSchedule(sched.alphas_cumprod.float())
+
+
+def _scheduler_config(source: str, subfolder: str | None) -> dict:
+    """The checkpoint's scheduler_config.json as a dict ({} when there is none)."""
+    if looks_local(source):
+        path = Path(source).expanduser() / (subfolder or "") / "scheduler_config.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+    try:
+        from diffusers import DDPMScheduler
+
+        return dict(DDPMScheduler.load_config(source, subfolder=subfolder))
+    except Exception:
+        return {}
+
+
+def load_parameterization(source: str, subfolder: str | None, schedule: NoiseSchedule,
+                          metadata: dict | None = None) -> Parameterization | None:
+    """The parameterization a checkpoint declares, or None for an eps-DDPM (the default).
+
+    ``dive_bench.json`` may say it (``"parameterization": {"kind": "flow", ...options}``); else the
+    diffusers scheduler config does: a FlowMatch scheduler means flow (network time
+    ``num_train_timesteps`` x t), an EDM scheduler means EDM (its sigma_data / sigma range), and
+    ``prediction_type`` v_prediction or sample a v or x0 DDPM. Without this a v or flow pipeline
+    would be scored as eps: plausible, meaningless numbers."""
+    declared = (metadata or {}).get("parameterization")
+    if declared:
+        options = {k: v for k, v in declared.items() if k not in ("kind", "num_train_timesteps")}
+        return from_name(declared["kind"], schedule, **options)
+    cfg = _scheduler_config(source, subfolder)
+    name = str(cfg.get("_class_name", ""))
+    if name.startswith("FlowMatch"):
+        return Flow(time_scale=float(cfg.get("num_train_timesteps", 1000)))
+    if name.startswith("EDM"):
+        if cfg.get("prediction_type", "epsilon") != "epsilon":
+            raise DiveBenchError(f"{source}: EDM with prediction_type {cfg['prediction_type']!r} is not supported; "
+                                 "dive_bench scores EDM models with the standard (epsilon) preconditioning")
+        return EDM(sigma_data=float(cfg.get("sigma_data", 0.5)), sigma_min=float(cfg.get("sigma_min", 0.002)),
+                   sigma_max=float(cfg.get("sigma_max", 80.0)))
+    prediction = cfg.get("prediction_type", "epsilon")
+    return None if prediction == "epsilon" else DDPM(schedule, prediction)
 
 
 def read_metadata(source: str) -> dict:

@@ -22,7 +22,8 @@ from ..seeding import sample_seed  # noqa: F401  (re-exported)
 
 from ..errors import DiveBenchError
 
-SAMPLERS = ("ddim", "ddpm", "dpm")
+#: every sampler name; which ones run a model is its parameterization's ``samplers``
+SAMPLERS = ("ddim", "ddpm", "dpm", "euler", "heun")
 #: bump when the sampling code changes what a given seed produces (part of the sample cache's config)
 SAMPLER_VERSION = 1
 
@@ -47,6 +48,55 @@ def build_scheduler(kind: str, alphas_cumprod: torch.Tensor, *, clip_sample: boo
     if kind == "dpm":
         return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
     raise DiveBenchError(f"unknown sampler {kind!r}; use one of {', '.join(SAMPLERS)}")
+
+
+def build_continuous_scheduler(kind: str, parameterization):
+    """A diffusers scheduler for a flow or EDM model.
+
+    Flow: FlowMatchEuler (``ddim``/``euler``: on x_t = (1 - t) x0 + t eps a DDIM step *is* an
+    Euler step in t, exactly) or FlowMatchHeun, shift 1, t from 1 to 0. EDM: EDMEuler (``ddim``/
+    ``euler``: DDIM on x = x0 + sigma eps is Euler in sigma) or EDM DPM-Solver++ 2M, Karras sigmas
+    between the model's sigma_min and sigma_max, its sigma_data."""
+    from diffusers import (EDMDPMSolverMultistepScheduler, EDMEulerScheduler, FlowMatchEulerDiscreteScheduler,
+                           FlowMatchHeunDiscreteScheduler)
+
+    parameterization.check_sampler(kind)
+    if parameterization.kind == "flow":
+        if kind == "heun":
+            return FlowMatchHeunDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
+        return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
+    p = parameterization
+    common = dict(sigma_min=p.sigma_min, sigma_max=p.sigma_max, sigma_data=p.sigma_data, prediction_type="epsilon")
+    if kind == "dpm":
+        return EDMDPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
+    return EDMEulerScheduler(**common)
+
+
+def _continuous_loop(adapter, x: torch.Tensor, cond: torch.Tensor, gens, *, steps: int, scheduler: str,
+                     guidance_scale: float, both: torch.Tensor | None) -> torch.Tensor:
+    """Flow / EDM sampling: the scheduler's sigma is dive_bench's time (flow t, EDM sigma); the
+    network runs at ``parameterization.model_inputs`` and its raw output goes to the scheduler
+    (flow: as v = eps - x0; EDM: as F, which the scheduler preconditions with the same c_skip,
+    c_out). Guidance mixes raw outputs, which is the same as mixing eps at a fixed x_t."""
+    p = adapter.parameterization
+    sched = build_continuous_scheduler(scheduler, p)
+    sched.set_timesteps(steps)
+    x = x * getattr(sched, "init_noise_sigma", 1.0)  # flow-matching schedulers start at x = eps
+    for t in sched.timesteps:
+        if hasattr(sched, "precondition_inputs"):
+            sched.scale_model_input(x, t)  # EDM schedulers track whether the input was scaled
+        # the schedulers' timesteps encode sigma: 1000 sigma (flow), ln(sigma) / 4 (EDM)
+        sigma = t.double() / 1000 if p.kind == "flow" else torch.exp(4 * t.double())
+        time = sigma.float().to(x.device).expand(len(x))
+        x_in, t_in = p.model_inputs(x, time)
+        if both is not None:
+            out_c, out_u = adapter.model_output(torch.cat([x_in, x_in]), torch.cat([t_in, t_in]), both).chunk(2)
+            out = out_u + guidance_scale * (out_c - out_u)
+        else:
+            out = adapter.model_output(x_in, t_in, cond)
+        out = p.velocity(out) if p.kind == "flow" else out
+        x = sched.step(out.float(), t, x.float(), generator=gens if len(gens) > 1 else gens[0]).prev_sample
+    return x
 
 
 def to_uint8(pixels: torch.Tensor) -> torch.Tensor:
@@ -76,6 +126,16 @@ def sample_from_condition(adapter, cond: torch.Tensor, seeds: Sequence[int], *, 
     shape = tuple(adapter.sample_shape())
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
     x = torch.cat([torch.randn((1, *shape), generator=g) for g in gens]).to(device)
+    p = getattr(adapter, "parameterization", None)
+    if p is not None and p.kind in ("flow", "edm"):
+        both = None
+        if guided:
+            both = torch.cat([cond, null_cond.to(cond.dtype).expand(len(cond), *null_cond.shape[1:])])
+        x = _continuous_loop(adapter, x, cond, gens, steps=steps, scheduler=scheduler,
+                             guidance_scale=guidance_scale, both=both)
+        return to_uint8(adapter.decode(x))
+    if p is not None:
+        p.check_sampler(scheduler)
     sched = build_scheduler(scheduler, adapter.schedule.alphas_cumprod,
                             clip_sample=adapter.sample_shape() == tuple(adapter.image_shape))
     sched.set_timesteps(steps)

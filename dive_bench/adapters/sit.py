@@ -1,23 +1,31 @@
-"""SiT (Scalable Interpolant Transformers) original-format checkpoints: loaded, not yet scored.
+"""SiT (Scalable Interpolant Transformers) original-format checkpoints, scored as flow models.
 
 SiT shares DiT's module layout, so ``sit:PATH.pt`` converts it exactly as ``dit:PATH.pt`` does
-(``dit_original``). But SiT predicts a flow velocity on x_t = (1 - t) x0 + t eps with t in [0, 1],
-not a DDPM eps: scoring it through ``predict_noise`` and the DDPM schedule would give numbers that
-look fine and mean nothing. Until the adapter interface has parameterizations (issue 16 item 1),
-this adapter loads the model (``info``, parameter counts, label tables work) and refuses any
-denoising call with one line.
+(``dit_original``). What differs is the parameterization (willisma/SiT ``transport``, the default
+"Linear" path with velocity prediction): SiT's time runs the other way, x_t = t x_data + (1 - t) noise
+with t in [0, 1] (noise at t = 0), the network embeds t itself (no x1000), and its output (the first
+half of the channels when sigma is learned) is the velocity d x_t / dt = x_data - noise. In
+dive_bench's flow convention (x_t = (1 - t) x0 + t eps, v = eps - x0) that is time 1 - t and
+velocity minus the output: ``Flow(time_scale=1, data_at_one=True)`` says exactly this, so probes,
+the eps-space error and the flow-matching samplers apply unchanged.
 """
 
 from __future__ import annotations
 
-import torch
-
 from ..errors import DiveBenchError
 from .dit import DiTAdapter
+from .parameterization import Flow, Parameterization
+
+#: SiT's Linear path with velocity prediction, in dive_bench's flow convention (see module doc)
+SIT_FLOW = Flow(time_scale=1.0, data_at_one=True)
 
 
 class SiTAdapter(DiTAdapter):
-    """An original SiT checkpoint in a DiT body; every denoising call is refused (see module doc)."""
+    """An original SiT checkpoint in a DiT body, with SiT's flow parameterization."""
+
+    def __init__(self, transformer, *, parameterization: Parameterization | None = None, **kwargs) -> None:
+        super().__init__(transformer, parameterization=parameterization or SIT_FLOW, **kwargs)
+        self.schedule = None  # no DDPM schedule: the time domain is the parameterization's
 
     @classmethod
     def from_pretrained(cls, source: str, *, name: str | None = None, torch_dtype=None) -> "SiTAdapter":
@@ -28,9 +36,5 @@ class SiTAdapter(DiTAdapter):
                                  "(e.g. sit:./SiT-XL-2-256x256.pt)")
         return load_original(source, name=name or f"sit:{source}", adapter_cls=cls, torch_dtype=torch_dtype)
 
-    def predict_noise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        raise DiveBenchError(f"{self.name} is a SiT flow-matching (velocity) model; dive_bench can only score "
-                             "eps-predicting DDPMs until flow parameterization lands (issue 16 item 1)")
-
     def info(self) -> dict:
-        return {**super().info(), "adapter": "sit", "parameterization": "flow velocity (not scorable yet)"}
+        return {**super().info(), "adapter": "sit"}

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import torch
 
-from .base import ClassAdapter, ClassLabels, NoiseSchedule, file_sha256, tensor_sha256
-from .loading import load_component, load_schedule, looks_local, param_count, read_metadata, weight_files
+from .base import ClassAdapter, ClassLabels, NoiseSchedule, Parameterization, file_sha256, parameterization_info, tensor_sha256
+from .loading import (load_component, load_parameterization, load_schedule, looks_local, param_count, read_metadata,
+                      weight_files)
 
 
 class UNetAdapter(ClassAdapter):
     def __init__(self, unet, *, schedule: NoiseSchedule | None = None, class_names: tuple[str, ...] | None = None,
-                 null_class_index: int | None = None, name: str = "unet", sha256: str | None = None) -> None:
+                 null_class_index: int | None = None, name: str = "unet", sha256: str | None = None,
+                 parameterization: Parameterization | None = None) -> None:
         from diffusers import DDPMScheduler
 
         if unet.class_embedding is None or not isinstance(unet.class_embedding, torch.nn.Embedding):
@@ -25,6 +27,7 @@ class UNetAdapter(ClassAdapter):
         self.unet = unet.eval().requires_grad_(False)
         self.schedule = schedule or NoiseSchedule(
             DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").alphas_cumprod.float())
+        self._parameterization = parameterization
         rows = unet.class_embedding.num_embeddings
         self.null_class_index = null_class_index
         self._class_rows = [i for i in range(rows) if i != null_class_index]
@@ -49,7 +52,9 @@ class UNetAdapter(ClassAdapter):
         unet = load_component(UNet2DModel, source, sub, **kw)
         meta = read_metadata(source)
         files = weight_files(source)
-        return cls(unet, schedule=load_schedule(source, "scheduler" if sub else None),
+        schedule = load_schedule(source, "scheduler" if sub else None)
+        return cls(unet, schedule=schedule,
+                   parameterization=load_parameterization(source, "scheduler" if sub else None, schedule, meta),
                    class_names=tuple(meta.get("class_names", ())) or None,
                    null_class_index=meta.get("null_class_index"), name=name or f"unet:{source}",
                    sha256=file_sha256(files) if files else None)
@@ -66,7 +71,7 @@ class UNetAdapter(ClassAdapter):
     def _hook(self, module, args, output):
         return output if self._inject is None else self._inject.to(output.dtype)
 
-    def predict_noise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def model_output(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         self._inject = cond[:, 0, :]
         try:
             dummy = torch.zeros(len(x_t), dtype=torch.long, device=x_t.device)
@@ -85,7 +90,7 @@ class UNetAdapter(ClassAdapter):
         return {"name": self.name, "adapter": "unet", "params": param_count(self.unet),
                 "sha256": self._sha256 or tensor_sha256(self.unet),
                 "dtype": str(self.unet.dtype).replace("torch.", ""), "num_classes": self.num_classes,
-                "image_shape": list(self.image_shape)}
+                "image_shape": list(self.image_shape), **parameterization_info(self.parameterization)}
 
     def to(self, device) -> "UNetAdapter":
         self.unet.to(device)

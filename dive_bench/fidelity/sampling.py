@@ -27,8 +27,13 @@ def sample_config(adapter, *, sampler: str, steps: int, guidance_scale: float, s
     the sample cache refuses a folder made under another config."""
     if sampler not in SAMPLERS:
         raise DiveBenchError(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}")
+    param = getattr(adapter, "parameterization", None)
+    if param is not None:
+        param.check_sampler(sampler)  # e.g. ddpm on a flow model: refused before any sample is made
     info = adapter.info()
-    return {"model_sha256": info["sha256"], "model": info["name"], "sampler": sampler, "steps": int(steps),
+    # a non-eps model's parameterization is part of what makes its samples (eps models: unchanged)
+    extra = {"parameterization": info["parameterization"]} if "parameterization" in info else {}
+    return {**extra, "model_sha256": info["sha256"], "model": info["name"], "sampler": sampler, "steps": int(steps),
             "guidance_scale": float(guidance_scale), "seed": int(seed), "dtype": dtype, "labels": labels,
             "timestep_spacing": "trailing", "image_shape": list(adapter.image_shape),
             # adapters/sampling.py bumps it when a given seed starts to produce other samples

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..adapters.base import Adapter
-from ..errors import DiveBenchError
+from ..adapters.parameterization import Parameterization, grid_positions
 
 from ..configs import LOSSES, WEIGHTINGS  # noqa: F401  (re-exported)
 
@@ -28,19 +28,30 @@ class ProbeSet:
     which images were processed together.
     """
 
-    timesteps: torch.Tensor  # (P,) long
+    timesteps: torch.Tensor  # (P,) the model's own time: long DDPM steps, float flow t or EDM sigma
     noise: torch.Tensor      # (P, *x0_shape) float32
 
     @classmethod
     def build(cls, x0_shape: tuple[int, ...], *, num_train_timesteps: int = 1000, interval: int = 4,
-              seed: int = 42, device: torch.device | str = "cpu") -> "ProbeSet":
-        if interval < 1 or interval > num_train_timesteps:
-            raise DiveBenchError(f"--interval (interval) must be in [1, {num_train_timesteps}] for a model with "
-                                 f"{num_train_timesteps} timesteps (probes at interval/2 + k*interval), got {interval}")
-        timesteps = torch.arange(interval // 2, num_train_timesteps, interval, dtype=torch.long)
+              seed: int = 42, device: torch.device | str = "cpu",
+              parameterization: Parameterization | None = None) -> "ProbeSet":
+        """The probes of ``interval`` in ``parameterization``'s time domain (DDPM steps, flow t,
+        EDM sigma: ``Parameterization.probe_times``); without one, DDPM steps below
+        ``num_train_timesteps``. The noise bank depends only on the shape, count and seed."""
+        if parameterization is not None:
+            timesteps = parameterization.probe_times(interval)
+        else:
+            timesteps = grid_positions(interval, num_train_timesteps)
         g = torch.Generator().manual_seed(seed)
         noise = torch.randn((len(timesteps), *x0_shape), generator=g)
         return cls(timesteps.to(device), noise.to(device))
+
+    @classmethod
+    def for_adapter(cls, adapter: Adapter, x0_shape: tuple[int, ...], *, interval: int = 4, seed: int = 42,
+                    device: torch.device | str = "cpu") -> "ProbeSet":
+        """The probes a run scores ``adapter`` on: its own parameterization's time domain."""
+        return cls.build(x0_shape, interval=interval, seed=seed, device=device,
+                         parameterization=adapter.parameterization)
 
     def __len__(self) -> int:
         return int(self.timesteps.numel())
@@ -73,20 +84,24 @@ MAX_X0_WEIGHT = 20.0
 
 
 def timestep_weight(adapter: Adapter, t: torch.Tensor, weighting: str) -> torch.Tensor | None:
-    """None for plain eps error; for "x0", min((1 - a_t) / a_t, 20): the error in x0 space,
-    which puts the weight on high-noise timesteps where a layout decides the image."""
+    """None for plain eps error; for "x0", min(sigma_t^2 / alpha_t^2, 20) (DDPM: (1 - a_t) / a_t;
+    flow: t^2 / (1 - t)^2; EDM: sigma^2): the error in x0 space, which puts the weight on
+    high-noise timesteps where a layout decides the image."""
     if weighting == "none":
         return None
     if weighting == "x0":
-        a = adapter.schedule.alphas_cumprod.to(t.device)[t]
-        return ((1 - a) / a).clamp(max=MAX_X0_WEIGHT)
+        return adapter.parameterization.inverse_snr(t).clamp(max=MAX_X0_WEIGHT)
     raise ValueError(f"unknown weighting {weighting!r}; use none or x0")
 
 
 def denoising_error(adapter: Adapter, x0: torch.Tensor, cond: torch.Tensor, t: torch.Tensor,
                     noise: torch.Tensor, loss: str = "l2", weighting: str = "none") -> torch.Tensor:
-    """Per-sample noise-prediction error (B,) of ``adapter`` at x0 noised with (t, noise)."""
-    x_t = adapter.schedule.add_noise(x0, noise.to(x0.dtype), t)
+    """Per-sample noise-prediction error (B,) of ``adapter`` at x0 noised with (t, noise).
+
+    One space for every model family: the error of the eps estimate (``Adapter.predict_noise``,
+    which maps a v, x0, flow-velocity or EDM output to eps) against the probe's noise, with ``t``
+    in the model's own time domain (see ``adapters/parameterization.py`` for why eps)."""
+    x_t = adapter.parameterization.add_noise(x0, noise.to(x0.dtype), t)
     eps = adapter.predict_noise(x_t, t, cond)
     err = per_sample_loss(eps, noise, loss)
     w = timestep_weight(adapter, t, weighting)
