@@ -67,7 +67,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
     architecture = args.kind.removeprefix("class-")
     preset = args.preset or ("s" if architecture == "unet" else "xs")
-    cfg = ClassDiTTrainConfig(dataset=args.dataset or "digits", preset=preset, architecture=architecture, seed=args.seed,
+    cfg = ClassDiTTrainConfig(dataset=args.dataset or "digits", preset=preset, architecture=architecture,
+                              objective=args.objective, seed=args.seed,
                               data_root=args.data_root, save_dtype=args.save_dtype, save_every=args.save_every, **opts)
     dest = train_class_dit(cfg, Path(args.out), resume=not args.no_resume)
     print(f"model written to {dest} (use it as {architecture}:{dest})")
@@ -93,6 +94,9 @@ def add_train_parser(sub) -> None:
     t.add_argument("--save-every", type=int, default=0, metavar="N",
                    help="class-dit, class-unet: also keep the EMA model every N steps in OUT/checkpoints/step-NNNNNN (a dit:PATH "
                         "folder each, for `dive-bench sweep OUT`; 0: none)")
+    t.add_argument("--objective", choices=["eps", "v", "x0", "flow", "edm"], default="eps",
+                   help="class-dit, class-unet: the training target (default eps); the export declares it in "
+                        "dive_bench.json, so scoring and sampling use the matching parameterization")
     t.add_argument("--data-root")
     t.add_argument("--device", default="cpu", help="layout-prior: cpu or cuda (results differ from CPU only by float rounding)")
     t.add_argument("--noised-fraction", type=float, default=None,

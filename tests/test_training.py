@@ -86,3 +86,21 @@ def test_class_unet_refuses_a_dit_preset(tmp_path):
 
     with pytest.raises(DiveBenchError, match="not a class-unet preset; choose one of s"):
         train_class_dit(ClassDiTTrainConfig(dataset="digits", preset="xs", architecture="unet", steps=1), tmp_path)
+
+
+def test_objective_flow_exports_a_model_that_loads_as_flow(tmp_path):
+    """`train class-dit --objective flow`: the export declares the parameterization in
+    dive_bench.json, the dit adapter loads it as flow (else a flow model would be scored as eps),
+    the card says so; an eps export declares nothing, so eps checkpoints keep their run keys."""
+    import json
+    from dataclasses import replace
+
+    flow = train_class_dit(replace(_cfg(2), objective="flow"), tmp_path / "flow")
+    meta = json.loads((flow / "dive_bench.json").read_text())
+    assert meta["parameterization"]["kind"] == "flow"
+    adapter = load_model(f"dit:{flow}")
+    assert adapter.parameterization.kind == "flow" and adapter.info()["parameterization"]["kind"] == "flow"
+    assert "--objective flow" in (flow / "README.md").read_text()
+    eps = train_class_dit(_cfg(2), tmp_path / "eps")
+    assert "parameterization" not in json.loads((eps / "dive_bench.json").read_text())
+    assert load_model(f"dit:{eps}").parameterization.kind == "ddpm-eps"

@@ -39,6 +39,10 @@ class ClassDiTTrainConfig:
     preset: str = "xs"
     #: ``dit`` (models/class_dit.py presets) or ``unet`` (models/class_unet.py presets)
     architecture: str = option("dit", choices=("dit", "unet"))
+    #: what the network regresses onto (adapters/parameterization.py): eps (DDPM, the default and
+    #: every bundled eps model's recipe), v (DDPM v-prediction), x0, flow (rectified flow velocity,
+    #: t uniform in [0, 1]) or edm (preconditioned denoiser, log-normal sigma)
+    objective: str = option("eps", choices=("eps", "v", "x0", "flow", "edm"), flag="--objective")
     steps: int = option(2000, value_type="int", low=1, flag="--steps")
     batch_size: int = option(64, value_type="int", low=1, flag="--batch-size")
     lr: float = option(1e-3, value_type="float", low=0, low_open=True, flag="--lr")
@@ -54,6 +58,17 @@ class ClassDiTTrainConfig:
     data_root: str | None = None
     #: fp16 halves the bundled file; loading upcasts to float32 (the EMA weights lose ~1e-3 relative)
     save_dtype: str = option("fp32", choices=("fp32", "fp16"), flag="--save-dtype")
+
+
+OBJECTIVES = {"eps": "ddpm-eps", "v": "ddpm-v", "x0": "ddpm-x0", "flow": "flow", "edm": "edm"}
+
+
+def objective_parameterization(objective: str, sched):
+    """The parameterization a ``--objective`` trains (its times, noising, inputs and target)."""
+    from ..adapters.base import NoiseSchedule
+    from ..adapters.parameterization import from_name
+
+    return from_name(OBJECTIVES[objective], NoiseSchedule(sched.alphas_cumprod.float()))
 
 
 def _step_generator(seed: int, step: int) -> torch.Generator:
@@ -85,6 +100,7 @@ def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True)
         tie(ema)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
+    param = objective_parameterization(cfg.objective, sched)
     null_class = data.num_classes
 
     state_path = out / "train_state.pt"
@@ -109,11 +125,12 @@ def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True)
             x0, y = x_all[idx], y_all[idx].clone()
         drop = torch.rand(cfg.batch_size, generator=g) < cfg.class_dropout
         y[drop] = null_class
-        t = torch.randint(0, 1000, (cfg.batch_size,), generator=g)
+        # eps: torch.randint(0, 1000) as before, so the bundled eps recipes are unchanged
+        t = param.train_times(cfg.batch_size, g)
         noise = torch.randn(x0.shape, generator=g)
-        x_t = sched.add_noise(x0, noise, t)
-        pred = model(x_t, t, class_labels=y).sample[:, :c]
-        loss = F.mse_loss(pred, noise)
+        x_in, t_in = param.model_inputs(param.add_noise(x0, noise, t), t)
+        pred = model(x_in, t_in, class_labels=y).sample[:, :c]
+        loss = F.mse_loss(pred, param.train_target(x0, noise, t))
         optimizer_step(model, ema, opt, loss, step=step, lr=cfg.lr, warmup=cfg.warmup, ema_decay=cfg.ema_decay)
         losses.append(loss.item())
         if step % 50 == 0:
@@ -163,6 +180,8 @@ def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses:
             "image_shape": list(data.image_shape), "train_config": asdict(cfg), "step": step}
     if unet:  # UNet2DModel has no null row of its own: the adapter needs to know which row it is
         meta["null_class_index"] = data.num_classes
+    if cfg.objective != "eps":  # read by adapters/loading.py: else the model would be scored as eps
+        meta["parameterization"] = objective_parameterization(cfg.objective, sched).describe()
     (dest / "dive_bench.json").write_text(json.dumps(meta, indent=2))
     n_params = sum(p.numel() for p in export.parameters())
     final = sum(losses[-200:]) / max(len(losses[-200:]), 1)
@@ -174,7 +193,9 @@ def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses:
                 f"({data.num_classes} classes + CFG null row)")
     (dest / "README.md").write_text(
         f"# Class-conditional {'UNet' if unet else 'DiT'} ({cfg.dataset}, preset {cfg.preset})\n\n"
-        f"- Architecture: {arch}, eps-prediction, linear betas, 1000 steps.\n"
+        f"- Architecture: {arch}, "
+        + ("eps-prediction, linear betas, 1000 steps" if cfg.objective == "eps" else
+           f"objective {cfg.objective} ({OBJECTIVES[cfg.objective]}, declared in dive_bench.json)") + ".\n"
         f"- Data: {cfg.dataset} train split ("
         + ("fresh composites every step" if hasattr(data, "sample_batch") else f"{len(data)} images")
         + f", {'x'.join(map(str, data.image_shape))}).\n"
@@ -188,5 +209,6 @@ def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses:
         f"--steps {cfg.steps} --batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed} "
         f"--threads {torch.get_num_threads()}" + (" --save-dtype fp16" if cfg.save_dtype == "fp16" else "")
         + (f" --save-every {cfg.save_every}" if cfg.save_every else "")
+        + (f" --objective {cfg.objective}" if cfg.objective != "eps" else "")
         + " --out DIR`\n")
     return dest
