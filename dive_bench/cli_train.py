@@ -52,7 +52,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.kind == "feature-extractor":
         from .training.feature_extractor import FeatureExtractorTrainConfig, train_feature_extractor
 
-        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
+        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
+                                  ("augment", args.augment)) if v is not None}
         cfg = FeatureExtractorTrainConfig(dataset=args.dataset or "fmnist", seed=args.seed, data_root=args.data_root, **opts)
         dest = train_feature_extractor(cfg, Path(args.out), resume=not args.no_resume)
         print(f"feature extractor written to {dest} (use it as --feature-extractor classifier:{dest})")
@@ -106,6 +107,9 @@ def add_train_parser(sub) -> None:
                    help="layout-prior: predict each slot's clean embedding as a mixture of its vocabulary, not the noise")
     t.add_argument("--class-sizes", help="layout-prior: train on canvases with one size per class, WxH in grid cells "
                                          "in class order, e.g. 4x4,6x6,8x6 (the canvas-det-sized layouts)")
+    t.add_argument("--augment", choices=["flip-shift", "flip", "none"], default=None,
+                   help="feature-extractor: training augmentation (default flip-shift; canvas: flip, as a shift would "
+                        "push shapes off the canvas)")
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     t.add_argument("--no-resume", action="store_true", help="ignore an existing train_state.pt in --out")
     t.set_defaults(func=cmd_train)
