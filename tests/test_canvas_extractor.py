@@ -99,3 +99,28 @@ def test_the_fidelity_reference_split_is_large_and_apart_from_the_scored_splits(
     # FD needs more reference images than feature dimensions (the bundled extractor: 128)
     assert ref.num_images > 10 * 128
     assert ref.split not in {TASKS.get(t).split for t in ("canvas-det", "canvas-det-dev")} | {"train", "test"}
+
+
+def test_train_feature_extractor_on_canvases_writes_a_canvas_extractor_and_its_command(tmp_path, monkeypatch, capsys):
+    """End to end on 24 canvases: the canvas dataset, --augment flip and --widths reach the model and
+    its card, and the folder resolves to an extractor whose scores are named fd_canvas."""
+    from dive_bench.cli import main
+    from dive_bench.data import canvas_compositions
+    from dive_bench.fidelity.classifier_net import SmallClassifier
+    from dive_bench.fidelity.extractors import resolve_extractor
+
+    monkeypatch.setattr(canvas_compositions, "SPLITS", {"train": 24, "test": 12})
+    assert main(["train", "feature-extractor", "--dataset", "canvas", "--steps", "3", "--batch-size", "8",
+                 "--augment", "flip", "--widths", "4,4,8", "--data-root", str(tmp_path / "data"),
+                 "--out", str(tmp_path / "out")]) == 0
+    dest = tmp_path / "out" / "model"
+    card = (dest / "README.md").read_text()
+    assert "--dataset canvas --steps 3 --batch-size 8" in card and "--augment flip --widths 4,4,8" in card
+    assert "`fd_canvas`" in card and "canvas test split, 12 images" in card
+    net = SmallClassifier.load(dest)
+    assert net.config.widths == (4, 4, 8) and net.config.in_channels == 3 and net.config.num_classes == 19
+    assert resolve_extractor(f"classifier:{dest}").metric_names["fid"] == "fd_canvas"
+    capsys.readouterr()
+    assert main(["train", "feature-extractor", "--dataset", "canvas", "--widths", "4,4", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "--widths '4,4'" in err and err.count("\n") == 1

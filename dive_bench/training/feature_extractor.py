@@ -43,6 +43,9 @@ class FeatureExtractorTrainConfig:
     #: "flip" (canvases: a shift would push shapes at the border off the canvas and paint a
     #: border in a colour the canvas background never has), or "none"
     augment: str = option("flip-shift", choices=AUGMENTATIONS, flag="--augment")
+    #: conv widths of the three stages; the last is the feature dimension (FD needs well more
+    #: reference images than that: the canvas extractor uses 16,32,64 against 2,000 references)
+    widths: tuple[int, ...] = ClassifierConfig.widths
 
 
 _AUGMENT_TEXT = {"flip-shift": "random horizontal flip and shifts of up to 2 px", "flip": "random horizontal flip",
@@ -74,6 +77,8 @@ def accuracy(model: SmallClassifier, images: torch.Tensor, labels: torch.Tensor,
 def train_feature_extractor(cfg: FeatureExtractorTrainConfig, out: Path, *, resume: bool = True) -> Path:
     """Train, evaluate on the test split and write ``out/model``. Returns that path."""
     validate(cfg)
+    if len(cfg.widths) != 3 or not all(isinstance(w, int) and w >= 1 for w in cfg.widths):
+        raise DiveBenchError(f"widths must be three positive integers (one per stage), e.g. 16,32,64; got {cfg.widths!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.dataset not in DATASETS:
@@ -85,7 +90,7 @@ def train_feature_extractor(cfg: FeatureExtractorTrainConfig, out: Path, *, resu
     mean, std = float(x_all.mean()), float(x_all.std())
     torch.manual_seed(cfg.seed)
     model = SmallClassifier(ClassifierConfig(in_channels=c, image_size=h, num_classes=train.num_classes,
-                                             mean=round(mean, 4), std=round(std, 4)))
+                                             widths=tuple(cfg.widths), mean=round(mean, 4), std=round(std, 4)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state_path = out / "train_state.pt"
     start, losses = 0, []
@@ -129,7 +134,9 @@ def export_extractor(model: SmallClassifier, cfg: FeatureExtractorTrainConfig, t
         {"kind": "feature-extractor", "dataset": cfg.dataset, "class_names": list(train.class_names),
          "test_accuracy": test_accuracy, "train_config": asdict(cfg)}, indent=2) + "\n")
     n_params = sum(p.numel() for p in model.parameters())
-    augment_flag = "" if cfg.augment == "flip-shift" else f" --augment {cfg.augment}"
+    extra_flags = "" if cfg.augment == "flip-shift" else f" --augment {cfg.augment}"
+    if tuple(cfg.widths) != ClassifierConfig.widths:
+        extra_flags += f" --widths {','.join(map(str, cfg.widths))}"
     final = sum(losses[-100:]) / max(len(losses[-100:]), 1)
     (dest / "README.md").write_text(
         f"# In-domain feature extractor ({cfg.dataset})\n\n"
@@ -146,6 +153,6 @@ def export_extractor(model: SmallClassifier, cfg: FeatureExtractorTrainConfig, t
         f"- Final training loss (mean of last 100 steps): {final:.4f}. Wall time: {elapsed:.0f} s on CPU "
         f"({torch.get_num_threads()} thread(s)).\n"
         f"- Command: `dive-bench train feature-extractor --dataset {cfg.dataset} --steps {cfg.steps} "
-        f"--batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed}{augment_flag} --threads {torch.get_num_threads()} "
+        f"--batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed}{extra_flags} --threads {torch.get_num_threads()} "
         f"--out DIR`\n")
     return dest

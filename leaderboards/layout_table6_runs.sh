@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The layout half of the paper's Table VI (LDM-8-S vs LDM-8): two layout-to-image models that differ
+# in size only, each with a DIVE AP run and a fidelity run, for `dive-bench compare`.
+#
+# - layout-canvas-s  (width 128, 2.37M) and layout-canvas-xs (width 64, same recipe otherwise;
+#   training is not part of this script: the commands are in their model cards).
+# - DIVE: the protocol of the stored row leaderboards/runs/layout-canvas-s-dive-no-prior-neighbour-repairs
+#   (detection_runs.sh: all 100 canvas-det val images, task defaults = coarse seed + 30 steps of 6
+#   probes + neighbour repairs, --no-prior). layout-canvas-s's row is that stored run; this script
+#   adds layout-canvas-xs's, as ONE process with one torch thread (the s row ran as two shards).
+# - Fidelity: N samples per model conditioned on the layouts of canvas-det-ref (2,000 canvases of
+#   a split nothing else uses; val's 100 images are fewer than the extractor's 128 feature
+#   dimensions), DDIM, guidance 1, seed 0, in-domain extractor canvas-classifier (fd_canvas, ...),
+#   50 bootstrap replicates of FD/IS for compare's intervals.
+#
+# Outputs go to $RUNS (default /work/runsL); only the run.json files are copied into
+# leaderboards/runs/ (no samples). DB is the command (default dive-bench; `python3 -m dive_bench`
+# where the package is only on PYTHONPATH).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+read -r -a DB <<< "${DB:-dive-bench}"
+RUNS=${RUNS:-/work/runsL}
+L=leaderboards/runs
+COMMON=(--task canvas-det --quiet --items-per-batch 10)
+FID=(--reference canvas-det-ref --feature-extractor canvas-classifier --num-samples 2000 --sampler ddim --steps 50
+     --guidance 1 --seed 0 --bootstrap 50 --threads 1 --quiet)
+
+keep() {  # copy a finished run's run.json (only) into leaderboards/runs/NAME/
+  mkdir -p "$L/$2"
+  cp "$RUNS/$2/run.json" "$L/$2/run.json"
+}
+
+"${DB[@]}" score layout-canvas-xs "${COMMON[@]}" --no-prior --out "$RUNS/layout-canvas-xs-dive-no-prior-neighbour-repairs"
+"${DB[@]}" merge "$RUNS/layout-canvas-xs-dive-no-prior-neighbour-repairs"
+keep layout-canvas-xs layout-canvas-xs-dive-no-prior-neighbour-repairs
+
+for m in layout-canvas-s layout-canvas-xs; do
+  "${DB[@]}" fidelity "$m" "${FID[@]}" --out "$RUNS/$m-fidelity"
+  keep "$m" "$m-fidelity"
+done
+
+"${DB[@]}" compare $L/layout-canvas-{s,xs}-dive-no-prior-neighbour-repairs $L/layout-canvas-{s,xs}-fidelity
