@@ -96,8 +96,8 @@ def test_the_fidelity_reference_split_is_large_and_apart_from_the_scored_splits(
 
     ref = TASKS.get("canvas-det-ref")
     assert ref.kind == "detection" and ref.num_images == 2000
-    # FD needs more reference images than feature dimensions (the bundled extractor: 128)
-    assert ref.num_images > 10 * 128
+    # FD needs many more reference images than feature dimensions (the bundled canvas extractor: 64)
+    assert ref.num_images >= 30 * 64
     assert ref.split not in {TASKS.get(t).split for t in ("canvas-det", "canvas-det-dev")} | {"train", "test"}
 
 
