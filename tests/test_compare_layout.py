@@ -77,6 +77,17 @@ def test_two_layout_models_share_one_table_with_fd_canvas_beside_dive_ap():
     assert "canvas-det-ref" in md and "N = 2000 samples per model" in md
 
 
+def test_dive_seconds_read_from_the_seed_cache_are_shown_beside_the_run_s_own():
+    """A row whose coarse seeds came from the cache (another run computed them) shows what they
+    cost when computed, so it is not mistaken for the cheaper model."""
+    cached = dive_run("lay-s", 2_000_000, 5)
+    cached["timings"] = {"evaluations_per_item": 8147.4, "seconds_per_item": 19.45, "cached_seconds_per_item": 43.8}
+    fresh = dive_run("lay-xs", 600_000, 2)
+    fresh["timings"] = {"evaluations_per_item": 8100.0, "seconds_per_item": 36.9}
+    md = comparison_markdown([cached, fresh], n_boot=20, seed=0)
+    assert _row(md, "lay-s")[-1] == "19.45 + 43.8 cached" and _row(md, "lay-xs")[-1] == "36.90"
+
+
 def test_a_fidelity_run_at_another_n_gets_no_shared_column():
     other = fidelity_run("lay-xs", 600_000, 9.0)
     other["method_config"] = {**FID_CONFIG, "num_samples": 500}
