@@ -89,6 +89,7 @@ def test_the_bundled_canvas_classifier_is_registered_small_and_reads_canvases():
     assert meta["dataset"] == "canvas" and len(meta["class_names"]) == 19
     net = SmallClassifier.load(folder)
     assert (net.config.in_channels, net.config.image_size, net.config.num_classes) == (3, 32, 19)
+    assert net.feature_dim == 64 and meta["test_accuracy"] > 0.95
 
 
 def test_the_fidelity_reference_split_is_large_and_apart_from_the_scored_splits():
