@@ -12,8 +12,12 @@
 #   (2,000 canvases of a split nothing else uses; val's 100 images would be too few for a covariance
 #   of the extractor's 64 feature dimensions), DDIM 25 steps ("trailing"), guidance 1, seed 0,
 #   in-domain extractor canvas-classifier (fd_canvas, is_canvas, ...), 50 bootstrap replicates of
-#   FD/IS for compare's intervals. 25 steps, not 50, so that layout-canvas-s's run stays within
-#   ~15 min on one core (about 10 ms per sample and step for it, 4.5 ms for xs, on a shared 2-core CPU).
+#   FD/IS for compare's intervals. 25 steps were chosen from a timing under heavy load (10 ms per
+#   sample and step for s) to keep each run under ~15 min on one core; the runs took 248 s (s) and
+#   128 s (xs). Real vs real for scale (2,000 training canvases vs the same reference): fd_canvas
+#   0.088, is_canvas 9.14, precision 0.92, recall 0.91.
+# - Times on one thread of a shared 2-core CPU (2026-12-02): DIVE on xs 2,085 s (20.8 s / image,
+#   its coarse seeds computed in the run); s's stored row: 19.4 s / image + 43.8 s of cached seeds.
 #
 # Outputs go to $RUNS (default /work/runsL); only the run.json files are copied into
 # leaderboards/runs/ (no samples). DB is the command (default dive-bench; `python3 -m dive_bench`
