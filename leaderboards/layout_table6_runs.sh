@@ -33,17 +33,17 @@ FID=(--reference canvas-det-ref --feature-extractor canvas-classifier --num-samp
      --guidance 1 --seed 0 --bootstrap 50 --threads 1 --quiet)
 
 keep() {  # copy a finished run's run.json (only) into leaderboards/runs/NAME/
-  mkdir -p "$L/$2"
-  cp "$RUNS/$2/run.json" "$L/$2/run.json"
+  mkdir -p "$L/$1"
+  cp "$RUNS/$1/run.json" "$L/$1/run.json"
 }
 
 "${DB[@]}" score layout-canvas-xs "${COMMON[@]}" --no-prior --out "$RUNS/layout-canvas-xs-dive-no-prior-neighbour-repairs"
 "${DB[@]}" merge "$RUNS/layout-canvas-xs-dive-no-prior-neighbour-repairs"
-keep layout-canvas-xs layout-canvas-xs-dive-no-prior-neighbour-repairs
+keep layout-canvas-xs-dive-no-prior-neighbour-repairs
 
 for m in layout-canvas-s layout-canvas-xs; do
   "${DB[@]}" fidelity "$m" "${FID[@]}" --out "$RUNS/$m-fidelity"
-  keep "$m" "$m-fidelity"
+  keep "$m-fidelity"
 done
 
 "${DB[@]}" compare $L/layout-canvas-{s,xs}-dive-no-prior-neighbour-repairs $L/layout-canvas-{s,xs}-fidelity
