@@ -38,7 +38,6 @@ keep() {  # copy a finished run's run.json (only) into leaderboards/runs/NAME/
 }
 
 "${DB[@]}" score layout-canvas-xs "${COMMON[@]}" --no-prior --out "$RUNS/layout-canvas-xs-dive-no-prior-neighbour-repairs"
-"${DB[@]}" merge "$RUNS/layout-canvas-xs-dive-no-prior-neighbour-repairs"
 keep layout-canvas-xs-dive-no-prior-neighbour-repairs
 
 for m in layout-canvas-s layout-canvas-xs; do
