@@ -224,7 +224,7 @@ def _add_fidelity_parser(sub) -> None:
                     "below the feature dimension: 2048 for Inception)")
     fi.add_argument("--feature-extractor", default="inception-v3-compat",
                     help="inception-v3-compat (default; metrics fid/is/kid/precision/recall), fmnist-classifier "
-                         "(in-domain; fd_fmnist/is_fmnist/...), dinov2-vit-l14 / dinov2-vit-b14 (fd_dinov2, EDM2's "
+                         "(in-domain; fd_fmnist/is_fmnist/...), canvas-classifier (canvases; fd_canvas/...), dinov2-vit-l14 / dinov2-vit-b14 (fd_dinov2, EDM2's "
                          "protocol), or classifier:DIR from `train feature-extractor`")
     fi.add_argument("--inception-weights", help="local inception-v3-compat weights file (offline); "
                     "default $DIVE_BENCH_INCEPTION_WEIGHTS, then torch-fidelity's cache/download")

@@ -19,6 +19,17 @@ def parse_class_sizes(text: str) -> tuple[tuple[int, int], ...]:
         raise DiveBenchError(f"--class-sizes {text!r}: give WxH per class, comma-separated, e.g. 4x4,6x6,8x6") from None
 
 
+def parse_widths(text: str) -> tuple[int, ...]:
+    """``"16,32,64"`` -> (16, 32, 64): the feature extractor's three stage widths."""
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != 3 or min(widths) < 1:
+        raise DiveBenchError(f"--widths {text!r}: give three positive integers, comma-separated, e.g. 16,32,64")
+    return widths
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .cli import _set_threads
 
@@ -52,7 +63,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.kind == "feature-extractor":
         from .training.feature_extractor import FeatureExtractorTrainConfig, train_feature_extractor
 
-        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
+        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
+                                  ("augment", args.augment)) if v is not None}
+        if args.widths:
+            opts["widths"] = parse_widths(args.widths)
         cfg = FeatureExtractorTrainConfig(dataset=args.dataset or "fmnist", seed=args.seed, data_root=args.data_root, **opts)
         dest = train_feature_extractor(cfg, Path(args.out), resume=not args.no_resume)
         print(f"feature extractor written to {dest} (use it as --feature-extractor classifier:{dest})")
@@ -110,6 +124,11 @@ def add_train_parser(sub) -> None:
                    help="layout-prior: predict each slot's clean embedding as a mixture of its vocabulary, not the noise")
     t.add_argument("--class-sizes", help="layout-prior: train on canvases with one size per class, WxH in grid cells "
                                          "in class order, e.g. 4x4,6x6,8x6 (the canvas-det-sized layouts)")
+    t.add_argument("--augment", choices=["flip-shift", "flip", "none"], default=None,
+                   help="feature-extractor: training augmentation (default flip-shift; canvas: flip, as a shift would "
+                        "push shapes off the canvas)")
+    t.add_argument("--widths", help="feature-extractor: conv widths of its three stages, e.g. 16,32,64 (default "
+                                    "32,64,128; the last is the feature dimension)")
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     t.add_argument("--no-resume", action="store_true", help="ignore an existing train_state.pt in --out")
     t.set_defaults(func=cmd_train)

@@ -41,7 +41,7 @@ from .agreement import agreement_section, pairwise_section, percentile_interval
 from .configs import num_probes
 from .errors import DiveBenchError
 from .fidelity.report import DIRECTION as FIDELITY_DIRECTION, ORDER as FIDELITY_ORDER
-from .report import best_of_duplicates, leaderboard_markdown, load_runs
+from .report import _seconds as seconds_text, best_of_duplicates, leaderboard_markdown, load_runs
 from .scaling import row_name
 from .spec import Protocol, RunResult, generated_task_parts
 from .tables import Column, best_of, markdown_table
@@ -318,8 +318,8 @@ def table_markdown(table: ComparisonTable) -> str:
         timings = (table.score.get(mid) or {}).get("timings") or {}
         if timings.get("evaluations_per_item"):
             row[f"{label}: evaluations / image"] = f"{timings['evaluations_per_item']:,.0f}"
-        if timings.get("seconds_per_item"):
-            row[f"{label}: s / image"] = f"{timings['seconds_per_item']:.2f}"
+        if timings.get("seconds_per_item"):  # + the seconds of work read from a cache (layout seeds)
+            row[f"{label}: s / image"] = seconds_text(timings)
         rows.append(row)
     bold = len(rows) > 1  # a lone row is not "best" of anything
     columns = ["Model", "#Params",

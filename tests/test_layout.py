@@ -448,6 +448,8 @@ def test_latent_layout_model_trains_on_vae_latents_ships_its_vae_and_inverts(tmp
                             check_every=2, check_images=4, checkpoint_every=2, vae=str(tmp_path / "vae-src"), patch=2)
     dest = train_layout(cfg, tmp_path / "out")
     assert (dest / "vae").is_dir() and "latent space" in (dest / "README.md").read_text().lower()
+    # the card's command rebuilds this model: the non-default width is in it, the default one is not
+    assert "--seed 0 --save-dtype fp32 --width 32 --vae " in (dest / "README.md").read_text()
     a = LayoutAdapter.from_pretrained(str(dest))
     assert a.image_shape == (3, 32, 32) and (a.model.config.in_channels, a.model.config.image_size) == (4, 16)
     assert a.tokenizer.image_size == 32 and a.info()["latent_shape"] == [4, 16, 16]

@@ -70,6 +70,8 @@ for _ckpt in (
                       "DiT on numbers-1000: 000-999 from digit glyphs, 16x16 (patch 4, width 128, depth 4, fp16 file)"),
     BundledCheckpoint("layout-canvas-s", "layout", "layout-canvas-s",
                       "layout-to-image LayoutDiT on the canvas detection set, with joint and decoupled layout priors"),
+    BundledCheckpoint("layout-canvas-xs", "layout", "layout-canvas-xs",
+                      "layout-canvas-s's recipe at width 64 (a smaller layout-to-image row for Table VI; no priors)"),
     BundledCheckpoint("layout-canvas-s-sized", "layout", "layout-canvas-s",
                       "layout-canvas-s's image model with priors trained on canvas-det-sized layouts "
                       "(one size per class)", options=(("prior_set", "sized"),)),

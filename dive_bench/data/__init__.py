@@ -14,6 +14,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .base import ImageDataset  # noqa: F401
 
 DATASETS: Registry = Registry("dataset")
+DATASETS.register("canvas", "dive_bench.data.canvas_compositions:load_canvas_compositions",
+                  description="canvas shapes 32x32 labelled by composition (1-3 objects of 3 shapes: 19 labels; "
+                              "train 4000 / test 1000), for the in-domain canvas extractor")
 DATASETS.register("digits", "dive_bench.data.digits:load_digits_dataset",
                   description="scikit-learn 8x8 digits, 10 classes (train 1297 / test 500)")
 DATASETS.register("fmnist", "dive_bench.data.fashion_mnist:load_fashion_mnist",

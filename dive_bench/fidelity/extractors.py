@@ -8,10 +8,10 @@ Two kinds:
   the file torch-fidelity itself downloads into ``$TORCH_HOME/hub/checkpoints/``, or (online
   only) torch-fidelity's own download. Offline with none of them we stop with one message that
   says how to get the file, rather than run with other weights and print different numbers.
-- in-domain classifiers (``fmnist-classifier``, bundled; ``classifier:DIR`` for one trained by
-  ``dive-bench train feature-extractor``), registered into torch-fidelity as custom extractors.
-  Their scores carry the dataset in the metric name (``fd_fmnist``, ``is_fmnist``, ...) so they
-  can never land in an Inception FID column.
+- in-domain classifiers (``fmnist-classifier`` and ``canvas-classifier``, bundled; ``classifier:DIR``
+  for one trained by ``dive-bench train feature-extractor``), registered into torch-fidelity as
+  custom extractors. Their scores carry the dataset in the metric name (``fd_fmnist``,
+  ``fd_canvas``, ``is_fmnist``, ...) so they can never land in an Inception FID column.
 - DINOv2 ViTs (``dinov2-vit-l14``, ``-b14``; ``fidelity.dinov2``): FD only, named ``fd_dinov2``,
   with EDM2's preprocessing through a timm model and local weights (``--dinov2-weights``).
 
@@ -37,8 +37,8 @@ from ..offline import is_offline as _offline
 INCEPTION = "inception-v3-compat"
 WEIGHTS_ENV = "DIVE_BENCH_INCEPTION_WEIGHTS"
 #: bundled in-domain extractors: name -> folder under dive_bench/assets
-BUNDLED = {"fmnist-classifier": "fmnist-classifier"}
-ALIASES = {"inception": INCEPTION, "fmnist": "fmnist-classifier"}
+BUNDLED = {"fmnist-classifier": "fmnist-classifier", "canvas-classifier": "canvas-classifier"}
+ALIASES = {"inception": INCEPTION, "fmnist": "fmnist-classifier", "canvas": "canvas-classifier"}
 #: metric names for Inception; in-domain extractors use the ``fd`` name and a dataset suffix
 INCEPTION_METRICS = {"fid": "fid", "is": "is", "kid": "kid", "precision": "precision", "recall": "recall"}
 
@@ -258,7 +258,7 @@ def available_extractors() -> list[str]:
 def resolve_extractor(name: str = INCEPTION, inception_weights: str | Path | None = None,
                       dinov2_weights: str | Path | None = None, dinov2_sha256: str | None = None) -> Extractor:
     """``inception-v3-compat`` (alias ``inception``), a bundled classifier (``fmnist-classifier``,
-    alias ``fmnist``), a DINOv2 ViT (``dinov2-vit-l14``, ``-b14``, ``-s14``) or ``classifier:DIR``
+    alias ``fmnist``; ``canvas-classifier``, alias ``canvas``), a DINOv2 ViT (``dinov2-vit-l14``, ``-b14``, ``-s14``) or ``classifier:DIR``
     (a folder written by ``train feature-extractor``)."""
     name = ALIASES.get(name, name)
     if name.startswith("dinov2"):

@@ -25,6 +25,8 @@ TASKS.register("canvas-det", f"{_BUILTIN}:CANVAS_DET",
                description="canvas detection set, 100 val images, 32x32, 1-3 of 3 shapes (COCO AP)")
 TASKS.register("canvas-det-dev", f"{_BUILTIN}:CANVAS_DET_DEV",
                description="canvas detection set, 50 dev images for tuning method settings (not for reporting)")
+TASKS.register("canvas-det-ref", f"{_BUILTIN}:CANVAS_DET_REF",
+               description="canvas detection set, 2,000 ref images: the reference of layout models' fidelity runs")
 TASKS.register("canvas-det-sized", f"{_BUILTIN}:CANVAS_DET_SIZED",
                description="canvas detection set with one fixed size per class, 100 val images (COCO AP)")
 TASKS.register("canvas-det-sized-dev", f"{_BUILTIN}:CANVAS_DET_SIZED_DEV",

@@ -15,6 +15,12 @@ CANVAS_DET = DetectionTask("canvas-det", "1", "val", 100, description="seeded ca
 # Method settings (prior weight, steps, ...) are chosen on this split, never on val, so that the
 # val numbers in a table are not tuned on the images they report.
 CANVAS_DET_DEV = DetectionTask("canvas-det-dev", "1", "dev", 50, description="seeded canvas set, dev split (for tuning)")
+# The reference set of layout models' fidelity runs (`dive-bench fidelity MODEL --reference
+# canvas-det-ref`): FD compares feature covariances, and val's 100 images are too few for the
+# canvas extractor's 64 dimensions (its reference covariance would be mostly sampling noise). A
+# split of its own, so neither the tuning split nor the scored val images serve as the reference.
+CANVAS_DET_REF = DetectionTask("canvas-det-ref", "1", "ref", 2000,
+                               description="seeded canvas set, ref split (2,000 images: the fidelity reference)")
 
 # The same canvases with one fixed size per class (square 4x4, disk 6x6, triangle 8x6 grid cells).
 # On canvas-det sizes are uniform and independent of the class, so DIVE's typical error (a box side

@@ -25,6 +25,9 @@ from ..fidelity.classifier_net import ClassifierConfig, SmallClassifier
 from .checkpointing import load_state, save_state
 
 
+AUGMENTATIONS = ("flip-shift", "flip", "none")
+
+
 @dataclass
 class FeatureExtractorTrainConfig:
     dataset: str = "fmnist"
@@ -36,12 +39,27 @@ class FeatureExtractorTrainConfig:
     seed: int = option(0, value_type="int", low=0, flag="--seed")
     checkpoint_every: int = 500
     data_root: str | None = None
+    #: "flip-shift" (Fashion-MNIST: garments sit centred on black, a 2-px shift is label-safe),
+    #: "flip" (canvases: a shift would push shapes at the border off the canvas and paint a
+    #: border in a colour the canvas background never has), or "none"
+    augment: str = option("flip-shift", choices=AUGMENTATIONS, flag="--augment")
+    #: conv widths of the three stages; the last is the feature dimension (FD needs well more
+    #: reference images than that: the canvas extractor uses 16,32,64 against 2,000 references)
+    widths: tuple[int, ...] = ClassifierConfig.widths
 
 
-def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Random horizontal flip and a random shift of up to 2 px (zero padding): cheap, label-safe."""
+_AUGMENT_TEXT = {"flip-shift": "random horizontal flip and shifts of up to 2 px", "flip": "random horizontal flip",
+                 "none": "none"}
+
+
+def _augment(x: torch.Tensor, g: torch.Generator, kind: str = "flip-shift") -> torch.Tensor:
+    """Random horizontal flip and (``flip-shift``) a random shift of up to 2 px (zero padding)."""
+    if kind == "none":
+        return x
     flip = torch.rand(len(x), generator=g) < 0.5
     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+    if kind == "flip":
+        return x
     pad = F.pad(x, (2, 2, 2, 2))
     dx, dy = (int(v) for v in torch.randint(0, 5, (2,), generator=g))
     return pad[..., dy:dy + x.shape[-2], dx:dx + x.shape[-1]]
@@ -59,6 +77,8 @@ def accuracy(model: SmallClassifier, images: torch.Tensor, labels: torch.Tensor,
 def train_feature_extractor(cfg: FeatureExtractorTrainConfig, out: Path, *, resume: bool = True) -> Path:
     """Train, evaluate on the test split and write ``out/model``. Returns that path."""
     validate(cfg)
+    if len(cfg.widths) != 3 or not all(isinstance(w, int) and w >= 1 for w in cfg.widths):
+        raise DiveBenchError(f"widths must be three positive integers (one per stage), e.g. 16,32,64; got {cfg.widths!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.dataset not in DATASETS:
@@ -70,7 +90,7 @@ def train_feature_extractor(cfg: FeatureExtractorTrainConfig, out: Path, *, resu
     mean, std = float(x_all.mean()), float(x_all.std())
     torch.manual_seed(cfg.seed)
     model = SmallClassifier(ClassifierConfig(in_channels=c, image_size=h, num_classes=train.num_classes,
-                                             mean=round(mean, 4), std=round(std, 4)))
+                                             widths=tuple(cfg.widths), mean=round(mean, 4), std=round(std, 4)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state_path = out / "train_state.pt"
     start, losses = 0, []
@@ -85,7 +105,7 @@ def train_feature_extractor(cfg: FeatureExtractorTrainConfig, out: Path, *, resu
         model.train()
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         idx = torch.randint(len(x_all), (cfg.batch_size,), generator=g)
-        x = _augment(x_all[idx], g)
+        x = _augment(x_all[idx], g, cfg.augment)
         lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
         for group in opt.param_groups:
             group["lr"] = lr
@@ -114,6 +134,9 @@ def export_extractor(model: SmallClassifier, cfg: FeatureExtractorTrainConfig, t
         {"kind": "feature-extractor", "dataset": cfg.dataset, "class_names": list(train.class_names),
          "test_accuracy": test_accuracy, "train_config": asdict(cfg)}, indent=2) + "\n")
     n_params = sum(p.numel() for p in model.parameters())
+    extra_flags = "" if cfg.augment == "flip-shift" else f" --augment {cfg.augment}"
+    if tuple(cfg.widths) != ClassifierConfig.widths:
+        extra_flags += f" --widths {','.join(map(str, cfg.widths))}"
     final = sum(losses[-100:]) / max(len(losses[-100:]), 1)
     (dest / "README.md").write_text(
         f"# In-domain feature extractor ({cfg.dataset})\n\n"
@@ -123,12 +146,13 @@ def export_extractor(model: SmallClassifier, cfg: FeatureExtractorTrainConfig, t
         f"- Architecture: `dive_bench.fidelity.classifier_net.SmallClassifier`, widths {list(model.config.widths)}, "
         f"BatchNorm + ReLU, {n_params:,} parameters; input uint8 {model.config.in_channels}x{model.config.image_size}"
         f"x{model.config.image_size}, normalised with mean {model.config.mean} / std {model.config.std}.\n"
-        f"- Data: {cfg.dataset} train split ({len(train)} images); random horizontal flip and shifts of up to 2 px.\n"
+        f"- Data: {cfg.dataset} train split ({len(train)} images); augmentation: {_AUGMENT_TEXT[cfg.augment]}.\n"
         f"- Training: {cfg.steps} steps, batch {cfg.batch_size}, AdamW lr {cfg.lr} (warmup {cfg.warmup}, cosine decay), "
         f"weight decay {cfg.weight_decay}, label smoothing 0.05, seed {cfg.seed}.\n"
         f"- Test accuracy ({cfg.dataset} test split, {len(test)} images): {100 * test_accuracy:.2f}%.\n"
         f"- Final training loss (mean of last 100 steps): {final:.4f}. Wall time: {elapsed:.0f} s on CPU "
         f"({torch.get_num_threads()} thread(s)).\n"
         f"- Command: `dive-bench train feature-extractor --dataset {cfg.dataset} --steps {cfg.steps} "
-        f"--batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed} --threads {torch.get_num_threads()} --out DIR`\n")
+        f"--batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed}{extra_flags} --threads {torch.get_num_threads()} "
+        f"--out DIR`\n")
     return dest

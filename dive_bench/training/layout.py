@@ -172,6 +172,8 @@ def export_layout(ema: LayoutDiT, sched, cfg: LayoutTrainConfig, tok: LayoutToke
     n_params = sum(p.numel() for p in ema.parameters())
     final = sum(losses[-100:]) / max(len(losses[-100:]), 1)
     last = checks[-1] if checks else {}
+    # the card's command must rebuild this model: a non-default width is part of it
+    width_flag = "" if cfg.width == LayoutTrainConfig.width else f" --width {cfg.width}"
     (dest / "README.md").write_text(
         f"# Layout-to-image model (canvas detection set)\n\n"
         f"- Architecture: `LayoutDiT` (dive_bench/models/layout_dit.py), {n_params:,} parameters: transformer over "
@@ -188,5 +190,5 @@ def export_layout(ema: LayoutDiT, sched, cfg: LayoutTrainConfig, tok: LayoutToke
         f"- Position-sensitivity check at the end (true layout beats the perturbed one, {cfg.check_images} val images): "
         f"{json.dumps({k: v for k, v in last.items() if k != 'step'})}\n"
         f"- Command: `dive-bench train layout --steps {cfg.steps} --batch-size {cfg.batch_size} --seed {cfg.seed} "
-        f"--save-dtype {cfg.save_dtype}{'' if vae is None else f' --vae {cfg.vae} --patch {cfg.patch}'} --out DIR`\n")
+        f"--save-dtype {cfg.save_dtype}{width_flag}{'' if vae is None else f' --vae {cfg.vae} --patch {cfg.patch}'} --out DIR`\n")
     return dest

@@ -1,0 +1,120 @@
+"""``dive-bench compare`` on layout models: DIVE AP beside in-domain canvas fidelity (fd_canvas)
+in one layout table, the layout half of the paper's Table VI, from run.json files alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dive_bench.compare import build_tables, comparison_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "leaderboards" / "runs"
+DIVE_CONFIG = {"init": "coarse", "interval": 50, "neighbour_repairs": True, "prior_weight": 0.0, "steps": 30,
+               "probe_seed": 42, "loss": "l2", "weighting": "x0"}
+FID_CONFIG = {"sampler": "ddim", "steps": 50, "guidance_scale": 1.0, "seed": 0, "num_samples": 2000, "dtype": "fp32",
+              "labels": "reference-layouts:canvas-det-ref:0123456789abcdef", "feature_extractor": "canvas-classifier",
+              "extractor_weights_sha256": "cd" * 32}
+
+
+def _info(name: str, params: int) -> dict:
+    return {"name": name, "params": params, "sha256": f"sha-{name}", "adapter": "layout", "num_classes": 3}
+
+
+def dive_run(name: str, params: int, hits: int) -> dict:
+    """canvas-det DIVE on 6 images with one box each: the first ``hits`` found exactly."""
+    labels, predictions = [], []
+    for i in range(6):
+        box = [2.0 + i, 3.0, 8.0, 8.0]
+        labels.append({"image_id": i + 1, "annotations": [{"id": i + 1, "image_id": i + 1, "category_id": 1,
+                                                           "bbox": box, "area": 64.0, "iscrowd": 0}]})
+        predictions.append([{"bbox": box if i < hits else [20.0, 20.0, 4.0, 4.0], "category_id": 1, "score": 0.9}])
+    protocol = {"task": "canvas-det", "task_version": "1", "method": "dive", "method_config": DIVE_CONFIG,
+                "items_sha256": "val-100"}
+    return {"model": name, "task": "canvas-det", "task_version": "1", "method": "dive", "method_config": DIVE_CONFIG,
+            "seed": 0, "protocol": protocol, "status": "complete", "n_items": 6, "n_done": 6,
+            "metrics": {"ap": {"value": hits / 6, "ci_low": 0.0, "ci_high": 1.0, "n": 6}},
+            "metric_info": {"primary": "ap", "higher_is_better": {"ap": True}}, "model_info": _info(name, params),
+            "timings": {"evaluations_per_item": 8000.0, "seconds_per_item": 20.0}, "env": {"dtype": "fp32"},
+            "items": {"ids": list(range(6)), "labels": labels, "predictions": predictions}}
+
+
+def fidelity_run(name: str, params: int, fd: float) -> dict:
+    metrics = {"fd_canvas": {"value": fd, "bootstrap": [fd - 1, fd, fd + 1]}, "is_canvas": {"value": 5.0, "std": 0.1},
+               "precision_canvas": {"value": 0.5}}
+    protocol = {"task": "fidelity:canvas-det-ref", "task_version": "1", "method": "fidelity",
+                "method_config": FID_CONFIG, "items_sha256": "ref-2000"}
+    return {"model": name, "task": "fidelity:canvas-det-ref", "task_version": "1", "method": "fidelity",
+            "method_config": FID_CONFIG, "seed": 0, "protocol": protocol, "status": "complete", "n_items": 2000,
+            "n_done": 2000, "metrics": metrics,
+            "metric_info": {"primary": "fd_canvas", "higher_is_better": {"fd_canvas": False, "is_canvas": True,
+                                                                        "precision_canvas": True}},
+            "model_info": _info(name, params), "timings": {"seconds_per_1000_samples": 100.0},
+            "reference": {"n": 2000, "name": "canvas-det-ref"}, "env": {}}
+
+
+def _row(md: str, model: str) -> list[str]:
+    line = next(ln for ln in md.splitlines() if ln.startswith(f"| `{model}`"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_two_layout_models_share_one_table_with_fd_canvas_beside_dive_ap():
+    runs = [dive_run("lay-s", 2_000_000, 5), dive_run("lay-xs", 600_000, 2),
+            fidelity_run("lay-s", 2_000_000, 3.0), fidelity_run("lay-xs", 600_000, 9.0)]
+    tables, notes = build_tables(runs)
+    assert len(tables) == 1 and tables[0].kind == "layout" and not notes
+    md = comparison_markdown(runs, n_boot=20, seed=0)
+    assert "## Layout-conditional models" in md and "## Class-conditional models" not in md
+    header = next(ln for ln in md.splitlines() if ln.startswith("| Model"))
+    assert "fd_canvas (canvas-classifier, N=2000) ↓" in header and "DIVE: AP (%) [95% CI]" in header
+    assert header.index("fd_canvas") < header.index("DIVE: AP")  # fidelity beside, before DIVE
+    xs, s = _row(md, "lay-xs"), _row(md, "lay-s")
+    assert md.index("`lay-xs`") < md.index("`lay-s` |")  # rows by size
+    assert xs[1] == "0.60M" and s[1] == "2.00M"
+    assert s[2].startswith("**3.000") and xs[2].startswith("9.000")  # lower FD is better: bold
+    assert "canvas-det-ref" in md and "N = 2000 samples per model" in md
+
+
+def test_dive_seconds_read_from_the_seed_cache_are_shown_beside_the_run_s_own():
+    """A row whose coarse seeds came from the cache (another run computed them) shows what they
+    cost when computed, so it is not mistaken for the cheaper model."""
+    cached = dive_run("lay-s", 2_000_000, 5)
+    cached["timings"] = {"evaluations_per_item": 8147.4, "seconds_per_item": 19.45, "cached_seconds_per_item": 43.8}
+    fresh = dive_run("lay-xs", 600_000, 2)
+    fresh["timings"] = {"evaluations_per_item": 8100.0, "seconds_per_item": 36.9}
+    md = comparison_markdown([cached, fresh], n_boot=20, seed=0)
+    assert _row(md, "lay-s")[-1] == "19.45 + 43.8 cached" and _row(md, "lay-xs")[-1] == "36.90"
+
+
+def test_a_fidelity_run_at_another_n_gets_no_shared_column():
+    other = fidelity_run("lay-xs", 600_000, 9.0)
+    other["method_config"] = {**FID_CONFIG, "num_samples": 500}
+    other["protocol"]["method_config"] = other["method_config"]
+    runs = [dive_run("lay-s", 2_000_000, 5), dive_run("lay-xs", 600_000, 2), fidelity_run("lay-s", 2_000_000, 3.0),
+            other]
+    tables, _ = build_tables(runs)
+    assert len(tables) == 2 and all(len(t.fidelity) == 1 for t in tables)
+
+
+STORED = ["layout-canvas-s-dive-no-prior-neighbour-repairs", "layout-canvas-xs-dive-no-prior-neighbour-repairs",
+          "layout-canvas-s-fidelity", "layout-canvas-xs-fidelity"]
+
+
+@pytest.mark.skipif(not all((RUNS / n / "run.json").is_file() for n in STORED),
+                    reason="the layout Table VI runs (leaderboards/layout_table6_runs.sh) are not all stored yet")
+def test_stored_layout_table6_runs_render_one_layout_table_with_both_models():
+    runs = []
+    for n in STORED:
+        run = json.loads((RUNS / n / "run.json").read_text())
+        run["_path"] = str(RUNS / n / "run.json")
+        runs.append(run)
+    tables, notes = build_tables(runs)
+    assert len(tables) == 1 and tables[0].kind == "layout" and not notes
+    assert {r["model"] for r in tables[0].score.values()} == {"layout-canvas-s", "layout-canvas-xs"}
+    assert {r["model"] for r in tables[0].fidelity.values()} == {"layout-canvas-s", "layout-canvas-xs"}
+    md = comparison_markdown(runs, n_boot=20, seed=0)
+    for model in ("layout-canvas-s", "layout-canvas-xs"):
+        cells = _row(md, model)
+        assert len([c for c in cells if c and c != "-"]) >= 6, cells  # fidelity and AP both filled
