@@ -1,0 +1,48 @@
+"""The model-comparison table in README.md quotes LEADERBOARD.md's comparison section cell for
+cell (which tests/test_report_check.py regenerates from the stored runs and tests/test_compare.py
+checks against their run.json numbers): a rerun that changes a number cannot leave the README
+behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rows(md: str) -> dict[str, list[str]]:
+    """Markdown table rows keyed by their first cell's model name (`name`)."""
+    out = {}
+    for line in md.splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip().strip("*") for c in line.strip().strip("|").split("|")]
+            out.setdefault(cells[0].strip("`"), cells)
+    return out
+
+
+def _header(md: str, first: str) -> list[str]:
+    line = next(x for x in md.splitlines() if x.startswith(f"| {first} "))
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def test_readme_comparison_table_quotes_the_leaderboard():
+    readme = (ROOT / "README.md").read_text().split("<!-- table6 -->", 1)[1].split("<!-- /table6 -->", 1)[0]
+    board = (ROOT / "leaderboards" / "LEADERBOARD.md").read_text()
+    section = board.split("## Model comparison", 1)[1].split("\n## Table 1:", 1)[0]
+    class_part, layout_part = section.split("### Layout-conditional models", 1)
+    ours = _rows(readme)
+    assert len(ours) == 6
+    for part, fd_prefix, score in ((class_part, "fd_fmnist", "DIVE: top-1"), (layout_part, "fd_canvas", "DIVE: AP")):
+        header = _header(part, "Model")
+        theirs = {k: dict(zip(header, v)) for k, v in _rows(part.split("Pairwise")[0]).items()}
+        fd_col = next(h for h in header if h.startswith(fd_prefix))
+        score_col = next(h for h in header if h.startswith(score))
+        for model, cells in theirs.items():
+            mine = dict(zip(["model", "architecture", "#params", "fd", "dive", "enumeration", "self"], ours[model]))
+            assert mine["#params"] == cells["#Params"], model
+            assert mine["fd"] == cells[fd_col], model
+            assert mine["dive"].removeprefix("AP ") == cells[score_col], model
+            enum = next((v for h, v in cells.items() if h.startswith("Exhaustive enumeration")), "-")
+            assert mine["enumeration"] == enum.split(" [")[0], model
+            own = next((v for h, v in cells.items() if h.startswith("Self-consistency")), "-")
+            assert mine["self"] == own, model
