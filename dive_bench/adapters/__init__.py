@@ -59,6 +59,9 @@ for _ckpt in (
     BundledCheckpoint("dit-fmnist-b", "dit", "dit-fmnist-b", "larger DiT on Fashion-MNIST (patch 4, width 64, depth 4)"),
     BundledCheckpoint("dit-fmnist-s-1k", "dit", "dit-fmnist-s-1k",
                       "dit-fmnist-s's recipe stopped at 1,000 of 3,000 steps (a shorter-trained row for Table VI)"),
+    BundledCheckpoint("dit-fmnist-b-flow", "dit", "dit-fmnist-b-flow",
+                      "dit-fmnist-b's architecture and recipe trained as a rectified-flow (velocity) model "
+                      "(--objective flow): the flow-matching row of the model comparison"),
     BundledCheckpoint("unet-fmnist-s", "unet", "unet-fmnist-s",
                       "class-conditional UNet2DModel on Fashion-MNIST (channels 8-16-32, attention at 7x7): the "
                       "second architecture family of the model comparison"),
