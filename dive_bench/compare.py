@@ -219,9 +219,12 @@ def build_tables(runs: list[dict]) -> tuple[list[ComparisonTable], list[str]]:
             fidelity = _one_per_model(by_fidelity[key], table_notes) if key else {}
             table = ComparisonTable(model_kind(rs[0]), main, extra, fidelity, list(table_notes))
             rows = set(main) | set(fidelity)
-            table.consistency = {_consistency_label(cs): _one_per_model(cs, table.notes)
-                                 for _, cs in sorted(by_consistency.items())
-                                 if {model_id(r) for r in cs} & rows}
+            groups = [cs for _, cs in sorted(by_consistency.items()) if {model_id(r) for r in cs} & rows]
+            plain = [_consistency_label(cs) for cs in groups]
+            # two sample configurations under one label would overwrite a column: name each one's
+            labels = [label[:-1] + f", samples {generated_task_parts(cs[0]['task'])[1][:8]})"
+                      if plain.count(label) > 1 else label for label, cs in zip(plain, groups)]
+            table.consistency = {label: _one_per_model(cs, table.notes) for label, cs in zip(labels, groups)}
             tables.append(_check_one_kind(table))
     for key in sorted(set(by_fidelity) - paired):
         fs = by_fidelity[key]

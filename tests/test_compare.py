@@ -310,7 +310,7 @@ def _sandboxed(tmp_path: Path, *args: str) -> tuple[int, list[str]]:
 #: the class-conditional comparison LEADERBOARD.md opens with: model -> its runs under
 #: leaderboards/runs (DIVE: reference_runs.sh, table6_runs.sh; fidelity and self-consistency: table6_runs.sh)
 TABLE6 = {m: (f"{m}-dive", f"{m}-fidelity", f"{m}-self-consistency")
-          for m in ("dit-fmnist-s", "dit-fmnist-b", "dit-fmnist-s-1k", "unet-fmnist-s")}
+          for m in ("dit-fmnist-s", "dit-fmnist-b", "dit-fmnist-s-1k", "unet-fmnist-s", "dit-fmnist-b-flow")}
 STORED = pytest.mark.skipif(not (RUNS / "dit-fmnist-b-fidelity").is_dir(), reason="no stored reference runs")
 
 
@@ -367,7 +367,9 @@ def test_stored_comparison_agrees_with_the_runs():
         assert cells["Self-consistency (Exhaustive enumeration, 300 samples): top-1 (%) [95% CI]"] == (
             f"{100 * recovered['value']:.1f} [{100 * recovered['ci_low']:.1f}, {100 * recovered['ci_high']:.1f}]")
         fd_cell = cells["fd_fmnist (fmnist-classifier, N=5000) ↓"]
-        assert fd_cell.split(" [")[0] == f"{fid['metrics']['fd_fmnist']['value']:.2f}"
+        shown = fd_cell.split(" [")[0]  # 4 significant digits: 30.33, 3.187
+        decimals = len(shown.split(".")[1])
+        assert shown == f"{fid['metrics']['fd_fmnist']['value']:.{decimals}f}" and len(shown.replace(".", "")) == 4
         assert len(fid["metrics"]["fd_fmnist"]["bootstrap"]) == 50  # the interval resamples generated samples
         assert cells["#Params"] == f"{fid['model_info']['params'] / 1e6:.2f}M"
         accuracy.append(acc["value"])

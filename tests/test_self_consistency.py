@@ -157,3 +157,21 @@ def test_compare_adds_a_self_consistency_column_and_leaves_out_cross_model_runs(
     assert label in lead and "m-xs" in protocols
     assert [line for line in protocols.splitlines() if line.startswith("## Table") and "generated:" in line] == [
         f"## Table 2: generated:{sha['m-s'][:16]}.{samples}"]
+
+
+def test_two_sample_configurations_make_two_columns_not_one():
+    """Runs of one method on samples made two ways share a label; neither column may overwrite the other."""
+    from test_compare import MODELS, fidelity_run, score_run
+
+    sha = {name: f"{i + 1:x}" * 64 for i, (name, *_) in enumerate(MODELS)}
+    runs = []
+    for i, (name, params, right, fd, precision) in enumerate(MODELS):
+        digest = ("5" if i < 2 else "6") * 16
+        runs += [score_run(name, params, right), fidelity_run(name, params, fd, precision),
+                 _with_task(score_run(name, params, 20, method="enumerate"), f"generated:{sha[name][:16]}.{digest}")]
+    for r in runs:
+        r["model_info"]["sha256"] = sha[r["model"]]
+    table = build_tables(runs)[0][0]
+    assert sorted(table.consistency) == ["Self-consistency (Exhaustive enumeration, 40 samples, samples 55555555)",
+                                         "Self-consistency (Exhaustive enumeration, 40 samples, samples 66666666)"]
+    assert all(len(col) == 2 for col in table.consistency.values())

@@ -169,7 +169,8 @@ def test_runtime_knobs_leave_the_key_and_every_stored_run_is_accepted():
             continue
         env = run.get("env", {})
         spec = RunSpec(run["task"], str(run["task_version"]), tuple(run["items"]["ids"]), run["model_info"]["sha256"],
-                       run["method"], run["method_config"], run["seed"], env.get("dtype") or "fp32", bool(env.get("tf32")))
+                       run["method"], run["method_config"], run["seed"], env.get("dtype") or "fp32", bool(env.get("tf32")),
+                       parameterization=run["model_info"].get("parameterization"))  # non-eps models: in the key
         assert spec.accepts(run["run_key"]), path
         # under the current option names (configs.STORED_NAMES) the key is the same; and the config
         # a resume builds (current names, every field filled in) is accepted, the first

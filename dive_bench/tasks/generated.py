@@ -34,8 +34,9 @@ from .folder import content_digest
 VERSION = "1"
 PREFIX = "generated"
 STORED_NAME = re.compile(r"([0-9a-f]{16})\.([0-9a-f]{16})")  # the part after "generated:"
-#: what identifies the model in a sample configuration; the rest is the sampling protocol
-MODEL_KEYS = ("model_sha256", "model")
+#: what identifies the model in a sample configuration (its parameterization too: "ddim" runs the
+#: family's own scheduler); the rest is the sampling protocol
+MODEL_KEYS = ("model_sha256", "model", "parameterization")
 
 
 def samples_digest(config: dict) -> str:
