@@ -245,14 +245,20 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
 
 # -- layout models: COCO AP resampled over images ---------------------------------------------
 
-def _layout_run(name: str, params: int, hits: int) -> dict:
-    """A detection run on 6 images with one box each; the first ``hits`` predicted exactly, the rest missed."""
+def layout_outcomes(hits: int) -> tuple[list[dict], list[list[dict]]]:
+    """Per-image targets and predictions of 6 images with one box each: the first ``hits`` exact, the rest missed."""
     labels, predictions = [], []
     for i in range(6):
         box = [2.0 + i, 3.0, 8.0, 8.0]
         labels.append({"image_id": i + 1, "annotations": [{"id": i + 1, "image_id": i + 1, "category_id": 1,
                                                            "bbox": box, "area": 64.0, "iscrowd": 0}]})
         predictions.append([{"bbox": box if i < hits else [20.0, 20.0, 4.0, 4.0], "category_id": 1, "score": 0.9}])
+    return labels, predictions
+
+
+def _layout_run(name: str, params: int, hits: int) -> dict:
+    """A detection run on 6 images with one box each; the first ``hits`` predicted exactly, the rest missed."""
+    labels, predictions = layout_outcomes(hits)
     run = score_run(name, params, 0)
     run.update(task="canvas-det", metrics={"ap": {"value": hits / 6, "n": 6}},
                metric_info={"primary": "ap", "higher_is_better": {"ap": True}},

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dive_bench.compare import build_tables, comparison_markdown
+from test_compare import layout_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "leaderboards" / "runs"
@@ -25,12 +26,7 @@ def _info(name: str, params: int) -> dict:
 
 def dive_run(name: str, params: int, hits: int) -> dict:
     """canvas-det DIVE on 6 images with one box each: the first ``hits`` found exactly."""
-    labels, predictions = [], []
-    for i in range(6):
-        box = [2.0 + i, 3.0, 8.0, 8.0]
-        labels.append({"image_id": i + 1, "annotations": [{"id": i + 1, "image_id": i + 1, "category_id": 1,
-                                                           "bbox": box, "area": 64.0, "iscrowd": 0}]})
-        predictions.append([{"bbox": box if i < hits else [20.0, 20.0, 4.0, 4.0], "category_id": 1, "score": 0.9}])
+    labels, predictions = layout_outcomes(hits)
     protocol = {"task": "canvas-det", "task_version": "1", "method": "dive", "method_config": DIVE_CONFIG,
                 "items_sha256": "val-100"}
     return {"model": name, "task": "canvas-det", "task_version": "1", "method": "dive", "method_config": DIVE_CONFIG,

@@ -26,8 +26,6 @@ N = 20
 def make_fidelity_folder(root: Path, adapter, *, seed: int = 0, n: int = N, labels: str = "balanced") -> Path:
     """What `dive-bench fidelity --out root` leaves for a class-conditional model: sample i drawn
     from class i mod K into root/samples, and a run.json naming the sample configuration."""
-    import torch
-
     from dive_bench.fidelity.sample_cache import SampleCache
     from dive_bench.fidelity.sampling import balanced_labels, generate_samples, sample_config
 
@@ -35,7 +33,6 @@ def make_fidelity_folder(root: Path, adapter, *, seed: int = 0, n: int = N, labe
     cache = SampleCache(root / "samples", config)
     k = adapter.label_space.num_classes
     generate_samples(adapter, cache, n, labels_for=lambda idx: balanced_labels(idx, k), batch_size=10, progress=False)
-    torch.manual_seed(0)
     run = {"method": "fidelity", "model": adapter.name, "n_items": n, "model_info": adapter.info(),
            "samples": {"folder": str(cache.folder), "config": config}}
     (root / "run.json").write_text(json.dumps(run))
