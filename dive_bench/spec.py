@@ -41,7 +41,7 @@ def _sha(obj: Any) -> str:
 
 
 #: a ``generated:`` task's stored name (tasks/generated.py): generating model, sample configuration
-GENERATED_TASK = re.compile(r"generated:([0-9a-f]{16})\.([0-9a-f]{16})")
+GENERATED_TASK = re.compile(r"generated:([0-9a-f]{16})\.([0-9a-f]{16})(?:\.layout)?")
 
 
 def generated_task_parts(task: str) -> tuple[str, str] | None:
