@@ -283,6 +283,11 @@ def _score_cell(run: dict) -> tuple[str, float] | None:
     return text + ("" if run.get("status") == "complete" else " (partial)"), m["value"]
 
 
+def _score_metric_of(run: dict) -> str:
+    primary = RunResult(run).primary
+    return primary[0] if primary else "accuracy"
+
+
 def _score_metric(table: ComparisonTable) -> tuple[str, bool]:
     """(primary metric name, higher is better) of the table's score runs."""
     run = next(iter(table.score.values()))
@@ -371,9 +376,14 @@ def _consistency_caption(table: ComparisonTable) -> str:
     for label, runs in table.consistency.items():
         r = next(iter(runs.values()))
         digest = generated_task_parts(r["task"])[1]
-        parts.append(f"{label}: each model scored on the first {r.get('n_items')} of its own samples, class i mod K "
-                     f"for sample i (task `generated:`, sample configuration {digest[:10]}), seed {r.get('seed')}, "
-                     f"{_precision(r)}; accuracy with Wilson 95% intervals")
+        if _score_metric_of(r) == "accuracy":
+            drawn, metric = "class i mod K for sample i", "accuracy with Wilson 95% intervals"
+        else:  # a layout model's samples: the ground truth is the layout each was drawn from
+            drawn = "sample i drawn from the layout of the fidelity reference's image i"
+            metric = "COCO AP against those layouts with bootstrap 95% intervals over samples"
+        parts.append(f"{label}: each model scored on the first {r.get('n_items')} of its own samples, {drawn} "
+                     f"(task `generated:`, sample configuration {digest[:10]}), seed {r.get('seed')}, "
+                     f"{_precision(r)}; {metric}")
     return " " + "; ".join(parts) + "."
 
 

@@ -16,6 +16,11 @@
 #   sample and step for s) to keep each run under ~15 min on one core; the runs took 248 s (s) and
 #   128 s (xs). Real vs real for scale (2,000 training canvases vs the same reference): fd_canvas
 #   0.088, is_canvas 9.14, precision 0.92, recall 0.91.
+# - Self-consistency (issue 15, item 5): each model's first 100 fidelity samples scored with
+#   `--task generated:$RUNS/MODEL-fidelity` under the DIVE protocol above (the task takes
+#   canvas-det's DIVE defaults; --no-prior as above); the ground truth of sample i is the layout of
+#   canvas-det-ref image i it was drawn from, so the AP says how much of the layout each model
+#   recovers from its own image.
 # - Times on one thread of a shared 2-core CPU (2026-12-02): DIVE on xs 2,085 s (20.8 s / image,
 #   its coarse seeds computed in the run); s's stored row: 19.4 s / image + 43.8 s of cached seeds.
 #
@@ -45,4 +50,12 @@ for m in layout-canvas-s layout-canvas-xs; do
   keep "$m-fidelity"
 done
 
-"${DB[@]}" compare $L/layout-canvas-{s,xs}-dive-no-prior-neighbour-repairs $L/layout-canvas-{s,xs}-fidelity
+for m in layout-canvas-s layout-canvas-xs; do
+  "${DB[@]}" score "$m" --task "generated:$RUNS/$m-fidelity" --limit 100 "${COMMON[@]:2}" --no-prior \
+    --out "$RUNS/$m-self-consistency"
+  keep "$m-self-consistency"
+done
+
+"${DB[@]}" compare $L/layout-canvas-{s,xs}-dive-no-prior-neighbour-repairs $L/layout-canvas-{s,xs}-fidelity \
+  $L/layout-canvas-{s,xs}-self-consistency
+"${DB[@]}" leaderboard $L --out leaderboards/LEADERBOARD.md

@@ -73,6 +73,29 @@ def test_two_layout_models_share_one_table_with_fd_canvas_beside_dive_ap():
     assert "canvas-det-ref" in md and "N = 2000 samples per model" in md
 
 
+def test_layout_self_consistency_is_an_ap_column_with_its_own_caption():
+    """A layout model's DIVE run on its own samples (task generated:G.S.layout) adds an AP column to
+    the layout table, and the caption says what its ground truth is."""
+    runs = [dive_run("lay-s", 2_000_000, 5), dive_run("lay-xs", 600_000, 2),
+            fidelity_run("lay-s", 2_000_000, 3.0), fidelity_run("lay-xs", 600_000, 9.0)]
+    sha = {"lay-s": "a" * 64, "lay-xs": "b" * 64}  # hex, as real model hashes: the name's prefix matches
+    for name, params, hits in (("lay-s", 2_000_000, 4), ("lay-xs", 600_000, 1)):
+        own = dive_run(name, params, hits)
+        own["task"] = own["protocol"]["task"] = f"generated:{sha[name][:16]}.{'7' * 16}.layout"
+        runs.append(own)
+    for r in runs:
+        r["model_info"]["sha256"] = sha[r["model"]]
+    tables, notes = build_tables(runs)
+    assert len(tables) == 1 and not notes and len(tables[0].consistency) == 1
+    md = comparison_markdown(runs, n_boot=20, seed=0)
+    header = [c.strip() for c in next(ln for ln in md.splitlines() if ln.startswith("| Model")).strip("|").split("|")]
+    col = next(i for i, h in enumerate(header) if h.startswith("Self-consistency (DIVE") and h.endswith(
+        ", 6 samples): AP (%) [95% CI]"))
+    assert _row(md, "lay-s")[col].strip("*").startswith(f"{100 * 4 / 6:.1f}")
+    assert _row(md, "lay-xs")[col].startswith(f"{100 * 1 / 6:.1f}")
+    assert "drawn from the layout of the fidelity reference's image i" in md and "class i mod K" not in md
+
+
 def test_dive_seconds_read_from_the_seed_cache_are_shown_beside_the_run_s_own():
     """A row whose coarse seeds came from the cache (another run computed them) shows what they
     cost when computed, so it is not mistaken for the cheaper model."""

@@ -85,7 +85,7 @@ def test_model_scored_on_its_own_samples(tmp_path, generated, digits_model):
 @pytest.mark.parametrize("case, message", [
     ("missing", "no run.json there"),
     ("score-run", "not a fidelity run"),
-    ("layouts", "not on balanced class labels"),
+    ("other-labels", "neither balanced class labels nor the layouts"),
     ("other-classes", "holds samples of a 5-class model"),
 ])
 def test_bad_generated_folders_fail_in_one_line(tmp_path, generated, capsys, case, message):
@@ -95,10 +95,10 @@ def test_bad_generated_folders_fail_in_one_line(tmp_path, generated, capsys, cas
     elif case == "score-run":
         folder.mkdir()
         (folder / "run.json").write_text(json.dumps({"method": "dive", "n_items": 3}))
-    elif case == "layouts":
+    elif case == "other-labels":
         shutil.copytree(generated, folder)
         run = json.loads((folder / "run.json").read_text())
-        run["samples"]["config"]["labels"] = "reference-layouts:canvas-det:0123"
+        run["samples"]["config"]["labels"] = "class-pairs"
         (folder / "run.json").write_text(json.dumps(run))
     else:  # samples of a 5-class model (as its run.json says) scored by a 10-class one
         shutil.copytree(generated, folder)

@@ -40,8 +40,8 @@ TASKS.register_prefix("coco", "dive_bench.tasks.coco:coco_task",
                       usage="coco:INSTANCES.json:IMAGES_DIR[:SUBSET_IDS][:size=N]",
                       description="your COCO-format detection set, box AP for a layout model")
 TASKS.register_prefix("generated", "dive_bench.tasks.generated:generated_task", usage="generated:DIR",
-                      description="a class-conditional model's own samples (DIR: a fidelity run's --out), "
-                                  "labelled with the class each came from: the self-consistency score")
+                      description="a model's own samples (DIR: a fidelity run's --out), labelled with the class "
+                                  "or layout each came from: the self-consistency score")
 
 #: task classes re-exported on first use (their modules import dataset code and torch)
 _LAZY = {"ClassificationTask": "dive_bench.tasks.classification", "DetectionTask": "dive_bench.tasks.detection"}
