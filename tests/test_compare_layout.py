@@ -118,7 +118,8 @@ def test_a_fidelity_run_at_another_n_gets_no_shared_column():
 
 
 STORED = ["layout-canvas-s-dive-no-prior-neighbour-repairs", "layout-canvas-xs-dive-no-prior-neighbour-repairs",
-          "layout-canvas-s-fidelity", "layout-canvas-xs-fidelity"]
+          "layout-canvas-s-fidelity", "layout-canvas-xs-fidelity",
+          "layout-canvas-s-self-consistency", "layout-canvas-xs-self-consistency"]
 
 
 @pytest.mark.skipif(not all((RUNS / n / "run.json").is_file() for n in STORED),
@@ -134,6 +135,14 @@ def test_stored_layout_table6_runs_render_one_layout_table_with_both_models():
     assert {r["model"] for r in tables[0].score.values()} == {"layout-canvas-s", "layout-canvas-xs"}
     assert {r["model"] for r in tables[0].fidelity.values()} == {"layout-canvas-s", "layout-canvas-xs"}
     md = comparison_markdown(runs, n_boot=20, seed=0)
+    header = [c.strip() for c in next(ln for ln in md.splitlines() if ln.startswith("| Model")).strip("|").split("|")]
+    col = next(i for i, h in enumerate(header) if h.startswith("Self-consistency (DIVE"))
+    assert {r["model"] for c in tables[0].consistency.values() for r in c.values()} == {"layout-canvas-s",
+                                                                                       "layout-canvas-xs"}
     for model in ("layout-canvas-s", "layout-canvas-xs"):
         cells = _row(md, model)
-        assert len([c for c in cells if c and c != "-"]) >= 6, cells  # fidelity and AP both filled
+        assert len([c for c in cells if c and c != "-"]) >= 7, cells  # fidelity, AP and self-consistency filled
+        ap = json.loads((RUNS / f"{model}-self-consistency" / "run.json").read_text())["metrics"]["ap"]
+        assert cells[col].strip("*") == (f"{100 * ap['value']:.1f} [{100 * ap['ci_low']:.1f}, "
+                                         f"{100 * ap['ci_high']:.1f}]")
+        assert ap["n"] == 100

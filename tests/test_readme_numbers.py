@@ -45,4 +45,4 @@ def test_readme_comparison_table_quotes_the_leaderboard():
             enum = next((v for h, v in cells.items() if h.startswith("Exhaustive enumeration")), "-")
             assert mine["enumeration"] == enum.split(" [")[0], model
             own = next((v for h, v in cells.items() if h.startswith("Self-consistency")), "-")
-            assert mine["self"] == own, model
+            assert mine["self"].removeprefix("AP ") == own, model
