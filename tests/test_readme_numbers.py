@@ -46,3 +46,42 @@ def test_readme_comparison_table_quotes_the_leaderboard():
             assert mine["enumeration"] == enum.split(" [")[0], model
             own = next((v for h, v in cells.items() if h.startswith("Self-consistency")), "-")
             assert mine["self"].removeprefix("AP ") == own, model
+
+
+def _outcomes(run_dir: str) -> tuple:
+    import json
+
+    import numpy as np
+
+    run = json.loads((ROOT / "leaderboards" / "runs" / run_dir / "run.json").read_text())
+    return np.array(run["items"]["labels"]), np.array(run["items"]["predictions"])
+
+
+def test_readme_per_class_reading_quotes_the_runs():
+    """The per-class paragraph's numbers, recomputed from the stored runs' per-item outcomes
+    (class 2 pullover, 6 shirt, 8 bag: Fashion-MNIST's label order)."""
+    import numpy as np
+
+    text = " ".join((ROOT / "README.md").read_text().split())
+
+    def share(run_dir: str, c: int) -> str:
+        _, p = _outcomes(run_dir)
+        return f"{100 * (p == c).mean():.0f}%"
+
+    def recall(run_dir: str, c: int) -> str:
+        y, p = _outcomes(run_dir)
+        return f"{100 * (p[y == c] == c).mean():.0f}%"
+
+    models = ("dit-fmnist-s", "dit-fmnist-s-1k", "unet-fmnist-s", "dit-fmnist-b", "dit-fmnist-b-flow")
+    real_max = max(int(np.bincount(_outcomes(f"{m}-dive")[1], minlength=10)[[6, 8]].max()) / 300 for m in models)
+    expected = (f"class 6, shirt ({share('dit-fmnist-s-self-consistency', 6)} of DiT-s's answers, "
+                f"{share('unet-fmnist-s-self-consistency', 6)} of the UNet's) or class 8, bag "
+                f"({share('dit-fmnist-s-1k-self-consistency', 8)} of DiT-s-1k's), while on real images shirt and "
+                f"bag each take at most {100 * real_max:.0f}% of any model's answers",
+                f"The UNet recovers {recall('unet-fmnist-s-self-consistency', 2)} of its own pullovers (class 2) "
+                f"yet recognises {recall('unet-fmnist-s-dive', 2)} of real ones",
+                f"weakest class on its own samples ({recall('dit-fmnist-b-flow-self-consistency', 2)})")
+    for sentence in expected:
+        assert sentence in text, sentence
+    y, p = _outcomes("dit-fmnist-b-flow-self-consistency")  # "weakest": no class lower than pullover
+    assert min(range(10), key=lambda c: (p[y == c] == c).mean()) == 2
