@@ -40,8 +40,8 @@ import numpy as np
 from .agreement import agreement_section, pairwise_section, percentile_interval
 from .configs import num_probes
 from .errors import DiveBenchError
-from .per_class import class_recall, per_class_rows
 from .fidelity.report import DIRECTION as FIDELITY_DIRECTION, ORDER as FIDELITY_ORDER
+from .per_class import ClassRecall, class_recall, per_class_rows
 from .report import _seconds as seconds_text, best_of_duplicates, leaderboard_markdown, load_runs
 from .scaling import row_name
 from .spec import Protocol, RunResult, generated_task_parts
@@ -509,33 +509,35 @@ def _below(table: ComparisonTable, n_boot: int, seed: int) -> list[str]:
     return out
 
 
+def _per_class_span(recalls: Sequence[ClassRecall]) -> str:
+    """How many items each class has across ``recalls``: "30", or "24 to 39"."""
+    sizes = sorted({int(n) for r in recalls for n in r.n if n})
+    return "" if not sizes else f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]} to {sizes[-1]}"
+
+
 def per_class_section(table: ComparisonTable, label: str) -> list[str]:
     """Below a table with a self-consistency column of accuracy: for each model, its recall per
     class on the table's real images (the score column) and on its own samples, and the class its
     answers pile onto (``per_class``). The pair shows whether a class the model fails on its own
     samples is one it cannot recognise at all, or one it does not draw. Nothing for AP columns."""
     own = table.consistency[label]
-    models = [m for m in table.models() if m in own]
     task = next(iter(table.score.values()))["task"]
-    entries = []
-    for m in models:
-        for what, run in ((f"{table.score_label}, {task}", table.score.get(m)),
-                          ("own samples", own[m])):
-            if run is not None:
-                entries.append((m, what, class_recall(run)))
-    if not models or any(r is None for _, _, r in entries):
+    entries = []  # (model id, scored on, recall), real images first
+    for m in (m for m in table.models() if m in own):
+        if m in table.score:
+            entries.append((m, f"{table.score_label}, {task}", class_recall(table.score[m])))
+        entries.append((m, "own samples", class_recall(own[m])))
+    if not entries or any(r is None for _, _, r in entries):
         return []
     columns, rows = per_class_rows([table.name(m) for m, _, _ in entries], [r for _, _, r in entries])
     for row, (_, what, _) in zip(rows, entries):
         row["scored on"] = what
-    def span(own_samples: bool) -> str:
-        sizes = sorted({int(n) for _, what, r in entries if (what == "own samples") == own_samples for n in r.n if n})
-        return "" if not sizes else f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]} to {sizes[-1]}"
-    real = span(False)
+    real = _per_class_span([r for _, what, r in entries if what != "own samples"])
+    drawn = _per_class_span([r for _, what, r in entries if what == "own samples"])
     k = max(r.num_classes for _, _, r in entries)
     return [f"Per class, {label}: the % of each class's items a model recovers, on the real images of the "
             f"{table.score_label} column" + (f" ({real} per class)" if real else "") + f" and on its own samples "
-            f"({span(True)} drawn per class); columns are class indices of the task. Last column: the class the "
+            f"({drawn} drawn per class); columns are class indices of the task. Last column: the class the "
             f"model's answers pile onto and its share of all answers ({100 / k:.0f}% if spread evenly).", "",
             markdown_table([columns[0], "scored on", *columns[1:]], rows)]
 

@@ -8,7 +8,8 @@ self-consistency column, each model's recall per class (the fraction of samples 
 class y that the model recovers as y) and the class its answers pile onto.
 
 Reads ``items`` (``labels``, ``predictions``) only: no model, task or torch. Class indices are the
-task's label indices; run.json carries no class names, so the caption names the reference task.
+task's label indices; run.json carries no class names, so the columns are numbered (the README
+names Fashion-MNIST's).
 """
 
 from __future__ import annotations
@@ -35,8 +36,7 @@ class ClassRecall:
 
     @property
     def recall(self) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.n > 0, self.correct / np.maximum(self.n, 1), np.nan)
+        return np.where(self.n > 0, self.correct / np.maximum(self.n, 1), np.nan)
 
     @property
     def overall(self) -> float:
@@ -72,10 +72,10 @@ def class_recall(run: dict, num_classes: int | None = None) -> ClassRecall | Non
     if pair is None:
         return None
     labels, predictions = pair
-    k = num_classes or int((run.get("model_info") or {}).get("num_classes") or 0)
-    k = max(k, int(labels.max()) + 1, int(predictions.max()) + 1)
     if labels.min() < 0:
         return None
+    k = num_classes or int((run.get("model_info") or {}).get("num_classes") or 0)
+    k = max(k, int(labels.max()) + 1, int(predictions.max()) + 1)
     n = np.bincount(labels, minlength=k)
     correct = np.bincount(labels[labels == predictions], minlength=k)
     predicted = np.bincount(predictions[predictions >= 0], minlength=k)
