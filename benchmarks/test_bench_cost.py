@@ -14,7 +14,7 @@ import torch
 from dive_bench.adapters.dit import DiTAdapter
 from dive_bench.inversion import DiveConfig, EnumerationConfig, ProbeSet, enumerate_classes, invert
 from dive_bench.inversion.probes import denoising_error
-from dive_bench.store import ShardStore, shard_path
+from dive_bench.store.shards import ShardStore, shard_path
 from dive_bench.testing import make_dit
 
 PROBE_INTERVAL = 20  # 50 probes

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .registry import lazy_exports
-
-__version__ = "0.1.0"
+from dive_bench.registry import lazy_exports
+from dive_bench.util.version import __version__
 
 #: public name -> "module:attribute", resolved on first use
 _LAZY = {
@@ -23,22 +22,22 @@ _LAZY = {
     "load_model": "dive_bench.api:load_model",
     "list_models": "dive_bench.api:list_models",
     "TASKS": "dive_bench.tasks:TASKS",
-    "RunSpec": "dive_bench.spec:RunSpec",
-    "RunResult": "dive_bench.spec:RunResult",
-    "Protocol": "dive_bench.spec:Protocol",
-    "DiveConfig": "dive_bench.configs:DiveConfig",
-    "EnumerationConfig": "dive_bench.configs:EnumerationConfig",
+    "RunSpec": "dive_bench.spec.runspec:RunSpec",
+    "RunResult": "dive_bench.spec.runspec:RunResult",
+    "Protocol": "dive_bench.spec.runspec:Protocol",
+    "DiveConfig": "dive_bench.spec.configs:DiveConfig",
+    "EnumerationConfig": "dive_bench.spec.configs:EnumerationConfig",
     "DiveBenchError": "dive_bench.errors:DiveBenchError",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import evaluate, list_models, load_model  # noqa: F401
-    from .configs import DiveConfig, EnumerationConfig  # noqa: F401
-    from .errors import DiveBenchError  # noqa: F401
-    from .spec import Protocol, RunResult, RunSpec  # noqa: F401
-    from .tasks import TASKS  # noqa: F401
+    from dive_bench.api import evaluate, list_models, load_model  # noqa: F401
+    from dive_bench.spec.configs import DiveConfig, EnumerationConfig  # noqa: F401
+    from dive_bench.errors import DiveBenchError  # noqa: F401
+    from dive_bench.spec.runspec import Protocol, RunResult, RunSpec  # noqa: F401
+    from dive_bench.tasks import TASKS  # noqa: F401
 
 
 __getattr__ = lazy_exports(globals(), _LAZY)

@@ -6,7 +6,7 @@
 
 ``model`` is what the CLI takes (a bundled name, ``ADAPTER:PATH_OR_HUB_ID``, a plugin's name) or a
 live :class:`~dive_bench.adapters.base.Adapter`. Method options are keyword arguments named as the
-config fields (``steps=50``, ``interval=10``; see ``dive_bench.configs``); they are validated by
+config fields (``steps=50``, ``interval=10``; see ``dive_bench.spec.configs``); they are validated by
 the same declarations as the CLI's flags. Without ``out`` the run uses a temporary folder that is
 removed afterwards; with ``out`` it is resumable exactly as ``dive-bench score --out`` (same
 shards, same run key), and the CLI is this function behind argparse.
@@ -19,10 +19,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .configs import CONFIGS, canonical, flat_names
-from .errors import DiveBenchError
-from .suggest import did_you_mean
-from .spec import RunResult
+from dive_bench.spec.configs import CONFIGS, canonical, flat_names
+from dive_bench.errors import DiveBenchError
+from dive_bench.util.suggest import did_you_mean
+from dive_bench.spec.runspec import RunResult
 
 #: names of ``evaluate``'s own keyword arguments that are not method options
 RUN_OPTIONS = ("out", "limit", "seed", "device", "dtype", "tf32", "items_per_batch", "data_root", "progress",
@@ -49,9 +49,9 @@ def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | N
              data_root: str | None = None, progress: bool = False, shard: str | None = None,
              retry_failed: bool = False, **config: Any) -> RunResult:
     """Score ``model`` on ``task`` with ``method`` ("dive", "enumerate" or "auto": the cheapest of
-    exhaustive enumeration, adaptive enumeration and DIVE, see ``dive_bench.auto``); returns the run's
-    :class:`~dive_bench.spec.RunResult` (``.metrics``, ``.run_key``, ``.payload`` = run.json)."""
-    from .runner import ScoreRequest, score
+    exhaustive enumeration, adaptive enumeration and DIVE, see ``dive_bench.run.auto``); returns the run's
+    :class:`~dive_bench.spec.runspec.RunResult` (``.metrics``, ``.run_key``, ``.payload`` = run.json)."""
+    from dive_bench.run.score import ScoreRequest, score
 
     config = _method_options(method, config)
     adapter = None
@@ -71,13 +71,13 @@ def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | N
 def list_models(pattern: str = "*") -> list[str]:
     """Bundled checkpoint names matching ``pattern`` (fnmatch, e.g. ``"dit-*"``), sorted. Any
     diffusers folder or hub id also loads, as ``dit:PATH`` / ``unet:PATH``."""
-    from .adapters import CHECKPOINTS
+    from dive_bench.adapters import CHECKPOINTS
 
     return sorted(n for n in CHECKPOINTS.names() if fnmatch.fnmatchcase(n, pattern))
 
 
 def load_model(spec: str):
     """A ready :class:`~dive_bench.adapters.base.Adapter` on the CPU for a MODEL spec."""
-    from .adapters import load_model as _load
+    from dive_bench.adapters import load_model as _load
 
     return _load(spec)

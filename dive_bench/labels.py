@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import DiveBenchError
+from dive_bench.errors import DiveBenchError
 
 SLOTS_PER_OBJECT = 5
 

@@ -13,7 +13,7 @@ import pytest
 
 @pytest.fixture
 def dive_bench_check():
-    from .check import INCOMPARABLE, PASS, compare, load_run
+    from dive_bench.report.check import INCOMPARABLE, PASS, compare, load_run
 
     def check(current, baseline, margins: dict[str, float] | None = None, mode: str = "regression",
               allow_failed: bool = False, allow_partial: bool = False):

@@ -13,8 +13,8 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Callable, Generic, Iterator, TypeVar
 
-from .errors import DiveBenchError
-from .suggest import close_names
+from dive_bench.errors import DiveBenchError
+from dive_bench.util.suggest import close_names
 
 T = TypeVar("T")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .models.class_dit import DiTPreset, build_class_dit, label_table
+from dive_bench.models.class_dit import DiTPreset, build_class_dit, label_table
 
 TINY = DiTPreset(heads=2, head_dim=8, depth=2, patch=2)
 
@@ -44,12 +44,12 @@ def train_tiny(parameterization=None, *, steps: int = 300, batch_size: int = 64,
     of ``parameterization`` (its ``train_times`` and ``train_target``; default eps-DDPM), returned
     as a ``DiTAdapter`` declaring that parameterization: the tiny model of each family the tests
     score and sample. Deterministic for a seed; no EMA, no label dropout (no guidance)."""
-    from .adapters.base import NoiseSchedule
-    from .adapters.dit import DiTAdapter
-    from .adapters.parameterization import DDPM
-    from .data import DATASETS
-    from .data.base import to_model_range
-    from .models.class_dit import disable_internal_label_dropout
+    from dive_bench.adapters.parameterization import NoiseSchedule
+    from dive_bench.adapters.dit import DiTAdapter
+    from dive_bench.adapters.parameterization import DDPM
+    from dive_bench.data import DATASETS
+    from dive_bench.data.base import to_model_range
+    from dive_bench.models.class_dit import disable_internal_label_dropout
 
     from diffusers import DDPMScheduler
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dive_bench.cli import main
+from dive_bench.cli.main import main
 
 
 def one_line(text: str) -> str:

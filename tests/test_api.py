@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import dive_bench as db
-from dive_bench.cli import main
+from dive_bench.cli.main import main
 
 LIGHT = {"interval": 100, "steps": 10, "probes_per_step": 5, "monitor_every": 5}
 

@@ -1,4 +1,4 @@
-"""--method auto, --stages dc and the cost model behind them (dive_bench.cost, dive_bench.auto)."""
+"""--method auto, --stages dc and the cost model behind them (dive_bench.inversion.cost, dive_bench.run.auto)."""
 
 import json
 
@@ -6,9 +6,10 @@ import pytest
 import torch
 
 import dive_bench as db
-from dive_bench import auto, cost
+from dive_bench.inversion import cost
+from dive_bench.run import auto
 from dive_bench.adapters import load_model
-from dive_bench.configs import DiveConfig, EnumerationConfig
+from dive_bench.spec.configs import DiveConfig, EnumerationConfig
 from dive_bench.errors import DiveBenchError
 from dive_bench.inversion import ProbeSet, enumerate_classes, invert
 

@@ -24,7 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from dive_bench.adapters import ASSETS
-from dive_bench.cli import main
+from dive_bench.cli.main import main
 
 SCORE = ["score", "dit-digits-xs", "--task", "digits", "--limit", "4", "--quiet", "--out", "{new}"]
 ENUM = [*SCORE, "--method", "enumerate", "--interval", "100"]
@@ -254,7 +254,7 @@ def test_check_refuses_partial_and_nonfinite(finished_run, tmp_path, capsys):
 
 
 def test_leaderboard_prefers_complete_run(finished_run, tmp_path):
-    from dive_bench.report import leaderboard_markdown, load_runs
+    from dive_bench.report.leaderboard import leaderboard_markdown, load_runs
 
     run = json.loads((finished_run / "run.json").read_text())
     wrong = {**run, "n_done": 2, "status": "partial", "created": "2099-01-01T00:00:00Z",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from dive_bench.adapters import CHECKPOINTS, load_model
-from dive_bench.files import ASSETS
+from dive_bench.util.files import ASSETS
 
 BUDGET_MB = 40
 

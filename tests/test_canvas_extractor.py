@@ -12,7 +12,7 @@ from dive_bench.data.canvas import DEFAULT_CLASSES, make_canvas_dataset
 from dive_bench.data.canvas_compositions import composition_labels, composition_name, compositions
 from dive_bench.data.coco import load_coco_detection
 from dive_bench.errors import DiveBenchError
-from dive_bench.files import ASSETS
+from dive_bench.util.files import ASSETS
 
 
 def test_the_label_space_is_every_count_vector_of_one_to_three_objects_once():
@@ -47,7 +47,7 @@ def test_canvas_augmentation_flips_but_never_shifts():
 
 
 def test_an_unknown_augmentation_is_refused():
-    from dive_bench.constraints import validate
+    from dive_bench.spec.options import validate
     from dive_bench.training.feature_extractor import FeatureExtractorTrainConfig
 
     with pytest.raises(DiveBenchError, match="augment"):
@@ -63,7 +63,7 @@ def _tiny_classifier(folder, dataset: str) -> None:
 
 
 def test_a_canvas_classifier_names_its_metrics_after_the_canvas_domain(tmp_path):
-    from dive_bench.fidelity.extractors import resolve_extractor
+    from dive_bench.fidelity.resolve import resolve_extractor
 
     _tiny_classifier(tmp_path, "canvas")
     ext = resolve_extractor(f"classifier:{tmp_path}")
@@ -77,7 +77,8 @@ def test_a_canvas_classifier_names_its_metrics_after_the_canvas_domain(tmp_path)
 
 def test_the_bundled_canvas_classifier_is_registered_small_and_reads_canvases():
     from dive_bench.fidelity.classifier_net import SmallClassifier
-    from dive_bench.fidelity.extractors import BUNDLED, available_extractors, resolve_extractor
+    from dive_bench.fidelity.extractors import BUNDLED
+    from dive_bench.fidelity.resolve import available_extractors, resolve_extractor
 
     assert "canvas-classifier" in BUNDLED and "canvas-classifier" in available_extractors()
     ext = resolve_extractor("canvas")  # the alias
@@ -105,10 +106,10 @@ def test_the_fidelity_reference_split_is_large_and_apart_from_the_scored_splits(
 def test_train_feature_extractor_on_canvases_writes_a_canvas_extractor_and_its_command(tmp_path, monkeypatch, capsys):
     """End to end on 24 canvases: the canvas dataset, --augment flip and --widths reach the model and
     its card, and the folder resolves to an extractor whose scores are named fd_canvas."""
-    from dive_bench.cli import main
+    from dive_bench.cli.main import main
     from dive_bench.data import canvas_compositions
     from dive_bench.fidelity.classifier_net import SmallClassifier
-    from dive_bench.fidelity.extractors import resolve_extractor
+    from dive_bench.fidelity.resolve import resolve_extractor
 
     monkeypatch.setattr(canvas_compositions, "SPLITS", {"train": 24, "test": 12})
     assert main(["train", "feature-extractor", "--dataset", "canvas", "--steps", "3", "--batch-size", "8",

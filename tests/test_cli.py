@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_dit
-from dive_bench.cli import main
+from dive_bench.cli.main import main
 from dive_bench.models.class_dit import untie
 
 LIGHT = ["--interval", "100", "--quiet"]
@@ -126,7 +126,7 @@ def test_cuda_requested_without_gpu(capsys):
 
 def test_failing_item_is_recorded_and_retried(tmp_path, digits_adapter, digits_test):
     """One image that makes the model raise is isolated from its block, recorded, and retried on request."""
-    from dive_bench.runner import ScoreRequest, score
+    from dive_bench.run.score import ScoreRequest, score
 
     bad = digits_test.images[3].float().div(127.5).sub(1)
 

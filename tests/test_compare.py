@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dive_bench.agreement import average_ranks, kendall_tau_b, spearman_rho
-from dive_bench.cli import main
-from dive_bench.compare import build_tables, comparison_markdown
+from dive_bench.report.agreement import average_ranks, kendall_tau_b, spearman_rho
+from dive_bench.cli.main import main
+from dive_bench.report.comparison import build_tables, comparison_markdown
 from dive_bench.errors import DiveBenchError
-from dive_bench.stats import mcnemar_exact, wilson_interval
+from dive_bench.metrics.stats import mcnemar_exact, wilson_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "leaderboards" / "runs"
@@ -297,7 +297,7 @@ def spy(file, *a, **k):
     opened.append(str(file))
     return real_open(file, *a, **k)
 builtins.open = io.open = spy
-from dive_bench.cli import main
+from dive_bench.cli.main import main
 rc = main(sys.argv[1:])
 sys.stdout.flush()
 print("\\n@@ " + json.dumps({"rc": rc, "opened": opened}))
@@ -393,7 +393,7 @@ def test_fidelity_bootstrap_replicates_vary_centre_on_the_value_and_repeat(tmp_p
     import torch
 
     from dive_bench.data.fashion_mnist import load_fashion_mnist
-    from dive_bench.fidelity.extractors import resolve_extractor
+    from dive_bench.fidelity.resolve import resolve_extractor
     from dive_bench.fidelity.metrics import bootstrap_replicates, compute_metrics
 
     ds = load_fashion_mnist("test", root=str(ROOT / "tests" / "data" / "fmnist-slice"))

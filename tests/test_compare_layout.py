@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dive_bench.compare import build_tables, comparison_markdown
+from dive_bench.report.comparison import build_tables, comparison_markdown
 from test_compare import layout_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,6 +7,7 @@ fidelity or reports, and that leaderboards and checks never import a model. ``.c
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -24,3 +25,43 @@ def test_import_contracts_are_kept():
     proc = subprocess.run([exe, "--no-cache", "--no-logo"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"Contracts: [1-9]\d* kept, 0 broken", proc.stdout), proc.stdout
+
+
+def _lint(root: Path) -> subprocess.CompletedProcess:
+    exe = shutil.which("lint-imports")
+    if exe is None:
+        pytest.skip("lint-imports is not installed (pip install -e '.[test]' installs import-linter)")
+    return subprocess.run([exe, "--no-cache", "--no-logo"], cwd=root, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+
+
+def test_contracts_cover_every_module_of_a_package_including_new_ones(tmp_path):
+    """Contracts name packages, not modules: ``import dive_bench.report`` added to any module under
+    adapters/, or to a module added there today, breaks the layers contract."""
+    copy = tmp_path / "repo"
+    copy.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+    shutil.copytree(ROOT / "dive_bench", copy / "dive_bench", ignore=shutil.ignore_patterns("assets", "__pycache__"))
+    adapters = sorted((copy / "dive_bench" / "adapters").glob("*.py"))
+    (copy / "dive_bench" / "adapters" / "brand_new.py").write_text('"""Added after the contracts were written."""\n')
+    adapters.append(copy / "dive_bench" / "adapters" / "brand_new.py")
+    assert len(adapters) >= 5
+    for f in adapters:
+        f.write_text(f.read_text() + "\nimport dive_bench.report  # noqa: E402,F401\n")
+    proc = _lint(copy)
+    assert proc.returncode != 0, proc.stdout
+    assert re.search(r"Contracts: \d+ kept, [1-9]\d* broken", proc.stdout), proc.stdout
+    for f in adapters:
+        module = "dive_bench.adapters" + ("" if f.stem == "__init__" else f".{f.stem}")
+        assert f"{module} -> dive_bench.report" in proc.stdout, (module, proc.stdout[-3000:])
+
+
+def test_a_new_top_level_module_must_be_given_a_layer(tmp_path):
+    """``exhaustive`` layers: a module added at the top of the package fails until it has a layer."""
+    copy = tmp_path / "repo"
+    copy.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+    shutil.copytree(ROOT / "dive_bench", copy / "dive_bench", ignore=shutil.ignore_patterns("assets", "__pycache__"))
+    (copy / "dive_bench" / "stray.py").write_text('"""A module nobody placed."""\n')
+    proc = _lint(copy)
+    assert proc.returncode != 0 and "stray" in proc.stdout + proc.stderr, proc.stdout + proc.stderr

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from dive_bench import cache
+from dive_bench.util import cache
 from cli_checks import cli_error as _cli_error
 from cli_checks import immutable as _immutable
 from cli_checks import one_line as _one_line
@@ -246,7 +246,7 @@ def test_inception_weights_that_are_not_weights(tmp_path, capsys, content, phras
 
 
 def test_malicious_inception_weights_never_run(tmp_path):
-    from dive_bench.fidelity.extractors import resolve_extractor
+    from dive_bench.fidelity.resolve import resolve_extractor
 
     marker = tmp_path / "pwned"
     evil = _malicious(tmp_path / "evil.pth", marker)
@@ -263,7 +263,7 @@ def test_torch_fidelity_never_loads_the_users_file(tmp_path, inception_weights, 
 
     import torch_fidelity.feature_extractor_inceptionv3 as tfi
 
-    from dive_bench.fidelity.extractors import resolve_extractor
+    from dive_bench.fidelity.resolve import resolve_extractor
 
     weights = tmp_path / "weights.pth"
     shutil.copy(inception_weights, weights)
@@ -330,7 +330,7 @@ def test_sample_cache_refuses_unusable_folders(tmp_path):
 
 
 def test_fidelity_cli_refuses_an_out_file_before_sampling(tmp_path, capsys, monkeypatch):
-    import dive_bench.fidelity.run as fidelity_run
+    import dive_bench.run.fidelity as fidelity_run
 
     def no_sampling(*args, **kwargs):
         raise AssertionError("sampled with an unusable --out")

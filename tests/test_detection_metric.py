@@ -12,7 +12,7 @@ import torch
 
 from dive_bench.data.canvas import load_canvas
 from dive_bench.errors import DiveBenchError
-from dive_bench.tasks.detection_metric import (STAT_NAMES, bootstrap_ap, coco_ap, read_detections, resample_images,
+from dive_bench.metrics.coco import (STAT_NAMES, bootstrap_ap, coco_ap, read_detections, resample_images,
                                                xywh_to_xyxy, xyxy_to_xywh)
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "coco-val2014-100"  # a copy of shared/fixtures

@@ -10,10 +10,11 @@ import math
 import pytest
 import torch
 
-from dive_bench.cli import main
+from dive_bench.cli.main import main
 from dive_bench.errors import DiveBenchError
 from dive_bench.fidelity import dinov2
-from dive_bench.fidelity.extractors import file_sha256, resolve_extractor
+from dive_bench.fidelity.extractors import file_sha256
+from dive_bench.fidelity.resolve import resolve_extractor
 from dive_bench.fidelity.metrics import compute_metrics
 
 from test_fidelity_metrics import fmnist_test, write_idx_split  # noqa: F401 - shared fixture
@@ -94,8 +95,8 @@ def test_fd_of_a_set_with_itself_is_zero(tiny_weights, fmnist_test, tmp_path):  
 
 
 def test_fd_dinov2_of_the_bundled_fmnist_models(tiny_weights, fmnist_test, capsys, tmp_path):  # noqa: F811
-    from dive_bench.compare import fidelity_metrics
-    from dive_bench.fidelity.report import _higher as report_higher, group_key
+    from dive_bench.report.comparison import fidelity_metrics
+    from dive_bench.report.fidelity import _higher as report_higher, group_key
 
     root = write_idx_split(tmp_path / "ref", fmnist_test.images[:64], fmnist_test.labels[:64])
     runs = {}

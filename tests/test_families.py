@@ -190,7 +190,7 @@ def test_predict_noise_maps_the_model_output_through_the_parameterization(name):
 
 
 def test_run_key_names_the_parameterization_only_when_it_is_not_eps():
-    from dive_bench.spec import RunSpec
+    from dive_bench.spec.runspec import RunSpec
 
     base = RunSpec("digits", "1", (0, 1), "abc", "enumerate", {"interval": 50})
     flow = RunSpec("digits", "1", (0, 1), "abc", "enumerate", {"interval": 50}, parameterization=Flow().describe())

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from dive_bench.cli import main
+from dive_bench.cli.main import main
 from dive_bench.errors import DiveBenchError
 from dive_bench.fidelity.fid import frechet_distance, gaussian_stats
-from dive_bench.fidelity.extractors import ASSETS, resolve_extractor, resolve_inception_weights
+from dive_bench.fidelity.extractors import ASSETS, resolve_inception_weights
+from dive_bench.fidelity.resolve import resolve_extractor
 from dive_bench.fidelity.metrics import (UInt8Images, compute_metrics, extract_features, frechet_distance_features,
                                          reference_features)
 
@@ -112,7 +113,7 @@ def test_fd_of_two_gaussian_feature_sets_equals_the_closed_form():
     mu1, mu2 = rng.standard_normal(d), rng.standard_normal(d)
     closed = float(np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2))
     f1, f2 = _exact_moments(rng, 500, mu1, a), _exact_moments(rng, 800, mu2, b)
-    assert frechet_distance_features(f1, f2) == pytest.approx(closed, rel=1e-9)       # N > D: dive_bench.fid
+    assert frechet_distance_features(f1, f2) == pytest.approx(closed, rel=1e-9)       # N > D: dive_bench.fidelity.fid
     g1, g2 = _exact_moments(rng, 12, mu1[:8], a[:8]), _exact_moments(rng, 40, mu2[:8], b[:8])
     closed8 = float(np.sum((mu1[:8] - mu2[:8]) ** 2) + np.sum((np.sqrt(a[:8]) - np.sqrt(b[:8])) ** 2))
     assert frechet_distance_features(g1, g2) == pytest.approx(closed8, rel=1e-9)
@@ -315,8 +316,8 @@ def test_fidelity_cli_with_inception_offline(offline_env, inception_weights, fmn
 
 
 def test_fidelity_cli_in_domain_run_json_resume_leaderboard_and_check(fmnist_test, capsys, tmp_path):
-    from dive_bench.check import INCOMPARABLE, compare, load_run
-    from dive_bench.report import leaderboard_markdown, load_runs
+    from dive_bench.report.check import INCOMPARABLE, compare, load_run
+    from dive_bench.report.leaderboard import leaderboard_markdown, load_runs
 
     root = write_idx_split(tmp_path / "ref", fmnist_test.images[:40], fmnist_test.labels[:40])
     args = ["fidelity", "dit-fmnist-s", "--reference", "fmnist", "--data-root", str(root), "--steps", "2",

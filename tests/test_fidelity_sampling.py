@@ -70,7 +70,7 @@ def test_guidance_without_null_row_is_refused():
 def test_layout_adapter_samples_from_layout_tokens():
     from dive_bench.adapters.layout import LayoutAdapter
     from dive_bench.models.layout_dit import LayoutDiT
-    from dive_bench.tasks.layout_tokens import LayoutTokenizer
+    from dive_bench.labels import LayoutTokenizer
 
     tok = LayoutTokenizer((1, 2, 3), grid=17, max_objects=3, image_size=32)
     torch.manual_seed(0)
@@ -140,10 +140,10 @@ def test_layout_fidelity_samples_from_reference_layouts(tmp_path):
     """Layout models are conditioned on the reference split's own layouts; class models refuse a
     layout reference and layout models a plain image set."""
     from dive_bench.adapters.layout import LayoutAdapter
-    from dive_bench.fidelity.run import FidelityRequest, load_reference, run_fidelity
+    from dive_bench.run.fidelity import FidelityRequest, load_reference, run_fidelity
     from dive_bench.models.layout_dit import LayoutDiT
     from dive_bench.tasks import TASKS
-    from dive_bench.tasks.layout_tokens import LayoutTokenizer
+    from dive_bench.labels import LayoutTokenizer
 
     tok = LayoutTokenizer((1, 2, 3), grid=17, max_objects=3, image_size=32)
     torch.manual_seed(0)

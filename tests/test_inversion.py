@@ -9,7 +9,7 @@ from conftest import make_dit
 from dive_bench.adapters.dit import DiTAdapter
 from dive_bench.data.base import to_model_range
 from dive_bench.inversion import DiveConfig, EnumerationConfig, ProbeSet, enumerate_classes, invert
-from dive_bench.constraints import validate
+from dive_bench.spec.options import validate
 from dive_bench.errors import DiveBenchError
 from dive_bench.inversion.dive import _Snapper
 
@@ -180,7 +180,7 @@ def test_staged_verify_answers_the_better_of_the_search_and_adaptive_enumeration
     """verify = K with --verify-schedule dc runs Diffusion Classifier's staged pruning over all K
     classes: the answer is the better of the search's best snapped class and adaptive enumeration's
     winner, its value that class's full-probe enumeration score, at the staged cost."""
-    from dive_bench import cost
+    from dive_bench.inversion import cost
 
     x0 = digits_adapter.encode(to_model_range(digits_test.images[:6]))
     probes = ProbeSet.build((1, 8, 8), interval=100)

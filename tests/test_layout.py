@@ -9,11 +9,11 @@ from dive_bench.adapters.layout import LayoutAdapter
 from dive_bench.data.canvas import load_canvas
 from dive_bench.errors import DiveBenchError
 from dive_bench.inversion import DiveConfig, ProbeSet, invert
-from dive_bench.inversion.position_check import perturb
+from dive_bench.diagnostics.position_check import perturb
 from dive_bench.models.layout_dit import LayoutDiT
 from dive_bench.models.layout_prior import DecoupledPrior, LayoutPrior
 from dive_bench.tasks import TASKS
-from dive_bench.tasks.layout_tokens import LayoutTokenizer
+from dive_bench.labels import LayoutTokenizer
 
 TOK = LayoutTokenizer((1, 2, 3), grid=17, max_objects=3, image_size=32)
 
@@ -233,7 +233,7 @@ def test_dive_with_a_subset_noised_prior_is_seeded_and_leaves_the_paper_prior_dr
 
 
 def test_prior_check_edits_make_the_first_object_implausible(canvas):
-    from dive_bench.inversion.prior_check import EDITS, implausible
+    from dive_bench.diagnostics.prior_check import EDITS, implausible
 
     g = torch.Generator().manual_seed(0)
     true = TOK.encode(canvas.annotations[0])
@@ -280,7 +280,7 @@ def test_score_canvas_detection_end_to_end(tmp_path, capsys):
     """`dive-bench score` on a layout model writes COCO AP metrics and scored boxes per image."""
     import json
 
-    from dive_bench.cli import main
+    from dive_bench.cli.main import main
 
     a = tiny_adapter()
     a.model.save_pretrained(tmp_path / "ckpt")
@@ -297,7 +297,7 @@ def test_score_canvas_detection_end_to_end(tmp_path, capsys):
     assert "ap " in capsys.readouterr().out
     # a second row of the same table (here: w/o snapping) reuses the cached seeds; their seconds
     # when computed are reported beside the row's own seconds, so the table does not hide them
-    from dive_bench.store import collect
+    from dive_bench.store.shards import collect
 
     first = collect(out).results
     seed_seconds = [first[i][0]["seed_cost"]["seconds"] for i in range(3)]
@@ -315,7 +315,7 @@ def test_score_canvas_detection_end_to_end(tmp_path, capsys):
 def test_seed_cache_reuses_seeds_and_keys_on_the_image(canvas, monkeypatch):
     """A cached coarse seed is returned with its original cost and without evaluating the model;
     another image (or model) is a different key."""
-    from dive_bench.inversion import layout_seed
+    from dive_bench.inversion.layout import seed as layout_seed
 
     a = tiny_adapter()
     x0 = a.encode(canvas.images[:2].float() / 127.5 - 1)

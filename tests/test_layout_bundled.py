@@ -11,8 +11,8 @@ from dive_bench.adapters import load_model
 from dive_bench.data.base import to_model_range
 from dive_bench.inversion import DiveConfig, ProbeSet, invert
 from dive_bench.inversion.layout.repairs import prior_repairs
-from dive_bench.inversion.layout_scoring import scored_detections
-from dive_bench.inversion.position_check import position_sensitivity
+from dive_bench.inversion.layout.scoring import scored_detections
+from dive_bench.diagnostics.position_check import position_sensitivity
 from dive_bench.tasks import TASKS
 
 
@@ -69,7 +69,7 @@ def test_prior_check_separates_the_trained_prior_from_an_untrained_one(layout_mo
     (The bundled priors do not yet reach 0.9 on every edit: see README, "layout prior".)"""
     import copy
 
-    from dive_bench.inversion.prior_check import prior_plausibility
+    from dive_bench.diagnostics.prior_check import prior_plausibility
 
     trained = prior_plausibility(layout_model, val, "joint", num_images=100, draws=64)
     untrained_model = copy.copy(layout_model)
@@ -89,7 +89,7 @@ def test_sized_priors_pass_the_prior_check_including_one_cell_resizes():
     embedding as a vocabulary mixture. On canvas-det-sized (one size per class) they must prefer
     the true layout to every edit, including a box one grid cell wider or narrower, which is the
     error DIVE makes and which the paper-style priors scored at chance (0.52-0.57)."""
-    from dive_bench.inversion.prior_check import SIZED_EDITS, prior_plausibility
+    from dive_bench.diagnostics.prior_check import SIZED_EDITS, prior_plausibility
 
     model = load_model("layout-canvas-s-sized")
     assert set(model.priors) == {"joint", "decoupled"} and model.image_model_sha256 == load_model("layout-canvas-s").image_model_sha256
@@ -102,7 +102,7 @@ def test_masked_canvas_det_priors_pass_the_prior_check_the_paper_style_ones_fail
     """layout-canvas-s-masked: the masked priors trained on canvas-det layouts. The paper-style
     priors of layout-canvas-s scored 0.78 / 0.89 / 0.52 / 0.96 on these edits (README); these
     must prefer the true layout in >= 90% of val layouts on every edit, the prior's own gate."""
-    from dive_bench.inversion.prior_check import prior_plausibility
+    from dive_bench.diagnostics.prior_check import prior_plausibility
 
     model = load_model("layout-canvas-s-masked")
     assert set(model.priors) == {"joint", "decoupled"}
@@ -116,7 +116,7 @@ def test_sized_prior_repairs_propose_the_true_layout_for_a_one_cell_resize():
     """prior_repairs hides one slot at a time and reads it back from the others: on a true layout
     it proposes (almost) nothing, and for a box made one cell wider or narrower it proposes the
     true layout back (the prior knows each class's size)."""
-    from dive_bench.inversion.prior_check import implausible
+    from dive_bench.diagnostics.prior_check import implausible
 
     model = load_model("layout-canvas-s-sized")
     tok = model.tokenizer

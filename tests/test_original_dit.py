@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from cli_checks import cli_error, one_line
 from dive_bench.adapters import load_model
-from dive_bench.cli import main
+from dive_bench.cli.main import main
 from dive_bench.errors import DiveBenchError
 from dive_bench.testing import make_dit
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dive_bench.compare import build_tables, comparison_markdown
-from dive_bench.per_class import MAX_CLASS_COLUMNS, class_recall, per_class_rows
+from dive_bench.report.comparison import build_tables, comparison_markdown
+from dive_bench.report.per_class import MAX_CLASS_COLUMNS, class_recall, per_class_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "leaderboards" / "runs"

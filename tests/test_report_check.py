@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from dive_bench.check import INCOMPARABLE, PASS, REGRESSION, compare, parse_margins
-from dive_bench.cli import main
+from dive_bench.report.check import INCOMPARABLE, PASS, REGRESSION, compare, parse_margins
+from dive_bench.cli.main import main
 from dive_bench.errors import DiveBenchError
-from dive_bench.compare import leaderboard_page
-from dive_bench.report import leaderboard_markdown, load_runs
+from dive_bench.report.comparison import leaderboard_page
+from dive_bench.report.leaderboard import leaderboard_markdown, load_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORE = ["--task", "digits", "--method", "enumerate", "--limit", "60", "--interval", "50", "--quiet"]
@@ -163,7 +163,7 @@ def test_detection_check_is_paired_over_images():
     good = [[{"category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0} for a in t["annotations"]] for t in labels]
     worse = [p if i % 3 else [] for i, p in enumerate(good)]  # a third of the images lose their boxes
 
-    from dive_bench.tasks.detection_metric import coco_ap
+    from dive_bench.metrics.coco import coco_ap
 
     gt = {"images": [{"id": t["image_id"], "width": 32, "height": 32} for t in labels],
           "annotations": [a for t in labels for a in t["annotations"]], "categories": task.categories()}
@@ -226,7 +226,7 @@ def test_detection_leaderboard_has_a_row_per_config_and_coco_columns():
 
 
 def test_repair_settings_leave_row_labels_where_they_change_nothing():
-    from dive_bench.report import _effective
+    from dive_bench.report.leaderboard import _effective
 
     base = {"steps": 30, "snap": True, "prior_weight": 0.1, "prior": "joint", "prior_repairs": False,
             "neighbour_repairs": True}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dive_bench.store import collect
+from dive_bench.store.shards import collect
 
 ARGS = ["score", "dit-digits-xs", "--task", "digits", "--method", "dive", "--limit", "12", "--items-per-batch", "2",
         "--steps", "10", "--batch-size", "4", "--monitor-every", "5", "--interval", "100", "--quiet"]
@@ -102,7 +102,7 @@ def test_torchrun_two_processes_match_one_worker(tmp_path, baseline):
 
 
 def test_shard_resolution_from_environment():
-    from dive_bench.runner import resolve_shard
+    from dive_bench.run.score import resolve_shard
 
     assert resolve_shard(None, {}) == (0, 1)
     assert resolve_shard("2/4", {"RANK": "0", "WORLD_SIZE": "8"}) == (2, 4)

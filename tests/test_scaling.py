@@ -1,4 +1,4 @@
-"""Table IV, cost vs K and the plot (dive_bench.scaling, `dive-bench plot cost`), from run.json only.
+"""Table IV, cost vs K and the plot (dive_bench.report.cost_vs_k, `dive-bench plot cost`), from run.json only.
 
 The runs here are written by hand: their predictions, costs and expected numbers are chosen so
 that every expected value below can be checked on paper.
@@ -9,9 +9,9 @@ import math
 import re
 import struct
 
-from dive_bench.cli import main
-from dive_bench.scaling import EXHAUSTIVE, _log_cross, rows, row_name, table_iv
-from dive_bench.stats import mcnemar_exact
+from dive_bench.cli.main import main
+from dive_bench.report.cost_vs_k import EXHAUSTIVE, _log_cross, rows, row_name, table_iv
+from dive_bench.metrics.stats import mcnemar_exact
 
 from cli_checks import cli_error
 
@@ -58,7 +58,7 @@ def test_table_iv_pairs_rows_with_exhaustive_by_item(tmp_path):
     dive = [False] * 3 + [True] * 7 + [True, True]   # loses items 0-2, wins 10-11: 3 vs 2 discordant
     runs = [_run(tmp_path / "e", "numbers-1000", 1000, "enumerate", EXH, exh, 10_000),
             _run(tmp_path / "d", "numbers-1000", 1000, "dive", DIVE, dive, 400)]
-    from dive_bench.report import load_runs
+    from dive_bench.report.leaderboard import load_runs
 
     table = rows(load_runs([str(p) for p in runs]))
     d = next(r for r in table if r["name"].startswith("DIVE"))
@@ -116,7 +116,7 @@ def test_plot_cost_refuses_a_run_without_item_outcomes(tmp_path, capsys):
 def test_auto_rows_say_what_choosing_cost():
     """The guard's evaluations are spent once per run, outside the per-image cost: the notes give
     them in total and per image of the run, and say when no guard ran."""
-    from dive_bench.scaling import choice_notes
+    from dive_bench.report.cost_vs_k import choice_notes
 
     rows_ = [{"name": "auto", "k": 1000, "n": 300, "choice": {"chosen": "DIVE", "guard": {
                  "evaluations": 44850, "decision": "DIVE kept"}}},

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from dive_bench.cli import main
-from dive_bench.compare import build_tables, comparison_markdown, leaderboard_page
+from dive_bench.cli.main import main
+from dive_bench.report.comparison import build_tables, comparison_markdown, leaderboard_page
 from dive_bench.errors import DiveBenchError
-from dive_bench.spec import generated_task_parts
+from dive_bench.spec.runspec import generated_task_parts
 from dive_bench.tasks import TASKS
 
 LIGHT = ["--method", "enumerate", "--interval", "100", "--items-per-batch", "5", "--eval-batch", "100", "--quiet"]

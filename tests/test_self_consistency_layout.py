@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from dive_bench.cli import main
+from dive_bench.cli.main import main
 from dive_bench.errors import DiveBenchError
-from dive_bench.spec import generated_task_parts
+from dive_bench.spec.runspec import generated_task_parts
 from dive_bench.tasks import TASKS
 
 MODEL = "layout-canvas-xs"

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from dive_bench.stats import wilson_interval
+from dive_bench.metrics.stats import wilson_interval
 
 Z = 1.959963984540054
 

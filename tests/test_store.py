@@ -9,7 +9,7 @@ import os
 import pytest
 
 from dive_bench.errors import DiveBenchError
-from dive_bench.store import ShardStore, collect, shard_path, write_json_atomic
+from dive_bench.store.shards import ShardStore, collect, shard_path, write_json_atomic
 
 SPEC = {"task": "digits", "n_items": 4}
 
@@ -110,10 +110,10 @@ def test_run_json_is_atomic_under_write_failure(tmp_path, monkeypatch):
 def test_run_key_survives_a_config_field_added_later():
     """A shard written before ``prior_probes`` existed has the same key as one written after, as
     long as the new field has the value that reproduces the old behaviour (1); other values differ."""
-    from dive_bench.configs import to_flat
+    from dive_bench.spec.configs import to_flat
     from dive_bench.inversion import DiveConfig
-    from dive_bench.methods import LATER_FIELDS
-    from dive_bench.runner import run_key
+    from dive_bench.run.methods import LATER_FIELDS
+    from dive_bench.run.score import run_key
     from dive_bench.tasks import TASKS
 
     task = TASKS.get("canvas-det")
@@ -132,8 +132,8 @@ def test_run_key_separates_precisions_and_keeps_stored_fp32_keys():
     spec's legacy keys, so such a run still resumes and merges."""
     from pathlib import Path
 
-    from dive_bench.runner import run_key
-    from dive_bench.spec import RunSpec
+    from dive_bench.run.score import run_key
+    from dive_bench.spec.runspec import RunSpec
     from dive_bench.tasks import TASKS
 
     stored = json.loads((Path(__file__).parent.parent / "leaderboards/runs/layout-canvas-s-dive/run.json").read_text())
@@ -154,8 +154,8 @@ def test_runtime_knobs_leave_the_key_and_every_stored_run_is_accepted():
 
     import dataclasses
 
-    from dive_bench.configs import canonical, flat_names, from_flat, to_flat
-    from dive_bench.spec import RunSpec
+    from dive_bench.spec.configs import canonical, flat_names, from_flat, to_flat
+    from dive_bench.spec.runspec import RunSpec
 
     base = RunSpec("digits", "1", (0, 1), "sha", "enumerate", {"interval": 4, "batch_size": 250}, 0)
     other = RunSpec("digits", "1", (0, 1), "sha", "enumerate", {"interval": 4, "batch_size": 1000}, 0)

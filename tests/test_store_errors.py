@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from dive_bench import store
+from dive_bench.store import shards as store
 from cli_checks import cli_error as _cli_error
 from cli_checks import immutable as _immutable
 from cli_checks import one_line as _one_line
-from dive_bench.cli import main
+from dive_bench.cli.main import main
 from dive_bench.errors import DiveBenchError
-from dive_bench.store import (ShardStore, claim_worker_count, collect, done_in_other_shards, read_run_json,
+from dive_bench.store.shards import (ShardStore, claim_worker_count, collect, done_in_other_shards, read_run_json,
                               shard_path, write_json_atomic)
 
 N_ITEMS = 40
@@ -175,7 +175,7 @@ def test_workers_of_another_count_are_refused_while_alive(tmp_path):
 def test_worker_count_claim_across_processes(tmp_path):
     out = tmp_path / "run"
     (out / "shards").mkdir(parents=True)
-    code = ("import sys, time; from dive_bench.store import claim_worker_count; "
+    code = ("import sys, time; from dive_bench.store.shards import claim_worker_count; "
             "c = claim_worker_count(sys.argv[1], 2); print('ok', flush=True); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE, text=True)
     try:
@@ -304,7 +304,7 @@ def test_leaderboard_and_check_refuse_what_is_not_a_run(tmp_path, capsys, conten
 
 
 def test_leaderboard_out_in_unwritable_places(tmp_path):
-    from dive_bench.report import write_leaderboard
+    from dive_bench.report.leaderboard import write_leaderboard
 
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -356,7 +356,7 @@ def test_score_out_immutable_or_read_only(tmp_path):
 
 
 def test_score_cli_refuses_an_out_file_before_compute(tmp_path, capsys, monkeypatch):
-    import dive_bench.runner as runner
+    import dive_bench.run.score as runner
 
     a_file = tmp_path / "a-file"
     a_file.write_text("x")

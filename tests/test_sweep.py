@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from dive_bench.adapters import load_model
-from dive_bench.cli import main
-from dive_bench.sweep_report import disagreement, markdown, sweep_rows
+from dive_bench.cli.main import main
+from dive_bench.report.sweep import disagreement, markdown, sweep_rows
 from dive_bench.training.class_dit import ClassDiTTrainConfig, train_class_dit
 
 LIGHT = ["--task", "digits", "--method", "enumerate", "--limit", "8", "--interval", "100", "--quiet"]
@@ -62,10 +62,10 @@ def test_sweep_scores_each_checkpoint_once_and_reports_from_run_json(trained, tm
 
     # a rerun recomputes nothing: loading a model or scoring would fail
     import dive_bench.adapters as adapters
-    import dive_bench.api as api
+    import dive_bench.run.score as run_score
 
     monkeypatch.setattr(adapters, "load_model", lambda spec: pytest.fail(f"reloaded {spec}"))
-    monkeypatch.setattr(api, "evaluate", lambda *a, **k: pytest.fail("rescored"))
+    monkeypatch.setattr(run_score, "score", lambda *a, **k: pytest.fail("rescored"))
     assert main(["sweep", str(trained), *LIGHT, "--out", str(out)]) == 0
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
 
@@ -84,7 +84,7 @@ def test_sweep_scores_each_checkpoint_once_and_reports_from_run_json(trained, tm
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     (copy / "SWEEP.md").unlink()
-    code = ("import sys; from dive_bench.sweep_report import write_report; write_report(sys.argv[1]); "
+    code = ("import sys; from dive_bench.report.sweep import write_report; write_report(sys.argv[1]); "
             "print(sorted(m for m in ('torch', 'diffusers') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code, str(copy)], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -93,7 +93,7 @@ def test_sweep_scores_each_checkpoint_once_and_reports_from_run_json(trained, tm
 
 
 def test_sweep_passes_fidelity_options_and_states_disagreement(trained, tmp_path, monkeypatch):
-    import dive_bench.fidelity.run as fidelity_run
+    import dive_bench.run.fidelity as fidelity_run
 
     calls = []
     fds = {2: 30.0, 4: 20.0, 6: 25.0}  # FD improves, then worsens

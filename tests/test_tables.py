@@ -1,9 +1,9 @@
-"""The one Markdown table builder (dive_bench.tables): bolding, missing cells, and the exact bytes."""
+"""The one Markdown table builder (dive_bench.report.tables): bolding, missing cells, and the exact bytes."""
 
 import pandas as pd
 import pytest
 
-from dive_bench.tables import Column, best_of, markdown_table
+from dive_bench.report.tables import Column, best_of, markdown_table
 
 
 def test_tiny_table_is_byte_identical_to_the_hand_written_markdown():

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dive_bench.cli import main
+from dive_bench.cli.main import main
 from dive_bench.data.image_folder import list_image_folder
 from dive_bench.errors import DiveBenchError
 from dive_bench.registry import Registry
-from dive_bench.store import collect
+from dive_bench.store.shards import collect
 from dive_bench.tasks import TASKS
 
 # the copy committed in tests/data, else the shared one beside the clone

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import DiveBenchError
-from ..suggest import did_you_mean
-from ..registry import Registry, lazy_exports
+from dive_bench.errors import DiveBenchError
+from dive_bench.util.suggest import did_you_mean
+from dive_bench.registry import Registry, lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..labels import ClassLabels, LayoutLabels  # noqa: F401
-    from .base import Adapter, NoiseSchedule  # noqa: F401
+    from dive_bench.labels import ClassLabels, LayoutLabels  # noqa: F401
+    from dive_bench.adapters.base import Adapter  # noqa: F401
+    from dive_bench.adapters.parameterization import NoiseSchedule  # noqa: F401
 
 ADAPTERS: Registry = Registry("adapter", entry_point_group="dive_bench.adapters")
 ADAPTERS.register("dit", "dive_bench.adapters.dit:DiTAdapter",
@@ -35,7 +36,7 @@ ADAPTERS.register("unet", "dive_bench.adapters.unet:UNetAdapter",
 ADAPTERS.register("layout", "dive_bench.adapters.layout:LayoutAdapter",
                   description="dive_bench LayoutDiT layout-to-image model (+ layout priors)")
 
-from ..files import ASSETS  # noqa: E402
+from dive_bench.util.files import ASSETS  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def load_model(spec: str) -> Adapter:
 
 
 #: names re-exported from their modules on first use (importing them here would load torch)
-_LAZY = {"Adapter": "dive_bench.adapters.base", "NoiseSchedule": "dive_bench.adapters.base",
+_LAZY = {"Adapter": "dive_bench.adapters.base", "NoiseSchedule": "dive_bench.adapters.parameterization",
          "ClassLabels": "dive_bench.labels", "LayoutLabels": "dive_bench.labels"}
 
 

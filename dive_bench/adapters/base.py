@@ -11,30 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
-from ..files import files_sha256 as file_sha256  # noqa: F401  (the name adapters use)
+from dive_bench.util.files import files_sha256 as file_sha256  # noqa: F401  (the name adapters use)
 
-from ..labels import ClassLabels, LayoutLabels  # noqa: F401  (re-exported: they live in labels.py)
-from .parameterization import DDPM, Parameterization
-
-
-@dataclass
-class NoiseSchedule:
-    """DDPM forward process: x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps, with a_t = alphas_cumprod[t]."""
-
-    alphas_cumprod: torch.Tensor
-    num_train_timesteps: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.num_train_timesteps = int(self.alphas_cumprod.numel())
-
-    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """x_t at integer steps ``t`` (B,)."""
-        a = self.alphas_cumprod.to(x0.device)[t].to(x0.dtype).view(-1, *([1] * (x0.ndim - 1)))
-        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+from dive_bench.labels import ClassLabels, LayoutLabels  # noqa: F401  (re-exported: they live in labels.py)
+from dive_bench.adapters.parameterization import DDPM, NoiseSchedule, Parameterization
 
 
 def vae_scaling_factor(vae) -> float:
@@ -156,7 +140,7 @@ class Adapter(ABC):
         Euler step, euler, heun for flow, dpm for EDM: ``parameterization.samplers``). Guidance > 1
         uses ``null_condition()`` (the classifier-free null row) and fails clearly without one.
         """
-        from .sampling import sample_from_condition, sample_seed
+        from dive_bench.adapters.sampling import sample_from_condition, sample_seed
 
         if seeds is None:
             if generator is not None:
@@ -182,7 +166,7 @@ class Adapter(ABC):
 
     def check_images(self, images: torch.Tensor) -> None:
         """Refuse images of the wrong shape with a message that names both shapes."""
-        from ..errors import DiveBenchError
+        from dive_bench.errors import DiveBenchError
 
         got = tuple(images.shape[1:])
         if got != tuple(self.image_shape):

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from ..models.class_dit import tables_are_tied
-from .base import (ClassAdapter, ClassLabels, NoiseSchedule, Parameterization, file_sha256, parameterization_info,
+from dive_bench.models.class_dit import tables_are_tied
+from dive_bench.adapters.base import (ClassAdapter, ClassLabels, NoiseSchedule, Parameterization, file_sha256, parameterization_info,
                    tensor_sha256, vae_downsample, vae_encode, vae_scaling_factor)
-from .loading import (load_component, load_parameterization, load_schedule, looks_local, param_count, read_metadata,
+from dive_bench.adapters.loading import (load_component, load_parameterization, load_schedule, looks_local, param_count, read_metadata,
                       weight_files)
 
 
@@ -64,7 +64,7 @@ class DiTAdapter(ClassAdapter):
         an original-format ``.pt`` state dict with ``?options`` (converted by ``dit_original``)."""
         from diffusers import AutoencoderKL, DiTTransformer2DModel
 
-        from .dit_original import is_original_file, load_original, refuse_sit_as_dit
+        from dive_bench.adapters.dit_original import is_original_file, load_original, refuse_sit_as_dit
 
         if is_original_file(source):
             refuse_sit_as_dit(source)

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 
 import torch
 
-from ..errors import DiveBenchError
+from dive_bench.errors import DiveBenchError
 
 #: spec options after ``?``, with what each means
 OPTIONS = {
@@ -194,7 +194,7 @@ def build_model(cfg: OriginalConfig):
     """An empty ``DiTTransformer2DModel`` that computes the original DiT forward (see module doc)."""
     from diffusers import DiTTransformer2DModel
 
-    from ..models.class_dit import tie
+    from dive_bench.models.class_dit import tie
 
     model = DiTTransformer2DModel(
         num_attention_heads=cfg.heads, attention_head_dim=cfg.hidden // cfg.heads, in_channels=cfg.in_channels,
@@ -235,7 +235,7 @@ def convert_state_dict(sd: dict[str, torch.Tensor], cfg: OriginalConfig) -> dict
 
 def load_original(source: str, *, name: str, adapter_cls, torch_dtype=None):
     """``dit:PATH.pt?options`` -> an ``adapter_cls`` (DiTAdapter or a subclass) around the converted model."""
-    from .loading import load_component
+    from dive_bench.adapters.loading import load_component
 
     path_text, options = split_spec(source)
     path = Path(path_text).expanduser()
@@ -248,7 +248,7 @@ def load_original(source: str, *, name: str, adapter_cls, torch_dtype=None):
         from diffusers import AutoencoderKL
 
         vae = load_component(AutoencoderKL, vae_source)
-    from .base import file_sha256, vae_downsample
+    from dive_bench.adapters.base import file_sha256, vae_downsample
 
     cfg = infer_config(sd, path, options, vae_downsample(vae) if vae is not None else 1)
     model = build_model(cfg)

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from ..errors import DiveBenchError
-from ..labels import LayoutLabels, LayoutTokenizer
-from ..models.layout_dit import LayoutDiT
-from .base import Adapter, NoiseSchedule, file_sha256, tensor_sha256, vae_downsample, vae_encode, vae_scaling_factor
-from .loading import load_component, load_schedule, param_count, read_metadata, weight_files
+from dive_bench.errors import DiveBenchError
+from dive_bench.labels import LayoutLabels, LayoutTokenizer
+from dive_bench.models.layout_dit import LayoutDiT
+from dive_bench.adapters.base import Adapter, NoiseSchedule, file_sha256, tensor_sha256, vae_downsample, vae_encode, vae_scaling_factor
+from dive_bench.adapters.loading import load_component, load_schedule, param_count, read_metadata, weight_files
 
 
 PRIOR_FOLDERS = {"joint": "prior", "decoupled": "prior-decoupled"}
@@ -65,7 +65,7 @@ class LayoutAdapter(Adapter):
         """``prior_set``: read the priors from ``source/prior_set/`` instead of ``source/``, so one
         layout-to-image model can ship priors trained on several layout distributions. The model
         hash covers the image model and the priors in use, not the other sets beside them."""
-        from ..models.layout_prior import load_prior
+        from dive_bench.models.layout_prior import load_prior
 
         # Bundled weights may be stored in fp16 to stay small; inversion always runs in float32.
         model = load_component(LayoutDiT, source, torch_dtype=torch.float32)

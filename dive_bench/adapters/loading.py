@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
-from ..errors import DiveBenchError
-from .base import NoiseSchedule
-from .parameterization import DDPM, EDM, Flow, Parameterization, from_name
+from dive_bench.errors import DiveBenchError
+from dive_bench.adapters.base import NoiseSchedule
+from dive_bench.adapters.parameterization import DDPM, EDM, Flow, Parameterization, from_name
 
 
 def looks_local(spec: str) -> bool:
@@ -35,7 +35,7 @@ def load_component(cls: Any, source: str, subfolder: str | None = None, **kwargs
     try:
         return cls.from_pretrained(source, subfolder=subfolder, **kwargs)
     except Exception as exc:
-        from ..offline import offline_reason
+        from dive_bench.util.offline import offline_reason
 
         reason = offline_reason() or "the Hugging Face Hub is unreachable or the repo is not in the local cache"
         raise DiveBenchError(

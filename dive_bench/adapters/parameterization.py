@@ -30,15 +30,28 @@ The same ``--interval`` therefore gives the same number of probes in every famil
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 import torch
 
-from ..errors import DiveBenchError
+from dive_bench.errors import DiveBenchError
 
-if TYPE_CHECKING:  # base.py imports this module
-    from .base import NoiseSchedule
+
+@dataclass
+class NoiseSchedule:
+    """DDPM forward process: x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps, with a_t = alphas_cumprod[t]."""
+
+    alphas_cumprod: torch.Tensor
+    num_train_timesteps: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.num_train_timesteps = int(self.alphas_cumprod.numel())
+
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """x_t at integer steps ``t`` (B,)."""
+        a = self.alphas_cumprod.to(x0.device)[t].to(x0.dtype).view(-1, *([1] * (x0.ndim - 1)))
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
 
 #: the nominal grid ``--interval`` divides for continuous-time families (as DDPM's T = 1000)
 GRID = 1000
@@ -110,7 +123,7 @@ class Parameterization(ABC):
 class DDPM(Parameterization):
     """Discrete DDPM time; the network predicts eps, v (= alpha eps - sigma x0) or x0."""
 
-    schedule: "NoiseSchedule"
+    schedule: NoiseSchedule
     prediction: str = "epsilon"
     samplers = ("ddim", "ddpm", "dpm")
 

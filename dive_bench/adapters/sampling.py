@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 import torch
 
-from ..seeding import sample_seed  # noqa: F401  (re-exported)
+from dive_bench.util.seeding import sample_seed  # noqa: F401  (re-exported)
 
-from ..errors import DiveBenchError
+from dive_bench.errors import DiveBenchError
 
 #: every sampler name; which ones run a model is its parameterization's ``samplers``
 SAMPLERS = ("ddim", "ddpm", "dpm", "euler", "heun")

@@ -12,9 +12,9 @@ the eps-space error and the flow-matching samplers apply unchanged.
 
 from __future__ import annotations
 
-from ..errors import DiveBenchError
-from .dit import DiTAdapter
-from .parameterization import Flow, Parameterization
+from dive_bench.errors import DiveBenchError
+from dive_bench.adapters.dit import DiTAdapter
+from dive_bench.adapters.parameterization import Flow, Parameterization
 
 #: SiT's Linear path with velocity prediction, in dive_bench's flow convention (see module doc)
 SIT_FLOW = Flow(time_scale=1.0, data_at_one=True)
@@ -29,7 +29,7 @@ class SiTAdapter(DiTAdapter):
 
     @classmethod
     def from_pretrained(cls, source: str, *, name: str | None = None, torch_dtype=None) -> "SiTAdapter":
-        from .dit_original import is_original_file, load_original
+        from dive_bench.adapters.dit_original import is_original_file, load_original
 
         if not is_original_file(source):
             raise DiveBenchError(f"sit:{source} is not a checkpoint file: sit: takes an original SiT state dict "

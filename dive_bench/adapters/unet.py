@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from .base import ClassAdapter, ClassLabels, NoiseSchedule, Parameterization, file_sha256, parameterization_info, tensor_sha256
-from .loading import (load_component, load_parameterization, load_schedule, looks_local, param_count, read_metadata,
+from dive_bench.adapters.base import ClassAdapter, ClassLabels, NoiseSchedule, Parameterization, file_sha256, parameterization_info, tensor_sha256
+from dive_bench.adapters.loading import (load_component, load_parameterization, load_schedule, looks_local, param_count, read_metadata,
                       weight_files)
 
 
@@ -22,7 +22,7 @@ class UNetAdapter(ClassAdapter):
         from diffusers import DDPMScheduler
 
         if unet.class_embedding is None or not isinstance(unet.class_embedding, torch.nn.Embedding):
-            from ..errors import DiveBenchError
+            from dive_bench.errors import DiveBenchError
             raise DiveBenchError("the unet adapter needs a UNet2DModel built with num_class_embeds (an nn.Embedding class table)")
         self.unet = unet.eval().requires_grad_(False)
         self.schedule = schedule or NoiseSchedule(

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..registry import Registry, lazy_exports
+from dive_bench.registry import Registry, lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .base import ImageDataset  # noqa: F401
+    from dive_bench.data.base import ImageDataset  # noqa: F401
 
 DATASETS: Registry = Registry("dataset")
 DATASETS.register("canvas", "dive_bench.data.canvas_compositions:load_canvas_compositions",

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DiveBenchError
-from ..seeding import item_seed
-from .coco import DetectionDataset, load_coco_detection
+from dive_bench.errors import DiveBenchError
+from dive_bench.util.seeding import item_seed
+from dive_bench.data.coco import DetectionDataset, load_coco_detection
 
 # Bump when the pixels or the json for given parameters change: it is part of the cache key.
 CANVAS_VERSION = 1
@@ -184,7 +184,7 @@ def make_canvas_dataset(out_dir: Path, *, split: str, num_images: int, seed: int
 
 def canvas_cache_root(root: Path | None = None) -> Path:
     """``root``, else ``$DIVE_BENCH_CACHE/canvas``, else ``~/.cache/dive_bench/canvas``."""
-    from ..cache import cache_root
+    from dive_bench.util.cache import cache_root
 
     return Path(root) if root is not None else cache_root() / "canvas"
 

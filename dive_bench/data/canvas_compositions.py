@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
-from .base import ImageDataset
-from .canvas import DEFAULT_CLASSES, load_canvas
+from dive_bench.data.base import ImageDataset
+from dive_bench.data.canvas import DEFAULT_CLASSES, load_canvas
 
 #: split -> number of canvases (train: the layout models' training split)
 SPLITS = {"train": 4000, "test": 1000}

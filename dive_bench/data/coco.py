@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DiveBenchError
+from dive_bench.errors import DiveBenchError
 
 REQUIRED_KEYS = ("images", "annotations", "categories")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import ImageDataset
+from dive_bench.data.base import ImageDataset
 
 TEST_SIZE = 500
 

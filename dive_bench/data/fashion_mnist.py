@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DiveBenchError
-from .base import ImageDataset
+from dive_bench.errors import DiveBenchError
+from dive_bench.data.base import ImageDataset
 
 DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist"
 ROOT_ENV = "DIVE_BENCH_FMNIST_ROOT"

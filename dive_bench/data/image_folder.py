@@ -26,8 +26,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 
-from ..errors import DiveBenchError
-from .base import ImageDataset
+from dive_bench.errors import DiveBenchError
+from dive_bench.data.base import ImageDataset
 
 IMAGE_EXTS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 LABEL_FILES = ("labels.csv", "labels.txt")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from ..errors import DiveBenchError
-from .base import ImageDataset
+from dive_bench.errors import DiveBenchError
+from dive_bench.data.base import ImageDataset
 
 _EXTS = {".jpeg", ".jpg", ".png", ".webp", ".bmp"}
 

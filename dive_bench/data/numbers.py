@@ -34,8 +34,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ..errors import DiveBenchError
-from .base import ImageDataset
+from dive_bench.errors import DiveBenchError
+from dive_bench.data.base import ImageDataset
 
 #: bump when the pixels for given parameters change (it is part of the task versions)
 NUMBERS_VERSION = 1

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import torch
 
-from ..data.base import to_model_range
-from ..inversion.probes import ProbeSet, denoising_error
-from ..labels import SLOTS_PER_OBJECT, LayoutTokenizer
+from dive_bench.data.base import to_model_range
+from dive_bench.inversion.probes import ProbeSet, denoising_error
+from dive_bench.labels import SLOTS_PER_OBJECT, LayoutTokenizer
 
 PERTURBATIONS = ("shift", "wrong_class", "removed")
 

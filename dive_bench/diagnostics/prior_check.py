@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from ..labels import LayoutTokenizer
+from dive_bench.labels import LayoutTokenizer
 
 EDITS = ("illegal", "tiny", "huge", "random")
 SIZED_EDITS = EDITS + ("resized",)

@@ -76,7 +76,7 @@ class SmallClassifier(nn.Module):
         """From ``config.json`` + ``model.safetensors`` (safetensors: no code runs on load)."""
         from safetensors.torch import load_file
 
-        from ..errors import DiveBenchError
+        from dive_bench.errors import DiveBenchError
 
         folder = Path(folder)
         try:

@@ -32,10 +32,10 @@ from pathlib import Path
 
 import torch
 
-from ..errors import DiveBenchError
-from ..files import file_sha256
-from ..offline import is_offline, offline_reason
-from .extractors import Extractor
+from dive_bench.errors import DiveBenchError
+from dive_bench.util.files import file_sha256
+from dive_bench.util.offline import is_offline, offline_reason
+from dive_bench.fidelity.extractors import Extractor
 
 WEIGHTS_ENV = "DIVE_BENCH_DINOV2_WEIGHTS"
 SHA256_ENV = "DIVE_BENCH_DINOV2_SHA256"

@@ -30,9 +30,9 @@ from typing import Callable
 
 import torch
 
-from ..errors import DiveBenchError
-from ..files import ASSETS, file_sha256
-from ..offline import is_offline as _offline
+from dive_bench.errors import DiveBenchError
+from dive_bench.util.files import ASSETS, file_sha256
+from dive_bench.util.offline import is_offline as _offline
 
 INCEPTION = "inception-v3-compat"
 WEIGHTS_ENV = "DIVE_BENCH_INCEPTION_WEIGHTS"
@@ -175,7 +175,7 @@ class Extractor:
 def _classifier_extractor_class():
     from torch_fidelity import FeatureExtractorBase
 
-    from .classifier_net import SmallClassifier
+    from dive_bench.fidelity.classifier_net import SmallClassifier
 
     class ClassifierFeatureExtractor(FeatureExtractorBase):
         """A dive_bench ``SmallClassifier`` behind torch-fidelity's extractor interface: uint8
@@ -232,7 +232,7 @@ def register_classifier_extractor(name: str) -> None:
         register_feature_extractor(name, _classifier_extractor_class())
 
 
-def _classifier(name: str, folder: Path) -> Extractor:
+def classifier_extractor(name: str, folder: Path) -> Extractor:
     weights = folder / "model.safetensors"
     if not weights.is_file():
         hint = "reinstall dive_bench" if name in BUNDLED else "train one with `dive-bench train feature-extractor --out DIR`"
@@ -246,41 +246,3 @@ def _classifier(name: str, folder: Path) -> Extractor:
                      feature_layer="penultimate", logits_layer="logits",
                      metric_names={"fid": f"fd_{dataset}", "is": f"is_{dataset}", "kid": f"kid_{dataset}",
                                    "precision": f"precision_{dataset}", "recall": f"recall_{dataset}"})
-
-
-DINOV2_EXTRACTORS = ("dinov2-vit-l14", "dinov2-vit-b14", "dinov2-vit-s14")
-
-
-def available_extractors() -> list[str]:
-    return [INCEPTION, *BUNDLED, *DINOV2_EXTRACTORS, "classifier:DIR"]
-
-
-def resolve_extractor(name: str = INCEPTION, inception_weights: str | Path | None = None,
-                      dinov2_weights: str | Path | None = None, dinov2_sha256: str | None = None) -> Extractor:
-    """``inception-v3-compat`` (alias ``inception``), a bundled classifier (``fmnist-classifier``,
-    alias ``fmnist``; ``canvas-classifier``, alias ``canvas``), a DINOv2 ViT (``dinov2-vit-l14``, ``-b14``, ``-s14``) or ``classifier:DIR``
-    (a folder written by ``train feature-extractor``)."""
-    name = ALIASES.get(name, name)
-    if name.startswith("dinov2"):
-        from .dinov2 import canonical, resolve_dinov2
-
-        variant = canonical(name)
-        if variant is not None:
-            return resolve_dinov2(variant, dinov2_weights, dinov2_sha256)
-    if name == INCEPTION:
-        path = resolve_inception_weights(inception_weights)
-        return Extractor(name=INCEPTION, weights_path=path, weights_sha256=file_sha256(path),
-                         feature_layer="2048", logits_layer="logits_unbiased", metric_names=dict(INCEPTION_METRICS))
-    if name in BUNDLED:
-        return _classifier(name, ASSETS / BUNDLED[name])
-    if name.startswith("classifier:"):
-        folder = Path(name.split(":", 1)[1]).expanduser()
-        if (folder / "model").is_dir():
-            folder = folder / "model"
-        # one torch-fidelity registry name per folder (the registry is global to the process)
-        tag = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
-        return _classifier(f"dive-bench-classifier-{tag}", folder)
-    from ..suggest import did_you_mean
-
-    hint = did_you_mean(name, [INCEPTION, *BUNDLED, *ALIASES, *DINOV2_EXTRACTORS], n=2)
-    raise DiveBenchError(f"unknown feature extractor {name!r}.{hint} Available: {', '.join(available_extractors())}")

@@ -3,7 +3,7 @@
 Features come from torch-fidelity's extractors (``inception-v3-compat`` or a registered
 in-domain classifier) run over plain uint8 datasets; IS, KID and precision/recall are
 torch-fidelity's own functions on those features. The Frechet distance's statistics step is
-``dive_bench.fid`` (exact trace term from two symmetric eigendecompositions) instead of
+``dive_bench.fidelity.fid`` (exact trace term from two symmetric eigendecompositions) instead of
 ``scipy.linalg.sqrtm``, which dominates the cost at 2048 dims.
 
 Reference features (and their mean/covariance) are cached under
@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import DiveBenchError
-from .fid import frechet_distance, gaussian_stats
-from .extractors import Extractor
+from dive_bench.errors import DiveBenchError
+from dive_bench.fidelity.fid import frechet_distance, gaussian_stats
+from dive_bench.fidelity.extractors import Extractor
 
 CACHE_VERSION = 1
 
@@ -51,7 +51,7 @@ class UInt8Images(Dataset):
 
 def cache_dir(path: str | Path | None = None) -> Path:
     """Reference statistics live under the cache root (checked: one line for a file or an unwritable place)."""
-    from ..cache import cache_root
+    from dive_bench.util.cache import cache_root
 
     return cache_root(path) / "fidelity"
 
@@ -109,7 +109,7 @@ def reference_features(images: torch.Tensor, extractor: Extractor, *, cache: str
 def frechet_distance_features(gen: np.ndarray, ref: np.ndarray, ref_stats: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """Frechet distance between Gaussian fits of two (N, D) feature sets.
 
-    With both sets larger than D, the statistics step is ``dive_bench.fid`` (exact trace term
+    With both sets larger than D, the statistics step is ``dive_bench.fidelity.fid`` (exact trace term
     from symmetric eigendecompositions of D x D matrices). When a set has N <= D samples its
     covariance has rank < D, and the same quantity is computed exactly and far cheaper in sample
     space: with centred, scaled features A (n1 x D) and B (n2 x D), S1 = A'A and S2 = B'B, the

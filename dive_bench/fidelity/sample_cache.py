@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DiveBenchError
-from ..files import dir_problem
-from ..run_json import write_json_atomic
+from dive_bench.errors import DiveBenchError
+from dive_bench.util.files import dir_problem
+from dive_bench.spec.run_json import write_json_atomic
 
 MANIFEST = "manifest.json"
 _PNG = re.compile(r"^(\d{6,})\.png$")

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import torch
 
-from ..adapters.sampling import (SAMPLER_VERSION, SAMPLERS, build_scheduler, sample_from_condition,  # noqa: F401
+from dive_bench.adapters.sampling import (SAMPLER_VERSION, SAMPLERS, build_scheduler, sample_from_condition,  # noqa: F401
                                  sample_seed, to_uint8)
-from ..errors import DiveBenchError
+from dive_bench.errors import DiveBenchError
 
 
 def balanced_labels(indices: Sequence[int], num_classes: int) -> torch.Tensor:

@@ -22,14 +22,14 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..adapters.base import Adapter
-from ..errors import DiveBenchError, NonFiniteError
-from ..configs import INITS, DiveConfig, EnumerationConfig  # noqa: F401  (re-exported: the config lives in configs.py)
-from ..cost import scaled_stages
-from ..labels import layout_tokenizer
-from .layout.repairs import neighbour_repairs, prior_repairs
-from .enumerate import enumerate_classes
-from .probes import ProbeSet, chunked_errors, denoising_error
+from dive_bench.adapters.base import Adapter
+from dive_bench.errors import DiveBenchError, NonFiniteError
+from dive_bench.spec.configs import INITS, DiveConfig, EnumerationConfig  # noqa: F401  (re-exported: the config lives in configs.py)
+from dive_bench.inversion.cost import scaled_stages
+from dive_bench.labels import layout_tokenizer
+from dive_bench.inversion.layout.repairs import neighbour_repairs, prior_repairs
+from dive_bench.inversion.enumerate import enumerate_classes
+from dive_bench.inversion.probes import ProbeSet, chunked_errors, denoising_error
 
 @dataclass
 class InversionResult:

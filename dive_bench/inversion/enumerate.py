@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from ..adapters.base import Adapter
-from ..configs import EnumerationConfig, check_stages  # noqa: F401  (re-exported)
-from .probes import ProbeSet, chunked_errors
+from dive_bench.adapters.base import Adapter
+from dive_bench.spec.configs import EnumerationConfig, check_stages  # noqa: F401  (re-exported)
+from dive_bench.inversion.probes import ProbeSet, chunked_errors
 
 
 @dataclass

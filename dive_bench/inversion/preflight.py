@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import torch
 
-from ..adapters.base import Adapter
-from ..errors import DiveBenchError
-from .probes import ProbeSet, denoising_error
+from dive_bench.adapters.base import Adapter
+from dive_bench.errors import DiveBenchError
+from dive_bench.inversion.probes import ProbeSet, denoising_error
 
 #: probes of the forward check, spread over the timestep range
 CHECK_PROBES = 4

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..adapters.base import Adapter
-from ..adapters.parameterization import Parameterization, grid_positions
+from dive_bench.adapters.base import Adapter
+from dive_bench.adapters.parameterization import Parameterization, grid_positions
 
-from ..configs import LOSSES, WEIGHTINGS  # noqa: F401  (re-exported)
+from dive_bench.spec.configs import LOSSES, WEIGHTINGS  # noqa: F401  (re-exported)
 
 
 @dataclass

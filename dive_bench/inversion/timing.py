@@ -1,4 +1,4 @@
-"""Measured cost of one evaluation, for ``--method auto`` (the cost model is ``dive_bench.cost``).
+"""Measured cost of one evaluation, for ``--method auto`` (the cost model is ``dive_bench.inversion.cost``).
 
 Enumeration runs no-grad forwards in large chunks; DIVE runs forward+backward passes of a few
 probes per image. Their cost per sample differs by machine and model (a backward is about two
@@ -12,8 +12,8 @@ import time
 
 import torch
 
-from ..adapters.base import Adapter
-from .probes import ProbeSet, denoising_error
+from dive_bench.adapters.base import Adapter
+from dive_bench.inversion.probes import ProbeSet, denoising_error
 
 
 def _median_seconds(fn, repeats: int) -> float:

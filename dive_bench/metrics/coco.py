@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.coco import DetectionDataset, _is_int, _is_number, check_bbox, read_coco_json, validate_coco
-from ..errors import DiveBenchError
+from dive_bench.data.coco import DetectionDataset, _is_int, _is_number, check_bbox, read_coco_json, validate_coco
+from dive_bench.errors import DiveBenchError
 
 # COCOeval.stats order. -1 means "no ground truth in this slice" (e.g. apm/apl on a 32 px canvas,
 # where every object is small), not a score: never average it with real values.

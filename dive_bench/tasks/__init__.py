@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..registry import Registry, lazy_exports
+from dive_bench.registry import Registry, lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .classification import ClassificationTask  # noqa: F401
-    from .detection import DetectionTask  # noqa: F401
+    from dive_bench.tasks.classification import ClassificationTask  # noqa: F401
+    from dive_bench.tasks.detection import DetectionTask  # noqa: F401
 
 TASKS: Registry = Registry("task")
 _BUILTIN = "dive_bench.tasks.builtin"

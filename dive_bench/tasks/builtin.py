@@ -3,8 +3,8 @@ module the first time one is looked up, so listing tasks loads no dataset code o
 
 from __future__ import annotations
 
-from .classification import ClassificationTask
-from .detection import DetectionTask
+from dive_bench.tasks.classification import ClassificationTask
+from dive_bench.tasks.detection import DetectionTask
 
 DIGITS = ClassificationTask("digits", "1", "digits", "test", "scikit-learn digits, last 500 images (8x8)")
 FMNIST = ClassificationTask("fmnist", "1", "fmnist", "test", "Fashion-MNIST test split (10,000 images, 28x28)")

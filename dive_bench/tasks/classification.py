@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..data import DATASETS
-from ..data.base import ImageDataset
-from ..stats import wilson_interval
-from ..labels import layout_tokenizer
+from dive_bench.data import DATASETS
+from dive_bench.data.base import ImageDataset
+from dive_bench.metrics.stats import wilson_interval
+from dive_bench.labels import layout_tokenizer
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class ClassificationTask:
         return int(data.labels[i])
 
     def check_compatible(self, adapter, data: ImageDataset) -> None:
-        from ..errors import DiveBenchError
+        from dive_bench.errors import DiveBenchError
 
         k = getattr(adapter.label_space, "num_classes", None)
         if layout_tokenizer(adapter) is not None or data.num_classes != k:

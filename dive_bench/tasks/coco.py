@@ -32,13 +32,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.coco import DetectionDataset, load_coco_detection, read_coco_json
-from ..data.image_folder import read_bytes
-from ..errors import DiveBenchError
-from .detection import DetectionTask
-from .folder import HASHED, VERSION, content_digest, hashed_name
-from ..labels import layout_tokenizer
-from ..metrics.coco import detections_of
+from dive_bench.data.coco import DetectionDataset, load_coco_detection, read_coco_json
+from dive_bench.data.image_folder import read_bytes
+from dive_bench.errors import DiveBenchError
+from dive_bench.tasks.detection import DetectionTask
+from dive_bench.tasks.folder import HASHED, VERSION, content_digest, hashed_name
+from dive_bench.labels import layout_tokenizer
+from dive_bench.metrics.coco import detections_of
 
 USAGE = "coco:INSTANCES.json:IMAGES_DIR[:SUBSET_IDS][:size=N]"
 

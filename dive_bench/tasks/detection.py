@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..data.canvas import DEFAULT_CLASSES, load_canvas
-from ..errors import DiveBenchError
-from ..metrics.coco import bootstrap_ap, coco_ap, detections_of
-from ..labels import layout_tokenizer
+from dive_bench.data.canvas import DEFAULT_CLASSES, load_canvas
+from dive_bench.errors import DiveBenchError
+from dive_bench.metrics.coco import bootstrap_ap, coco_ap, detections_of
+from dive_bench.labels import layout_tokenizer
 
 REPORTED = ("ap", "ap50", "ap75", "aps", "apm", "apl", "ar1", "ar10", "ar100")
 

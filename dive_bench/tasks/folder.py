@@ -27,11 +27,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.base import ImageDataset
-from ..data.image_folder import FolderListing, file_digests, list_image_folder, load_listing
-from ..errors import DiveBenchError
-from .classification import ClassificationTask
-from ..labels import layout_tokenizer
+from dive_bench.data.base import ImageDataset
+from dive_bench.data.image_folder import FolderListing, file_digests, list_image_folder, load_listing
+from dive_bench.errors import DiveBenchError
+from dive_bench.tasks.classification import ClassificationTask
+from dive_bench.labels import layout_tokenizer
 
 VERSION = "1"
 #: the part after ``folder:`` / ``coco:`` in the name of a task resolved from files

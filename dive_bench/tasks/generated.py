@@ -32,12 +32,12 @@ from pathlib import Path
 
 import torch
 
-from ..data.base import ImageDataset
-from ..errors import DiveBenchError
-from ..labels import layout_tokenizer
-from .classification import ClassificationTask
-from .detection import DetectionTask
-from .folder import content_digest
+from dive_bench.data.base import ImageDataset
+from dive_bench.errors import DiveBenchError
+from dive_bench.labels import layout_tokenizer
+from dive_bench.tasks.classification import ClassificationTask
+from dive_bench.tasks.detection import DetectionTask
+from dive_bench.tasks.folder import content_digest
 
 VERSION = "1"
 PREFIX = "generated"
@@ -67,7 +67,7 @@ class GeneratedTask(ClassificationTask):
     generator_sha256: str = ""
 
     def load(self, data_root: str | None = None) -> ImageDataset:
-        from ..fidelity.sample_cache import SampleCache
+        from dive_bench.fidelity.sample_cache import SampleCache
 
         if self.root is None:
             raise DiveBenchError(f"task {self.name} was rebuilt from a stored run and has no samples; score it with "
@@ -102,10 +102,10 @@ class GeneratedLayoutTask(DetectionTask):
     reference_sha256: str = ""
 
     def load(self, data_root: str | None = None):
-        from ..data.coco import DetectionDataset
-        from ..fidelity.metrics import images_sha256
-        from ..fidelity.sample_cache import SampleCache
-        from . import TASKS
+        from dive_bench.data.coco import DetectionDataset
+        from dive_bench.fidelity.metrics import images_sha256
+        from dive_bench.fidelity.sample_cache import SampleCache
+        from dive_bench.tasks import TASKS
 
         if self.root is None:
             raise DiveBenchError(f"task {self.name} was rebuilt from a stored run and has no samples; score it with "
@@ -142,7 +142,7 @@ class GeneratedLayoutTask(DetectionTask):
                 "categories": [{"id": i, "name": str(i)} for i in ids]}
 
     def check_compatible(self, adapter, data) -> None:
-        from . import TASKS
+        from dive_bench.tasks import TASKS
 
         tok = layout_tokenizer(adapter)
         want = _tokenizer(TASKS.get(self.reference), data.categories)
@@ -158,7 +158,7 @@ class GeneratedLayoutTask(DetectionTask):
 def _tokenizer(task: DetectionTask, categories: list[dict]):
     """The layout tokens the fidelity run drew its conditions with (fidelity/run.py tokenizes the
     reference's annotations with the model's tokenizer; check_compatible ensures they agree)."""
-    from ..labels import LayoutTokenizer
+    from dive_bench.labels import LayoutTokenizer
 
     return LayoutTokenizer(tuple(int(c["id"]) for c in categories), grid=task.grid, max_objects=task.max_objects,
                            image_size=task.image_size)
@@ -235,7 +235,7 @@ def _layout_task(root: Path, name: str, sampled: str, n: int, config: dict, refe
                  reference_sha: str) -> GeneratedLayoutTask:
     """The detection variant: the reference task's grid, categories and DIVE defaults (the
     protocol the model is scored with on real images of that set)."""
-    from . import TASKS
+    from dive_bench.tasks import TASKS
 
     if reference not in TASKS:
         raise DiveBenchError(f"--task generated:{root}: its samples were drawn from the layouts of task "

@@ -1,6 +1,6 @@
 """The numbers tasks (data/numbers.py): test splits for reporting, dev splits for tuning."""
 
-from .classification import ClassificationTask
+from dive_bench.tasks.classification import ClassificationTask
 
 #: DIVE for large label spaces, chosen on numbers-1000-dev (10 probes; README, "Large label
 #: spaces", leaderboards/tuning-numbers/TUNING.md): one probe per step with a larger step size

@@ -21,16 +21,16 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler
 from tqdm.auto import tqdm
 
-from ..constraints import option, validate
-from ..data import DATASETS
-from ..data.base import to_model_range
-from ..errors import DiveBenchError
-from ..models.class_dit import PRESETS as DIT_PRESETS
-from ..models.class_dit import build_class_dit, disable_internal_label_dropout, tie, untie
-from ..models.class_unet import PRESETS as UNET_PRESETS
-from ..models.class_unet import build_class_unet
-from .checkpointing import load_state, save_state
-from .common import optimizer_step
+from dive_bench.spec.options import option, validate
+from dive_bench.data import DATASETS
+from dive_bench.data.base import to_model_range
+from dive_bench.errors import DiveBenchError
+from dive_bench.models.class_dit import PRESETS as DIT_PRESETS
+from dive_bench.models.class_dit import build_class_dit, disable_internal_label_dropout, tie, untie
+from dive_bench.models.class_unet import PRESETS as UNET_PRESETS
+from dive_bench.models.class_unet import build_class_unet
+from dive_bench.training.checkpointing import load_state, save_state
+from dive_bench.training.common import optimizer_step
 
 
 @dataclass
@@ -65,8 +65,8 @@ OBJECTIVES = {"eps": "ddpm-eps", "v": "ddpm-v", "x0": "ddpm-x0", "flow": "flow",
 
 def objective_parameterization(objective: str, sched):
     """The parameterization a ``--objective`` trains (its times, noising, inputs and target)."""
-    from ..adapters.base import NoiseSchedule
-    from ..adapters.parameterization import from_name
+    from dive_bench.adapters.parameterization import NoiseSchedule
+    from dive_bench.adapters.parameterization import from_name
 
     return from_name(OBJECTIVES[objective], NoiseSchedule(sched.alphas_cumprod.float()))
 

@@ -18,11 +18,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..constraints import option, validate
-from ..data import DATASETS
-from ..errors import DiveBenchError
-from ..fidelity.classifier_net import ClassifierConfig, SmallClassifier
-from .checkpointing import load_state, save_state
+from dive_bench.spec.options import option, validate
+from dive_bench.data import DATASETS
+from dive_bench.errors import DiveBenchError
+from dive_bench.fidelity.classifier_net import ClassifierConfig, SmallClassifier
+from dive_bench.training.checkpointing import load_state, save_state
 
 
 AUGMENTATIONS = ("flip-shift", "flip", "none")

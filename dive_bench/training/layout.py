@@ -20,14 +20,14 @@ import torch
 from diffusers import DDPMScheduler
 from tqdm.auto import tqdm
 
-from ..constraints import option, validate
-from ..adapters.base import vae_encode, vae_scaling_factor
-from ..data.base import to_model_range
-from ..data.canvas import load_canvas
-from ..models.layout_dit import LayoutDiT
-from ..labels import SLOTS_PER_OBJECT, LayoutTokenizer
-from .checkpointing import load_state, save_state
-from .common import optimizer_step
+from dive_bench.spec.options import option, validate
+from dive_bench.adapters.base import vae_encode, vae_scaling_factor
+from dive_bench.data.base import to_model_range
+from dive_bench.data.canvas import load_canvas
+from dive_bench.models.layout_dit import LayoutDiT
+from dive_bench.labels import SLOTS_PER_OBJECT, LayoutTokenizer
+from dive_bench.training.checkpointing import load_state, save_state
+from dive_bench.training.common import optimizer_step
 
 
 @dataclass
@@ -83,7 +83,7 @@ def layout_batch_tokens(tokenizer: LayoutTokenizer, annotations: list[list[dict]
 
 def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True) -> Path:
     validate(cfg)
-    from ..diagnostics.position_check import position_sensitivity
+    from dive_bench.diagnostics.position_check import position_sensitivity
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -145,13 +145,13 @@ def load_vae(source: str):
     """The AutoencoderKL to train in the latent space of (float32, frozen)."""
     from diffusers import AutoencoderKL
 
-    from ..adapters.loading import load_component
+    from dive_bench.adapters.loading import load_component
 
     return load_component(AutoencoderKL, source, torch_dtype=torch.float32).eval().requires_grad_(False)
 
 
 def _adapter(model: LayoutDiT, tok: LayoutTokenizer, vae=None):
-    from ..adapters.layout import LayoutAdapter
+    from dive_bench.adapters.layout import LayoutAdapter
 
     return LayoutAdapter(copy.deepcopy(model), tok, vae=vae)
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..constraints import option, validate
-from ..adapters.layout import PRIOR_FOLDERS, LayoutAdapter
-from ..data.canvas import load_canvas
-from ..models.layout_prior import DecoupledPrior, LayoutPrior
-from ..labels import SLOTS_PER_OBJECT, LayoutTokenizer
+from dive_bench.spec.options import option, validate
+from dive_bench.adapters.layout import PRIOR_FOLDERS, LayoutAdapter
+from dive_bench.data.canvas import load_canvas
+from dive_bench.models.layout_prior import DecoupledPrior, LayoutPrior
+from dive_bench.labels import SLOTS_PER_OBJECT, LayoutTokenizer
 
 
 @dataclass
@@ -56,7 +56,7 @@ def shuffled_objects(tokens: torch.Tensor, tok: LayoutTokenizer, generator: torc
 
 def train_layout_prior(model_dir: Path, cfg: PriorTrainConfig) -> Path:
     validate(cfg)
-    from ..environment import resolve_device
+    from dive_bench.util.environment import resolve_device
 
     device = resolve_device(cfg.device)  # a clear error, not a torch one, when CUDA is missing
     adapter = LayoutAdapter.from_pretrained(str(model_dir)).to(device)

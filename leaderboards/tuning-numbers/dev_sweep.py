@@ -20,9 +20,9 @@ from dive_bench.adapters import load_model
 from dive_bench.data.base import to_model_range
 from dive_bench.inversion import ProbeSet, invert
 from dive_bench.inversion.probes import chunked_errors
-from dive_bench.configs import DiveConfig, to_flat
+from dive_bench.spec.configs import DiveConfig, to_flat
 from dive_bench.tasks import TASKS
-from dive_bench.seeding import item_seed
+from dive_bench.util.seeding import item_seed
 
 def main(model, task, span, tag, **cfg):
     start, end = (int(v) for v in span.split(":")) if ":" in span else (0, int(span))

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from dive_bench.configs import canonical, defaults
+from dive_bench.spec.configs import canonical, defaults
 
 HERE = Path(__file__).parent
 SHOWN = ("steps", "probes_per_step", "monitor_every", "lr", "patience", "init", "verify", "verify_schedule")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from ...labels import SLOTS_PER_OBJECT, layout_tokenizer
+from dive_bench.labels import SLOTS_PER_OBJECT, layout_tokenizer
 
 #: slots of one object: class, x0, y0, x1, y1
 S = SLOTS_PER_OBJECT

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from ...labels import SLOTS_PER_OBJECT
-from ..probes import ProbeSet, chunked_errors
+from dive_bench.labels import SLOTS_PER_OBJECT
+from dive_bench.inversion.probes import ProbeSet, chunked_errors
 
 
 @torch.no_grad()

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import torch
 
-from ...cache import cache_root, content_hash
-from ...labels import SLOTS_PER_OBJECT, LayoutTokenizer
-from .scoring import mean_error
-from ..probes import ProbeSet
+from dive_bench.util.cache import cache_root, content_hash
+from dive_bench.labels import SLOTS_PER_OBJECT, LayoutTokenizer
+from dive_bench.inversion.layout.scoring import mean_error
+from dive_bench.inversion.probes import ProbeSet
 
 
 def single_object_candidates(tok: LayoutTokenizer, sizes: tuple[int, ...], stride: int) -> torch.Tensor:

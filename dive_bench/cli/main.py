@@ -1,0 +1,317 @@
+"""``dive-bench`` command line. Progress goes to stderr, results to files, a summary to stdout.
+
+Errors a user can fix print one line and exit with status 2 (see ``errors.DiveBenchError``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import warnings
+from pathlib import Path
+
+from dive_bench.cli.compare import add_compare_parser
+from dive_bench.cli.diagnostics import add_diagnostics_parsers
+from dive_bench.cli.options import add_method_options, method_config
+from dive_bench.cli.plot import add_plot_parser
+from dive_bench.cli.sweep import add_sweep_parser
+from dive_bench.cli.train import add_train_parser, parse_class_sizes  # noqa: F401  (parse_class_sizes re-exported)
+from dive_bench.errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, EXIT_USAGE, DiveBenchError
+
+
+def _quiet_libraries() -> None:
+    """diffusers' info and warning logs off, without importing diffusers (seconds, with torch):
+    diffusers reads DIFFUSERS_VERBOSITY when a command first imports it. A user's own setting is
+    kept; a caller that already imported diffusers gets the same level set directly."""
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    if "diffusers" in sys.modules:
+        from diffusers.utils import logging as dlog
+
+        dlog.set_verbosity_error()
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    # registries of names and descriptions: nothing here imports torch (tests/test_startup.py)
+    from dive_bench.adapters import ADAPTERS, CHECKPOINTS
+    from dive_bench.spec.configs import CONFIGS as METHODS
+    from dive_bench.data import DATASETS
+    from dive_bench.tasks import TASKS
+
+    for title, reg in (("Adapters", ADAPTERS), ("Bundled checkpoints", CHECKPOINTS), ("Tasks", TASKS),
+                       ("Datasets", DATASETS)):
+        print(f"{title}:")
+        for name in reg.names():
+            print(f"  {name:<18} {reg.describe(name)}")
+        for usage, description in reg.prefixes().items():  # tasks from a path: folder:DIR, coco:...
+            print(f"  {usage}\n  {'':<18} {description}")
+    print("Methods:")
+    for name in METHODS:
+        print(f"  {name}")
+    return 0
+
+
+def _summary(payload: dict) -> str:
+    m = payload["metrics"]
+    t = payload["timings"]
+    name = next((k for k in ("accuracy", "ap") if k in m), None)
+    if name is None:
+        score = "no items"
+    else:
+        v = m[name]
+        score = f"{name} {v['value']:.4f}" + (f" [{v['ci_low']:.4f}, {v['ci_high']:.4f}]" if "ci_low" in v else "")
+        if name == "ap":
+            score += f", ap50 {m['ap50']['value']:.4f}, ap75 {m['ap75']['value']:.4f}"
+    per = f"{t['seconds_per_item']:.3f} s/item" if t["seconds_per_item"] is not None else "-"
+    return (f"{payload['model']} | {payload['task']} | {payload['method']} | {score} | n={payload['n_done']}/"
+            f"{payload['n_items']} ({payload['status']}) | {t['evaluations_per_item'] or 0:.0f} evals/item | {per}")
+
+
+def _safe(text: str) -> str:
+    """A spec as a folder name for the default --out: folder:/data/x -> folder_data_x,
+    dit:./m.pt?heads=4 -> dit_._m.pt_heads_4."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """``evaluate`` with the command line's options: the CLI and the API run the same code."""
+    from dive_bench.api import evaluate
+
+    out = Path(args.out or f"runs/{_safe(args.model)}-{_safe(args.task)}-{args.method}")
+    result = evaluate(args.model, args.task, args.method, out=out, limit=args.limit, seed=args.seed,
+                      device=args.device, dtype=args.dtype, tf32=args.tf32, items_per_batch=args.items_per_batch,
+                      data_root=args.data_root, progress=not args.quiet, shard=args.shard,
+                      retry_failed=args.retry_failed, **method_config(args))
+    print(_summary(result.payload))
+    print(f"results: {out / 'run.json'}")
+    return _failed_items_status(result.payload)
+
+
+def _failed_items_status(payload: dict) -> int:
+    """Exit 3 when items failed: the run finished, but its metrics cover only part of the items."""
+    if not payload["n_failed"]:
+        return EXIT_OK
+    first = next(iter(payload["failed_items"].items()))
+    print(f"dive-bench: {payload['n_failed']} of {payload['n_items']} items failed (first: item {first[0]}: "
+          f"{first[1]}); metrics cover the others only. Fix the cause and rerun with --retry-failed",
+          file=sys.stderr)
+    return EXIT_ITEMS_FAILED
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from dive_bench.run.score import finalize
+
+    payload = finalize(Path(args.dir))
+    print(_summary(payload))
+    print(f"results: {Path(args.dir) / 'run.json'}")
+    return _failed_items_status(payload)
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from dive_bench.report.comparison import leaderboard_page
+    from dive_bench.report.leaderboard import load_runs
+
+    runs = load_runs(args.runs)
+    text = leaderboard_page(runs, title=args.title, sources=args.runs)
+    if args.out:
+        from dive_bench.report.leaderboard import write_leaderboard
+
+        write_leaderboard(args.out, text)
+        print(f"wrote {args.out} ({len(runs)} runs)")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from dive_bench.report.check import compare, load_run, parse_margins
+
+    verdict = compare(load_run(args.current), load_run(args.baseline), parse_margins(args.margin), args.mode,
+                      across_configs=args.across_configs, allow_failed=args.allow_failed,
+                      allow_partial=args.allow_partial)
+    print(verdict.markdown())
+    return verdict.status
+
+
+def cmd_fidelity(args: argparse.Namespace) -> int:
+    from dive_bench.run.fidelity import FidelityRequest, run_fidelity, summary
+    from dive_bench.util.environment import set_threads
+
+    set_threads(args.threads)
+    req = FidelityRequest(model=args.model, reference=args.reference, num_samples=args.num_samples,
+                          feature_extractor=args.feature_extractor, steps=args.steps, guidance_scale=args.guidance,
+                          sampler=args.sampler, seed=args.seed, batch_size=args.batch_size,
+                          feature_batch_size=args.feature_batch_size,
+                          out=Path(args.out or f"runs/{_safe(args.model)}-fidelity"), inception_weights=args.inception_weights,
+                          dinov2_weights=args.dinov2_weights, dinov2_sha256=args.dinov2_sha256,
+                          device=args.device, dtype=args.dtype, data_root=args.data_root, cache_dir=args.cache_dir,
+                          progress=not args.quiet, bootstrap=args.bootstrap)
+    payload = run_fidelity(req)
+    print(summary(payload))
+    print(f"results: {req.out / 'run.json'}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Both methods on the bundled digits model, with a light protocol that runs in minutes on a CPU."""
+    from dive_bench.run.score import ScoreRequest, score
+
+    out = Path(args.out)
+    light = {"interval": 10}
+    rows = []
+    for method, cfg in (("enumerate", {**light, "batch_size": 1000}),
+                        ("dive", {**light, "steps": 100, "batch_size": 10, "monitor_every": 10})):
+        req = ScoreRequest(model="dit-digits-xs", task="digits", method=method, method_config=cfg,
+                           out=out / method, limit=args.limit, items_per_batch=50, progress=not args.quiet)
+        rows.append(score(req))
+    print("DIVE vs Diffusion Classifier on dit-digits-xs (digits test, "
+          f"{args.limit} images, 100 probes: timesteps 5, 15, ..., 995)")
+    for p in rows:
+        print("  " + _summary(p))
+    print(f"results: {out}/*/run.json")
+    return 0
+
+
+def _add_score_parser(sub) -> None:
+    s = sub.add_parser("score", help="score a model on a task with DIVE or enumeration")
+    s.add_argument("model", help="bundled name (dit-fmnist-s), ADAPTER:PATH_OR_HUB_ID, or a plugin name")
+    s.add_argument("--task", required=True)
+    s.add_argument("--method", choices=["dive", "enumerate", "auto"], default="dive",
+                   help="auto: the cheapest of exhaustive enumeration, adaptive enumeration (--stages, default dc) "
+                        "and DIVE by a cost model with measured forward/backward times; run.json records why")
+    s.add_argument("--limit", type=int, help="score only the first N items")
+    s.add_argument("--out", help="output folder (default runs/MODEL-TASK-METHOD); rerun to resume")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 (LOCAL_RANK picks the GPU under torchrun)")
+    s.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision")
+    s.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on Ampere+ GPUs (the paper's setting)")
+    s.add_argument("--items-per-batch", type=int, default=16, help="images optimised together (memory, not results)")
+    s.add_argument("--data-root", help="dataset folder (Fashion-MNIST IDX files, ImageNet val)")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument("--shard", help="K/N: this worker's share (default: RANK/WORLD_SIZE or SLURM array, else 0/1)")
+    s.add_argument("--retry-failed", action="store_true", help="recompute items whose earlier attempt raised")
+    add_method_options(s)
+    e = s.add_argument_group("enumeration")
+    e.add_argument("--stages", help="adaptive Diffusion Classifier, e.g. '25:2,250:1' (probes:kept), or dc: its "
+                   "ImageNet schedule (50/100/500/1000 samples, keep 500/50/10/1) scaled to K and the probes")
+    a = s.add_argument_group("--method auto")
+    a.add_argument("--guard", type=int, metavar="N", help="if DIVE is the cheapest, run it and adaptive enumeration on the first "
+                   "N images and keep DIVE only with at most --guard-misses search misses (default 30; 0: off)")
+    a.add_argument("--guard-misses", type=int, metavar="N", help="search misses (enumeration's answer scores lower than DIVE's) "
+                   "the guard allows (default 1)")
+    d = s.add_argument_group("DIVE on layouts (ablations)")
+    d.add_argument("--no-prior", action="store_true", help="image loss only (also switches prior repairs off)")
+    s.set_defaults(func=cmd_score)
+
+
+def _add_fidelity_parser(sub) -> None:
+    fi = sub.add_parser("fidelity", help="FID / IS / KID / precision-recall of a model's samples vs a reference set")
+    fi.add_argument("model", help="bundled name (dit-fmnist-b), ADAPTER:PATH_OR_HUB_ID, or a plugin name")
+    fi.add_argument("--reference", required=True,
+                    help="DATASET[:SPLIT] (default split test), e.g. fmnist; a detection task (canvas-det) for layout models")
+    fi.add_argument("--num-samples", type=int, default=5000, help="samples to generate and score (FID is biased "
+                    "below the feature dimension: 2048 for Inception)")
+    fi.add_argument("--feature-extractor", default="inception-v3-compat",
+                    help="inception-v3-compat (default; metrics fid/is/kid/precision/recall), fmnist-classifier "
+                         "(in-domain; fd_fmnist/is_fmnist/...), canvas-classifier (canvases; fd_canvas/...), dinov2-vit-l14 / dinov2-vit-b14 (fd_dinov2, EDM2's "
+                         "protocol), or classifier:DIR from `train feature-extractor`")
+    fi.add_argument("--inception-weights", help="local inception-v3-compat weights file (offline); "
+                    "default $DIVE_BENCH_INCEPTION_WEIGHTS, then torch-fidelity's cache/download")
+    fi.add_argument("--dinov2-weights", help="local DINOv2 weights (timm model.safetensors or Meta's .pth) for "
+                    "dinov2-vit-*; default $DIVE_BENCH_DINOV2_WEIGHTS, then the Hugging Face cache/download")
+    fi.add_argument("--dinov2-sha256", help="refuse DINOv2 weights whose sha256 differs (default $DIVE_BENCH_DINOV2_SHA256)")
+    fi.add_argument("--steps", type=int, default=50, help="sampler steps")
+    fi.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1 = none)")
+    fi.add_argument("--sampler", choices=["ddim", "ddpm", "dpm", "euler", "heun"], default="ddim",
+                    help="ddim (eta 0; on flow and EDM models their Euler step, which is the same), ddpm "
+                         "(ancestral), dpm (DPM-Solver++ 2M; EDM's for EDM models), euler (flow, EDM), heun (flow)")
+    fi.add_argument("--seed", type=int, default=0, help="sample i uses a seed derived from (seed, i)")
+    fi.add_argument("--batch-size", type=int, default=250, help="samples per sampling batch (memory, not results)")
+    fi.add_argument("--feature-batch-size", type=int, default=64, help="images per feature-extractor batch")
+    fi.add_argument("--out", help="output folder (default runs/MODEL-fidelity); samples are cached in OUT/samples "
+                    "and a rerun generates only the missing ones")
+    fi.add_argument("--device", default="cpu")
+    fi.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision for sampling")
+    fi.add_argument("--data-root", help="reference dataset folder")
+    fi.add_argument("--cache-dir", help="reference-statistics cache (default $DIVE_BENCH_CACHE or ~/.cache/dive_bench)")
+    fi.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    fi.add_argument("--bootstrap", type=int, default=0, metavar="B", help="store B resampled FD/IS (compare's CIs)")
+    fi.add_argument("--quiet", action="store_true", help="no progress bars")
+    fi.set_defaults(func=cmd_fidelity)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dive-bench", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="adapters, bundled checkpoints, tasks, datasets, methods").set_defaults(func=cmd_list)
+
+    _add_score_parser(sub)
+
+    m = sub.add_parser("merge", help="union the shards of a run folder and write its run.json")
+    m.add_argument("dir")
+    m.set_defaults(func=cmd_merge)
+
+    lb = sub.add_parser("leaderboard", help="Markdown tables from run.json files (one table per protocol)")
+    lb.add_argument("runs", nargs="+", help="run.json files or folders containing them")
+    lb.add_argument("--out", help="write to FILE.md instead of stdout")
+    lb.add_argument("--title", default="dive_bench leaderboard")
+    lb.set_defaults(func=cmd_leaderboard)
+
+    ck = sub.add_parser("check", help="CI gate: exit 0 pass, 1 regression, 2 incomparable")
+    ck.add_argument("current", help="run.json (or its folder) of the checkpoint under test")
+    ck.add_argument("--baseline", required=True)
+    ck.add_argument("--margin", action="append", help="METRIC=VALUE drop tolerated, e.g. accuracy=0.01")
+    ck.add_argument("--mode", choices=["regression", "noninferiority"], default="regression")
+    ck.add_argument("--across-configs", action="store_true",
+                    help="pair runs of different method configs on the same task and images (ablations)")
+    ck.add_argument("--allow-failed", action="store_true",
+                    help="judge a run whose items partly failed on the items it finished (default: regression)")
+    ck.add_argument("--allow-partial", action="store_true",
+                    help="judge an unfinished run on the items it has (default: refused as incomparable)")
+    ck.set_defaults(func=cmd_check)
+
+    _add_fidelity_parser(sub)
+    add_diagnostics_parsers(sub)
+    add_plot_parser(sub)
+    add_compare_parser(sub)
+    add_sweep_parser(sub)
+
+    dm = sub.add_parser("demo", help="the bundled end-to-end run (a few minutes on a CPU)")
+    dm.add_argument("--limit", type=int, default=100)
+    dm.add_argument("--out", default="runs/demo")
+    dm.add_argument("--quiet", action="store_true")
+    dm.set_defaults(func=cmd_demo)
+
+    add_train_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_libraries()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DiveBenchError as exc:
+        print(f"dive-bench: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        # the environment, not a bug: a full disk, a read-only or missing path. Results already
+        # committed are kept (shards commit per block; run.json is replaced atomically)
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"dive-bench: error: {exc.strerror or exc}{where}; fix the path or free space and rerun "
+              "(finished items are kept)", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("dive-bench: interrupted; finished items are saved, rerun the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

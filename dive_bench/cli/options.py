@@ -1,0 +1,105 @@
+"""The method flags of ``dive-bench score``, generated from the config declarations.
+
+Every DIVE and enumeration option is declared once in ``configs.py`` (``constraints.option``:
+type, range, choices, flag, earlier flags, help); this module turns those declarations into
+argparse options and the parsed flags back into the flat option dict the API takes, so the CLI
+and ``dive_bench.evaluate`` accept exactly the same options. It imports no torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from dive_bench.errors import DiveBenchError
+
+
+def _parse_stages(text: str | None) -> tuple[tuple[int, int], ...] | None:
+    """'25:2,250:1' -> ((25, 2), (250, 1)): probes in each stage, classes kept after it; 'dc' is
+    Diffusion Classifier's ImageNet schedule scaled to the model's K and the probe count."""
+    if not text:
+        return None
+    if text == "dc":
+        return "dc"  # type: ignore[return-value]  (resolved once K and P are known)
+    try:
+        return tuple((int(a), int(b)) for a, b in (part.split(":") for part in text.split(",")))
+    except ValueError as exc:
+        raise DiveBenchError(f"--stages {text!r} must look like '25:2,250:1' (probes:kept per stage)") from exc
+
+
+#: flags whose value is not the field's own type: (argparse keyword arguments, value when given)
+#: choices only the library itself uses (a start layout handed over in code)
+_INTERNAL_CHOICES = ("labels",)
+_SPECIAL_FLAGS = {"--no-snap": ({"action": "store_true"}, False),
+                  "--decoupled-prior": ({"action": "store_true"}, "decoupled")}
+
+
+def _method_fields():
+    """(flag, group, [(method, field name), ...], declaration, default) for every method option,
+    in declaration order; a flag shared by both methods (the probes, --eval-batch) appears once."""
+    from dive_bench.spec.configs import CONFIGS, PROBE_FIELDS
+    from dive_bench.spec.options import allowed_of, leaves
+
+    out: dict[str, list] = {}
+    for method, cls in CONFIGS.items():
+        for name, _, f in leaves(cls):
+            spec = allowed_of(f)
+            if spec is None or not spec.flag:
+                continue
+            group = "probes (both methods)" if name in PROBE_FIELDS or spec.flag == "--eval-batch" else \
+                {"dive": "DIVE", "enumerate": "enumeration"}[method]
+            entry = out.setdefault(spec.flag, [spec.flag, group, [], spec, {}])
+            entry[2].append((method, name))
+            entry[4][method] = f.default
+    return [tuple(v) for v in out.values()]
+
+
+def add_method_options(parser: argparse.ArgumentParser) -> None:
+    """Method flags generated from the config declarations (``configs.py``): one table of names,
+    types, ranges, defaults and help for the API and the CLI."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for flag, group, targets, spec, default in _method_fields():
+        g = groups.setdefault(group, parser.add_argument_group(group))
+        shown = {m: "unset" if v is None else v for m, v in default.items()}
+        if len(set(map(str, shown.values()))) == 1:
+            help_text = f"{spec.help} (default {next(iter(shown.values()))}"
+        else:
+            help_text = f"{spec.help} (default " + ", ".join(f"{m} {v}" for m, v in shown.items())
+        help_text += ("" if len(shown) > 1 else "; tasks may set their own") + ")"
+        # a renamed option keeps its earlier flag as an alias (e.g. --batch-size for --probes-per-step)
+        names = (flag, *spec.old_flags)
+        if spec.old_flags:
+            help_text += f"; also {', '.join(spec.old_flags)}"
+        if flag in _SPECIAL_FLAGS:
+            g.add_argument(*names, help=spec.help, **_SPECIAL_FLAGS[flag][0])
+        elif spec.value_type == "bool":
+            g.add_argument(*names, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif spec.choices is not None:
+            choices = [c for c in spec.choices if c not in _INTERNAL_CHOICES]
+            g.add_argument(*names, choices=choices, default=None, help=help_text)
+        else:
+            g.add_argument(*names, type=int if spec.value_type == "int" else float, default=None, help=help_text)
+
+
+def method_config(args: argparse.Namespace) -> dict:
+    """Only the options given on the command line: the task's and the method's defaults fill the rest."""
+    given: dict = {}
+    for flag, _, targets, _, _ in _method_fields():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is None or value is False and flag in _SPECIAL_FLAGS:
+            continue
+        if flag in _SPECIAL_FLAGS:
+            value = _SPECIAL_FLAGS[flag][1]
+        # auto: each option goes to the methods that have it (auto.split_options)
+        given.update({name: value for method, name in targets if method == args.method or args.method == "auto"})
+    if args.method in ("enumerate", "auto") and args.stages:
+        given["stages"] = _parse_stages(args.stages)
+    for name in ("guard", "guard_misses"):  # auto's own options (auto.split_options checks them)
+        if getattr(args, name, None) is not None:
+            if args.method != "auto":
+                flag = "--" + name.replace("_", "-")
+                raise DiveBenchError(f"{flag} checks --method auto's choice; add --method auto or drop {flag}")
+            given[name] = getattr(args, name)
+    if args.method == "dive" and args.no_prior:
+        given["prior_weight"] = 0.0
+        given["prior_repairs"] = False  # repairs come from the prior too
+    return given

@@ -1,0 +1,273 @@
+"""Regression verdicts for CI: is the current run's score worse than the baseline's beyond noise?
+
+Shared by ``dive-bench check`` and the pytest plugin. Works from run.json files alone.
+
+- Runs must share the protocol (task and version, item set, method and its configuration);
+  otherwise the comparison is refused ("incomparable", exit 2) rather than guessed.
+- With per-item outcomes in both files, the test is paired: exact one-sided McNemar on the
+  discordant images (regression mode), or a paired bootstrap interval of the drop
+  (non-inferiority mode). Pairing removes the between-image variance that makes two
+  independent accuracies look noisier than they are.
+- Without per-item outcomes it falls back to the stored Wilson interval of the current run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dive_bench.errors import DiveBenchError
+from dive_bench.spec.runspec import Protocol
+
+PASS, REGRESSION, INCOMPARABLE = 0, 1, 2
+ALPHA = 0.05
+
+
+@dataclass
+class MetricVerdict:
+    metric: str
+    baseline: float
+    current: float
+    margin: float
+    test: str
+    detail: str
+    regressed: bool
+
+
+@dataclass
+class Verdict:
+    status: int
+    reason: str = ""
+    metrics: list[MetricVerdict] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        head = {PASS: "PASS", REGRESSION: "REGRESSION", INCOMPARABLE: "INCOMPARABLE"}[self.status]
+        lines = [f"**dive-bench check: {head}**" + (f" — {self.reason}" if self.reason else "")]
+        if self.metrics:
+            lines += ["", "| Metric | Baseline | Current | Δ | Margin | Test | Result |", "|---|---|---|---|---|---|---|"]
+            for m in self.metrics:
+                lines.append(f"| {m.metric} | {m.baseline:.4f} | {m.current:.4f} | {m.current - m.baseline:+.4f} | "
+                             f"{m.margin:.4f} | {m.test}: {m.detail} | {'regressed' if m.regressed else 'ok'} |")
+        return "\n".join(lines)
+
+
+def load_run(path: str | Path) -> dict:
+    p = Path(path)
+    if p.is_dir():
+        p = p / "run.json"
+    if not p.exists():
+        raise DiveBenchError(f"{p} does not exist; pass a run.json or the --out folder of a score run")
+    from dive_bench.spec.run_json import read_run_json
+
+    return read_run_json(p)  # one line for a binary file, a JSON list, missing keys
+
+
+def incomparable_reason(current: dict, baseline: dict, across_configs: bool = False) -> str | None:
+    """Why two runs cannot be paired, or None (``spec.Protocol`` is the one definition of "same
+    protocol"; another seed is another sample of the same protocol). ``across_configs`` allows
+    another method configuration on the same task and images (an ablation row against the full
+    method)."""
+    return Protocol.of_run(current).differs_from(Protocol.of_run(baseline), across_configs=across_configs)
+
+
+def _paired_outcomes(current: dict, baseline: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    ci, bi = current.get("items"), baseline.get("items")
+    if not ci or not bi:
+        return None
+    cur = {i: int(p == y) for i, p, y in zip(ci["ids"], ci["predictions"], ci["labels"])}
+    base = {i: int(p == y) for i, p, y in zip(bi["ids"], bi["predictions"], bi["labels"])}
+    shared = sorted(cur.keys() & base.keys())
+    if not shared:
+        return None
+    return np.array([base[i] for i in shared]), np.array([cur[i] for i in shared])
+
+
+def _paired_detections(current: dict, baseline: dict):
+    """(gt, baseline detections, current detections) over the images both runs scored, or None.
+    Built from the per-item targets stored in run.json, never from the live task."""
+    ci, bi = current.get("items"), baseline.get("items")
+    if not ci or not bi or not ci["labels"] or not isinstance(ci["labels"][0], dict):
+        return None
+    from dive_bench.metrics.coco import detections_of, ground_truth_of
+
+    cur = dict(zip(ci["ids"], zip(ci["predictions"], ci["labels"])))
+    base = dict(zip(bi["ids"], bi["predictions"]))
+    shared = sorted(cur.keys() & base.keys())
+    if not shared:
+        return None
+    labels = [cur[i][1] for i in shared]
+    base_p, cur_p = [base[i] for i in shared], [cur[i][0] for i in shared]
+    return ground_truth_of(labels, base_p, cur_p), detections_of(base_p, labels), detections_of(cur_p, labels)
+
+
+def _mcnemar_one_sided(base_only: int, cur_only: int) -> float:
+    """P(at least ``base_only`` of the discordant images favour the baseline | no difference):
+    the exact binomial tail with p = 1/2 (integers, so no scipy import on CI's start-up path)."""
+    n = base_only + cur_only
+    if n == 0:
+        return 1.0
+    return sum(math.comb(n, k) for k in range(base_only, n + 1)) / 2 ** n
+
+
+def compare(current: dict, baseline: dict, margins: dict[str, float] | None = None, mode: str = "regression",
+            n_boot: int = 2000, seed: int = 0, across_configs: bool = False, allow_failed: bool = False,
+            allow_partial: bool = False) -> Verdict:
+    """The verdict on ``current`` against ``baseline``. A run whose items failed (errors, NaN scores)
+    is a regression unless ``allow_failed``; an unfinished run is incomparable unless
+    ``allow_partial``: neither may ever pass silently."""
+    if mode not in ("regression", "noninferiority"):
+        raise DiveBenchError(f"--mode must be regression or noninferiority, not {mode!r}")
+    refused = _refusal(current, baseline, across_configs, allow_failed, allow_partial)
+    if refused is not None:
+        return refused
+    margins = margins or {}
+    unknown = set(margins) - set(baseline.get("metrics", {}))
+    if unknown:
+        raise DiveBenchError(f"--margin names metrics the runs do not have: {', '.join(sorted(unknown))}")
+    verdicts = []
+    judge_detection = _detection_judge(current, baseline, n_boot, seed)
+    for metric, base_m in sorted(baseline.get("metrics", {}).items()):
+        if metric not in current.get("metrics", {}):
+            return Verdict(INCOMPARABLE, f"current run has no {metric}")
+        cur_m = current["metrics"][metric]
+        if not isinstance(base_m, dict) or "value" not in base_m or base_m["value"] < 0:
+            continue  # e.g. AP of a size slice with no ground truth (-1)
+        margin = float(margins.get(metric, 0.0))
+        paired = _paired_outcomes(current, baseline) if metric == "accuracy" else None
+        if judge_detection is not None and metric in judge_detection.drops:
+            verdict = judge_detection(metric, margin, mode)
+        elif paired is not None:
+            verdict = _judge_paired_accuracy(metric, *paired, margin, mode, n_boot, seed)
+        else:
+            verdict = _judge_interval(metric, base_m, cur_m, margin, mode)
+        if verdict is not None:
+            verdicts.append(verdict)
+    status = REGRESSION if any(v.regressed for v in verdicts) else PASS
+    return Verdict(status, "" if status == PASS else "score dropped beyond noise and margin", verdicts)
+
+
+def _refusal(current: dict, baseline: dict, across_configs: bool, allow_failed: bool,
+             allow_partial: bool) -> Verdict | None:
+    """The verdict when the runs cannot be judged on their scores at all, else None."""
+    if "fidelity" in (current.get("method"), baseline.get("method")):
+        return Verdict(INCOMPARABLE, "fidelity runs (FID/IS/KID/precision-recall) have no per-item outcomes for a "
+                                     "paired test; compare them side by side with `dive-bench leaderboard`")
+    reason = incomparable_reason(current, baseline, across_configs)
+    if reason:
+        return Verdict(INCOMPARABLE, reason)
+    junk = _nonfinite_metrics(current)
+    if junk:
+        return Verdict(REGRESSION, f"current run has non-finite metrics ({', '.join(junk)})")
+    if _nonfinite_metrics(baseline):
+        return Verdict(INCOMPARABLE, f"baseline has non-finite metrics ({', '.join(_nonfinite_metrics(baseline))}); "
+                                     "rescore the baseline")
+    failed = int(current.get("n_failed") or 0)
+    if failed and not allow_failed:
+        return Verdict(REGRESSION, f"{failed} of {current.get('n_items')} items of the current run failed (errors or "
+                                   "non-finite scores, see failed_items in its run.json); --allow-failed judges the rest")
+    for name, run in (("current", current), ("baseline", baseline)):
+        done, total = run.get("n_done"), run.get("n_items")
+        if done is not None and total is not None and done + (int(run.get("n_failed") or 0) if allow_failed else 0) < total \
+                and not allow_partial:
+            return Verdict(INCOMPARABLE, f"the {name} run is partial ({done} of {total} items scored); finish it by "
+                                         "rerunning its score command, or pass --allow-partial to judge the shared items")
+    return None
+
+
+class _DetectionJudge:
+    """One paired image bootstrap (``n_boot / 10`` replicates: each is two COCOeval runs) serving
+    every COCO stat the runs report, the size slices and recalls included."""
+
+    def __init__(self, dets, stats: list[str], n_boot: int, seed: int) -> None:
+        from dive_bench.metrics.coco import coco_ap, paired_ap_drops
+
+        self.drops = paired_ap_drops(dets[0], dets[1], dets[2], n_boot=max(n_boot // 10, 20), seed=seed, stats=stats)
+        self.points = coco_ap(dets[0], dets[1]), coco_ap(dets[0], dets[2])
+
+    def __call__(self, metric: str, margin: float, mode: str) -> MetricVerdict | None:
+        drops = self.drops[metric][~np.isnan(self.drops[metric])]  # replicates without that size slice
+        if not len(drops):
+            return None
+        base_v, cur_v = self.points[0][metric], self.points[1][metric]
+        if mode == "regression":
+            p = float((drops <= 0).mean())  # one-sided bootstrap p-value for "no drop"
+            regressed = base_v - cur_v > margin and p < ALPHA
+            detail = f"paired image bootstrap ({len(drops)}), one-sided p={p:.3g}"
+        else:
+            hi = float(np.quantile(drops, 0.95))
+            regressed = hi > margin
+            detail = f"paired image bootstrap ({len(drops)}), 95% upper bound of the drop {hi:.4f}"
+        return MetricVerdict(metric, base_v, cur_v, margin, "paired", detail, regressed)
+
+
+def _detection_judge(current: dict, baseline: dict, n_boot: int, seed: int) -> _DetectionJudge | None:
+    dets = _paired_detections(current, baseline)
+    if dets is None:
+        return None
+    from dive_bench.metrics.coco import STAT_NAMES
+
+    return _DetectionJudge(dets, [m for m in STAT_NAMES if m in baseline.get("metrics", {})], n_boot, seed)
+
+
+def _judge_paired_accuracy(metric: str, b: np.ndarray, c: np.ndarray, margin: float, mode: str, n_boot: int,
+                           seed: int) -> MetricVerdict:
+    """Exact one-sided McNemar on the discordant images, or a paired bootstrap bound on the drop."""
+    base_only, cur_only = int(((b == 1) & (c == 0)).sum()), int(((b == 0) & (c == 1)).sum())
+    drop = (base_only - cur_only) / len(b)
+    if mode == "regression":
+        p = _mcnemar_one_sided(base_only, cur_only)
+        regressed = drop > margin and p < ALPHA
+        detail = f"McNemar exact, {base_only} vs {cur_only} discordant of {len(b)}, one-sided p={p:.3g}"
+    else:
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, len(b), size=(n_boot, len(b)))
+        drops = (b[idx] - c[idx]).mean(1)
+        hi = float(np.quantile(drops, 0.95))
+        regressed = hi > margin
+        detail = f"paired bootstrap ({n_boot}), 95% upper bound of the drop {hi:.4f}"
+    return MetricVerdict(metric, float(np.mean(b)), float(np.mean(c)), margin, "paired", detail, regressed)
+
+
+def _judge_interval(metric: str, base_m: dict, cur_m: dict, margin: float, mode: str) -> MetricVerdict:
+    """Without per-item outcomes: the current run's stored 95% interval against the baseline's
+    value; a point value alone cannot separate a drop from noise (reported, never a failure)."""
+    base_v, cur_v = float(base_m["value"]), float(cur_m["value"])
+    if "ci_low" not in cur_m:
+        return MetricVerdict(metric, base_v, cur_v, margin, "none",
+                             "no interval or per-item outcomes stored; not judged", False)
+    if mode == "regression":
+        regressed = cur_m.get("ci_high", cur_v) < base_v - margin
+        detail = f"current 95% interval [{cur_m.get('ci_low', cur_v):.4f}, {cur_m.get('ci_high', cur_v):.4f}]"
+    else:
+        regressed = cur_m.get("ci_low", cur_v) < base_v - margin
+        detail = f"current 95% lower bound {cur_m.get('ci_low', cur_v):.4f}"
+    return MetricVerdict(metric, base_v, cur_v, margin, "unpaired (stored 95% interval)", detail, regressed)
+
+
+def _nonfinite_metrics(run: dict) -> list[str]:
+    """Names of the run's metrics whose value is NaN/inf (a junk run must never pass)."""
+    bad = []
+    for name, m in (run.get("metrics") or {}).items():
+        value = m.get("value") if isinstance(m, dict) else m
+        if isinstance(value, (int, float)) and not math.isfinite(value):
+            bad.append(name)
+    return bad
+
+
+def parse_margins(items: list[str] | None) -> dict[str, float]:
+    """``["accuracy=0.01"]`` -> ``{"accuracy": 0.01}``; a margin is a finite drop >= 0."""
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            raise DiveBenchError(f"--margin {item!r} must look like METRIC=VALUE, e.g. accuracy=0.01")
+        if not math.isfinite(out[name]) or out[name] < 0:
+            raise DiveBenchError(f"--margin {item!r}: the tolerated drop must be a finite number >= 0")
+    return out

@@ -1,0 +1,201 @@
+"""``dive-bench fidelity``: sample through the adapter (cached, resumable), extract features,
+compute FID/FD, IS, KID, precision/recall and write run.json in the format ``score`` writes.
+
+The run key hashes what changes the numbers (model sha256, sample config, N, reference content
+hash, extractor weights sha256, metric options); batch size, device and host go to ``env``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from dive_bench.spec.options import option, validate
+from dive_bench.errors import DiveBenchError
+from dive_bench.spec.runspec import RunResult
+from dive_bench.spec.run_json import write_json_atomic
+from dive_bench.fidelity.extractors import INCEPTION
+from dive_bench.fidelity.resolve import resolve_extractor
+from dive_bench.fidelity.metrics import MetricOptions, cache_dir, compute_metrics, images_sha256
+from dive_bench.fidelity.sample_cache import SampleCache
+from dive_bench.fidelity.sampling import balanced_labels, generate_samples, sample_config
+from dive_bench.labels import layout_tokenizer
+
+TASK_VERSION = "1"
+#: direction of each fidelity metric family (torchmetrics' ``higher_is_better``)
+HIGHER_IS_BETTER = {"fid": False, "fd": False, "kid": False, "is": True, "precision": True, "recall": True}
+
+
+def metric_info(metrics: dict) -> dict:
+    """Stored in run.json, so reports read each metric's direction instead of hard-coding it:
+    names carry the extractor (``fd_fmnist``), the family is the part before it."""
+    family = {name: name.split("_")[0] for name in metrics}
+    primary = next((n for n, f in family.items() if f in ("fid", "fd")), next(iter(metrics), None))
+    return {"primary": primary, "higher_is_better": {n: HIGHER_IS_BETTER.get(f, True) for n, f in family.items()}}
+
+
+@dataclass
+class FidelityRequest:
+    model: str
+    reference: str = "fmnist"
+    #: at least 2: FID needs a covariance
+    num_samples: int = option(5000, value_type="int", low=2, flag="--num-samples")
+    feature_extractor: str = INCEPTION
+    steps: int = option(50, value_type="int", low=1, flag="--steps")
+    #: 1 = no guidance; > 1 needs the model's classifier-free null row
+    guidance_scale: float = option(1.0, value_type="float", low=0, flag="--guidance")
+    sampler: str = option("ddim", choices=("ddim", "ddpm", "dpm"), flag="--sampler")
+    seed: int = option(0, value_type="int", low=0, flag="--seed")
+    batch_size: int = option(250, value_type="int", low=1, flag="--batch-size")
+    feature_batch_size: int = option(64, value_type="int", low=1, flag="--feature-batch-size")
+    out: Path = Path("runs/latest-fidelity")
+    inception_weights: str | None = None
+    #: DINOv2 weights file and an optional sha256 pin (``--feature-extractor dinov2-vit-l14``)
+    dinov2_weights: str | None = None
+    dinov2_sha256: str | None = None
+    device: str = "cpu"
+    dtype: str = option("fp32", choices=("fp32", "bf16", "fp16"), flag="--dtype")
+    data_root: str | None = None
+    cache_dir: str | None = None
+    progress: bool = True
+    metric_options: MetricOptions | None = None
+    #: bootstrap replicates of FD and IS over the generated samples, for ``compare``'s intervals
+    #: (0: none). Not keyed: they leave every value unchanged
+    bootstrap: int = option(0, value_type="int", low=0, flag="--bootstrap")
+
+
+@dataclass
+class Reference:
+    """The real images the samples are compared with (and, for layout models, their layouts)."""
+
+    name: str
+    images: torch.Tensor
+    layouts: torch.Tensor | None = None
+
+
+def load_reference(spec: str, data_root: str | None = None, adapter=None) -> Reference:
+    """``DATASET`` or ``DATASET:SPLIT`` (default split: test) for class-conditional models; a
+    detection task name (``canvas-det``) for layout models, whose layouts condition the samples."""
+    from dive_bench.data import DATASETS
+    from dive_bench.tasks import TASKS
+
+    name, _, split = spec.partition(":")
+    tokenizer = layout_tokenizer(adapter)
+    if name in DATASETS and tokenizer is None:
+        try:
+            data = DATASETS.get(name)(split=split or "test", root=data_root)
+        except ValueError as exc:
+            raise DiveBenchError(f"reference {spec!r}: {exc}") from exc
+        return Reference(f"{name}-{data.split}", data.images)
+    if name in TASKS and getattr(TASKS.get(name), "kind", None) == "detection":
+        if tokenizer is None:
+            raise DiveBenchError(f"reference {spec!r} is a layout set; it needs a layout model, and "
+                                 f"{getattr(adapter, 'name', 'this model')!r} is class-conditional")
+        task = TASKS.get(name)
+        data = task.load(data_root)
+        layouts = torch.stack([tokenizer.encode(a) for a in data.annotations])
+        return Reference(f"{task.name}", data.images, layouts)
+    if tokenizer is not None:
+        raise DiveBenchError(f"layout models sample from the layouts of a detection set; --reference {spec!r} is not one "
+                             "(use e.g. --reference canvas-det)")
+    from dive_bench.util.suggest import did_you_mean
+
+    hint = did_you_mean(name, DATASETS.names(), n=2)
+    raise DiveBenchError(f"unknown reference dataset {spec!r}.{hint} Use DATASET[:SPLIT], one of: {', '.join(DATASETS.names())}")
+
+
+def _labels_fn(adapter, ref: Reference):
+    if ref.layouts is not None:
+        layouts = ref.layouts
+        return lambda idx: layouts[torch.tensor([i % len(layouts) for i in idx])]
+    k = adapter.label_space.num_classes
+    return lambda idx: balanced_labels(idx, k)
+
+
+def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
+    """Sample (resuming from ``req.out/samples``), score and write ``req.out/run.json``."""
+    from dive_bench.adapters import load_model
+    from dive_bench.util.environment import autocast, environment, resolve_device
+
+    validate(req)
+    cache_dir(req.cache_dir)  # an unusable cache fails now, not after sampling
+    device = resolve_device(req.device)
+    # resolve the extractor (and its weights) before sampling: a missing weights file should fail in
+    # seconds, not after an hour of sampling
+    extractor = resolve_extractor(req.feature_extractor, req.inception_weights, req.dinov2_weights,
+                                  req.dinov2_sha256)
+    adapter = adapter or load_model(req.model)
+    adapter.to(device)
+    if req.guidance_scale != 1.0 and adapter.null_condition() is None:
+        raise DiveBenchError(f"--guidance {req.guidance_scale:g} needs a classifier-free null condition, and model "
+                             f"{req.model!r} has none (or was trained without label dropout); use --guidance 1")
+    ref = load_reference(req.reference, req.data_root, adapter)
+    if tuple(ref.images.shape[1:]) != tuple(adapter.image_shape):
+        raise DiveBenchError(f"reference {req.reference!r} images are {'x'.join(map(str, ref.images.shape[1:]))} but model "
+                             f"{adapter.name!r} makes {'x'.join(map(str, adapter.image_shape))}; pick a reference at the model's resolution")
+    ref_sha = images_sha256(ref.images)
+    labels = "balanced" if ref.layouts is None else f"reference-layouts:{ref.name}:{ref_sha[:16]}"
+    config = sample_config(adapter, sampler=req.sampler, steps=req.steps, guidance_scale=req.guidance_scale,
+                           seed=req.seed, dtype=req.dtype, labels=labels)
+    out = Path(req.out)
+    cache = SampleCache(out / "samples", config)
+    precision = autocast(device, req.dtype)
+    t_start = time.time()
+    made = generate_samples(adapter, cache, req.num_samples, labels_for=_labels_fn(adapter, ref),
+                            batch_size=req.batch_size, progress=req.progress, autocast=precision)
+    samples = cache.load(req.num_samples)
+    options = req.metric_options or MetricOptions()
+    metrics = compute_metrics(samples, ref.images, extractor, options=options, cache=req.cache_dir,
+                              batch_size=req.feature_batch_size, device=device, progress=req.progress,
+                              bootstrap=req.bootstrap)
+    timing, ref_info = metrics.pop("_timing"), metrics.pop("_reference")
+    info = adapter.info()
+    method_config = {"sampler": req.sampler, "steps": req.steps, "guidance_scale": float(req.guidance_scale),
+                     "seed": req.seed, "num_samples": req.num_samples, "dtype": req.dtype, "labels": labels,
+                     "timestep_spacing": config["timestep_spacing"], "sampler_version": config["sampler_version"],
+                     "feature_extractor": extractor.name, "extractor_weights_sha256": extractor.weights_sha256,
+                     **{f"metric_{k}": v for k, v in asdict(options).items()}}
+    task = f"fidelity:{ref.name}"
+    protocol = {"task": task, "task_version": TASK_VERSION, "method": "fidelity", "method_config": method_config,
+                "items_sha256": ref_sha}
+    key = hashlib.sha256(json.dumps({"model_sha256": info["sha256"], **protocol}, sort_keys=True).encode()).hexdigest()
+    sps = cache.seconds_per_sample
+    evals = req.steps * (2 if req.guidance_scale != 1.0 else 1)
+    payload = RunResult.build(
+        run_key=key, model=req.model, task=task, task_version=TASK_VERSION, method="fidelity",
+        method_config=method_config, items_sha256=ref_sha, seed=req.seed, status="complete",
+        n_items=req.num_samples, n_done=req.num_samples, failed_items={}, metrics=metrics,
+        metric_info=metric_info(metrics), model_info=info,
+        timings={"seconds_per_item": sps, "seconds_per_1000_samples": 1000 * sps if sps is not None else None,
+                 "evaluations_per_item": evals, "generated_this_invocation": made,
+                 "feature_images_per_second": timing["feature_images_per_second"],
+                 "feature_seconds_reference": timing["feature_seconds_reference"],
+                 "reference_from_cache": timing["reference_from_cache"],
+                 "fd_statistics_seconds": timing["fd_statistics_seconds"],
+                 "wall_seconds_this_invocation": time.time() - t_start},
+        env={**environment(), "batch_size": req.batch_size, "feature_batch_size": req.feature_batch_size,
+             "device": req.device, "dtype": req.dtype, "threads": torch.get_num_threads()},
+        kind="fidelity",
+        reference={"spec": req.reference, "name": ref.name, "n": ref_info["n"], "images_sha256": ref_sha},
+        feature_extractor=extractor.record(), samples={"folder": str(cache.folder), "config": config}).payload
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "run.json", payload, intact="the cached samples are kept; rerun the same command")
+    return payload
+
+
+def summary(payload: dict) -> str:
+    """One line for stdout: every metric with its std, N, extractor, cost."""
+    parts = []
+    for name, m in payload["metrics"].items():
+        parts.append(f"{name} {m['value']:.4g}" + (f"±{m['std']:.2g}" if "std" in m else ""))
+    t = payload["timings"]
+    cfg = payload["method_config"]
+    cost = f"{t['seconds_per_1000_samples']:.1f} s/1000 samples" if t.get("seconds_per_1000_samples") else "-"
+    return (f"{payload['model']} | {payload['task']} | {cfg['sampler']} {cfg['steps']} steps, guidance "
+            f"{cfg['guidance_scale']:g}, seed {cfg['seed']} | {' | '.join(parts)} | N={payload['n_items']} vs "
+            f"{payload['reference']['n']} ({cfg['feature_extractor']}) | {cost}")

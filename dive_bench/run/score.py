@@ -1,0 +1,280 @@
+"""Run a method over a task's items: batching, per-item seeds, device/precision, resume, run.json."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from dive_bench.adapters import load_model
+from dive_bench.adapters.base import Adapter
+from dive_bench.data.base import to_model_range
+from dive_bench.spec.configs import canonical, from_flat, to_flat
+from dive_bench.spec.options import option, validate
+from dive_bench.util.environment import DTYPES, autocast, environment, git_sha, resolve_device  # noqa: F401  (re-exported)
+from dive_bench.errors import DiveBenchError, NonFiniteError
+from dive_bench.inversion import ProbeSet
+from dive_bench.inversion.preflight import check_finite
+from dive_bench.run.methods import METHODS
+from dive_bench.spec.run_json import write_json_atomic
+from dive_bench.util.seeding import item_seed
+from dive_bench.spec.runspec import RunResult, RunSpec
+from dive_bench.store.shards import ShardStore, check_out_dir, collect, done_in_other_shards, shard_path
+from dive_bench.tasks import TASKS
+
+
+
+
+@dataclass
+class ScoreRequest:
+    model: str
+    task: str
+    method: str = "dive"
+    method_config: dict = field(default_factory=dict)
+    out: Path = Path("runs/latest")
+    limit: int | None = option(None, value_type="int", low=1, optional=True, flag="--limit")
+    seed: int = option(0, value_type="int", low=0, flag="--seed")
+    device: str = "cpu"
+    dtype: str = option("fp32", choices=("fp32", "bf16", "fp16"), flag="--dtype")
+    tf32: bool = False
+    #: images processed together; also the unit of sharding, so keep it fixed across a run's
+    #: workers and resumes for bit-identical results
+    items_per_batch: int = option(16, value_type="int", low=1, flag="--items-per-batch")
+    data_root: str | None = None
+    progress: bool = True
+    #: "K/N"; None reads RANK/WORLD_SIZE (torchrun) or SLURM_ARRAY_TASK_ID/COUNT, else 0/1
+    shard: str | None = None
+    retry_failed: bool = False
+
+
+def resolve_shard(text: str | None, env: dict | None = None) -> tuple[int, int]:
+    """--shard K/N, else torchrun's RANK/WORLD_SIZE, else a SLURM array's task id/count, else 0/1."""
+    env = os.environ if env is None else env
+    if text:
+        try:
+            k, n = (int(v) for v in text.split("/"))
+        except ValueError as exc:
+            raise DiveBenchError(f"--shard {text!r} must look like K/N, e.g. 0/4") from exc
+    elif "WORLD_SIZE" in env and "RANK" in env:
+        k, n = int(env["RANK"]), int(env["WORLD_SIZE"])
+    elif "SLURM_ARRAY_TASK_COUNT" in env and "SLURM_ARRAY_TASK_ID" in env:
+        k = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", 0))
+        n = int(env["SLURM_ARRAY_TASK_COUNT"])
+    else:
+        k, n = 0, 1
+    if not (n >= 1 and 0 <= k < n):
+        raise DiveBenchError(f"shard {k}/{n} is out of range: need 0 <= K < N")
+    return k, n
+
+
+def run_key(task, item_ids: list[int], model_sha: str, method: str, config: dict, seed: int,
+            dtype: str = "fp32", tf32: bool = False) -> str:
+    """The run key of these settings (``RunSpec.key``; kept for callers of the earlier API)."""
+    return RunSpec(task.name, str(task.version), tuple(item_ids), model_sha, method, config, seed, dtype, tf32).key()
+
+
+@dataclass
+class _Prepared:
+    """Everything a worker needs, checked before anything is stored."""
+
+    spec: RunSpec
+    task: object
+    method: object
+    cfg: object
+    adapter: Adapter
+    data: object
+    probes: ProbeSet
+    device: torch.device
+    autocast: object
+
+
+def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
+    """Validate the request, load model and data, build the probes and refuse junk models: every
+    error a user can fix surfaces here, before a shard is opened."""
+    if req.method not in METHODS:
+        raise DiveBenchError(f"unknown method {req.method!r}; use one of {', '.join(METHODS)}")
+    validate(req)
+    method = METHODS[req.method]
+    task = TASKS.get(req.task)
+    defaults = getattr(task, "method_defaults", {}).get(req.method, {})
+    cfg = from_flat(req.method, {**canonical(req.method, defaults), **canonical(req.method, req.method_config)})
+    validate(cfg)
+    resolve_shard(req.shard)
+    check_out_dir(req.out)  # a file, /proc or a read-only place fails before the model loads
+    device = resolve_device(req.device)
+    if req.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    adapter = adapter or load_model(req.model)
+    adapter.to(device)
+    data = task.load(req.data_root)
+    adapter.check_images(data.images[:1])
+    task.check_compatible(adapter, data)
+    ids = list(range(len(data)))[: req.limit] if req.limit is not None else list(range(len(data)))
+    if not ids:
+        raise DiveBenchError(f"task {task.name} has no items to score")
+    precision = autocast(device, req.dtype)
+    with precision:
+        first = adapter.encode(to_model_range(data.images[ids[:1]]).to(device))
+        probes = ProbeSet.for_adapter(adapter, tuple(first.shape[1:]), interval=cfg.interval, seed=cfg.probe_seed,
+                                      device=device)
+        if method.resolve is not None:
+            cfg = method.resolve(cfg, probes, adapter)
+        if method.check is not None:
+            method.check(cfg, probes, adapter)
+        # before any item is stored: a model with NaN/inf weights or outputs would give junk scores
+        check_finite(adapter, first, probes, req.model, cfg.loss, cfg.weighting)
+    param = adapter.parameterization
+    spec = RunSpec(task.name, str(task.version), tuple(ids), adapter.info()["sha256"], req.method,
+                   to_flat(cfg), req.seed, req.dtype, req.tf32, model=req.model,
+                   parameterization=None if param.kind == "ddpm-eps" else param.describe())
+    return _Prepared(spec, task, method, cfg, adapter, data, probes, device, precision)
+
+
+def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
+    """Score this worker's share of ``req.task``; returns the run.json payload (also written)."""
+    choice = None
+    if req.method == "auto":  # becomes a run of the chosen method; run.json keeps why
+        req, choice, adapter = _resolve_auto(req, adapter)
+    p = prepare(req, adapter)
+    k, n = resolve_shard(req.shard)
+    out = Path(req.out)
+    # where the items were computed: `merge` has no request, and timings mean little without it
+    stored = {**p.spec.to_json(), "items_per_batch": req.items_per_batch, "device": str(p.device),
+              **({"method_choice": choice} if choice else {})}
+    stored.pop("model_sha256")  # in model_info, as shards have always kept it
+    store = ShardStore(shard_path(out, k, n), (p.spec.key(), *p.spec.legacy_keys()), stored, p.adapter.info())
+    ids = list(p.spec.item_ids)
+    # Blocks of consecutive items are the unit of work and of sharding: the same blocks are
+    # formed whatever the worker count, so every image is processed with the same neighbours.
+    blocks = [ids[i:i + req.items_per_batch] for i in range(0, len(ids), req.items_per_batch)][k::n]
+    done = store.done_ids() | done_in_other_shards(out, (p.spec.key(), *p.spec.legacy_keys()), store.path)
+    skip = done | (set() if req.retry_failed else store.failed_ids())
+    t_start = time.time()
+    bar = tqdm(total=sum(len(b) for b in blocks), initial=sum(1 for b in blocks for i in b if i in skip),
+               desc=f"{req.method} {req.model} on {p.task.name} [{k}/{n}]", disable=not req.progress, file=sys.stderr)
+    try:
+        for block in blocks:
+            todo = [i for i in block if i not in skip]
+            if todo:
+                _score_block(p, store, todo)
+                bar.update(len(todo))
+    finally:
+        bar.close()
+        store.close()
+    return finalize(out, req, wall=time.time() - t_start)
+
+
+def _resolve_auto(req: ScoreRequest, adapter: Adapter | None) -> tuple[ScoreRequest, dict, Adapter]:
+    from dive_bench.run import auto
+
+    validate(req)
+    check_out_dir(req.out)
+    method, config, choice, adapter = auto.resolve(req.model, req.task, req.method_config, out=Path(req.out),
+                                                   items_per_batch=req.items_per_batch,
+                                                   device=resolve_device(req.device), data_root=req.data_root,
+                                                   adapter=adapter, seed=req.seed, limit=req.limit, dtype=req.dtype)
+    return dataclasses.replace(req, method=method, method_config=config), choice, adapter
+
+
+def _run_items(p: _Prepared, items: list[int]) -> list[dict]:
+    with p.autocast:
+        x0 = p.adapter.encode(to_model_range(p.data.images[items]).to(p.device))
+        results = p.method.run(p.adapter, x0, p.probes, p.cfg, [item_seed(p.spec.seed, p.task.name, i) for i in items])
+    for i, r in zip(items, results):
+        where = first_nonfinite(r)
+        if where is not None:  # never rank NaN: the item fails, the others of the block stand
+            raise NonFiniteError(f"item {i}: non-finite value in {where}")
+    return results
+
+
+def _score_block(p: _Prepared, store: ShardStore, todo: list[int]) -> None:
+    """Compute and commit one block; if it raises, retry its images one by one so that only the
+    failing ones are recorded as failed (with their traceback)."""
+    t0 = time.time()
+    try:
+        results = _run_items(p, todo)
+        per_item = (time.time() - t0) / len(todo)
+        store.put_many([(i, {**r, "label": p.task.target(p.data, i)}, per_item) for i, r in zip(todo, results)])
+        return
+    except (DiveBenchError, KeyboardInterrupt, MemoryError):
+        raise
+    except Exception:  # isolate the failing image(s); the others of the block still count
+        pass
+    for i in todo:
+        t1 = time.time()
+        try:
+            (r,) = _run_items(p, [i])
+            store.put_many([(i, {**r, "label": p.task.target(p.data, i)}, time.time() - t1)])
+        except (DiveBenchError, KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:
+            store.put_error(i, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+
+
+def first_nonfinite(value, path: str = "result") -> str | None:
+    """Where ``value`` (a JSON-able item result) holds NaN or inf, e.g. ``result.scores[3]``; None if nowhere."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for k, v in items:
+        hit = first_nonfinite(v, f"{path}{k}" if str(k).startswith("[") else f"{path}.{k}")
+        if hit is not None:
+            return hit
+    return None
+
+
+def finalize(out: Path, req: ScoreRequest | None = None, wall: float | None = None) -> dict:
+    """Collect all shards under ``out`` into metrics and write ``out/run.json`` (also ``merge``)."""
+    c = collect(out)
+    spec = RunSpec.from_json(c.spec, c.model_info.get("sha256"))
+    task = TASKS.get(spec.task)
+    ids = [i for i in spec.item_ids if i in c.results]
+    rows = [c.results[i] for i in ids]
+    preds = [r["prediction"] for r, _ in rows]
+    labels = [r["label"] for r, _ in rows]
+    n = len(rows)
+    result = RunResult.build(
+        run_key=c.run_key, model=c.spec["model"], task=spec.task, task_version=c.spec["task_version"],
+        method=spec.method, method_config=spec.config, items_sha256=spec.items_sha256, seed=spec.seed,
+        status="complete" if n == len(spec.item_ids) else "partial", n_items=len(spec.item_ids), n_done=n,
+        failed_items={str(i): m for i, m in sorted(c.errors.items())},
+        metrics=task.metrics(preds, labels) if rows else {}, metric_info=getattr(task, "metric_info", None),
+        model_info=c.model_info, timings=_timings(rows, wall), env=_env(c.spec, req), shards=c.shards,
+        **({"method_choice": c.spec["method_choice"]} if c.spec.get("method_choice") else {}),
+        # per-item outcomes, so paired regression checks need nothing but this file
+        items={"ids": ids, "predictions": preds, "labels": labels})
+    write_json_atomic(Path(out) / "run.json", result.payload)
+    return result.payload
+
+
+def _timings(rows: list[tuple[dict, float]], wall: float | None) -> dict:
+    n = len(rows)
+    seconds = [s for _, s in rows]
+    evals = [r.get("evaluations", 0) for r, _ in rows]
+    reused = [float(r["seed_cost"]["seconds"]) if (r.get("seed_cost") or {}).get("cached") else 0.0 for r, _ in rows]
+    return {"seconds_per_item": sum(seconds) / n if n else None,
+            "evaluations_per_item": sum(evals) / n if n else None,
+            # work read from a cache (layout seeds) is counted in evaluations but not in
+            # seconds; its seconds when it was computed are kept here, so the cost is visible
+            "cached_seconds_per_item": (sum(reused) / n) if n and any(reused) else None,
+            "wall_seconds_this_invocation": wall}
+
+
+def _env(spec: dict, req: ScoreRequest | None) -> dict:
+    return {**environment(), "items_per_batch": spec.get("items_per_batch"),
+            "device": req.device if req else spec.get("device"), "dtype": req.dtype if req else spec.get("dtype"),
+            "tf32": req.tf32 if req else spec.get("tf32")}

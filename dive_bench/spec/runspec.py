@@ -1,0 +1,239 @@
+"""What a run is: a frozen :class:`RunSpec`, the :class:`Protocol` it measures, and :class:`RunResult`.
+
+"Same protocol" used to be defined five times (run key, merge, leaderboard grouping, ``check``,
+fidelity tables) and the definitions disagreed. Here it is defined once:
+
+- :meth:`RunSpec.key` is a run's identity: protocol + checkpoint + seed + precision. Resume and
+  merge accept exactly the shards of this key (or of its :meth:`RunSpec.legacy_keys`, the form keys
+  had before runtime knobs left them, so runs stored earlier still resume and merge).
+- :class:`Protocol` is what makes two runs comparable: task and version, item set, method and its
+  result-changing config (probes included). ``check`` pairs runs of one protocol; the leaderboard
+  puts one protocol (and seed) in one table. Both build it from run.json alone
+  (:meth:`Protocol.of_run`), so they never import a model, a method or a task.
+
+This module imports no torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dive_bench.spec.configs import EARLY_FIELDS, PROBE_FIELDS, canonical, comparable_config, key_config
+from dive_bench.spec.run_json import read_run_json, write_json_atomic
+
+#: version of the run.json layout written by :class:`RunResult` (readers accept older files).
+#: 2: ``method_config`` under the current option names; schema 1 used the stored names of
+#: ``configs.STORED_NAMES`` (``batch_size``, ``metric``, ...), which readers map (``canonical``)
+#: and run keys still hash, so every stored key stays valid.
+SCHEMA = 2
+#: the headline metric of files written before tasks declared ``metric_info``, in order
+LEGACY_PRIMARY = ("accuracy", "ap")
+
+
+def _sha(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+#: a ``generated:`` task's stored name (tasks/generated.py): generating model, sample configuration
+GENERATED_TASK = re.compile(r"generated:([0-9a-f]{16})\.([0-9a-f]{16})(?:\.layout)?")
+
+
+def generated_task_parts(task: str) -> tuple[str, str] | None:
+    """(generator sha256 prefix, samples digest prefix) of a ``generated:`` task name, else None.
+    Here, not in tasks/, so readers of run.json files (``compare``) need no task code."""
+    m = GENERATED_TASK.fullmatch(task or "")
+    return (m.group(1), m.group(2)) if m else None
+
+
+def items_sha256(item_ids: list[int] | tuple[int, ...]) -> str:
+    """The item set's hash as stored in run.json (``protocol.items_sha256``)."""
+    return hashlib.sha256(json.dumps(list(item_ids)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What two runs must share to be compared: the same task items scored the same way."""
+
+    task: str
+    task_version: str
+    items_sha256: str
+    method: str
+    #: the method config without runtime knobs, with later-added fields filled in
+    config: dict = field(hash=False)
+
+    @property
+    def probes(self) -> tuple:
+        """(interval, probe_seed, loss, weighting); all None for methods without probes."""
+        return tuple(self.config.get(k) for k in PROBE_FIELDS)
+
+    def as_dict(self) -> dict:
+        return {"task": self.task, "task_version": self.task_version, "items_sha256": self.items_sha256,
+                "method": self.method, "method_config": self.config}
+
+    def differs_from(self, other: "Protocol", *, across_configs: bool = False) -> str | None:
+        """Why runs of ``self`` and ``other`` cannot be paired (None: they can). ``across_configs``
+        allows another method configuration on the same task and images (ablation rows)."""
+        a, b = other.as_dict(), self.as_dict()
+        if across_configs:
+            a.pop("method_config")
+            b.pop("method_config")
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                what = {"items_sha256": "item set", "method_config": "method configuration"}.get(key, key)
+                return f"different {what} ({json.dumps(a.get(key))[:80]} vs {json.dumps(b.get(key))[:80]})"
+        return None
+
+    @classmethod
+    def of_run(cls, run: dict) -> "Protocol":
+        """The protocol a run.json measured (files of every schema so far)."""
+        stored = run.get("protocol") or {}
+        method = stored.get("method", run.get("method"))
+        config = stored.get("method_config", run.get("method_config")) or {}
+        return cls(task=stored.get("task", run.get("task")),
+                   task_version=str(stored.get("task_version", run.get("task_version", ""))),
+                   items_sha256=stored.get("items_sha256", ""), method=method,
+                   config=comparable_config(method, config) if method != "fidelity" else dict(config))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run, frozen: everything that changes its numbers, and nothing else (not batch sizes,
+    host, device or worker count)."""
+
+    task: str
+    task_version: str
+    item_ids: tuple[int, ...]
+    model_sha256: str
+    method: str
+    #: the full method config (runtime knobs included: they are recorded, just not keyed)
+    config: dict = field(hash=False)
+    seed: int = 0
+    dtype: str = "fp32"
+    tf32: bool = False
+    #: how the user named the model (display only, not keyed: a checkpoint is its sha256)
+    model: str = ""
+    #: the model's parameterization (``Parameterization.describe()``) when it is not an eps-DDPM:
+    #: the same weights read as v, flow or EDM give other numbers. None (eps-DDPM) adds nothing to
+    #: the key, so every key stored before model families existed stays valid.
+    parameterization: dict | None = field(default=None, hash=False)
+
+    def _key_payload(self, legacy: bool, early: int = 0) -> dict:
+        payload = {"task": self.task, "task_version": self.task_version, "items": list(self.item_ids),
+                   "model_sha256": self.model_sha256, "method": self.method,
+                   "config": key_config(self.method, self.config, legacy=legacy, early=early), "seed": self.seed}
+        # Precision changes predictions (on an H200, bf16 autocast changed 53 of 100 canvas-det box
+        # lists and 3 of 300 Fashion-MNIST labels against fp32; CUDA fp32 matched the CPU), so a
+        # bf16 worker cannot join an fp32 run. Plain fp32 adds nothing, which keeps earlier keys.
+        if self.dtype != "fp32" or self.tf32:
+            payload["precision"] = {"dtype": self.dtype, "tf32": bool(self.tf32)}
+        if self.parameterization is not None:
+            payload["parameterization"] = dict(self.parameterization)
+        return payload
+
+    def key(self) -> str:
+        return _sha(self._key_payload(legacy=False))
+
+    def legacy_keys(self) -> tuple[str, ...]:
+        """Keys this run had under earlier rules, accepted on resume: runtime knobs in the key,
+        and (the first stored runs) without the fields of ``configs.EARLY_FIELDS``."""
+        keys = []
+        for early in range(len(EARLY_FIELDS.get(self.method, ())) + 1):
+            for legacy in (True, False):
+                k = _sha(self._key_payload(legacy=legacy, early=early))
+                if k != self.key() and k not in keys:
+                    keys.append(k)
+        return tuple(keys)
+
+    def accepts(self, stored_key: str) -> bool:
+        return stored_key == self.key() or stored_key in self.legacy_keys()
+
+    @property
+    def items_sha256(self) -> str:
+        return items_sha256(self.item_ids)
+
+    def protocol(self) -> Protocol:
+        return Protocol(self.task, str(self.task_version), self.items_sha256, self.method,
+                        comparable_config(self.method, self.config))
+
+    def to_json(self) -> dict:
+        """The spec as the shards store it (``merge`` rebuilds run.json from it)."""
+        return {"model": self.model, "task": self.task, "task_version": self.task_version, "method": self.method,
+                "method_config": dict(self.config), "seed": self.seed, "n_items": len(self.item_ids),
+                "item_ids": list(self.item_ids), "dtype": self.dtype, "tf32": self.tf32,
+                "model_sha256": self.model_sha256,
+                **({"parameterization": dict(self.parameterization)} if self.parameterization is not None else {})}
+
+    @classmethod
+    def from_json(cls, spec: dict, model_sha256: str | None = None) -> "RunSpec":
+        """From a shard's stored spec (older shards lack model_sha256: pass it from model_info)."""
+        return cls(task=spec["task"], task_version=str(spec["task_version"]), item_ids=tuple(spec["item_ids"]),
+                   model_sha256=spec.get("model_sha256") or model_sha256 or "", method=spec["method"],
+                   config=canonical(spec["method"], spec["method_config"]), seed=int(spec["seed"]), dtype=spec.get("dtype") or "fp32",
+                   tf32=bool(spec.get("tf32")), model=spec.get("model", ""),
+                   parameterization=spec.get("parameterization"))
+
+
+@dataclass
+class RunResult:
+    """A finished (or partial) run: the run.json payload, its schema owned here.
+
+    ``score`` and ``fidelity`` both build their payload through :meth:`build`, so the common
+    fields (identity, protocol, status, metrics, timings, environment) have one layout."""
+
+    payload: dict
+
+    @classmethod
+    def build(cls, *, run_key: str, model: str, task: str, task_version: str, method: str, method_config: dict,
+              items_sha256: str, seed: int | None, status: str, n_items: int, n_done: int, failed_items: dict,
+              metrics: dict, model_info: dict, timings: dict, env: dict, metric_info: dict | None = None,
+              **extra: Any) -> "RunResult":
+        """The payload in the order and layout every run.json has; ``extra`` adds kind-specific
+        fields (shards and per-item outcomes for score runs, samples and reference for fidelity)."""
+        protocol = {"task": task, "task_version": task_version, "method": method, "method_config": method_config,
+                    "items_sha256": items_sha256, **({"seed": seed} if seed is not None else {})}
+        payload = {"schema": SCHEMA, "run_key": run_key, "model": model, "task": task, "task_version": task_version,
+                   "method": method, "method_config": method_config, **({"seed": seed} if seed is not None else {}),
+                   "protocol": protocol, "status": status, "n_items": n_items, "n_done": n_done,
+                   "n_failed": len(failed_items), "failed_items": failed_items, "metrics": metrics,
+                   **({"metric_info": metric_info} if metric_info is not None else {}),
+                   "model_info": model_info, "timings": timings, "env": env,
+                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        payload.update(extra)
+        return cls(payload)
+
+    # -- reading -------------------------------------------------------------------------------
+    @property
+    def metrics(self) -> dict:
+        return self.payload.get("metrics", {})
+
+    @property
+    def run_key(self) -> str:
+        return self.payload.get("run_key", "")
+
+    @property
+    def protocol(self) -> Protocol:
+        return Protocol.of_run(self.payload)
+
+    @property
+    def primary(self) -> tuple[str, dict] | None:
+        """(name, metric dict) of the headline metric: as declared by the task in ``metric_info``,
+        else the first of accuracy / ap (files written before metric_info existed)."""
+        info = self.payload.get("metric_info") or {}
+        names = [info["primary"]] if info.get("primary") else list(LEGACY_PRIMARY)
+        return next(((n, self.metrics[n]) for n in names if n in self.metrics), None)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.payload[key]
+
+    def write(self, path: Path) -> None:
+        write_json_atomic(Path(path), self.payload)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunResult":
+        return cls(read_run_json(Path(path)))
