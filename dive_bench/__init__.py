@@ -19,6 +19,7 @@ from dive_bench.util.version import __version__
 #: public name -> "module:attribute", resolved on first use
 _LAZY = {
     "evaluate": "dive_bench.api:evaluate",
+    "fidelity": "dive_bench.api:fidelity",
     "load_model": "dive_bench.api:load_model",
     "list_models": "dive_bench.api:list_models",
     "TASKS": "dive_bench.tasks:TASKS",
@@ -33,7 +34,7 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dive_bench.api import evaluate, list_models, load_model  # noqa: F401
+    from dive_bench.api import evaluate, fidelity, list_models, load_model  # noqa: F401
     from dive_bench.spec.configs import DiveConfig, EnumerationConfig  # noqa: F401
     from dive_bench.errors import DiveBenchError  # noqa: F401
     from dive_bench.spec.runspec import Protocol, RunResult, RunSpec  # noqa: F401

@@ -1,8 +1,11 @@
-"""The Python API: ``evaluate`` a model on a task, from a notebook or a script.
+"""The Python API: ``evaluate`` a model on a task, or measure its samples' ``fidelity``, from a
+notebook or a script.
 
     import dive_bench as db
     result = db.evaluate("dit-digits-xs", "digits", method="enumerate", limit=20)
     result.metrics["accuracy"]          # {"value": ..., "ci_low": ..., "ci_high": ..., ...}
+    fid = db.fidelity("dit-fmnist-b", "fmnist", num_samples=500, feature_extractor="fmnist-classifier")
+    fid.metrics["fd_fmnist"]            # {"value": ..., "std": ...}
 
 ``model`` is what the CLI takes (a bundled name, ``ADAPTER:PATH_OR_HUB_ID``, a plugin's name) or a
 live :class:`~dive_bench.adapters.base.Adapter`. Method options are keyword arguments named as the
@@ -19,14 +22,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from dive_bench.spec.configs import CONFIGS, canonical, flat_names
 from dive_bench.errors import DiveBenchError
-from dive_bench.util.suggest import did_you_mean
+from dive_bench.spec.configs import CONFIGS, canonical, flat_names
+from dive_bench.spec.run_options import RunOptions, SampleOptions, declared
 from dive_bench.spec.runspec import RunResult
+from dive_bench.util.suggest import did_you_mean
 
-#: names of ``evaluate``'s own keyword arguments that are not method options
-RUN_OPTIONS = ("out", "limit", "seed", "device", "dtype", "tf32", "items_per_batch", "data_root", "progress",
-               "shard", "retry_failed")
+#: names of ``evaluate``'s own keyword arguments that are not method options (the run options of
+#: ``spec.run_options.RunOptions``, where they are declared, plus where results go)
+RUN_OPTIONS = ("out", "progress", *declared(RunOptions))
 
 
 def _method_options(method: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -81,3 +85,34 @@ def load_model(spec: str):
     from dive_bench.adapters import load_model as _load
 
     return _load(spec)
+
+
+def fidelity(model: Any, reference: str, *, out: str | Path | None = None, progress: bool = False,
+             **options: Any) -> RunResult:
+    """Sample ``model`` and score the samples against ``reference`` (``DATASET[:SPLIT]``, e.g.
+    ``"fmnist"``; a detection task such as ``"canvas-det"`` for layout models): FID/FD, IS, KID and
+    precision/recall with the chosen feature extractor, exactly as ``dive-bench fidelity``.
+
+    ``options`` are the fidelity options declared in :class:`~dive_bench.spec.run_options.SampleOptions`
+    (``num_samples``, ``feature_extractor``, ``sampler``, ``steps``, ``guidance_scale``, ``seed``,
+    ``batch_size``, ``bootstrap``, ...), validated by the same declarations as the CLI's flags; a
+    misspelt one is refused with a suggestion. ``model`` is a MODEL spec or a live adapter. Without
+    ``out`` the samples live in a temporary folder that is removed; with it they are cached and the
+    run resumes as ``fidelity --out`` does. Returns the run's :class:`~dive_bench.spec.runspec.RunResult`."""
+    from dive_bench.run.fidelity import FidelityRequest, run_fidelity
+
+    known = list(declared(SampleOptions))
+    for name in options:
+        if name not in known or name == "reference":
+            hint = did_you_mean(name, known, n=1, cutoff=0.6)
+            raise DiveBenchError(f"fidelity has no option {name!r}.{hint} Options: {', '.join(known)}")
+    adapter = None
+    if not isinstance(model, str):
+        adapter, model = model, getattr(model, "name", type(model).__name__)
+    request = dict(model=model, reference=reference, progress=progress, **options)
+    if out is not None:
+        return RunResult(run_fidelity(FidelityRequest(out=Path(out), **request), adapter=adapter))
+    with tempfile.TemporaryDirectory(prefix="dive_bench-") as tmp:
+        payload = run_fidelity(FidelityRequest(out=Path(tmp) / "run", **request), adapter=adapter)
+        payload.pop("samples", None)  # the cached samples went with the temporary folder
+        return RunResult(payload)

@@ -195,11 +195,11 @@ def test_guard_0_takes_the_cheapest_unchecked(monkeypatch):
 def test_guard_options_are_checked(tmp_path, capsys):
     for options, flag in (({"guard": -1}, "--guard"), ({"guard_misses": 1.5}, "--guard-misses"),
                           ({"guard": True}, "--guard")):
-        with pytest.raises(DiveBenchError, match=f"^{flag} must be an integer >= 0"):
+        with pytest.raises(DiveBenchError, match=rf"^{flag} \(\w+\) must be an integer >= 0"):
             db.evaluate("dit-digits-xs", "digits", method="auto", limit=1, interval=100, **options)
     msg = cli_error(capsys, ["score", "dit-digits-xs", "--task", "digits", "--method", "auto", "--guard", "-1",
                              "--limit", "1", "--out", str(tmp_path / "g")])
-    assert "--guard must be an integer >= 0" in msg and "got -1" in msg
+    assert "--guard (guard) must be an integer >= 0" in msg and "got -1" in msg
     msg = cli_error(capsys, ["score", "dit-digits-xs", "--task", "digits", "--guard-misses", "3", "--limit", "1",
                              "--out", str(tmp_path / "d")])
     assert "--guard-misses" in msg and "--method auto" in msg

@@ -72,11 +72,11 @@ CASES = [
      "--noised-fraction (noised_fraction) must be"),
     # fidelity
     ("fidelity-batch-0", ["fidelity", "dit-digits-xs", "--reference", "digits", "--batch-size", "0", "--out", "{new}"],
-     2, "--batch-size (batch_size) must be"),
+     2, "--sample-batch (batch_size) must be"),
     ("fidelity-n-1", ["fidelity", "dit-digits-xs", "--reference", "digits", "--num-samples", "1", "--out", "{new}"],
      2, "--num-samples (num_samples) must be an integer >= 2"),
     ("fidelity-steps-0", ["fidelity", "dit-digits-xs", "--reference", "digits", "--steps", "0", "--out", "{new}"],
-     2, "--steps (steps) must be"),
+     2, "--sampler-steps (steps) must be"),
     ("fidelity-guidance-nan", ["fidelity", "dit-digits-xs", "--reference", "digits", "--guidance", "nan",
                                "--out", "{new}"], 2, "--guidance (guidance_scale) must be"),
     # check

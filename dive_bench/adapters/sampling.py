@@ -21,9 +21,8 @@ import torch
 from dive_bench.util.seeding import sample_seed  # noqa: F401  (re-exported)
 
 from dive_bench.errors import DiveBenchError
+from dive_bench.spec.run_options import SAMPLERS  # noqa: F401  (every sampler name, declared once)
 
-#: every sampler name; which ones run a model is its parameterization's ``samplers``
-SAMPLERS = ("ddim", "ddpm", "dpm", "euler", "heun")
 #: bump when the sampling code changes what a given seed produces (part of the sample cache's config)
 SAMPLER_VERSION = 1
 

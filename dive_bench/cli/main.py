@@ -14,10 +14,12 @@ from pathlib import Path
 
 from dive_bench.cli.compare import add_compare_parser
 from dive_bench.cli.diagnostics import add_diagnostics_parsers
-from dive_bench.cli.options import add_method_options, method_config
+from dive_bench.cli.options import add_declared, add_method_options, declared_values, method_config
 from dive_bench.cli.plot import add_plot_parser
 from dive_bench.cli.sweep import add_sweep_parser
 from dive_bench.cli.train import add_train_parser, parse_class_sizes  # noqa: F401  (parse_class_sizes re-exported)
+from dive_bench.util.version import __version__
+from dive_bench.spec.run_options import GuardOptions, RunOptions, SampleOptions
 from dive_bench.errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, EXIT_USAGE, DiveBenchError
 
 
@@ -80,10 +82,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from dive_bench.api import evaluate
 
     out = Path(args.out or f"runs/{_safe(args.model)}-{_safe(args.task)}-{args.method}")
-    result = evaluate(args.model, args.task, args.method, out=out, limit=args.limit, seed=args.seed,
-                      device=args.device, dtype=args.dtype, tf32=args.tf32, items_per_batch=args.items_per_batch,
-                      data_root=args.data_root, progress=not args.quiet, shard=args.shard,
-                      retry_failed=args.retry_failed, **method_config(args))
+    result = evaluate(args.model, args.task, args.method, out=out, progress=not args.quiet,
+                      **declared_values(args, RunOptions), **method_config(args))
     print(_summary(result.payload))
     print(f"results: {out / 'run.json'}")
     return _failed_items_status(result.payload)
@@ -140,14 +140,8 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     from dive_bench.util.environment import set_threads
 
     set_threads(args.threads)
-    req = FidelityRequest(model=args.model, reference=args.reference, num_samples=args.num_samples,
-                          feature_extractor=args.feature_extractor, steps=args.steps, guidance_scale=args.guidance,
-                          sampler=args.sampler, seed=args.seed, batch_size=args.batch_size,
-                          feature_batch_size=args.feature_batch_size,
-                          out=Path(args.out or f"runs/{_safe(args.model)}-fidelity"), inception_weights=args.inception_weights,
-                          dinov2_weights=args.dinov2_weights, dinov2_sha256=args.dinov2_sha256,
-                          device=args.device, dtype=args.dtype, data_root=args.data_root, cache_dir=args.cache_dir,
-                          progress=not args.quiet, bootstrap=args.bootstrap)
+    out = Path(args.out or f"runs/{_safe(args.model)}-fidelity")
+    req = FidelityRequest(model=args.model, out=out, progress=not args.quiet, **declared_values(args, SampleOptions))
     payload = run_fidelity(req)
     print(summary(payload))
     print(f"results: {req.out / 'run.json'}")
@@ -181,26 +175,14 @@ def _add_score_parser(sub) -> None:
     s.add_argument("--method", choices=["dive", "enumerate", "auto"], default="dive",
                    help="auto: the cheapest of exhaustive enumeration, adaptive enumeration (--stages, default dc) "
                         "and DIVE by a cost model with measured forward/backward times; run.json records why")
-    s.add_argument("--limit", type=int, help="score only the first N items")
     s.add_argument("--out", help="output folder (default runs/MODEL-TASK-METHOD); rerun to resume")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 (LOCAL_RANK picks the GPU under torchrun)")
-    s.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision")
-    s.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on Ampere+ GPUs (the paper's setting)")
-    s.add_argument("--items-per-batch", type=int, default=16, help="images optimised together (memory, not results)")
-    s.add_argument("--data-root", help="dataset folder (Fashion-MNIST IDX files, ImageNet val)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
-    s.add_argument("--shard", help="K/N: this worker's share (default: RANK/WORLD_SIZE or SLURM array, else 0/1)")
-    s.add_argument("--retry-failed", action="store_true", help="recompute items whose earlier attempt raised")
+    add_declared(s, RunOptions)
     add_method_options(s)
     e = s.add_argument_group("enumeration")
     e.add_argument("--stages", help="adaptive Diffusion Classifier, e.g. '25:2,250:1' (probes:kept), or dc: its "
                    "ImageNet schedule (50/100/500/1000 samples, keep 500/50/10/1) scaled to K and the probes")
-    a = s.add_argument_group("--method auto")
-    a.add_argument("--guard", type=int, metavar="N", help="if DIVE is the cheapest, run it and adaptive enumeration on the first "
-                   "N images and keep DIVE only with at most --guard-misses search misses (default 30; 0: off)")
-    a.add_argument("--guard-misses", type=int, metavar="N", help="search misses (enumeration's answer scores lower than DIVE's) "
-                   "the guard allows (default 1)")
+    add_declared(s, GuardOptions, title="--method auto")
     d = s.add_argument_group("DIVE on layouts (ablations)")
     d.add_argument("--no-prior", action="store_true", help="image loss only (also switches prior repairs off)")
     s.set_defaults(func=cmd_score)
@@ -209,41 +191,17 @@ def _add_score_parser(sub) -> None:
 def _add_fidelity_parser(sub) -> None:
     fi = sub.add_parser("fidelity", help="FID / IS / KID / precision-recall of a model's samples vs a reference set")
     fi.add_argument("model", help="bundled name (dit-fmnist-b), ADAPTER:PATH_OR_HUB_ID, or a plugin name")
-    fi.add_argument("--reference", required=True,
-                    help="DATASET[:SPLIT] (default split test), e.g. fmnist; a detection task (canvas-det) for layout models")
-    fi.add_argument("--num-samples", type=int, default=5000, help="samples to generate and score (FID is biased "
-                    "below the feature dimension: 2048 for Inception)")
-    fi.add_argument("--feature-extractor", default="inception-v3-compat",
-                    help="inception-v3-compat (default; metrics fid/is/kid/precision/recall), fmnist-classifier "
-                         "(in-domain; fd_fmnist/is_fmnist/...), canvas-classifier (canvases; fd_canvas/...), dinov2-vit-l14 / dinov2-vit-b14 (fd_dinov2, EDM2's "
-                         "protocol), or classifier:DIR from `train feature-extractor`")
-    fi.add_argument("--inception-weights", help="local inception-v3-compat weights file (offline); "
-                    "default $DIVE_BENCH_INCEPTION_WEIGHTS, then torch-fidelity's cache/download")
-    fi.add_argument("--dinov2-weights", help="local DINOv2 weights (timm model.safetensors or Meta's .pth) for "
-                    "dinov2-vit-*; default $DIVE_BENCH_DINOV2_WEIGHTS, then the Hugging Face cache/download")
-    fi.add_argument("--dinov2-sha256", help="refuse DINOv2 weights whose sha256 differs (default $DIVE_BENCH_DINOV2_SHA256)")
-    fi.add_argument("--steps", type=int, default=50, help="sampler steps")
-    fi.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1 = none)")
-    fi.add_argument("--sampler", choices=["ddim", "ddpm", "dpm", "euler", "heun"], default="ddim",
-                    help="ddim (eta 0; on flow and EDM models their Euler step, which is the same), ddpm "
-                         "(ancestral), dpm (DPM-Solver++ 2M; EDM's for EDM models), euler (flow, EDM), heun (flow)")
-    fi.add_argument("--seed", type=int, default=0, help="sample i uses a seed derived from (seed, i)")
-    fi.add_argument("--batch-size", type=int, default=250, help="samples per sampling batch (memory, not results)")
-    fi.add_argument("--feature-batch-size", type=int, default=64, help="images per feature-extractor batch")
     fi.add_argument("--out", help="output folder (default runs/MODEL-fidelity); samples are cached in OUT/samples "
                     "and a rerun generates only the missing ones")
-    fi.add_argument("--device", default="cpu")
-    fi.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision for sampling")
-    fi.add_argument("--data-root", help="reference dataset folder")
-    fi.add_argument("--cache-dir", help="reference-statistics cache (default $DIVE_BENCH_CACHE or ~/.cache/dive_bench)")
     fi.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    fi.add_argument("--bootstrap", type=int, default=0, metavar="B", help="store B resampled FD/IS (compare's CIs)")
     fi.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_declared(fi, SampleOptions, required=("reference",))
     fi.set_defaults(func=cmd_fidelity)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dive-bench", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"dive-bench {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("list", help="adapters, bundled checkpoints, tasks, datasets, methods").set_defaults(func=cmd_list)

@@ -1,9 +1,11 @@
-"""The method flags of ``dive-bench score``, generated from the config declarations.
+"""Command-line flags generated from the option declarations of :mod:`dive_bench.spec`.
 
-Every DIVE and enumeration option is declared once in ``configs.py`` (``constraints.option``:
-type, range, choices, flag, earlier flags, help); this module turns those declarations into
-argparse options and the parsed flags back into the flat option dict the API takes, so the CLI
-and ``dive_bench.evaluate`` accept exactly the same options. It imports no torch.
+Every DIVE and enumeration option is declared once in ``spec/configs.py``, and every run option
+(score, fidelity, ``--method auto``'s guard) once in ``spec/run_options.py``, with
+``spec.options.option``: type, range, choices, flag, earlier flags, help. This module turns those
+declarations into argparse options and the parsed flags back into the keyword arguments the API
+and the run requests take, so the CLI, ``dive_bench.evaluate`` and ``dive_bench.fidelity`` accept
+exactly the same options with the same help. It imports no torch.
 """
 
 from __future__ import annotations
@@ -103,3 +105,45 @@ def method_config(args: argparse.Namespace) -> dict:
         given["prior_weight"] = 0.0
         given["prior_repairs"] = False  # repairs come from the prior too
     return given
+
+
+def add_declared(parser, cls: type, *, only: tuple[str, ...] | None = None, skip: tuple[str, ...] = (),
+                 title: str | None = None, required: tuple[str, ...] = (), dest_prefix: str = "") -> None:
+    """One flag per declared option of ``cls`` (``spec.run_options``), with its help, type, choices
+    and declared default in the help. Flags default to None, so :func:`declared_values` returns only
+    what was given and the request's declaration fills the rest. An earlier flag kept as an alias
+    (``--steps`` for ``--sampler-steps``) is added unless the parser already uses that string for
+    another option (``sweep``'s ``--steps`` is DIVE's). ``dest_prefix`` keeps two declarations
+    with a field of the same name apart in one parser (``sweep``: DIVE's ``steps``, the sampler's)."""
+    from dive_bench.spec.options import allowed_of
+    from dive_bench.spec.run_options import declared
+
+    target = parser.add_argument_group(title) if title else parser
+    for name, f in declared(cls).items():
+        if (only is not None and name not in only) or name in skip:
+            continue
+        spec = allowed_of(f)
+        aliases = [a for a in spec.old_flags if a not in parser._option_string_actions]
+        shown = "unset" if f.default is None else f.default
+        help_text = spec.help + ("" if spec.value_type == "bool" or name in required else f" (default {shown})")
+        if aliases:
+            help_text += f"; also {', '.join(aliases)}"
+        kwargs: dict = {"dest": dest_prefix + name, "default": None, "help": help_text}
+        if name in required:
+            kwargs["required"] = True
+        if spec.value_type == "bool":
+            kwargs["action"] = "store_true"
+        elif spec.choices is not None:
+            kwargs["choices"] = list(spec.choices)
+        else:
+            kwargs["type"] = {"int": int, "float": float}.get(spec.value_type, str)
+            kwargs["metavar"] = spec.flag.lstrip("-").replace("-", "_").upper()
+        target.add_argument(spec.flag, *aliases, **kwargs)
+
+
+def declared_values(args: argparse.Namespace, cls: type, dest_prefix: str = "") -> dict:
+    """The options of ``cls`` given on the command line, by field name (the request's keywords)."""
+    from dive_bench.spec.run_options import declared
+
+    values = {name: getattr(args, dest_prefix + name, None) for name in declared(cls)}
+    return {name: v for name, v in values.items() if v is not None}

@@ -49,11 +49,11 @@ from dive_bench.run.methods import METHODS
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.seeding import item_seed
 from dive_bench.tasks import TASKS
+from dive_bench.spec.run_options import GuardOptions, declared
 
 CHOICE_FILE = "method_choice.json"
-#: auto's own options (not a method's): images of the accuracy guard (0: off), misses it allows
-GUARD_OPTIONS = {"guard": ("--guard", 30, "0 switches the accuracy guard off"),
-                 "guard_misses": ("--guard-misses", 1, "DIVE is kept with at most this many misses (net of wins on a dev split)")}
+#: auto's own options (not a method's), declared in spec.run_options.GuardOptions
+GUARD_OPTIONS = tuple(declared(GuardOptions))
 #: relative tolerance below which enumeration's score does not count as beating DIVE's
 MISS_TOLERANCE = 1e-6
 GUARD_RULE = ("search miss: adaptive enumeration's answer scores strictly lower than DIVE's answer on all probes "
@@ -71,11 +71,9 @@ def split_options(options: dict) -> dict[str, dict]:
     DIVE's probes per step but enumeration's forward chunk) is refused as ambiguous. ``guard`` and
     ``guard_misses`` are auto's own: under ``"auto"``."""
     per = {"dive": dict(options.get("dive") or {}), "enumerate": dict(options.get("enumerate") or {}), "auto": {}}
-    for name, (flag, default, meaning) in GUARD_OPTIONS.items():
-        value = options.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise DiveBenchError(f"{flag} must be an integer >= 0 ({meaning}); got {value!r}")
-        per["auto"][name] = value
+    guard = GuardOptions(**{name: options[name] for name in GUARD_OPTIONS if name in options})
+    validate(guard)
+    per["auto"] = {name: getattr(guard, name) for name in GUARD_OPTIONS}
     for name, value in options.items():
         if name in PROBE_FIELDS:
             for m in ("dive", "enumerate"):

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from dive_bench.spec.options import option, validate
+from dive_bench.spec.options import validate
+from dive_bench.spec.run_options import SampleOptions
 from dive_bench.errors import DiveBenchError
 from dive_bench.spec.runspec import RunResult
 from dive_bench.spec.run_json import write_json_atomic
-from dive_bench.fidelity.extractors import INCEPTION
 from dive_bench.fidelity.resolve import resolve_extractor
 from dive_bench.fidelity.metrics import MetricOptions, cache_dir, compute_metrics, images_sha256
 from dive_bench.fidelity.sample_cache import SampleCache
@@ -39,34 +39,15 @@ def metric_info(metrics: dict) -> dict:
     return {"primary": primary, "higher_is_better": {n: HIGHER_IS_BETTER.get(f, True) for n, f in family.items()}}
 
 
-@dataclass
-class FidelityRequest:
+@dataclass(kw_only=True)
+class FidelityRequest(SampleOptions):
+    """One fidelity run: which model, where its samples and run.json go, plus the sampling and
+    metric options declared once in :class:`~dive_bench.spec.run_options.SampleOptions`."""
+
     model: str
-    reference: str = "fmnist"
-    #: at least 2: FID needs a covariance
-    num_samples: int = option(5000, value_type="int", low=2, flag="--num-samples")
-    feature_extractor: str = INCEPTION
-    steps: int = option(50, value_type="int", low=1, flag="--steps")
-    #: 1 = no guidance; > 1 needs the model's classifier-free null row
-    guidance_scale: float = option(1.0, value_type="float", low=0, flag="--guidance")
-    sampler: str = option("ddim", choices=("ddim", "ddpm", "dpm"), flag="--sampler")
-    seed: int = option(0, value_type="int", low=0, flag="--seed")
-    batch_size: int = option(250, value_type="int", low=1, flag="--batch-size")
-    feature_batch_size: int = option(64, value_type="int", low=1, flag="--feature-batch-size")
     out: Path = Path("runs/latest-fidelity")
-    inception_weights: str | None = None
-    #: DINOv2 weights file and an optional sha256 pin (``--feature-extractor dinov2-vit-l14``)
-    dinov2_weights: str | None = None
-    dinov2_sha256: str | None = None
-    device: str = "cpu"
-    dtype: str = option("fp32", choices=("fp32", "bf16", "fp16"), flag="--dtype")
-    data_root: str | None = None
-    cache_dir: str | None = None
     progress: bool = True
     metric_options: MetricOptions | None = None
-    #: bootstrap replicates of FD and IS over the generated samples, for ``compare``'s intervals
-    #: (0: none). Not keyed: they leave every value unchanged
-    bootstrap: int = option(0, value_type="int", low=0, flag="--bootstrap")
 
 
 @dataclass

@@ -18,7 +18,8 @@ from dive_bench.adapters import load_model
 from dive_bench.adapters.base import Adapter
 from dive_bench.data.base import to_model_range
 from dive_bench.spec.configs import canonical, from_flat, to_flat
-from dive_bench.spec.options import option, validate
+from dive_bench.spec.options import validate
+from dive_bench.spec.run_options import RunOptions
 from dive_bench.util.environment import DTYPES, autocast, environment, git_sha, resolve_device  # noqa: F401  (re-exported)
 from dive_bench.errors import DiveBenchError, NonFiniteError
 from dive_bench.inversion import ProbeSet
@@ -33,26 +34,17 @@ from dive_bench.tasks import TASKS
 
 
 
-@dataclass
-class ScoreRequest:
+@dataclass(kw_only=True)
+class ScoreRequest(RunOptions):
+    """One scoring run: what to score and where the results go, plus the run options declared
+    once in :class:`~dive_bench.spec.run_options.RunOptions` (the API and the CLI fill the same ones)."""
+
     model: str
     task: str
     method: str = "dive"
     method_config: dict = field(default_factory=dict)
     out: Path = Path("runs/latest")
-    limit: int | None = option(None, value_type="int", low=1, optional=True, flag="--limit")
-    seed: int = option(0, value_type="int", low=0, flag="--seed")
-    device: str = "cpu"
-    dtype: str = option("fp32", choices=("fp32", "bf16", "fp16"), flag="--dtype")
-    tf32: bool = False
-    #: images processed together; also the unit of sharding, so keep it fixed across a run's
-    #: workers and resumes for bit-identical results
-    items_per_batch: int = option(16, value_type="int", low=1, flag="--items-per-batch")
-    data_root: str | None = None
     progress: bool = True
-    #: "K/N"; None reads RANK/WORLD_SIZE (torchrun) or SLURM_ARRAY_TASK_ID/COUNT, else 0/1
-    shard: str | None = None
-    retry_failed: bool = False
 
 
 def resolve_shard(text: str | None, env: dict | None = None) -> tuple[int, int]:
