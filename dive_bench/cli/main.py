@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from dive_bench.cli.compare import add_compare_parser
+from dive_bench.cli.demo import add_demo_parser
 from dive_bench.cli.diagnostics import add_diagnostics_parsers
 from dive_bench.cli.options import add_declared, add_method_options, declared_values, method_config
 from dive_bench.cli.plot import add_plot_parser
@@ -148,26 +149,6 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Both methods on the bundled digits model, with a light protocol that runs in minutes on a CPU."""
-    from dive_bench.run.score import ScoreRequest, score
-
-    out = Path(args.out)
-    light = {"interval": 10}
-    rows = []
-    for method, cfg in (("enumerate", {**light, "batch_size": 1000}),
-                        ("dive", {**light, "steps": 100, "batch_size": 10, "monitor_every": 10})):
-        req = ScoreRequest(model="dit-digits-xs", task="digits", method=method, method_config=cfg,
-                           out=out / method, limit=args.limit, items_per_batch=50, progress=not args.quiet)
-        rows.append(score(req))
-    print("DIVE vs Diffusion Classifier on dit-digits-xs (digits test, "
-          f"{args.limit} images, 100 probes: timesteps 5, 15, ..., 995)")
-    for p in rows:
-        print("  " + _summary(p))
-    print(f"results: {out}/*/run.json")
-    return 0
-
-
 def _add_score_parser(sub) -> None:
     s = sub.add_parser("score", help="score a model on a task with DIVE or enumeration")
     s.add_argument("model", help="bundled name (dit-fmnist-s), ADAPTER:PATH_OR_HUB_ID, or a plugin name")
@@ -237,11 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_parser(sub)
     add_sweep_parser(sub)
 
-    dm = sub.add_parser("demo", help="the bundled end-to-end run (a few minutes on a CPU)")
-    dm.add_argument("--limit", type=int, default=100)
-    dm.add_argument("--out", default="runs/demo")
-    dm.add_argument("--quiet", action="store_true")
-    dm.set_defaults(func=cmd_demo)
+    add_demo_parser(sub)
 
     add_train_parser(sub)
     return p
