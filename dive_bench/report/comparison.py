@@ -42,7 +42,9 @@ from dive_bench.spec.configs import num_probes
 from dive_bench.errors import DiveBenchError
 from dive_bench.report.fidelity import DIRECTION as FIDELITY_DIRECTION, ORDER as FIDELITY_ORDER
 from dive_bench.report.per_class import ClassRecall, class_recall, per_class_rows
-from dive_bench.report.leaderboard import _seconds as seconds_text, best_of_duplicates, leaderboard_markdown, load_runs
+from dive_bench.report.grouping import (best_of_duplicates, fidelity_key, is_self_consistency, model_id, model_kind,
+                                        precision_of, probes_key, score_key, self_consistency_key)
+from dive_bench.report.leaderboard import _seconds as seconds_text, leaderboard_markdown, load_runs
 from dive_bench.report.cost_vs_k import row_name
 from dive_bench.spec.runspec import Protocol, RunResult, generated_task_parts
 from dive_bench.report.tables import Column, best_of, markdown_table
@@ -50,61 +52,6 @@ from dive_bench.report.tables import Column, best_of, markdown_table
 SCORE_METHODS = ("dive", "enumerate")
 SECTIONS = {"class": "Class-conditional models", "layout": "Layout-conditional models"}
 SCORE_NAMES = {"accuracy": "top-1 (%)", "ap": "AP (%)"}
-
-
-def model_id(run: dict) -> str:
-    """A model is its checkpoint: the sha256 in model_info (the name only for files without one)."""
-    return (run.get("model_info") or {}).get("sha256") or f"name:{run.get('model')}"
-
-
-def model_kind(run: dict) -> str:
-    """"layout" for a layout-conditional model (layout adapter, detection AP, per-image targets,
-    samples drawn from reference layouts), else "class"."""
-    info, cfg = run.get("model_info") or {}, run.get("method_config") or {}
-    labels = (run.get("items") or {}).get("labels") or []
-    primary = RunResult(run).primary
-    layout = (info.get("adapter") == "layout" or str(cfg.get("labels", "")).startswith("reference-layouts")
-              or (primary is not None and primary[0] == "ap") or (bool(labels) and isinstance(labels[0], dict)))
-    return "layout" if layout else "class"
-
-
-def _precision(run: dict) -> str:
-    env = run.get("env") or {}
-    dtype = env.get("dtype") or "fp32"
-    return "tf32" if dtype == "fp32" and env.get("tf32") else dtype
-
-
-def score_key(run: dict) -> str:
-    """One table per DIVE (or stand-alone enumeration) protocol, seed and precision."""
-    return json.dumps([Protocol.of_run(run).as_dict(), run.get("seed"), _precision(run)], sort_keys=True, default=str)
-
-
-def probes_key(run: dict) -> str:
-    """What an enumeration column shares with the DIVE runs of its table: task, items and probes."""
-    p = Protocol.of_run(run)
-    return json.dumps([p.task, p.task_version, p.items_sha256, p.probes], default=str)
-
-
-def fidelity_key(run: dict) -> str:
-    """A fidelity protocol: reference set and hash, and every method setting but the sampling seed."""
-    p = Protocol.of_run(run)
-    cfg = {k: v for k, v in (run.get("method_config") or {}).items() if k != "seed"}
-    return json.dumps([p.task, p.task_version, p.items_sha256, cfg], sort_keys=True, default=str)
-
-
-def is_self_consistency(run: dict) -> bool:
-    """A score run on samples its own model generated (a ``generated:`` task of that checkpoint)."""
-    parts = generated_task_parts(run.get("task", ""))
-    return parts is not None and model_id(run).startswith(parts[0])
-
-
-def self_consistency_key(run: dict) -> str:
-    """What self-consistency runs of different models share when comparable: the sample
-    configuration (the name's second part), task version, item set, method and its config, seed
-    and precision -- everything but the model and so the samples."""
-    p = Protocol.of_run(run).as_dict()
-    p["task"] = generated_task_parts(run["task"])[1]
-    return json.dumps([p, run.get("seed"), _precision(run)], sort_keys=True, default=str)
 
 
 def _rank(run: dict) -> tuple:
@@ -350,7 +297,7 @@ def _caption(table: ComparisonTable) -> str:
     what = ("Accuracy in % with Wilson 95% intervals" if _score_metric(table)[0] == "accuracy"
             else "COCO AP in % with bootstrap 95% intervals over images")
     return (f"**{p.task}** (v{p.task_version}), {run.get('n_items')} images (item set {p.items_sha256[:10]}), "
-            f"{probes}, seed {run.get('seed')}, {_precision(run)}: {row_name(run)}. {what}. {_fidelity_caption(table)}"
+            f"{probes}, seed {run.get('seed')}, {precision_of(run)}: {row_name(run)}. {what}. {_fidelity_caption(table)}"
             + _consistency_caption(table))
 
 
@@ -384,14 +331,14 @@ def _consistency_caption(table: ComparisonTable) -> str:
             metric = "COCO AP against those layouts with bootstrap 95% intervals over samples"
         parts.append(f"{label}: each model scored on the first {r.get('n_items')} of its own samples, {drawn} "
                      f"(task `generated:`, sample configuration {digest[:10]}), seed {r.get('seed')}, "
-                     f"{_precision(r)}; {metric}")
+                     f"{precision_of(r)}; {metric}")
     return " " + "; ".join(parts) + "."
 
 
 def _settings(table: ComparisonTable) -> dict:
     run = next(iter(table.score.values()))
     return {**Protocol.of_run(run).config, "images": run.get("n_items"), "seed": run.get("seed"),
-            "precision": _precision(run)}
+            "precision": precision_of(run)}
 
 
 def _titles(tables: list[ComparisonTable]) -> list[str]:
