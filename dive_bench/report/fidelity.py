@@ -2,7 +2,8 @@
 
 One table per (reference set, extractor and its weights, N, metric options): Inception FID and
 in-domain FD never share a column, and numbers at different N (FID is biased in N) or from
-different weights never share a table. Rows are models x sampler configurations.
+different weights never share a table (the key: ``report.grouping.fidelity_table_key``). Rows are
+models x sampler configurations.
 """
 
 from __future__ import annotations

@@ -209,7 +209,7 @@ def speed_table(key: tuple, runs: list[dict]) -> str:
 def leaderboard_markdown(runs: list[dict], title: str = "dive_bench leaderboard", sources: list[str] | None = None,
                          lead: list[str] | None = None, shown_in_lead: Callable[[dict], bool] | None = None) -> str:
     """The per-protocol tables; ``lead``: Markdown lines placed first, after the header (the model
-    comparison, ``compare.leaderboard_page``); runs for which ``shown_in_lead`` is true get no
+    comparison, ``report.leaderboard_page``); runs for which ``shown_in_lead`` is true get no
     protocol table (they are counted in the header all the same)."""
     runs = best_of_duplicates(runs)
     groups: dict[tuple, list[dict]] = defaultdict(list)
