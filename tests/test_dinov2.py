@@ -95,8 +95,9 @@ def test_fd_of_a_set_with_itself_is_zero(tiny_weights, fmnist_test, tmp_path):  
 
 
 def test_fd_dinov2_of_the_bundled_fmnist_models(tiny_weights, fmnist_test, capsys, tmp_path):  # noqa: F811
-    from dive_bench.report.comparison import fidelity_metrics
-    from dive_bench.report.fidelity import _higher as report_higher, group_key
+    from dive_bench.report.comparison_table import fidelity_metrics
+    from dive_bench.report.fidelity import _higher as report_higher
+    from dive_bench.report.grouping import fidelity_table_key as group_key
 
     root = write_idx_split(tmp_path / "ref", fmnist_test.images[:64], fmnist_test.labels[:64])
     runs = {}

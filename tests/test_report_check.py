@@ -12,7 +12,7 @@ import torch
 from dive_bench.report.check import INCOMPARABLE, PASS, REGRESSION, compare, parse_margins
 from dive_bench.cli.main import main
 from dive_bench.errors import DiveBenchError
-from dive_bench.report.comparison import leaderboard_page
+from dive_bench.report.leaderboard_page import leaderboard_page
 from dive_bench.report.leaderboard import leaderboard_markdown, load_runs
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from dive_bench.cli.main import main
-from dive_bench.report.comparison import build_tables, comparison_markdown, leaderboard_page
+from dive_bench.report.comparison import build_tables, comparison_markdown
+from dive_bench.report.leaderboard_page import leaderboard_page
 from dive_bench.errors import DiveBenchError
 from dive_bench.spec.runspec import generated_task_parts
 from dive_bench.tasks import TASKS

@@ -111,7 +111,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from dive_bench.report.comparison import leaderboard_page
+    from dive_bench.report.leaderboard_page import leaderboard_page
     from dive_bench.report.leaderboard import load_runs
 
     runs = load_runs(args.runs)

@@ -162,16 +162,7 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
         cond = snapper.straight_through(e, snapped) if config.snap else e
         for row, i in zip(snapped.tolist(), act):
             visited[i].setdefault(tuple(row), None)
-        x_rep = x0[act_t].repeat_interleave(b, 0)
-        cond_rep = cond.repeat_interleave(b, 0)
-        err = denoising_error(adapter, x_rep, cond_rep, probes.timesteps[idx.flatten()],
-                              probes.noise[idx.flatten()], config.loss, config.weighting).view(len(act), b)
-        loss = err.mean(1).sum()
-        if config.prior.weight > 0:
-            loss = loss + config.prior.weight * _prior_term(adapter, cond, act, gens, config)
-        if not torch.isfinite(loss):
-            raise NonFiniteError(f"DIVE loss became {float(loss)} at step {step}; the model produces "
-                                 "non-finite outputs for these inputs (check dtype/autocast and the checkpoint)")
+        loss = _step_loss(adapter, x0[act_t], cond, act, idx, probes, config, gens, step)
         frozen = slots.detach()[~active.to(device)].clone()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -192,6 +183,24 @@ def invert(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, config: DiveCon
                             steps_run=steps_run[i], evaluations=evals[i], monitor_curve=curves[i],
                             visited=[list(v) for v in visited[i]],
                             stopped_early=steps_run[i] < config.steps) for i in range(n)]
+
+
+def _step_loss(adapter: Adapter, x0: torch.Tensor, cond: torch.Tensor, act: list[int], idx: torch.Tensor,
+               probes: ProbeSet, config: DiveConfig, gens: list[torch.Generator], step: int) -> torch.Tensor:
+    """The loss one optimiser step descends: each active image's denoising error at its B sampled
+    probes ``idx`` (A, B), averaged per image and summed, plus the weighted prior. Apart from
+    ``invert`` so the loop reads as sample, score, step; a non-finite loss is refused here, naming the step."""
+    b = idx.shape[1]
+    err = denoising_error(adapter, x0.repeat_interleave(b, 0), cond.repeat_interleave(b, 0),
+                          probes.timesteps[idx.flatten()], probes.noise[idx.flatten()], config.loss,
+                          config.weighting).view(len(act), b)
+    loss = err.mean(1).sum()
+    if config.prior.weight > 0:
+        loss = loss + config.prior.weight * _prior_term(adapter, cond, act, gens, config)
+    if not torch.isfinite(loss):
+        raise NonFiniteError(f"DIVE loss became {float(loss)} at step {step}; the model produces "
+                             "non-finite outputs for these inputs (check dtype/autocast and the checkpoint)")
+    return loss
 
 
 def _start(adapter: Adapter, config: DiveConfig, snapper: _Snapper, gens: list[torch.Generator],

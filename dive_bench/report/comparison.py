@@ -24,87 +24,32 @@ Class-conditional models (classification, accuracy) and layout-conditional model
 COCO AP) get separate sections, as in the paper; a table that would hold both is refused. A model is
 its checkpoint (``model_info.sha256``); a model with two runs of one protocol shows the complete
 one with most items (a note names the other). Every table goes through ``tables.markdown_table``.
-This module imports no torch.
+The keys behind these rules are in ``report.grouping``; this module groups the runs into tables
+(:func:`build_tables`) and lays out the page. One table's rows and cells are
+``report.comparison_table``, its heading and caption ``report.captions``, the per-class block
+below a self-consistency column ``report.per_class``; the leaderboard page that opens with these
+tables is ``report.leaderboard_page``. This module imports no torch.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from dive_bench.report.agreement import agreement_section, pairwise_section, percentile_interval
-from dive_bench.spec.configs import num_probes
 from dive_bench.errors import DiveBenchError
-from dive_bench.report.fidelity import DIRECTION as FIDELITY_DIRECTION, ORDER as FIDELITY_ORDER
-from dive_bench.report.per_class import ClassRecall, class_recall, per_class_rows
-from dive_bench.report.leaderboard import _seconds as seconds_text, best_of_duplicates, leaderboard_markdown, load_runs
+from dive_bench.report.agreement import agreement_section, pairwise_section
+from dive_bench.report.captions import table_caption, table_titles
+from dive_bench.report.comparison_table import ComparisonTable, fidelity_metrics, score_metric, table_markdown
 from dive_bench.report.cost_vs_k import row_name
-from dive_bench.spec.runspec import Protocol, RunResult, generated_task_parts
-from dive_bench.report.tables import Column, best_of, markdown_table
+from dive_bench.report.grouping import (best_of_duplicates, fidelity_key, is_self_consistency, model_id, model_kind,
+                                        probes_key, score_key, self_consistency_key)
+from dive_bench.report.leaderboard import load_runs
+from dive_bench.report.per_class import per_class_section
+from dive_bench.spec.runspec import generated_task_parts
 
 SCORE_METHODS = ("dive", "enumerate")
 SECTIONS = {"class": "Class-conditional models", "layout": "Layout-conditional models"}
-SCORE_NAMES = {"accuracy": "top-1 (%)", "ap": "AP (%)"}
-
-
-def model_id(run: dict) -> str:
-    """A model is its checkpoint: the sha256 in model_info (the name only for files without one)."""
-    return (run.get("model_info") or {}).get("sha256") or f"name:{run.get('model')}"
-
-
-def model_kind(run: dict) -> str:
-    """"layout" for a layout-conditional model (layout adapter, detection AP, per-image targets,
-    samples drawn from reference layouts), else "class"."""
-    info, cfg = run.get("model_info") or {}, run.get("method_config") or {}
-    labels = (run.get("items") or {}).get("labels") or []
-    primary = RunResult(run).primary
-    layout = (info.get("adapter") == "layout" or str(cfg.get("labels", "")).startswith("reference-layouts")
-              or (primary is not None and primary[0] == "ap") or (bool(labels) and isinstance(labels[0], dict)))
-    return "layout" if layout else "class"
-
-
-def _precision(run: dict) -> str:
-    env = run.get("env") or {}
-    dtype = env.get("dtype") or "fp32"
-    return "tf32" if dtype == "fp32" and env.get("tf32") else dtype
-
-
-def score_key(run: dict) -> str:
-    """One table per DIVE (or stand-alone enumeration) protocol, seed and precision."""
-    return json.dumps([Protocol.of_run(run).as_dict(), run.get("seed"), _precision(run)], sort_keys=True, default=str)
-
-
-def probes_key(run: dict) -> str:
-    """What an enumeration column shares with the DIVE runs of its table: task, items and probes."""
-    p = Protocol.of_run(run)
-    return json.dumps([p.task, p.task_version, p.items_sha256, p.probes], default=str)
-
-
-def fidelity_key(run: dict) -> str:
-    """A fidelity protocol: reference set and hash, and every method setting but the sampling seed."""
-    p = Protocol.of_run(run)
-    cfg = {k: v for k, v in (run.get("method_config") or {}).items() if k != "seed"}
-    return json.dumps([p.task, p.task_version, p.items_sha256, cfg], sort_keys=True, default=str)
-
-
-def is_self_consistency(run: dict) -> bool:
-    """A score run on samples its own model generated (a ``generated:`` task of that checkpoint)."""
-    parts = generated_task_parts(run.get("task", ""))
-    return parts is not None and model_id(run).startswith(parts[0])
-
-
-def self_consistency_key(run: dict) -> str:
-    """What self-consistency runs of different models share when comparable: the sample
-    configuration (the name's second part), task version, item set, method and its config, seed
-    and precision -- everything but the model and so the samples."""
-    p = Protocol.of_run(run).as_dict()
-    p["task"] = generated_task_parts(run["task"])[1]
-    return json.dumps([p, run.get("seed"), _precision(run)], sort_keys=True, default=str)
 
 
 def _rank(run: dict) -> tuple:
@@ -120,46 +65,6 @@ def _one_per_model(runs: list[dict], notes: list[str]) -> dict[str, dict]:
             notes.append(f"`{r['model']}` has two runs of this protocol: the table shows {kept.get('_path', '?')} "
                          f"and leaves out {r.get('_path', '?')}.")
     return chosen
-
-
-@dataclass
-class ComparisonTable:
-    """One table: a score protocol's runs (DIVE, or enumeration alone), its enumeration columns and
-    one fidelity protocol's runs, each keyed by model id."""
-
-    kind: str
-    score: dict[str, dict]
-    extra: dict[str, dict[str, dict]] = field(default_factory=dict)
-    fidelity: dict[str, dict] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    #: self-consistency columns: label -> model id -> run (the model scored on its own samples)
-    consistency: dict[str, dict[str, dict]] = field(default_factory=dict)
-
-    def runs(self) -> list[dict]:
-        """The runs whose models are rows (self-consistency runs add columns, never rows)."""
-        return [*self.score.values(), *(r for col in self.extra.values() for r in col.values()),
-                *self.fidelity.values()]
-
-    def models(self) -> list[str]:
-        """Model ids in row order: parameter count, then name (a regenerated file diffs cleanly)."""
-        first: dict[str, dict] = {}
-        for r in self.runs():
-            first.setdefault(model_id(r), r)
-        return sorted(first, key=lambda m: (int((first[m].get("model_info") or {}).get("params") or 0),
-                                            first[m]["model"], m))
-
-    def run_of(self, mid: str) -> dict:
-        """A run of the model, for its name and parameter count: the score run first."""
-        return self.score.get(mid) or self.fidelity.get(mid) or next(c[mid] for c in self.extra.values() if mid in c)
-
-    def name(self, mid: str) -> str:
-        return f"`{self.run_of(mid)['model']}`"
-
-    @property
-    def score_label(self) -> str:
-        """The score column's short name: DIVE, or the enumeration config of a table without DIVE."""
-        run = next(iter(self.score.values()))
-        return "DIVE" if run["method"] == "dive" else row_name(run)
 
 
 def _check_one_kind(table: ComparisonTable) -> ComparisonTable:
@@ -242,182 +147,12 @@ def _consistency_label(runs: list[dict]) -> str:
     return f"Self-consistency ({row_name(r)}, {r.get('n_items')} samples)"
 
 
-# -- Markdown ----------------------------------------------------------------------------------
-
-def _metric_order(metric: str) -> tuple:
-    family = metric.split("_", 1)[0]
-    return (FIDELITY_ORDER.index(family) if family in FIDELITY_ORDER else 99, metric)
-
-
-def fidelity_metrics(runs: Sequence[dict]) -> dict[str, bool]:
-    """Fidelity metric name -> higher is better (``metric_info`` of the runs, else the family's direction)."""
-    names = sorted({m for r in runs for m in r.get("metrics", {})}, key=_metric_order)
-    out = {}
-    for name in names:
-        declared = [(r.get("metric_info") or {}).get("higher_is_better", {}).get(name) for r in runs]
-        known = [d for d in declared if d is not None]
-        out[name] = bool(known[0]) if known else FIDELITY_DIRECTION.get(name.split("_", 1)[0], True)
-    return out
-
-
-def _fidelity_cell(m: dict) -> tuple[str, float]:
-    """Value (± std over splits/subsets), and for a metric with stored bootstrap replicates their
-    95% interval, re-centred on the value as ``agreement`` uses them."""
-    v = m["value"]
-    digits = 4 if abs(v) < 0.1 else 3 if abs(v) < 10 else 2
-    text = f"{v:.{digits}f}" + (f" ± {m['std']:.{digits}f}" if "std" in m else "")
-    reps = m.get("bootstrap")
-    if isinstance(reps, list) and len(reps) >= 2:
-        ci = percentile_interval(np.asarray(reps, dtype=float) - float(np.mean(reps)) + v)
-        text += f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else ""
-    return text, v
-
-
-def _score_cell(run: dict) -> tuple[str, float] | None:
-    primary = RunResult(run).primary
-    if primary is None:
-        return None
-    m = primary[1]
-    text = f"{100 * m['value']:.1f}"
-    if "ci_low" in m:
-        text += f" [{100 * m['ci_low']:.1f}, {100 * m['ci_high']:.1f}]"
-    return text + ("" if run.get("status") == "complete" else " (partial)"), m["value"]
-
-
-def _score_metric_of(run: dict) -> str:
-    primary = RunResult(run).primary
-    return primary[0] if primary else "accuracy"
-
-
-def _score_metric(table: ComparisonTable) -> tuple[str, bool]:
-    """(primary metric name, higher is better) of the table's score runs."""
-    run = next(iter(table.score.values()))
-    primary = RunResult(run).primary
-    name = primary[0] if primary else "accuracy"
-    return name, bool((run.get("metric_info") or {}).get("higher_is_better", {}).get(name, True))
-
-
-def table_markdown(table: ComparisonTable) -> str:
-    """The model rows: #Params, fidelity columns, score columns (DIVE, enumeration), DIVE's cost."""
-    metrics = fidelity_metrics(list(table.fidelity.values()))
-    fid = next(iter(table.fidelity.values()), None)
-    metric, higher = _score_metric(table)
-    unit = SCORE_NAMES.get(metric, metric)
-    label = table.score_label
-    headers = {}
-    for name, better in metrics.items():  # FD/FID: the extractor and N in the header
-        where = f" ({fid['method_config'].get('feature_extractor')}, N={fid['n_items']})"
-        headers[name] = f"{name}{where if _metric_order(name)[0] < 2 else ''} {'↑' if better else '↓'}"
-    score_columns = {label: table.score, **table.extra}
-    rows = []
-    consistency_headers = {c: f"{c}: {unit} [95% CI]" for c in table.consistency}
-    for mid in table.models():
-        params = int((table.run_of(mid).get("model_info") or {}).get("params") or 0)
-        row = {"Model": table.name(mid), "#Params": f"{params / 1e6:.2f}M" if params else None}
-        if mid in table.fidelity:
-            ms = table.fidelity[mid]["metrics"]
-            row.update({headers[n]: _fidelity_cell(ms[n]) for n in metrics
-                        if (ms.get(n) or {}).get("value") is not None})
-        for col, runs in score_columns.items():
-            if mid in runs:
-                row[f"{col}: {unit} [95% CI]"] = _score_cell(runs[mid])
-        for col, runs in table.consistency.items():
-            if mid in runs:
-                row[consistency_headers[col]] = _score_cell(runs[mid])
-        timings = (table.score.get(mid) or {}).get("timings") or {}
-        if timings.get("evaluations_per_item"):
-            row[f"{label}: evaluations / image"] = f"{timings['evaluations_per_item']:,.0f}"
-        if timings.get("seconds_per_item"):  # + the seconds of work read from a cache (layout seeds)
-            row[f"{label}: s / image"] = seconds_text(timings)
-        rows.append(row)
-    bold = len(rows) > 1  # a lone row is not "best" of anything
-    columns = ["Model", "#Params",
-               *(Column(headers[n], best_of(b) if bold else None) for n, b in metrics.items()),
-               *(Column(f"{c}: {unit} [95% CI]", best_of(higher) if bold else None) for c in score_columns),
-               *(Column(h, best_of(higher) if bold else None) for h in consistency_headers.values()),
-               f"{label}: evaluations / image", f"{label}: s / image"]
-    return markdown_table(columns, rows)
-
-
-def _caption(table: ComparisonTable) -> str:
-    """The table's protocols in words: task, images, probes, seed, precision, method; then the fidelity protocol."""
-    run = next(iter(table.score.values()))
-    p = Protocol.of_run(run)
-    interval, noise, loss, weighting = p.probes
-    weight = "" if weighting in (None, "none") else f", {weighting}-weighted"
-    probes = (f"{num_probes(interval)} probes (timestep interval {interval}, noise seed {noise}, {loss} "
-              f"error{weight})" if interval else "no probes")
-    what = ("Accuracy in % with Wilson 95% intervals" if _score_metric(table)[0] == "accuracy"
-            else "COCO AP in % with bootstrap 95% intervals over images")
-    return (f"**{p.task}** (v{p.task_version}), {run.get('n_items')} images (item set {p.items_sha256[:10]}), "
-            f"{probes}, seed {run.get('seed')}, {_precision(run)}: {row_name(run)}. {what}. {_fidelity_caption(table)}"
-            + _consistency_caption(table))
-
-
-def _fidelity_caption(table: ComparisonTable) -> str:
-    fid = next(iter(table.fidelity.values()), None)
-    if fid is None:
-        return "No fidelity run of these models under one protocol was given."
-    cfg, ref = fid["method_config"], fid.get("reference") or {}
-    replicates = any(isinstance(m.get("bootstrap"), list)
-                     for f in table.fidelity.values() for m in f["metrics"].values())
-    return (f"Fidelity: N = {fid['n_items']} samples per model ({cfg.get('sampler')}, {cfg.get('steps')} steps, "
-            f"guidance {cfg.get('guidance_scale', 1.0):g}, {cfg.get('dtype')}) against {ref.get('n', '?')} images of "
-            f"{fid['task']} (sha256 {Protocol.of_run(fid).items_sha256[:10]}), extractor "
-            f"`{cfg.get('feature_extractor')}` (weights sha256 {str(cfg.get('extractor_weights_sha256'))[:10]}); IS "
-            "and KID as mean ± std over splits/subsets"
-            + ("; [...] after a fidelity value: 95% bootstrap interval over its generated samples (reference fixed)."
-               if replicates else "."))
-
-
-def _consistency_caption(table: ComparisonTable) -> str:
-    if not table.consistency:
-        return ""
-    parts = []
-    for label, runs in table.consistency.items():
-        r = next(iter(runs.values()))
-        digest = generated_task_parts(r["task"])[1]
-        if _score_metric_of(r) == "accuracy":
-            drawn, metric = "class i mod K for sample i", "accuracy with Wilson 95% intervals"
-        else:  # a layout model's samples: the ground truth is the layout each was drawn from
-            drawn = "sample i drawn from the layout of the fidelity reference's image i"
-            metric = "COCO AP against those layouts with bootstrap 95% intervals over samples"
-        parts.append(f"{label}: each model scored on the first {r.get('n_items')} of its own samples, {drawn} "
-                     f"(task `generated:`, sample configuration {digest[:10]}), seed {r.get('seed')}, "
-                     f"{_precision(r)}; {metric}")
-    return " " + "; ".join(parts) + "."
-
-
-def _settings(table: ComparisonTable) -> dict:
-    run = next(iter(table.score.values()))
-    return {**Protocol.of_run(run).config, "images": run.get("n_items"), "seed": run.get("seed"),
-            "precision": _precision(run)}
-
-
-def _titles(tables: list[ComparisonTable]) -> list[str]:
-    """A heading per table: task and score method, the settings that set it apart from the other
-    tables of its task (as the leaderboard labels its columns), and the fidelity protocol."""
-    settings = [_settings(t) for t in tables]
-    tasks = [next(iter(t.score.values()))["task"] for t in tables]
-    titles = []
-    for table, mine, task in zip(tables, settings, tasks):
-        others = [s for s, t in zip(settings, tasks) if t == task]
-        varying = [k for k in sorted(mine) if len({json.dumps(s.get(k), default=str) for s in others}) > 1]
-        shown = ", ".join(f"{k}={mine.get(k) if isinstance(mine.get(k), str) else json.dumps(mine.get(k))}"
-                          for k in varying)
-        fid = next(iter(table.fidelity.values()), None)
-        tail = (f" vs {fid['task']}, {fid['method_config'].get('feature_extractor')}, N={fid['n_items']}"
-                if fid else "")
-        titles.append(f"{task}, {table.score_label}" + (f" ({shown})" if shown else "") + tail)
-    return titles
-
-
 def _table_blocks(tables: list[ComparisonTable], n_boot: int, seed: int, level: str, label: str) -> list[str]:
     """A section per model kind (heading ``level``), each table captioned, with its agreement
     statistics and pairwise tests below it."""
     parts: list[str] = []
     number = 0
-    titles = dict(zip(map(id, tables), _titles(tables)))
+    titles = dict(zip(map(id, tables), table_titles(tables)))
     for kind, heading in SECTIONS.items():
         chosen = [t for t in tables if t.kind == kind]
         if not chosen:
@@ -425,7 +160,7 @@ def _table_blocks(tables: list[ComparisonTable], n_boot: int, seed: int, level: 
         parts += [f"{level} {heading}", ""]
         for table in chosen:
             number += 1
-            parts += [f"{level}# {label} {number}: {titles[id(table)]}", "", _caption(table), "",
+            parts += [f"{level}# {label} {number}: {titles[id(table)]}", "", table_caption(table), "",
                       table_markdown(table), ""]
             parts += _below(table, n_boot, seed)
     return parts
@@ -474,23 +209,6 @@ def comparison_sections(tables: list[ComparisonTable], n_boot: int = 1000, seed:
             *_table_blocks(tables, n_boot, seed, "###", "Comparison")]
 
 
-def leaderboard_page(runs: list[dict], title: str = "dive_bench leaderboard", sources: list[str] | None = None,
-                     n_boot: int = 1000, seed: int = 0) -> str:
-    """``dive-bench leaderboard``: the model comparison first (the suite's main table), then
-    every protocol's method table and the fidelity tables (``report.leaderboard_markdown``)."""
-    runs = best_of_duplicates(runs)
-    tables = comparison_tables(runs)
-    shown = {run_path(r) for t in tables for col in t.consistency.values() for r in col.values()}
-    return leaderboard_markdown(runs, title=title, sources=sources, lead=comparison_sections(tables, n_boot, seed),
-                                shown_in_lead=lambda r: run_path(r) in shown)
-
-
-def run_path(run: dict) -> str:
-    """Where a loaded run came from (``load_runs`` keeps it), else its key: an identity that
-    survives ``best_of_duplicates`` copying or re-selecting runs."""
-    return run.get("_path") or run.get("run_key") or f"object:{id(run)}"
-
-
 def _below(table: ComparisonTable, n_boot: int, seed: int) -> list[str]:
     """Agreement statistics, pairwise tests and the table's notes, each block followed by a blank line."""
     models = table.models()
@@ -498,7 +216,7 @@ def _below(table: ComparisonTable, n_boot: int, seed: int) -> list[str]:
     score_runs = [table.score.get(m) for m in models]
     fidelity_runs = [table.fidelity.get(m) for m in models]
     metrics = fidelity_metrics(list(table.fidelity.values()))
-    higher = _score_metric(table)[1]
+    higher = score_metric(table)[1]
     out: list[str] = []
     for block in (agreement_section(score_runs, fidelity_runs, metrics, higher, n_boot, seed, table.score_label),
                   pairwise_section(names, score_runs, n_boot, seed, table.score_label),
@@ -507,39 +225,6 @@ def _below(table: ComparisonTable, n_boot: int, seed: int) -> list[str]:
         if block:
             out += [*block, ""]
     return out
-
-
-def _per_class_span(recalls: Sequence[ClassRecall]) -> str:
-    """How many items each class has across ``recalls``: "30", or "24 to 39"."""
-    sizes = sorted({int(n) for r in recalls for n in r.n if n})
-    return "" if not sizes else f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]} to {sizes[-1]}"
-
-
-def per_class_section(table: ComparisonTable, label: str) -> list[str]:
-    """Below a table with a self-consistency column of accuracy: for each model, its recall per
-    class on the table's real images (the score column) and on its own samples, and the class its
-    answers pile onto (``per_class``). The pair shows whether a class the model fails on its own
-    samples is one it cannot recognise at all, or one it does not draw. Nothing for AP columns."""
-    own = table.consistency[label]
-    task = next(iter(table.score.values()))["task"]
-    entries = []  # (model id, scored on, recall), real images first
-    for m in (m for m in table.models() if m in own):
-        if m in table.score:
-            entries.append((m, f"{table.score_label}, {task}", class_recall(table.score[m])))
-        entries.append((m, "own samples", class_recall(own[m])))
-    if not entries or any(r is None for _, _, r in entries):
-        return []
-    columns, rows = per_class_rows([table.name(m) for m, _, _ in entries], [r for _, _, r in entries])
-    for row, (_, what, _) in zip(rows, entries):
-        row["scored on"] = what
-    real = _per_class_span([r for _, what, r in entries if what != "own samples"])
-    drawn = _per_class_span([r for _, what, r in entries if what == "own samples"])
-    k = max(r.num_classes for _, _, r in entries)
-    return [f"Per class, {label}: the % of each class's items a model recovers, on the real images of the "
-            f"{table.score_label} column" + (f" ({real} per class)" if real else "") + f" and on its own samples "
-            f"({drawn} drawn per class); columns are class indices of the task. Last column: the class the "
-            f"model's answers pile onto and its share of all answers ({100 / k:.0f}% if spread evenly).", "",
-            markdown_table([columns[0], "scored on", *columns[1:]], rows)]
 
 
 def compare_files(paths: Sequence[str | Path], title: str = "Model comparison", n_boot: int = 1000,

@@ -2,7 +2,8 @@
 
 One table per (reference set, extractor and its weights, N, metric options): Inception FID and
 in-domain FD never share a column, and numbers at different N (FID is biased in N) or from
-different weights never share a table. Rows are models x sampler configurations.
+different weights never share a table (the key: ``report.grouping.fidelity_table_key``). Rows are
+models x sampler configurations.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from dive_bench.report.grouping import fidelity_table_key
 from dive_bench.report.tables import Column, best_of, markdown_table
 
 #: base metric -> larger is better
@@ -19,13 +21,6 @@ ORDER = ("fid", "fd", "is", "kid", "precision", "recall")
 
 def _base(metric: str) -> str:
     return metric.split("_", 1)[0]
-
-
-def group_key(run: dict) -> tuple:
-    cfg = run.get("method_config", {})
-    options = {k: v for k, v in cfg.items() if k.startswith("metric_")}
-    return (run["task"], cfg.get("feature_extractor"), cfg.get("extractor_weights_sha256"), cfg.get("num_samples"),
-            json.dumps(options, sort_keys=True), run.get("protocol", {}).get("items_sha256", ""))
 
 
 def _fmt(m: dict) -> str:
@@ -70,7 +65,7 @@ def fidelity_sections(runs: list[dict], first_table: int) -> list[str]:
     """Markdown lines for all fidelity runs, tables numbered from ``first_table``."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in runs:
-        groups[group_key(r)].append(r)
+        groups[fidelity_table_key(r)].append(r)
     parts: list[str] = []
     for n, key in enumerate(sorted(groups, key=lambda k: json.dumps(k, default=str)), first_table):
         parts += [f"## Table {n}: generative metrics, {key[0]}, {key[1]}", "", fidelity_table(key, groups[key]), ""]

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from dive_bench.spec.configs import PROBE_FIELDS, comparable_config, num_probes
 from dive_bench.errors import DiveBenchError
-from dive_bench.spec.runspec import Protocol, RunResult
+from dive_bench.spec.runspec import RunResult
 from dive_bench.spec.run_json import read_run_json
+from dive_bench.report.grouping import best_of_duplicates, precision_of, protocol_key
 from dive_bench.report.tables import Column, best_of, markdown_table
 
 METHOD_NAMES = {"dive": "DIVE", "enumerate": "Diffusion Classifier"}
@@ -60,13 +61,6 @@ def write_leaderboard(path: str | Path, text: str) -> None:
                              "path in a folder you can write to (or leave --out out to print it)") from exc
 
 
-def protocol_key(run: dict) -> tuple:
-    """One table per (protocol's task, version, items, probes) and seed: ``spec.Protocol`` defines
-    the protocol; its method and config are the table's columns, so they are left out here."""
-    p = Protocol.of_run(run)
-    return (p.task, p.task_version, p.items_sha256, run.get("n_items"), p.probes, run.get("seed"))
-
-
 def _config_label(method: str, cfg: dict, varying: list[str]) -> str:
     name = METHOD_NAMES.get(method, method)
     if method == "enumerate" and cfg.get("stages"):
@@ -90,12 +84,6 @@ def _effective(cfg: dict) -> dict:
     return cfg
 
 
-def _precision(run: dict) -> str:
-    env = run.get("env", {})
-    dtype = env.get("dtype") or "fp32"
-    return "tf32" if dtype == "fp32" and env.get("tf32") else dtype
-
-
 def _method_columns(runs: list[dict]) -> dict[int, str]:
     """Column label per run: the method name, plus the config keys that differ within the method.
 
@@ -108,7 +96,7 @@ def _method_columns(runs: list[dict]) -> dict[int, str]:
     for method, rs in by_method.items():
         configs = [_effective({k: v for k, v in comparable_config(method, r["method_config"]).items()
                                if k not in PROBE_KEYS}) for r in rs]
-        configs = [c if "dtype" in c else {**c, "precision": _precision(r)} for c, r in zip(configs, rs)]
+        configs = [c if "dtype" in c else {**c, "precision": precision_of(r)} for c, r in zip(configs, rs)]
         keys = sorted({k for c in configs for k in c})
         varying = [k for k in keys if len({json.dumps(c[k]) for c in configs if k in c}) > 1]
         for r, c in zip(rs, configs):
@@ -218,29 +206,10 @@ def speed_table(key: tuple, runs: list[dict]) -> str:
     return markdown_table(SPEED_COLUMNS, rows)
 
 
-def best_of_duplicates(runs: list[dict]) -> list[dict]:
-    """One run per (protocol, model, method config, precision): a complete run before a partial one,
-    then the one with more items done, then the newer. Two runs of one cell used to overwrite each
-    other in file order, so a partial rerun could hide the complete run."""
-    best: dict[str, dict] = {}
-    for r in runs:
-        if r.get("method") == "fidelity":
-            best[f"fidelity:{r.get('_path', id(r))}"] = r
-            continue
-        cell = json.dumps([protocol_key(r), r["model"], r["method"],
-                           comparable_config(r["method"], r.get("method_config", {})), _precision(r)],
-                          sort_keys=True, default=str)
-        rank = (r.get("status") == "complete", r.get("n_done") or 0, r.get("created") or "")
-        if cell not in best or rank > (best[cell].get("status") == "complete", best[cell].get("n_done") or 0,
-                                       best[cell].get("created") or ""):
-            best[cell] = r
-    return [r for r in runs if any(r is b for b in best.values())]
-
-
 def leaderboard_markdown(runs: list[dict], title: str = "dive_bench leaderboard", sources: list[str] | None = None,
                          lead: list[str] | None = None, shown_in_lead: Callable[[dict], bool] | None = None) -> str:
     """The per-protocol tables; ``lead``: Markdown lines placed first, after the header (the model
-    comparison, ``compare.leaderboard_page``); runs for which ``shown_in_lead`` is true get no
+    comparison, ``report.leaderboard_page``); runs for which ``shown_in_lead`` is true get no
     protocol table (they are counted in the header all the same)."""
     runs = best_of_duplicates(runs)
     groups: dict[tuple, list[dict]] = defaultdict(list)

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dive_bench.report.comparison_table import ComparisonTable
+from dive_bench.report.tables import markdown_table
+
 #: at most this many classes get a column each; a larger label space (ImageNet's 1,000) is summarised
 MAX_CLASS_COLUMNS = 20
 #: how many of the worst-recovered classes a summary row names
@@ -113,3 +116,36 @@ def per_class_rows(names: Sequence[str], recalls: Sequence[ClassRecall]) -> tupl
         row["most answered class (share of answers)"] = f"{c} ({_pct(share)}%)"
         rows.append(row)
     return columns, rows
+
+
+def _per_class_span(recalls: Sequence[ClassRecall]) -> str:
+    """How many items each class has across ``recalls``: "30", or "24 to 39"."""
+    sizes = sorted({int(n) for r in recalls for n in r.n if n})
+    return "" if not sizes else f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]} to {sizes[-1]}"
+
+
+def per_class_section(table: ComparisonTable, label: str) -> list[str]:
+    """Below a table with a self-consistency column of accuracy: for each model, its recall per
+    class on the table's real images (the score column) and on its own samples, and the class its
+    answers pile onto (``per_class``). The pair shows whether a class the model fails on its own
+    samples is one it cannot recognise at all, or one it does not draw. Nothing for AP columns."""
+    own = table.consistency[label]
+    task = next(iter(table.score.values()))["task"]
+    entries = []  # (model id, scored on, recall), real images first
+    for m in (m for m in table.models() if m in own):
+        if m in table.score:
+            entries.append((m, f"{table.score_label}, {task}", class_recall(table.score[m])))
+        entries.append((m, "own samples", class_recall(own[m])))
+    if not entries or any(r is None for _, _, r in entries):
+        return []
+    columns, rows = per_class_rows([table.name(m) for m, _, _ in entries], [r for _, _, r in entries])
+    for row, (_, what, _) in zip(rows, entries):
+        row["scored on"] = what
+    real = _per_class_span([r for _, what, r in entries if what != "own samples"])
+    drawn = _per_class_span([r for _, what, r in entries if what == "own samples"])
+    k = max(r.num_classes for _, _, r in entries)
+    return [f"Per class, {label}: the % of each class's items a model recovers, on the real images of the "
+            f"{table.score_label} column" + (f" ({real} per class)" if real else "") + f" and on its own samples "
+            f"({drawn} drawn per class); columns are class indices of the task. Last column: the class the "
+            f"model's answers pile onto and its share of all answers ({100 / k:.0f}% if spread evenly).", "",
+            markdown_table([columns[0], "scored on", *columns[1:]], rows)]

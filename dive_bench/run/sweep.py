@@ -22,13 +22,12 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from dive_bench.errors import DiveBenchError
+from dive_bench.report.grouping import sweep_protocol
 from dive_bench.util.files import oneline
 from dive_bench.spec.run_json import read_run_json, write_json_atomic
 
 SWEEP_FILE = "sweep.json"
 _STEP_NAME = re.compile(r"step-(\d+)")
-#: fidelity options that leave the numbers unchanged (where files are, memory): free to change on a rerun
-_NOT_PROTOCOL = ("cache_dir", "batch_size", "feature_batch_size", "inception_weights", "dinov2_weights")
 
 
 @dataclass
@@ -87,11 +86,10 @@ def find_checkpoints(ckpt_dir: str | Path) -> list[tuple[int, Path]]:
 
 
 def protocol(req: SweepRequest) -> dict:
-    """What must be equal across a sweep's checkpoints (and its reruns), as JSON would store it."""
-    fidelity = None if req.fidelity is None else {k: v for k, v in req.fidelity.items() if k not in _NOT_PROTOCOL}
-    proto = {"task": req.task, "method": req.method, "method_config": req.method_config, "adapter": req.adapter,
-             "limit": req.limit, "seed": req.seed, "dtype": req.dtype, "fidelity": fidelity}
-    return json.loads(json.dumps(proto, sort_keys=True, default=str))
+    """What must be equal across a sweep's checkpoints (and its reruns): the request's settings under
+    ``report.grouping.sweep_protocol``, the one place that says which runs share a table or a sweep."""
+    return sweep_protocol(task=req.task, method=req.method, method_config=req.method_config, adapter=req.adapter,
+                          limit=req.limit, seed=req.seed, dtype=req.dtype, fidelity=req.fidelity)
 
 
 def _pin_protocol(req: SweepRequest) -> None:
