@@ -49,21 +49,28 @@ def _method_options(method: str, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | None = None, limit: int | None = None,
-             seed: int = 0, device: str = "cpu", dtype: str = "fp32", tf32: bool = False, items_per_batch: int = 16,
-             data_root: str | None = None, progress: bool = False, shard: str | None = None,
-             retry_failed: bool = False, **config: Any) -> RunResult:
+             items: Any = None, item_ids: str | None = None, seed: int = 0, device: str = "cpu", dtype: str = "fp32",
+             tf32: bool = False, items_per_batch: int = 16, data_root: str | None = None, progress: bool = False,
+             shard: str | None = None, retry_failed: bool = False, **config: Any) -> RunResult:
     """Score ``model`` on ``task`` with ``method`` ("dive", "enumerate" or "auto": the cheapest of
     exhaustive enumeration, adaptive enumeration and DIVE, see ``dive_bench.run.auto``); returns the run's
-    :class:`~dive_bench.spec.runspec.RunResult` (``.metrics``, ``.run_key``, ``.payload`` = run.json)."""
+    :class:`~dive_bench.spec.runspec.RunResult` (``.metrics``, ``.run_key``, ``.payload`` = run.json).
+
+    Which items: all, the first ``limit``, ``items`` (``"300:400"``, a range or a list of ids) or the
+    ids in the file ``item_ids``. Results are kept per item under the run's protocol in ``out``, so a
+    call over more items computes only the new ones. The run options (``limit`` to ``retry_failed``)
+    are declared in :class:`~dive_bench.spec.run_options.RunOptions`, method options in
+    ``dive_bench.spec.configs``."""
     from dive_bench.run.score import ScoreRequest, score
 
     config = _method_options(method, config)
     adapter = None
     if not isinstance(model, str):
         adapter, model = model, getattr(model, "name", type(model).__name__)
-    request = dict(model=model, task=task, method=method, method_config=config, limit=limit, seed=seed,
-                   device=device, dtype=dtype, tf32=tf32, items_per_batch=items_per_batch, data_root=data_root,
-                   progress=progress, shard=shard, retry_failed=retry_failed)
+    request = dict(model=model, task=task, method=method, method_config=config, limit=limit, items=items,
+                   item_ids=item_ids, seed=seed, device=device, dtype=dtype, tf32=tf32,
+                   items_per_batch=items_per_batch, data_root=data_root, progress=progress, shard=shard,
+                   retry_failed=retry_failed)
     if out is not None:
         return RunResult(score(ScoreRequest(out=Path(out), **request), adapter=adapter))
     with tempfile.TemporaryDirectory(prefix="dive_bench-") as tmp:

@@ -19,10 +19,11 @@ from typing import Any
 
 from dive_bench.spec.configs import comparable_config
 from dive_bench.spec.runspec import Protocol, RunResult, generated_task_parts
+from dive_bench.spec.run_options import SAMPLE_RUNTIME
 
 #: fidelity options that leave the numbers unchanged (where files are, memory): free to change on a
-#: rerun of a sweep, so they are no part of its protocol
-SWEEP_FREE_FIDELITY_OPTIONS = ("cache_dir", "batch_size", "feature_batch_size", "inception_weights", "dinov2_weights")
+#: rerun of a sweep, so they are no part of its protocol (declared beside the options themselves)
+SWEEP_FREE_FIDELITY_OPTIONS = SAMPLE_RUNTIME
 
 
 # -- what a run is: its model, its kind, its precision --------------------------------------------

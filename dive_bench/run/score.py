@@ -27,6 +27,7 @@ from dive_bench.inversion.preflight import check_finite
 from dive_bench.run.methods import METHODS
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.seeding import item_seed
+from dive_bench.spec.items import select_items
 from dive_bench.spec.runspec import RunResult, RunSpec
 from dive_bench.store.shards import ShardStore, check_out_dir, collect, done_in_other_shards, shard_path
 from dive_bench.tasks import TASKS
@@ -110,9 +111,7 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
     data = task.load(req.data_root)
     adapter.check_images(data.images[:1])
     task.check_compatible(adapter, data)
-    ids = list(range(len(data)))[: req.limit] if req.limit is not None else list(range(len(data)))
-    if not ids:
-        raise DiveBenchError(f"task {task.name} has no items to score")
+    ids = select_items(len(data), limit=req.limit, items=req.items, item_ids=req.item_ids, task=f"task {task.name}")
     precision = autocast(device, req.dtype)
     with precision:
         first = adapter.encode(to_model_range(data.images[ids[:1]]).to(device))
@@ -143,12 +142,10 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     stored = {**p.spec.to_json(), "items_per_batch": req.items_per_batch, "device": str(p.device),
               **({"method_choice": choice} if choice else {})}
     stored.pop("model_sha256")  # in model_info, as shards have always kept it
-    store = ShardStore(shard_path(out, k, n), (p.spec.key(), *p.spec.legacy_keys()), stored, p.adapter.info())
-    ids = list(p.spec.item_ids)
-    # Blocks of consecutive items are the unit of work and of sharding: the same blocks are
-    # formed whatever the worker count, so every image is processed with the same neighbours.
-    blocks = [ids[i:i + req.items_per_batch] for i in range(0, len(ids), req.items_per_batch)][k::n]
-    done = store.done_ids() | done_in_other_shards(out, (p.spec.key(), *p.spec.legacy_keys()), store.path)
+    # results are stored per item under the protocol: a run over other items of it reuses them
+    store = ShardStore(shard_path(out, k, n), p.spec.protocol_key(), stored, p.adapter.info())
+    blocks = item_blocks(list(p.spec.item_ids), req.items_per_batch, k, n)
+    done = store.done_ids() | done_in_other_shards(out, p.spec.protocol_key(), store.path)
     skip = done | (set() if req.retry_failed else store.failed_ids())
     t_start = time.time()
     bar = tqdm(total=sum(len(b) for b in blocks), initial=sum(1 for b in blocks for i in b if i in skip),
@@ -163,6 +160,19 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
         bar.close()
         store.close()
     return finalize(out, req, wall=time.time() - t_start)
+
+
+def item_blocks(ids: list[int], items_per_batch: int, k: int, n: int) -> list[list[int]]:
+    """Worker ``k`` of ``n``'s blocks. A block is the unit of work and of sharding: the selected
+    items whose id // items_per_batch is the same, and block b goes to worker b mod n. Blocks are
+    fixed by the item ids, not by the selection or the worker count, so an image is processed
+    with the same neighbours in a run of the first N items, on any number of workers, and in a
+    later run that adds items (a selection that starts mid-block computes that block's new items
+    together: equal up to float rounding)."""
+    by_block: dict[int, list[int]] = {}
+    for i in ids:
+        by_block.setdefault(i // items_per_batch, []).append(i)
+    return [block for b, block in sorted(by_block.items()) if b % n == k]
 
 
 def _resolve_auto(req: ScoreRequest, adapter: Adapter | None) -> tuple[ScoreRequest, dict, Adapter]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from dive_bench.spec.options import allowed_of, option
 
@@ -36,6 +37,12 @@ class RunOptions:
 
     limit: int | None = option(None, value_type="int", low=1, optional=True, flag="--limit",
                                help="score only the first N items")
+    #: "300:400", "0:10,20", or (API) a range / list of ids: ``spec.items.select_items``
+    items: Any = option(None, optional=True, flag="--items",
+                        help="score these items: A:B (items A to B-1), or ids and ranges, e.g. 0:10,20; results "
+                             "stored in --out for the same protocol are reused, so a run grows without recomputing")
+    item_ids: str | None = option(None, value_type="str", optional=True, flag="--item-ids",
+                                  help="score the item ids listed in this text file (whitespace- or comma-separated)")
     seed: int = option(0, value_type="int", low=0, flag="--seed",
                        help="global seed: each item's seed derives from (seed, task, item id)")
     device: str = option("cpu", value_type="str", flag="--device",

@@ -139,6 +139,16 @@ class RunSpec:
     def key(self) -> str:
         return _sha(self._key_payload(legacy=False))
 
+    def protocol_key(self) -> str:
+        """The key without the item set: what makes two items' results interchangeable (task and
+        version, checkpoint, method config, seed, precision). Results are stored per item under
+        it, so a run over more items (``--limit 400`` after ``--limit 300``, ``--items 300:400``)
+        reuses every item a run of the same protocol already stored, while :meth:`key` still
+        names the run with its items (every stored run key keeps its value)."""
+        payload = self._key_payload(legacy=False)
+        payload.pop("items")
+        return _sha({"protocol": payload})
+
     def legacy_keys(self) -> tuple[str, ...]:
         """Keys this run had under earlier rules, accepted on resume: runtime knobs in the key,
         and (the first stored runs) without the fields of ``configs.EARLY_FIELDS``."""

@@ -79,8 +79,10 @@ class ShardStore:
     place among the run's workers of the same count (see :class:`WorkerCountClaim`)."""
 
     def __init__(self, path: Path, run_key: str | tuple[str, ...], spec: dict, model_info: dict) -> None:
-        """``run_key``: the run's key, or (key, *older keys of the same run) to resume shards
-        written under an earlier key rule (``RunSpec.legacy_keys``); new shards get the first."""
+        """``run_key``: the run's protocol key (``RunSpec.protocol_key``), or a tuple of keys it may
+        be stored under. A shard of the same protocol is reopened whatever items it holds (its
+        spec then names this request's items: see :func:`collect`); a shard of another protocol
+        is refused."""
         keys = (run_key,) if isinstance(run_key, str) else tuple(run_key)
         run_key = keys[0]
         self.path = Path(path)
@@ -123,15 +125,25 @@ class ShardStore:
                 with self.db:
                     self.db.executemany("INSERT INTO meta VALUES (?, ?)", [
                         ("run_key", run_key), ("spec", json.dumps(spec, sort_keys=True)),
-                        ("model_info", json.dumps(model_info, sort_keys=True))])
+                        ("model_info", json.dumps(model_info, sort_keys=True)), ("updated", repr(time.time()))])
             except sqlite3.DatabaseError as exc:
                 self.close()
                 raise _disk_error(self.path, exc) from exc
-        elif row[0] not in keys:
-            self.close()
-            raise DiveBenchError(
-                f"{self.path.parent.parent} holds results of a different run (key {row[0][:12]}, this run "
-                f"{run_key[:12]}): task, items, checkpoint, method config, seed or precision (--dtype, --tf32) differ. Use another --out")
+        else:
+            meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+            if row[0] not in keys and protocol_key_of(meta) not in keys:
+                self.close()
+                raise DiveBenchError(
+                    f"{self.path.parent.parent} holds results of a different run (key {row[0][:12]}, this run "
+                    f"{run_key[:12]}): task, checkpoint, method config, seed or precision (--dtype, --tf32) "
+                    "differ. Use another --out")
+            try:  # same protocol: this request's spec (its items) becomes the shard's
+                with self.db:
+                    self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
+                        ("spec", json.dumps(spec, sort_keys=True)), ("updated", repr(time.time()))])
+            except sqlite3.DatabaseError as exc:
+                self.close()
+                raise _disk_error(self.path, exc) from exc
 
     def _ids(self, table: str) -> set[int]:
         try:
@@ -245,6 +257,7 @@ def collect(out_dir: Path) -> Collected:
     if not paths:
         raise DiveBenchError(f"no result shards under {Path(out_dir) / 'shards'}; nothing to merge")
     merged: Collected | None = None
+    first_protocol, newest = "", 0.0
     for path in paths:
         try:
             with read_shard(path) as db:
@@ -258,12 +271,15 @@ def collect(out_dir: Path) -> Collected:
             raise shard_error(path, exc, owner=False) from exc
         if "run_key" not in meta:
             continue  # a shard another worker is creating right now (or one killed before its first write)
-        key = canonical_key(meta)
+        protocol, updated = protocol_key_of(meta), float(meta.get("updated") or 0)
         if merged is None:
-            merged = Collected(key, json.loads(meta["spec"]), json.loads(meta["model_info"]), {}, {}, [])
-        elif key != merged.run_key:
+            merged = Collected(canonical_key(meta), json.loads(meta["spec"]), json.loads(meta["model_info"]), {}, {}, [])
+            first_protocol, newest = protocol, updated
+        elif protocol != first_protocol:
             raise DiveBenchError(f"{out_dir} mixes shards of different runs ({path.name} has key "
-                                 f"{key[:12]}, others {merged.run_key[:12]}); keep one run per folder")
+                                 f"{protocol[:12]}, others {first_protocol[:12]}); keep one run per folder")
+        elif updated > newest:  # the latest request names the items the run covers
+            merged.run_key, merged.spec, newest = canonical_key(meta), json.loads(meta["spec"]), updated
         merged.shards.append(path.name)
         for item_id, result, seconds in items:
             merged.results.setdefault(item_id, (json.loads(result), seconds))
@@ -274,6 +290,21 @@ def collect(out_dir: Path) -> Collected:
     for item_id in merged.results:
         merged.errors.pop(item_id, None)
     return merged
+
+
+def protocol_key_of(meta: dict) -> str:
+    """A shard's protocol key (``RunSpec.protocol_key``), recomputed from its stored spec, so
+    shards written under any earlier key rule, or for other items of the same protocol, are
+    recognised; a spec that is no score run's falls back to the stored key."""
+    from dive_bench.spec.runspec import RunSpec
+
+    try:
+        spec = json.loads(meta["spec"])
+        if spec.get("method") in ("dive", "enumerate"):
+            return RunSpec.from_json(spec, json.loads(meta["model_info"]).get("sha256")).protocol_key()
+    except (KeyError, TypeError, ValueError):
+        pass
+    return meta["run_key"]
 
 
 def canonical_key(meta: dict) -> str:
@@ -300,8 +331,9 @@ def done_in_other_shards(out_dir: Path, run_key: str | tuple[str, ...], own: Pat
             continue
         try:
             with read_shard(path) as db:
-                row = db.execute("SELECT value FROM meta WHERE key='run_key'").fetchone()
-                if row is not None and row[0] in ((run_key,) if isinstance(run_key, str) else run_key):
+                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+                keys = (run_key,) if isinstance(run_key, str) else run_key
+                if "run_key" in meta and (meta["run_key"] in keys or protocol_key_of(meta) in keys):
                     done.update(r[0] for r in db.execute("SELECT item_id FROM items"))
         except sqlite3.DatabaseError:
             continue
