@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 
 from dive_bench.adapters.dit import DiTAdapter  # noqa: E402
 from dive_bench.adapters.unet import UNetAdapter  # noqa: E402
-from dive_bench.testing import make_dit, make_unet  # noqa: E402,F401  (re-exported for the test modules)
+from dive_bench.testing import make_dit, make_unet  # noqa: E402
 
 @pytest.fixture
 def dit_adapter():

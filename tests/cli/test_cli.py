@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_dit
+from dive_bench.testing import make_dit
 from dive_bench.cli.main import main
 from dive_bench.models.class_dit import untie
 
 LIGHT = ["--interval", "100", "--quiet"]
-FMNIST_SLICE = Path(__file__).resolve().parent / "data" / "fmnist-slice"  # 500 real test images
+FMNIST_SLICE = Path(__file__).resolve().parents[1] / "data" / "fmnist-slice"  # 500 real test images
 
 
 def _score(tmp_path, method, *extra):

@@ -15,7 +15,7 @@ from dive_bench.errors import DiveBenchError
 from dive_bench.report.comparison import leaderboard_page
 from dive_bench.report.leaderboard import leaderboard_markdown, load_runs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCORE = ["--task", "digits", "--method", "enumerate", "--limit", "60", "--interval", "50", "--quiet"]
 
 

@@ -25,9 +25,9 @@ from dive_bench.store.shards import collect
 from dive_bench.tasks import TASKS
 
 # the copy committed in tests/data, else the shared one beside the clone
-FIXTURE = next((p for p in (Path(__file__).resolve().parent / "data" / "coco-val2014-100",
-                            Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "coco-val2014-100")
-                if p.is_dir()), Path(__file__).resolve().parent / "data" / "coco-val2014-100")
+FIXTURE = next((p for p in (Path(__file__).resolve().parents[1] / "data" / "coco-val2014-100",
+                            Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "coco-val2014-100")
+                if p.is_dir()), Path(__file__).resolve().parents[1] / "data" / "coco-val2014-100")
 # published with cocoapi's fake results (fixture README), in COCOeval order
 EXPECTED = {"ap": 0.5045806987249628, "ap50": 0.6969727247299577, "ap75": 0.5729816669904824,
             "aps": 0.5856257209410443, "apm": 0.5193996948036719, "apl": 0.5013978986347466,

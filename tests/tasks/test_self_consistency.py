@@ -112,24 +112,18 @@ def test_bad_generated_folders_fail_in_one_line(tmp_path, generated, capsys, cas
 
 # -- compare: a column -------------------------------------------------------------------------
 
-def _with_task(run: dict, task: str) -> dict:
-    run = json.loads(json.dumps(run))
-    run["task"] = run["protocol"]["task"] = task
-    return run
-
-
 def test_compare_adds_a_self_consistency_column_and_leaves_out_cross_model_runs():
-    from test_compare import MODELS, fidelity_run, score_run
+    from factories import MODELS, fidelity_run, score_run, with_task
 
     sha = {name: f"{i + 1:x}" * 64 for i, (name, *_) in enumerate(MODELS)}  # hex, as real model hashes
     samples = "5" * 16
     runs, expected = [], {}
     for i, (name, params, right, fd, precision) in enumerate(MODELS):
-        own = _with_task(score_run(name, params, 10 + 5 * i, method="enumerate"), f"generated:{sha[name][:16]}.{samples}")
+        own = with_task(score_run(name, params, 10 + 5 * i, method="enumerate"), f"generated:{sha[name][:16]}.{samples}")
         runs += [score_run(name, params, right), fidelity_run(name, params, fd, precision), own]
         expected[name] = own["metrics"]["accuracy"]
     # m-xs scored on m-s's samples: not self-consistency
-    runs.append(_with_task(score_run("m-xs", 10_000, 3, method="enumerate"), f"generated:{sha['m-s'][:16]}.{samples}"))
+    runs.append(with_task(score_run("m-xs", 10_000, 3, method="enumerate"), f"generated:{sha['m-s'][:16]}.{samples}"))
     for r in runs:
         r["model_info"]["sha256"] = sha[r["model"]]
     tables, notes = build_tables(runs)
@@ -158,14 +152,14 @@ def test_compare_adds_a_self_consistency_column_and_leaves_out_cross_model_runs(
 
 def test_two_sample_configurations_make_two_columns_not_one():
     """Runs of one method on samples made two ways share a label; neither column may overwrite the other."""
-    from test_compare import MODELS, fidelity_run, score_run
+    from factories import MODELS, fidelity_run, score_run, with_task
 
     sha = {name: f"{i + 1:x}" * 64 for i, (name, *_) in enumerate(MODELS)}
     runs = []
     for i, (name, params, right, fd, precision) in enumerate(MODELS):
         digest = ("5" if i < 2 else "6") * 16
         runs += [score_run(name, params, right), fidelity_run(name, params, fd, precision),
-                 _with_task(score_run(name, params, 20, method="enumerate"), f"generated:{sha[name][:16]}.{digest}")]
+                 with_task(score_run(name, params, 20, method="enumerate"), f"generated:{sha[name][:16]}.{digest}")]
     for r in runs:
         r["model_info"]["sha256"] = sha[r["model"]]
     table = build_tables(runs)[0][0]

@@ -23,7 +23,7 @@ from dive_bench.training.class_dit import ClassDiTTrainConfig, train_class_dit
 
 LIGHT = ["--task", "digits", "--method", "enumerate", "--limit", "8", "--interval", "100", "--quiet"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

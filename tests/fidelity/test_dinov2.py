@@ -16,8 +16,7 @@ from dive_bench.fidelity import dinov2
 from dive_bench.fidelity.extractors import file_sha256
 from dive_bench.fidelity.resolve import resolve_extractor
 from dive_bench.fidelity.metrics import compute_metrics
-
-from test_fidelity_metrics import fmnist_test, write_idx_split  # noqa: F401 - shared fixture
+from factories import write_idx_split
 
 TINY = "dinov2-vit-t2"  # test-only variant: ViT-S/14 width, 2 blocks
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from dive_bench.report.comparison import build_tables, comparison_markdown
-from test_compare import layout_outcomes
+from factories import layout_outcomes
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUNS = ROOT / "leaderboards" / "runs"
 DIVE_CONFIG = {"init": "coarse", "interval": 50, "neighbour_repairs": True, "prior_weight": 0.0, "steps": 30,
                "probe_seed": 42, "loss": "l2", "weighting": "x0"}

@@ -15,7 +15,7 @@ from dive_bench.errors import DiveBenchError
 from dive_bench.metrics.coco import (STAT_NAMES, bootstrap_ap, coco_ap, read_detections, resample_images,
                                                xywh_to_xyxy, xyxy_to_xywh)
 
-FIXTURE = Path(__file__).resolve().parent / "data" / "coco-val2014-100"  # a copy of shared/fixtures
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "coco-val2014-100"  # a copy of shared/fixtures
 # Published with the cocoapi fake results; see the fixture's README.md.
 GOLDEN = dict(zip(STAT_NAMES, (
     0.5045806987249628, 0.6969727247299577, 0.5729816669904824, 0.5856257209410443, 0.5193996948036719,
