@@ -35,6 +35,16 @@ def digits_adapter():
 
 
 @pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory):
+    """A Kaiming-initialised inception-v3-compat file: the real architecture with random weights, so
+    every Inception path runs offline (default init collapses the features: FID ~ 0, IS = 1).
+    Used by fidelity/test_fidelity_metrics.py and datasets/test_data_errors.py."""
+    from dive_bench.fidelity.random_inception import build_random_inception_weights
+
+    return build_random_inception_weights(tmp_path_factory.mktemp("inception") / "inception-random.pth")
+
+
+@pytest.fixture(scope="session")
 def digits_test():
     from dive_bench.data import DATASETS
 

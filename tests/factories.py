@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dive_bench.metrics.stats import wilson_interval
+from dive_bench.store.shards import ShardStore, shard_path
 
 if TYPE_CHECKING:
     import torch
@@ -103,3 +104,18 @@ def write_idx_split(folder: Path, images: torch.Tensor, labels: torch.Tensor, sp
     with gzip.open(folder / f"{stem}-labels-idx1-ubyte.gz", "wb") as f:
         f.write(struct.pack(">HBB", 0, 8, 1) + struct.pack(">I", len(labels)) + labels.numpy().astype(np.uint8).tobytes())
     return folder
+
+
+# -- result shards --------------------------------------------------------------------------------
+
+SHARD_ITEMS = 40
+#: the run a shard in the store tests belongs to (dit-digits-xs, DIVE, digits items 0..39)
+SHARD_SPEC = {"model": "dit-digits-xs", "task": "digits", "task_version": "1", "method": "dive", "method_config": {},
+              "seed": 0, "n_items": SHARD_ITEMS, "item_ids": list(range(SHARD_ITEMS)), "items_per_batch": 4,
+              "device": "cpu", "dtype": "fp32", "tf32": False}
+SHARD_INFO = {"sha256": "x" * 64}
+
+
+def shard_store(out: Path, k: int = 0, n: int = 1, key: str = "k1") -> ShardStore:
+    """Worker ``k`` of ``n``'s result shard in run folder ``out``, opened through the real ShardStore."""
+    return ShardStore(shard_path(out, k, n), key, SHARD_SPEC, SHARD_INFO)

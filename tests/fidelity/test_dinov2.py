@@ -30,18 +30,6 @@ def tiny_weights(tmp_path_factory):
         yield dinov2.build_random_dinov2_weights(tmp_path_factory.mktemp("dinov2") / "tiny.safetensors", TINY)
 
 
-@pytest.fixture
-def offline_env(monkeypatch, tmp_path):
-    """Offline, an empty Hugging Face cache, no weights variables."""
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    for var in (dinov2.WEIGHTS_ENV, dinov2.SHA256_ENV):
-        monkeypatch.delenv(var, raising=False)
-    return tmp_path
-
-
 def test_preprocessing_is_bicubic_antialiased_224_with_imagenet_normalisation():
     grey = (torch.arange(28 * 28).reshape(1, 1, 28, 28) * 7 % 256).to(torch.uint8)
     rgb = torch.stack([grey[0, 0], 255 - grey[0, 0], grey[0, 0].flip(0)])[None]
@@ -81,7 +69,7 @@ def test_features_are_the_normed_cls_token_and_meta_checkpoints_load(tiny_weight
     assert torch.equal(loaded.pos_embed, grid)
 
 
-def test_fd_of_a_set_with_itself_is_zero(tiny_weights, fmnist_test, tmp_path):  # noqa: F811
+def test_fd_of_a_set_with_itself_is_zero(tiny_weights, fmnist_test, tmp_path):
     ext = resolve_extractor(TINY, dinov2_weights=tiny_weights)
     images = fmnist_test.images[:32]
     out = compute_metrics(images, images, ext, cache=tmp_path / "cache")
@@ -93,7 +81,7 @@ def test_fd_of_a_set_with_itself_is_zero(tiny_weights, fmnist_test, tmp_path):  
     print("fd_dinov2 self", out["fd_dinov2"]["value"], "other 32 vs 32", other["fd_dinov2"]["value"])
 
 
-def test_fd_dinov2_of_the_bundled_fmnist_models(tiny_weights, fmnist_test, capsys, tmp_path):  # noqa: F811
+def test_fd_dinov2_of_the_bundled_fmnist_models(tiny_weights, fmnist_test, capsys, tmp_path):
     from dive_bench.report.comparison import fidelity_metrics
     from dive_bench.report.fidelity import _higher as report_higher, group_key
 

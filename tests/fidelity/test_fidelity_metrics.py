@@ -45,29 +45,6 @@ def fmnist_full():
     return DATASETS.get("fmnist")(split="test")
 
 
-@pytest.fixture(scope="session")
-def inception_weights(tmp_path_factory):
-    """A Kaiming-initialised inception-v3-compat file: the real architecture with random weights, so
-    every Inception path runs offline (default init collapses the features: FID ~ 0, IS = 1)."""
-    from dive_bench.fidelity.random_inception import build_random_inception_weights
-
-    return build_random_inception_weights(tmp_path_factory.mktemp("inception") / "inception-random.pth")
-
-
-@pytest.fixture
-def offline_env(monkeypatch, tmp_path):
-    """Offline, no weights anywhere, and a tripwire on any download."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    monkeypatch.delenv("DIVE_BENCH_INCEPTION_WEIGHTS", raising=False)
-
-    def no_download(*args, **kwargs):
-        raise AssertionError("a download was attempted")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
-    return tmp_path
-
-
 # -- Frechet distance ---------------------------------------------------------------------------------------
 
 def _exact_moments(rng, n, mu, var):

@@ -9,13 +9,9 @@ import os
 import pytest
 
 from dive_bench.errors import DiveBenchError
-from dive_bench.store.shards import ShardStore, collect, shard_path, write_json_atomic
+from dive_bench.store.shards import collect, shard_path, write_json_atomic
+from factories import shard_store as _store
 
-SPEC = {"task": "digits", "n_items": 4}
-
-
-def _store(tmp_path, key="k1", k=0, n=1):
-    return ShardStore(shard_path(tmp_path, k, n), key, SPEC, {"sha256": "x"})
 
 
 def test_put_is_idempotent_and_collect_unions_shards(tmp_path):
