@@ -18,8 +18,10 @@ from dive_bench.report.comparison import build_tables, comparison_markdown, lead
 from dive_bench.errors import DiveBenchError
 from dive_bench.spec.runspec import generated_task_parts
 from dive_bench.tasks import TASKS
+from fast_runs import ENUMERATE_COARSE
 
-LIGHT = ["--method", "enumerate", "--interval", "100", "--items-per-batch", "5", "--eval-batch", "100", "--quiet"]
+#: enumerate a model's own samples on the coarse grid, 5 samples per block
+ENUMERATE_SAMPLES = [*ENUMERATE_COARSE, "--items-per-batch", "5", "--eval-batch", "100", "--quiet"]
 N = 20
 
 
@@ -52,7 +54,7 @@ def generated(tmp_path_factory, digits_model):
 
 
 def _score(task: str, out: Path, model: str = "dit-digits-xs") -> dict:
-    assert main(["score", model, "--task", task, *LIGHT, "--out", str(out)]) == 0
+    assert main(["score", model, "--task", task, *ENUMERATE_SAMPLES, "--out", str(out)]) == 0
     return json.loads((out / "run.json").read_text())
 
 
@@ -105,7 +107,7 @@ def test_bad_generated_folders_fail_in_one_line(tmp_path, generated, capsys, cas
         run = json.loads((folder / "run.json").read_text())
         run["model_info"]["num_classes"] = 5
         (folder / "run.json").write_text(json.dumps(run))
-    code = main(["score", "dit-digits-xs", "--task", f"generated:{folder}", *LIGHT, "--out", str(tmp_path / "out")])
+    code = main(["score", "dit-digits-xs", "--task", f"generated:{folder}", *ENUMERATE_SAMPLES, "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and len(err.splitlines()) == 1 and "Traceback" not in err
 

@@ -24,8 +24,9 @@ MODEL = "layout-canvas-xs"
 N = 6
 FIDELITY = ["--reference", "canvas-det-dev", "--num-samples", str(N), "--steps", "2", "--sampler", "ddim",
             "--feature-extractor", "canvas-classifier", "--quiet"]
-LIGHT = ["--init", "none", "--steps", "2", "--probes-per-step", "2", "--monitor-every", "1", "--interval", "250",
-         "--no-neighbour-repairs", "--no-prior", "--items-per-batch", "3", "--limit", "3", "--quiet"]
+#: a 2-step layout DIVE from no initial layout, without repairs or prior, on 3 images
+LAYOUT_DIVE_FAST = ["--init", "none", "--steps", "2", "--probes-per-step", "2", "--monitor-every", "1", "--interval", "250",
+                    "--no-neighbour-repairs", "--no-prior", "--items-per-batch", "3", "--limit", "3", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def test_layout_model_scored_on_its_own_samples(tmp_path, layout_samples, layout
     """Ground truth of sample i is reference image i's layout; the name says generator, sample
     configuration and kind; merge rebuilds the AP from the stored name alone."""
     out = tmp_path / "self"
-    assert main(["score", MODEL, "--task", f"generated:{layout_samples}", *LIGHT, "--out", str(out)]) == 0
+    assert main(["score", MODEL, "--task", f"generated:{layout_samples}", *LAYOUT_DIVE_FAST, "--out", str(out)]) == 0
     run = json.loads((out / "run.json").read_text())
     assert run["task"].endswith(".layout") and str(layout_samples) not in run["task"]
     assert generated_task_parts(run["task"])[0] == layout_canvas_xs.info()["sha256"][:16]
@@ -119,7 +120,7 @@ def test_bad_layout_sample_folders_fail_in_one_line(tmp_path, layout_samples, ca
     run = json.loads((folder / "run.json").read_text())
     run["samples"]["config"]["labels"] = edit
     (folder / "run.json").write_text(json.dumps(run))
-    code = main(["score", MODEL, "--task", f"generated:{folder}", *LIGHT, "--out", str(tmp_path / "out")])
+    code = main(["score", MODEL, "--task", f"generated:{folder}", *LAYOUT_DIVE_FAST, "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "out" / "run.json").exists()
