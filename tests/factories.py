@@ -1,12 +1,17 @@
-"""Test inputs in the formats the package reads: run.json payloads for tests that read runs
-without making them (compare, per-class, self-consistency) and Fashion-MNIST IDX folders.
+"""Test inputs in the formats the package reads, built by the package's own writers where it has one.
 
-Runs are small hand-made run.json dicts (4 models, 40 images), so every number can be checked by hand.
+- run.json payloads for tests that read runs without making them (compare, per-class, scaling,
+  check, self-consistency): :func:`run_json` goes through ``RunResult.build``, the writer that
+  ``score`` and ``fidelity`` use, so a payload here has the layout a real run.json has. The runs
+  are small (4 models, 40 images) and their outcomes chosen by hand, so every number can be
+  checked on paper. Tests that need a damaged or legacy run.json build that dict themselves.
+- result shards through ``ShardStore``; Fashion-MNIST IDX folders.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import struct
 from pathlib import Path
@@ -15,10 +20,35 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dive_bench.metrics.stats import wilson_interval
+from dive_bench.spec.runspec import RunResult
 from dive_bench.store.shards import ShardStore, shard_path
 
 if TYPE_CHECKING:
     import torch
+
+#: every payload here was "created" at the same moment: reports that break ties by ``created``
+#: (newest of duplicates) see ties, as they would between runs that carry no date
+CREATED = "2026-01-01T00:00:00Z"
+
+
+def run_json(*, model: str, task: str, method: str, method_config: dict, metrics: dict, n_items: int,
+             task_version: str = "1", items_sha256: str = "items", seed: int | None = 0, status: str = "complete",
+             n_done: int | None = None, failed_items: dict | None = None, model_info: dict | None = None,
+             timings: dict | None = None, env: dict | None = None, metric_info: dict | None = None,
+             run_key: str | None = None, **extra) -> dict:
+    """A run.json payload written by ``RunResult.build`` (``extra``: items, reference, samples, ...).
+
+    Its run key, unless given, is a digest of everything passed, so two different runs never share
+    one (reports use the key as a run's identity when it has no file)."""
+    fields = dict(model=model, task=task, task_version=task_version, method=method, method_config=method_config,
+                  items_sha256=items_sha256, seed=seed, status=status, n_items=n_items,
+                  n_done=n_items if n_done is None else n_done, failed_items=failed_items or {}, metrics=metrics,
+                  model_info=model_info or {}, timings=timings or {}, env=env or {}, metric_info=metric_info)
+    if run_key is None:
+        blob = json.dumps([fields, extra], sort_keys=True, default=str).encode()
+        run_key = hashlib.sha256(blob).hexdigest()[:16]
+    return RunResult.build(run_key=run_key, **fields, **{"created": CREATED, **extra}).payload
+
 
 N_ITEMS = 40
 DIVE_CONFIG = {"steps": 100, "probes_per_step": 10, "monitor_every": 10, "interval": 10, "probe_seed": 42, "loss": "l2"}
@@ -41,15 +71,14 @@ def score_run(name: str, params: int, right: int, *, method: str = "dive", confi
     config = dict(DIVE_CONFIG if config is None else config)
     ids = list(range(N_ITEMS))
     low, high = wilson_interval(right, N_ITEMS)
-    return {"model": name, "task": "fmnist", "task_version": "1", "method": method, "method_config": config,
-            "seed": seed, "protocol": {"task": "fmnist", "task_version": "1", "method": method,
-                                       "method_config": config, "items_sha256": "items-0-39"},
-            "status": "complete", "n_items": N_ITEMS, "n_done": N_ITEMS,
-            "metrics": {"accuracy": {"value": right / N_ITEMS, "ci_low": low, "ci_high": high, "n": N_ITEMS}},
-            "metric_info": {"primary": "accuracy", "higher_is_better": {"accuracy": True}},
-            "model_info": model_info(name, params), "timings": {"evaluations_per_item": 1000.0, "seconds_per_item": 0.5},
-            "env": {"dtype": "fp32"},
-            "items": {"ids": ids, "labels": [0] * N_ITEMS, "predictions": [0] * right + [1] * (N_ITEMS - right)}}
+    return run_json(model=name, task="fmnist", method=method, method_config=config, seed=seed,
+                    items_sha256="items-0-39", n_items=N_ITEMS,
+                    metrics={"accuracy": {"value": right / N_ITEMS, "ci_low": low, "ci_high": high, "n": N_ITEMS}},
+                    metric_info={"primary": "accuracy", "higher_is_better": {"accuracy": True}},
+                    model_info=model_info(name, params),
+                    timings={"evaluations_per_item": 1000.0, "seconds_per_item": 0.5}, env={"dtype": "fp32"},
+                    items={"ids": ids, "labels": [0] * N_ITEMS,
+                           "predictions": [0] * right + [1] * (N_ITEMS - right)})
 
 
 def fidelity_run(name: str, params: int, fd: float, precision: float, *, extractor: str = "fmnist-classifier",
@@ -59,14 +88,11 @@ def fidelity_run(name: str, params: int, fd: float, precision: float, *, extract
     fd_name = "fid" if extractor == "inception-v3-compat" else "fd_fmnist"
     metrics = {fd_name: {"value": fd, **({"bootstrap": replicates} if replicates else {})},
                f"precision{suffix}": {"value": precision}}
-    return {"model": name, "task": "fidelity:fmnist-test", "task_version": "1", "method": "fidelity",
-            "method_config": cfg, "seed": seed,
-            "protocol": {"task": "fidelity:fmnist-test", "task_version": "1", "method": "fidelity",
-                         "method_config": cfg, "items_sha256": "reference-sha"},
-            "status": "complete", "n_items": num_samples, "n_done": num_samples, "metrics": metrics,
-            "metric_info": {"primary": fd_name, "higher_is_better": {fd_name: False, f"precision{suffix}": True}},
-            "model_info": model_info(name, params), "timings": {"seconds_per_1000_samples": 10.0},
-            "reference": {"n": 1000, "name": "fmnist-test"}, "env": {}}
+    return run_json(model=name, task="fidelity:fmnist-test", method="fidelity", method_config=cfg, seed=seed,
+                    items_sha256="reference-sha", n_items=num_samples, metrics=metrics,
+                    metric_info={"primary": fd_name, "higher_is_better": {fd_name: False, f"precision{suffix}": True}},
+                    model_info=model_info(name, params), timings={"seconds_per_1000_samples": 10.0},
+                    reference={"n": 1000, "name": "fmnist-test"})
 
 
 def four_models(replicates: bool = False) -> list[dict]:

@@ -1,7 +1,8 @@
 """``dive-bench compare``: the model-comparison table (the paper's Table VI), rank agreement with
 bootstrap intervals, paired tests, protocol separation, and that it needs run.json files only.
 
-Runs are small hand-made run.json dicts (4 models, 40 images), so every number can be checked by hand.
+Runs are small run.json payloads from tests/factories.py (4 models, 40 images, outcomes chosen by hand),
+so every number can be checked by hand.
 """
 
 from __future__ import annotations

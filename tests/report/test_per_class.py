@@ -15,14 +15,16 @@ import pytest
 
 from dive_bench.report.comparison import build_tables, comparison_markdown
 from dive_bench.report.per_class import MAX_CLASS_COLUMNS, class_recall, per_class_rows
+from factories import run_json
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = ROOT / "leaderboards" / "runs"
 
 
 def _run(labels: list[int], predictions: list[int], num_classes: int = 4) -> dict:
-    return {"items": {"ids": list(range(len(labels))), "labels": labels, "predictions": predictions},
-            "model_info": {"num_classes": num_classes}}
+    return run_json(model="m", task="digits", method="enumerate", method_config={}, n_items=len(labels), metrics={},
+                    model_info={"num_classes": num_classes},
+                    items={"ids": list(range(len(labels))), "labels": labels, "predictions": predictions})
 
 
 def test_recall_per_class_overall_and_sink_by_hand():

@@ -20,6 +20,7 @@ from dive_bench.adapters import load_model
 from dive_bench.cli.main import main
 from dive_bench.report.sweep import disagreement, markdown, sweep_rows
 from dive_bench.training.class_dit import ClassDiTTrainConfig, train_class_dit
+from factories import run_json
 
 #: the protocol every checkpoint is scored under: enumerate on 8 digits, coarse grid (--quiet last)
 SWEEP_PROTOCOL = ["--task", "digits", "--method", "enumerate", "--limit", "8", "--interval", "100", "--quiet"]
@@ -102,9 +103,9 @@ def test_sweep_passes_fidelity_options_and_states_disagreement(trained, tmp_path
     def fake_run_fidelity(req, adapter=None):
         calls.append(req)
         step = int(req.out.name.split("-")[1])
-        return {"model": req.model, "task": "fidelity:digits-test", "method": "fidelity", "status": "complete",
-                "metrics": {"fd_x": {"value": fds[step]}},
-                "metric_info": {"primary": "fd_x", "higher_is_better": {"fd_x": False}}}
+        return run_json(model=req.model, task="fidelity:digits-test", method="fidelity", method_config={},
+                        n_items=req.num_samples, metrics={"fd_x": {"value": fds[step]}},
+                        metric_info={"primary": "fd_x", "higher_is_better": {"fd_x": False}})
 
     monkeypatch.setattr(fidelity_run, "run_fidelity", fake_run_fidelity)
     out = tmp_path / "sweep"

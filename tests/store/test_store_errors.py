@@ -19,6 +19,7 @@ from cli_checks import digest as _digest
 from cli_checks import immutable as _immutable
 from cli_checks import one_line as _one_line
 from factories import SHARD_ITEMS as N_ITEMS
+from factories import run_json
 from factories import shard_store as _store
 from dive_bench.cli.main import main
 from dive_bench.errors import DiveBenchError
@@ -266,9 +267,8 @@ def test_write_json_atomic_survives_a_failing_cleanup(tmp_path, monkeypatch):
 # -- 6. run.json readers ----------------------------------------------------------------------------------------
 
 def _good_run(path: Path) -> Path:
-    path.write_text(json.dumps({"model": "m", "task": "digits", "task_version": "1", "method": "dive",
-                                "metrics": {"accuracy": {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}},
-                                "n_items": 2, "n_done": 2, "status": "complete"}))
+    path.write_text(json.dumps(run_json(model="m", task="digits", method="dive", method_config={}, n_items=2,
+                                        metrics={"accuracy": {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}})))
     return path
 
 

@@ -18,6 +18,7 @@ from dive_bench.report.comparison import build_tables, comparison_markdown, lead
 from dive_bench.errors import DiveBenchError
 from dive_bench.spec.runspec import generated_task_parts
 from dive_bench.tasks import TASKS
+from factories import run_json
 from fast_runs import ENUMERATE_COARSE
 
 #: enumerate a model's own samples on the coarse grid, 5 samples per block
@@ -35,8 +36,9 @@ def make_fidelity_folder(root: Path, adapter, *, seed: int = 0, n: int = N, labe
     cache = SampleCache(root / "samples", config)
     k = adapter.label_space.num_classes
     generate_samples(adapter, cache, n, labels_for=lambda idx: balanced_labels(idx, k), batch_size=10, progress=False)
-    run = {"method": "fidelity", "model": adapter.name, "n_items": n, "model_info": adapter.info(),
-           "samples": {"folder": str(cache.folder), "config": config}}
+    run = run_json(model=adapter.name, task="fidelity:digits-test", method="fidelity", method_config=config, seed=seed,
+                   n_items=n, metrics={}, model_info=adapter.info(), kind="fidelity",
+                   samples={"folder": str(cache.folder), "config": config})
     (root / "run.json").write_text(json.dumps(run))
     return root
 
