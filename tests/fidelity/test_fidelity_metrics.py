@@ -31,7 +31,7 @@ def _full_fmnist_installed() -> bool:
     return any((root / f"t10k-images-idx3-ubyte{ext}").exists() for ext in (".gz", ""))
 
 
-# CI installs the package and never skips (as in test_data.py)
+# CI installs the package and never skips (as in datasets/test_data.py)
 requires_full_fmnist = pytest.mark.skipif(
     not _full_fmnist_installed() and not os.environ.get("CI"),
     reason="needs the full Fashion-MNIST test split (10,000 images): apt-get install dataset-fashion-mnist "
