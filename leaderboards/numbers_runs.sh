@@ -39,7 +39,7 @@ for k in $KS; do
       ${ARGS[$row]} --out "$R/numbers-$k-$row" >/dev/null
   done
 done
-# row names (matched across K) from numbers_rows.tsv; tests/test_report_check.py regenerates
+# row names (matched across K) from numbers_rows.tsv; tests/report/test_report_check.py regenerates
 # NUMBERS.md the same way and compares
 names=()
 for k in 10 100 1000; do

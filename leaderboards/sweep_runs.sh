@@ -5,7 +5,7 @@
 # probes, monitor every 10) and with the in-domain FD (fmnist-classifier, 2,000 samples, DDIM 50).
 # About 30 min on one CPU core. Only the run.json files, SWEEP.md and sweep.png are kept in
 # leaderboards/sweep-fmnist-s (checkpoints and shards stay in $WORK); `dive-bench plot sweep`
-# re-renders the page from them, and tests/test_report_check.py checks that it agrees.
+# re-renders the page from them, and tests/report/test_report_check.py checks that it agrees.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1

@@ -1,8 +1,10 @@
-"""Shared by the bad-input tests: an error is one line, with no traceback, exit 2; an immutable folder."""
+"""Shared by the bad-input tests: an error is one line, with no traceback, exit 2; an immutable folder;
+a folder's digest, to show that stored results did not change."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import subprocess
 from pathlib import Path
 
@@ -24,6 +26,13 @@ def cli_error(capsys, argv: list[str]) -> str:
     err = capsys.readouterr().err.strip()
     assert err.startswith("dive-bench: error:"), err
     return one_line(err)
+
+
+def digest(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` by relative path; lock files (a reader may create them)
+    are not results and are left out."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.endswith(".lock")}
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 
 from dive_bench.adapters.dit import DiTAdapter  # noqa: E402
 from dive_bench.adapters.unet import UNetAdapter  # noqa: E402
-from dive_bench.testing import make_dit, make_unet  # noqa: E402,F401  (re-exported for the test modules)
+from dive_bench.testing import make_dit, make_unet  # noqa: E402
 
 @pytest.fixture
 def dit_adapter():
@@ -32,6 +32,16 @@ def digits_adapter():
     from dive_bench.adapters import load_model
 
     return load_model("dit-digits-xs")
+
+
+@pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory):
+    """A Kaiming-initialised inception-v3-compat file: the real architecture with random weights, so
+    every Inception path runs offline (default init collapses the features: FID ~ 0, IS = 1).
+    Used by fidelity/test_fidelity_metrics.py and datasets/test_data_errors.py."""
+    from dive_bench.fidelity.random_inception import build_random_inception_weights
+
+    return build_random_inception_weights(tmp_path_factory.mktemp("inception") / "inception-random.pth")
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,12 @@ import pytest
 import dive_bench as db
 from dive_bench.cli.main import main
 
-LIGHT = {"interval": 100, "steps": 10, "probes_per_step": 5, "monitor_every": 5}
+#: a short DIVE run through the API (the CLI spelling is the argv in the test below)
+FAST_DIVE_KWARGS = {"interval": 100, "steps": 10, "probes_per_step": 5, "monitor_every": 5}
 
 
 def test_api_and_cli_give_the_same_key_and_numbers(tmp_path):
-    api = db.evaluate("dit-digits-xs", "digits", method="dive", limit=6, out=tmp_path / "api", **LIGHT)
+    api = db.evaluate("dit-digits-xs", "digits", method="dive", limit=6, out=tmp_path / "api", **FAST_DIVE_KWARGS)
     argv = ["score", "dit-digits-xs", "--task", "digits", "--method", "dive", "--limit", "6", "--quiet",
             "--out", str(tmp_path / "cli"), "--interval", "100", "--steps", "10", "--batch-size", "5",
             "--monitor-every", "5"]

@@ -1,5 +1,5 @@
 """The model-comparison table in docs/comparison.md (moved there from README.md) quotes LEADERBOARD.md's comparison section cell for
-cell (which tests/test_report_check.py regenerates from the stored runs and tests/test_compare.py
+cell (which tests/report/test_report_check.py regenerates from the stored runs and tests/report/test_comparison.py
 checks against their run.json numbers): a rerun that changes a number cannot leave the README
 behind.
 The file keeps its name; the page it reads is ``PAGE``."""

@@ -48,7 +48,7 @@ def test_entry_point_plugin_is_found_and_loadable(tmp_path, monkeypatch):
     pkg = tmp_path / "fake_dive_plugin"
     pkg.mkdir()
     (pkg / "__init__.py").write_text(textwrap.dedent("""
-        from conftest import make_dit
+        from dive_bench.testing import make_dit
         from dive_bench.adapters.dit import DiTAdapter
 
         def make_adapter():

@@ -1,7 +1,8 @@
 """``dive-bench compare``: the model-comparison table (the paper's Table VI), rank agreement with
 bootstrap intervals, paired tests, protocol separation, and that it needs run.json files only.
 
-Runs are small hand-made run.json dicts (4 models, 40 images), so every number can be checked by hand.
+Runs are small run.json payloads from tests/factories.py (4 models, 40 images, outcomes chosen by hand),
+so every number can be checked by hand.
 """
 
 from __future__ import annotations
@@ -21,64 +22,10 @@ from dive_bench.cli.main import main
 from dive_bench.report.comparison import build_tables, comparison_markdown
 from dive_bench.errors import DiveBenchError
 from dive_bench.metrics.stats import mcnemar_exact, wilson_interval
+from factories import DIVE_CONFIG, MODELS, N_ITEMS, fidelity_run, four_models, layout_outcomes, score_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUNS = ROOT / "leaderboards" / "runs"
-N_ITEMS = 40
-DIVE_CONFIG = {"steps": 100, "probes_per_step": 10, "monitor_every": 10, "interval": 10, "probe_seed": 42, "loss": "l2"}
-FID_CONFIG = {"sampler": "ddim", "steps": 50, "guidance_scale": 1.0, "seed": 0, "num_samples": 100, "dtype": "fp32",
-              "labels": "balanced", "feature_extractor": "fmnist-classifier", "extractor_weights_sha256": "ab" * 32,
-              "metric_isc_splits": 10, "metric_kid_subsets": 100, "metric_kid_subset_size": 1000,
-              "metric_prc_neighborhood": 3, "metric_rng_seed": 2020}
-#: name, parameters, images right of 40 (DIVE), FD, precision
-MODELS = [("m-xs", 10_000, 20, 40.0, 0.2), ("m-s", 20_000, 24, 30.0, 0.3), ("m-b", 40_000, 28, 20.0, 0.4),
-          ("m-l", 80_000, 32, 25.0, 0.5)]
-
-
-def _info(name: str, params: int, adapter: str = "dit") -> dict:
-    return {"name": name, "params": params, "sha256": f"sha-{name}", "num_classes": 10, "adapter": adapter}
-
-
-def score_run(name: str, params: int, right: int, *, method: str = "dive", config: dict | None = None,
-              seed: int = 0) -> dict:
-    """A classification run: the first ``right`` of N_ITEMS images correct (label 0, wrong answer 1)."""
-    config = dict(DIVE_CONFIG if config is None else config)
-    ids = list(range(N_ITEMS))
-    low, high = wilson_interval(right, N_ITEMS)
-    return {"model": name, "task": "fmnist", "task_version": "1", "method": method, "method_config": config,
-            "seed": seed, "protocol": {"task": "fmnist", "task_version": "1", "method": method,
-                                       "method_config": config, "items_sha256": "items-0-39"},
-            "status": "complete", "n_items": N_ITEMS, "n_done": N_ITEMS,
-            "metrics": {"accuracy": {"value": right / N_ITEMS, "ci_low": low, "ci_high": high, "n": N_ITEMS}},
-            "metric_info": {"primary": "accuracy", "higher_is_better": {"accuracy": True}},
-            "model_info": _info(name, params), "timings": {"evaluations_per_item": 1000.0, "seconds_per_item": 0.5},
-            "env": {"dtype": "fp32"},
-            "items": {"ids": ids, "labels": [0] * N_ITEMS, "predictions": [0] * right + [1] * (N_ITEMS - right)}}
-
-
-def fidelity_run(name: str, params: int, fd: float, precision: float, *, extractor: str = "fmnist-classifier",
-                 num_samples: int = 100, replicates: list[float] | None = None, seed: int = 0) -> dict:
-    cfg = {**FID_CONFIG, "feature_extractor": extractor, "num_samples": num_samples, "seed": seed}
-    suffix = "" if extractor == "inception-v3-compat" else "_fmnist"
-    fd_name = "fid" if extractor == "inception-v3-compat" else "fd_fmnist"
-    metrics = {fd_name: {"value": fd, **({"bootstrap": replicates} if replicates else {})},
-               f"precision{suffix}": {"value": precision}}
-    return {"model": name, "task": "fidelity:fmnist-test", "task_version": "1", "method": "fidelity",
-            "method_config": cfg, "seed": seed,
-            "protocol": {"task": "fidelity:fmnist-test", "task_version": "1", "method": "fidelity",
-                         "method_config": cfg, "items_sha256": "reference-sha"},
-            "status": "complete", "n_items": num_samples, "n_done": num_samples, "metrics": metrics,
-            "metric_info": {"primary": fd_name, "higher_is_better": {fd_name: False, f"precision{suffix}": True}},
-            "model_info": _info(name, params), "timings": {"seconds_per_1000_samples": 10.0},
-            "reference": {"n": 1000, "name": "fmnist-test"}, "env": {}}
-
-
-def four_models(replicates: bool = False) -> list[dict]:
-    runs = [score_run(n, p, r) for n, p, r, _, _ in MODELS]
-    rng = np.random.default_rng(1)
-    runs += [fidelity_run(n, p, fd, prec, replicates=list(fd + 3 + rng.normal(0, 2, 50)) if replicates else None)
-             for n, p, _, fd, prec in MODELS]
-    return runs
 
 
 def _cells(md: str, first: str) -> list[str]:
@@ -244,17 +191,6 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
 
 
 # -- layout models: COCO AP resampled over images ---------------------------------------------
-
-def layout_outcomes(hits: int) -> tuple[list[dict], list[list[dict]]]:
-    """Per-image targets and predictions of 6 images with one box each: the first ``hits`` exact, the rest missed."""
-    labels, predictions = [], []
-    for i in range(6):
-        box = [2.0 + i, 3.0, 8.0, 8.0]
-        labels.append({"image_id": i + 1, "annotations": [{"id": i + 1, "image_id": i + 1, "category_id": 1,
-                                                           "bbox": box, "area": 64.0, "iscrowd": 0}]})
-        predictions.append([{"bbox": box if i < hits else [20.0, 20.0, 4.0, 4.0], "category_id": 1, "score": 0.9}])
-    return labels, predictions
-
 
 def _layout_run(name: str, params: int, hits: int) -> dict:
     """A detection run on 6 images with one box each; the first ``hits`` predicted exactly, the rest missed."""

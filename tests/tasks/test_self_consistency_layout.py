@@ -24,8 +24,9 @@ MODEL = "layout-canvas-xs"
 N = 6
 FIDELITY = ["--reference", "canvas-det-dev", "--num-samples", str(N), "--steps", "2", "--sampler", "ddim",
             "--feature-extractor", "canvas-classifier", "--quiet"]
-LIGHT = ["--init", "none", "--steps", "2", "--probes-per-step", "2", "--monitor-every", "1", "--interval", "250",
-         "--no-neighbour-repairs", "--no-prior", "--items-per-batch", "3", "--limit", "3", "--quiet"]
+#: a 2-step layout DIVE from no initial layout, without repairs or prior, on 3 images
+LAYOUT_DIVE_FAST = ["--init", "none", "--steps", "2", "--probes-per-step", "2", "--monitor-every", "1", "--interval", "250",
+                    "--no-neighbour-repairs", "--no-prior", "--items-per-batch", "3", "--limit", "3", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def layout_samples(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def layout_model():
+def layout_canvas_xs():
     from dive_bench.adapters import load_model
 
     return load_model(MODEL)
@@ -46,14 +47,14 @@ def _boxes(annotations: list[dict]) -> list[tuple]:
     return [(a["category_id"], *(float(v) for v in a["bbox"])) for a in annotations]
 
 
-def test_layout_model_scored_on_its_own_samples(tmp_path, layout_samples, layout_model):
+def test_layout_model_scored_on_its_own_samples(tmp_path, layout_samples, layout_canvas_xs):
     """Ground truth of sample i is reference image i's layout; the name says generator, sample
     configuration and kind; merge rebuilds the AP from the stored name alone."""
     out = tmp_path / "self"
-    assert main(["score", MODEL, "--task", f"generated:{layout_samples}", *LIGHT, "--out", str(out)]) == 0
+    assert main(["score", MODEL, "--task", f"generated:{layout_samples}", *LAYOUT_DIVE_FAST, "--out", str(out)]) == 0
     run = json.loads((out / "run.json").read_text())
     assert run["task"].endswith(".layout") and str(layout_samples) not in run["task"]
-    assert generated_task_parts(run["task"])[0] == layout_model.info()["sha256"][:16]
+    assert generated_task_parts(run["task"])[0] == layout_canvas_xs.info()["sha256"][:16]
     assert run["metric_info"]["primary"] == "ap" and run["n_items"] == 3
     dev = TASKS.get("canvas-det-dev").load()
     for i, label in enumerate(run["items"]["labels"]):
@@ -89,7 +90,7 @@ def test_stored_targets_alone_give_ap_of_the_layouts_used(layout_samples):
     assert rebuilt.metrics([[] for _ in targets], targets)["ap"]["value"] == 0.0
 
 
-def test_each_sample_was_drawn_from_its_target_layout(tmp_path, layout_samples, layout_model):
+def test_each_sample_was_drawn_from_its_target_layout(tmp_path, layout_samples, layout_canvas_xs):
     """Regenerating the samples from the task's targets (tokenized) under the fidelity run's
     sample configuration reproduces them pixel for pixel: target i is the layout sample i saw."""
     from dive_bench.fidelity.sample_cache import SampleCache
@@ -98,10 +99,10 @@ def test_each_sample_was_drawn_from_its_target_layout(tmp_path, layout_samples, 
 
     task = TASKS.get(f"generated:{layout_samples}")
     data = task.load()
-    tok = layout_tokenizer(layout_model)
+    tok = layout_tokenizer(layout_canvas_xs)
     config = json.loads((layout_samples / "run.json").read_text())["samples"]["config"]
     again = SampleCache(tmp_path / "again", config)
-    generate_samples(layout_model, again, N, batch_size=N, progress=False,
+    generate_samples(layout_canvas_xs, again, N, batch_size=N, progress=False,
                      labels_for=lambda idx: torch.stack([tok.encode(data.annotations[i]) for i in idx]))
     assert torch.equal(again.load(N), data.images)
     # and a one-off misalignment would not: neighbouring layouts make other images
@@ -119,7 +120,7 @@ def test_bad_layout_sample_folders_fail_in_one_line(tmp_path, layout_samples, ca
     run = json.loads((folder / "run.json").read_text())
     run["samples"]["config"]["labels"] = edit
     (folder / "run.json").write_text(json.dumps(run))
-    code = main(["score", MODEL, "--task", f"generated:{folder}", *LIGHT, "--out", str(tmp_path / "out")])
+    code = main(["score", MODEL, "--task", f"generated:{folder}", *LAYOUT_DIVE_FAST, "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "out" / "run.json").exists()

@@ -23,18 +23,19 @@ from dive_bench.errors import DiveBenchError
 from dive_bench.registry import Registry
 from dive_bench.store.shards import collect
 from dive_bench.tasks import TASKS
+from fast_runs import ENUMERATE_COARSE
 
 # the copy committed in tests/data, else the shared one beside the clone
-FIXTURE = next((p for p in (Path(__file__).resolve().parent / "data" / "coco-val2014-100",
-                            Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "coco-val2014-100")
-                if p.is_dir()), Path(__file__).resolve().parent / "data" / "coco-val2014-100")
+FIXTURE = next((p for p in (Path(__file__).resolve().parents[1] / "data" / "coco-val2014-100",
+                            Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "coco-val2014-100")
+                if p.is_dir()), Path(__file__).resolve().parents[1] / "data" / "coco-val2014-100")
 # published with cocoapi's fake results (fixture README), in COCOeval order
 EXPECTED = {"ap": 0.5045806987249628, "ap50": 0.6969727247299577, "ap75": 0.5729816669904824,
             "aps": 0.5856257209410443, "apm": 0.5193996948036719, "apl": 0.5013978986347466,
             "ar1": 0.38681277964578054, "ar10": 0.5936795762842003, "ar100": 0.595352982877607}
 # one image per block and one image's 10 classes x 10 probes per forward pass: the batches of a
 # folder run and a digits run hold the same numbers, whatever the item order
-LIGHT = ["--method", "enumerate", "--interval", "100", "--items-per-batch", "1", "--eval-batch", "100", "--quiet"]
+ENUMERATE_ONE_PER_BLOCK = [*ENUMERATE_COARSE, "--items-per-batch", "1", "--eval-batch", "100", "--quiet"]
 N = 40
 
 
@@ -60,7 +61,7 @@ def write_digits(root: Path, data, n: int = N, *, flat: bool = False) -> Path:
 
 
 def score(task: str, out: Path, *extra: str) -> dict:
-    assert main(["score", "dit-digits-xs", "--task", task, "--out", str(out), *LIGHT, *extra]) == 0
+    assert main(["score", "dit-digits-xs", "--task", task, "--out", str(out), *ENUMERATE_ONE_PER_BLOCK, *extra]) == 0
     return json.loads((out / "run.json").read_text())
 
 
@@ -246,7 +247,7 @@ def test_bad_folder_is_one_line_exit_2(tmp_path, capsys, make, phrase):
     root = tmp_path / "set"
     if make:
         make(root)
-    rc = main(["score", "dit-digits-xs", "--task", f"folder:{root}", "--out", str(tmp_path / "out"), *LIGHT])
+    rc = main(["score", "dit-digits-xs", "--task", f"folder:{root}", "--out", str(tmp_path / "out"), *ENUMERATE_ONE_PER_BLOCK])
     assert rc == 2
     assert phrase in one_error_line(capsys)
     assert not (tmp_path / "out" / "run.json").exists()

@@ -220,13 +220,6 @@ def _malicious(path: Path, marker: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def inception_weights(tmp_path_factory) -> Path:
-    from dive_bench.fidelity.random_inception import build_random_inception_weights
-
-    return build_random_inception_weights(tmp_path_factory.mktemp("inception") / "inception-random.pth")
-
-
 @pytest.mark.parametrize("content,phrase", [
     (b"", "the file is empty"),
     (b"hello world, these are not weights\n", "not a torch state dict"),

@@ -9,13 +9,9 @@ import os
 import pytest
 
 from dive_bench.errors import DiveBenchError
-from dive_bench.store.shards import ShardStore, collect, shard_path, write_json_atomic
+from dive_bench.store.shards import collect, shard_path, write_json_atomic
+from factories import shard_store as _store
 
-SPEC = {"task": "digits", "n_items": 4}
-
-
-def _store(tmp_path, key="k1", k=0, n=1):
-    return ShardStore(shard_path(tmp_path, k, n), key, SPEC, {"sha256": "x"})
 
 
 def test_put_is_idempotent_and_collect_unions_shards(tmp_path):
@@ -136,7 +132,7 @@ def test_run_key_separates_precisions_and_keeps_stored_fp32_keys():
     from dive_bench.spec.runspec import RunSpec
     from dive_bench.tasks import TASKS
 
-    stored = json.loads((Path(__file__).parent.parent / "leaderboards/runs/layout-canvas-s-dive/run.json").read_text())
+    stored = json.loads((Path(__file__).resolve().parents[2] / "leaderboards/runs/layout-canvas-s-dive/run.json").read_text())
     args = (TASKS.get(stored["task"]), stored["items"]["ids"], stored["model_info"]["sha256"], stored["method"],
             stored["method_config"], stored["seed"])
     spec = RunSpec(stored["task"], stored["task_version"], tuple(stored["items"]["ids"]), stored["model_info"]["sha256"],
@@ -161,7 +157,7 @@ def test_runtime_knobs_leave_the_key_and_every_stored_run_is_accepted():
     other = RunSpec("digits", "1", (0, 1), "sha", "enumerate", {"interval": 4, "batch_size": 1000}, 0)
     assert base.key() == other.key() and base.legacy_keys() != other.legacy_keys()
     assert RunSpec("digits", "1", (0, 1), "sha", "enumerate", {"interval": 8, "batch_size": 250}, 0).key() != base.key()
-    runs = sorted((Path(__file__).parent.parent / "leaderboards").rglob("run.json"))
+    runs = sorted((Path(__file__).resolve().parents[2] / "leaderboards").rglob("run.json"))
     checked = 0
     for path in runs:
         run = json.loads(path.read_text())

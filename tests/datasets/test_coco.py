@@ -13,7 +13,7 @@ from dive_bench.data.canvas import make_canvas_dataset
 from dive_bench.data.coco import load_coco_detection, read_coco_json, validate_coco
 from dive_bench.errors import DiveBenchError
 
-FIXTURE = Path(__file__).resolve().parent / "data" / "coco-val2014-100"  # a copy of shared/fixtures
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "coco-val2014-100"  # a copy of shared/fixtures
 
 
 @pytest.fixture(scope="module")

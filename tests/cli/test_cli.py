@@ -11,18 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_dit
+from dive_bench.testing import make_dit
 from dive_bench.cli.main import main
 from dive_bench.models.class_dit import untie
+from fast_runs import COARSE
 
-LIGHT = ["--interval", "100", "--quiet"]
-FMNIST_SLICE = Path(__file__).resolve().parent / "data" / "fmnist-slice"  # 500 real test images
+#: the coarse probe grid and no progress output, added to every score run here
+COARSE_QUIET = [*COARSE, "--quiet"]
+FMNIST_SLICE = Path(__file__).resolve().parents[1] / "data" / "fmnist-slice"  # 500 real test images
 
 
 def _score(tmp_path, method, *extra):
     out = tmp_path / method
     rc = main(["score", "dit-digits-xs", "--task", "digits", "--method", method, "--limit", "6",
-               "--out", str(out), *LIGHT, *extra])
+               "--out", str(out), *COARSE_QUIET, *extra])
     return rc, out
 
 

@@ -20,10 +20,12 @@ from dive_bench.adapters import load_model
 from dive_bench.cli.main import main
 from dive_bench.report.sweep import disagreement, markdown, sweep_rows
 from dive_bench.training.class_dit import ClassDiTTrainConfig, train_class_dit
+from factories import run_json
 
-LIGHT = ["--task", "digits", "--method", "enumerate", "--limit", "8", "--interval", "100", "--quiet"]
+#: the protocol every checkpoint is scored under: enumerate on 8 digits, coarse grid (--quiet last)
+SWEEP_PROTOCOL = ["--task", "digits", "--method", "enumerate", "--limit", "8", "--interval", "100", "--quiet"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def test_save_every_keeps_loadable_checkpoints_with_their_step(trained):
 
 def test_sweep_scores_each_checkpoint_once_and_reports_from_run_json(trained, tmp_path, capsys, monkeypatch):
     out = tmp_path / "sweep"
-    assert main(["sweep", str(trained), *LIGHT, "--out", str(out)]) == 0
+    assert main(["sweep", str(trained), *SWEEP_PROTOCOL, "--out", str(out)]) == 0
     runs = _runs(out / "score")
     assert sorted(runs) == [2, 4, 6]
     for step, run in runs.items():
@@ -66,7 +68,7 @@ def test_sweep_scores_each_checkpoint_once_and_reports_from_run_json(trained, tm
 
     monkeypatch.setattr(adapters, "load_model", lambda spec: pytest.fail(f"reloaded {spec}"))
     monkeypatch.setattr(run_score, "score", lambda *a, **k: pytest.fail("rescored"))
-    assert main(["sweep", str(trained), *LIGHT, "--out", str(out)]) == 0
+    assert main(["sweep", str(trained), *SWEEP_PROTOCOL, "--out", str(out)]) == 0
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
 
     md = (out / "SWEEP.md").read_text()
@@ -101,13 +103,13 @@ def test_sweep_passes_fidelity_options_and_states_disagreement(trained, tmp_path
     def fake_run_fidelity(req, adapter=None):
         calls.append(req)
         step = int(req.out.name.split("-")[1])
-        return {"model": req.model, "task": "fidelity:digits-test", "method": "fidelity", "status": "complete",
-                "metrics": {"fd_x": {"value": fds[step]}},
-                "metric_info": {"primary": "fd_x", "higher_is_better": {"fd_x": False}}}
+        return run_json(model=req.model, task="fidelity:digits-test", method="fidelity", method_config={},
+                        n_items=req.num_samples, metrics={"fd_x": {"value": fds[step]}},
+                        metric_info={"primary": "fd_x", "higher_is_better": {"fd_x": False}})
 
     monkeypatch.setattr(fidelity_run, "run_fidelity", fake_run_fidelity)
     out = tmp_path / "sweep"
-    args = ["sweep", str(trained), *LIGHT, "--out", str(out), "--fidelity", "--reference", "digits",
+    args = ["sweep", str(trained), *SWEEP_PROTOCOL, "--out", str(out), "--fidelity", "--reference", "digits",
             "--num-samples", "16", "--sample-steps", "3", "--cache-dir", str(tmp_path / "cache")]
     assert main(args) == 0
     assert len(calls) == 3
@@ -126,26 +128,26 @@ def test_sweep_passes_fidelity_options_and_states_disagreement(trained, tmp_path
 def test_bad_inputs_exit_2_with_one_line_and_keep_results(trained, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert main(["sweep", str(empty), *LIGHT, "--out", str(tmp_path / "a")]) == 2
+    assert main(["sweep", str(empty), *SWEEP_PROTOCOL, "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no checkpoints" in err and "--save-every" in err
 
     ckpts = tmp_path / "ckpts"
     shutil.copytree(trained / "checkpoints", ckpts)
     out = tmp_path / "b"
-    assert main(["sweep", str(ckpts), *LIGHT, "--out", str(out)]) == 0
+    assert main(["sweep", str(ckpts), *SWEEP_PROTOCOL, "--out", str(out)]) == 0
     before = {p: p.read_bytes() for p in out.rglob("run.json")}
     broken = ckpts / "step-000008"
     shutil.copytree(ckpts / "step-000006", broken)
     (broken / "diffusion_pytorch_model.safetensors").write_bytes(b"not weights")
     (broken / "dive_bench.json").write_text(json.dumps({"step": 8}))
     capsys.readouterr()
-    assert main(["sweep", str(ckpts), *LIGHT, "--out", str(out)]) == 2
+    assert main(["sweep", str(ckpts), *SWEEP_PROTOCOL, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "step-000008" in err and "step 8" in err
     assert {p: p.read_bytes() for p in before} == before
 
-    assert main(["sweep", str(trained), *LIGHT[:-1], "--limit", "4", "--out", str(out)]) == 2  # another protocol
+    assert main(["sweep", str(trained), *SWEEP_PROTOCOL[:-1], "--limit", "4", "--out", str(out)]) == 2  # another protocol
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "limit" in err and "new --out" in err
 

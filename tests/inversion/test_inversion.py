@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import make_dit
+from dive_bench.testing import make_dit
 from dive_bench.adapters.dit import DiTAdapter
 from dive_bench.data.base import to_model_range
 from dive_bench.inversion import DiveConfig, EnumerationConfig, ProbeSet, enumerate_classes, invert
@@ -32,7 +32,7 @@ def test_probe_timesteps_follow_the_paper_grid():
 def test_monitor_value_equals_enumeration_score(dit_adapter, family):
     """Invariant 1 in every model family: probes in the model's own time domain, one error space."""
     if family != "ddpm-eps":
-        from test_families import family as parameterization
+        from families import family as parameterization
 
         dit_adapter = DiTAdapter(make_dit(), parameterization=parameterization(family))
     x0 = _x0(dit_adapter)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from dive_bench.report.comparison import build_tables, comparison_markdown
-from test_compare import layout_outcomes
+from factories import layout_outcomes, run_json
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUNS = ROOT / "leaderboards" / "runs"
 DIVE_CONFIG = {"init": "coarse", "interval": 50, "neighbour_repairs": True, "prior_weight": 0.0, "steps": 30,
                "probe_seed": 42, "loss": "l2", "weighting": "x0"}
@@ -27,28 +27,23 @@ def _info(name: str, params: int) -> dict:
 def dive_run(name: str, params: int, hits: int) -> dict:
     """canvas-det DIVE on 6 images with one box each: the first ``hits`` found exactly."""
     labels, predictions = layout_outcomes(hits)
-    protocol = {"task": "canvas-det", "task_version": "1", "method": "dive", "method_config": DIVE_CONFIG,
-                "items_sha256": "val-100"}
-    return {"model": name, "task": "canvas-det", "task_version": "1", "method": "dive", "method_config": DIVE_CONFIG,
-            "seed": 0, "protocol": protocol, "status": "complete", "n_items": 6, "n_done": 6,
-            "metrics": {"ap": {"value": hits / 6, "ci_low": 0.0, "ci_high": 1.0, "n": 6}},
-            "metric_info": {"primary": "ap", "higher_is_better": {"ap": True}}, "model_info": _info(name, params),
-            "timings": {"evaluations_per_item": 8000.0, "seconds_per_item": 20.0}, "env": {"dtype": "fp32"},
-            "items": {"ids": list(range(6)), "labels": labels, "predictions": predictions}}
+    return run_json(model=name, task="canvas-det", method="dive", method_config=DIVE_CONFIG, seed=0,
+                    items_sha256="val-100", n_items=6,
+                    metrics={"ap": {"value": hits / 6, "ci_low": 0.0, "ci_high": 1.0, "n": 6}},
+                    metric_info={"primary": "ap", "higher_is_better": {"ap": True}}, model_info=_info(name, params),
+                    timings={"evaluations_per_item": 8000.0, "seconds_per_item": 20.0}, env={"dtype": "fp32"},
+                    items={"ids": list(range(6)), "labels": labels, "predictions": predictions})
 
 
 def fidelity_run(name: str, params: int, fd: float) -> dict:
     metrics = {"fd_canvas": {"value": fd, "bootstrap": [fd - 1, fd, fd + 1]}, "is_canvas": {"value": 5.0, "std": 0.1},
                "precision_canvas": {"value": 0.5}}
-    protocol = {"task": "fidelity:canvas-det-ref", "task_version": "1", "method": "fidelity",
-                "method_config": FID_CONFIG, "items_sha256": "ref-2000"}
-    return {"model": name, "task": "fidelity:canvas-det-ref", "task_version": "1", "method": "fidelity",
-            "method_config": FID_CONFIG, "seed": 0, "protocol": protocol, "status": "complete", "n_items": 2000,
-            "n_done": 2000, "metrics": metrics,
-            "metric_info": {"primary": "fd_canvas", "higher_is_better": {"fd_canvas": False, "is_canvas": True,
-                                                                        "precision_canvas": True}},
-            "model_info": _info(name, params), "timings": {"seconds_per_1000_samples": 100.0},
-            "reference": {"n": 2000, "name": "canvas-det-ref"}, "env": {}}
+    return run_json(model=name, task="fidelity:canvas-det-ref", method="fidelity", method_config=FID_CONFIG, seed=0,
+                    items_sha256="ref-2000", n_items=2000, metrics=metrics,
+                    metric_info={"primary": "fd_canvas", "higher_is_better": {"fd_canvas": False, "is_canvas": True,
+                                                                             "precision_canvas": True}},
+                    model_info=_info(name, params), timings={"seconds_per_1000_samples": 100.0},
+                    reference={"n": 2000, "name": "canvas-det-ref"})
 
 
 def _row(md: str, model: str) -> list[str]:

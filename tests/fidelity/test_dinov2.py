@@ -16,8 +16,7 @@ from dive_bench.fidelity import dinov2
 from dive_bench.fidelity.extractors import file_sha256
 from dive_bench.fidelity.resolve import resolve_extractor
 from dive_bench.fidelity.metrics import compute_metrics
-
-from test_fidelity_metrics import fmnist_test, write_idx_split  # noqa: F401 - shared fixture
+from factories import write_idx_split
 
 TINY = "dinov2-vit-t2"  # test-only variant: ViT-S/14 width, 2 blocks
 
@@ -29,18 +28,6 @@ def tiny_weights(tmp_path_factory):
         mp.setitem(dinov2.VARIANTS, TINY, dinov2.Variant("vit_small_patch14_dinov2", "timm/none", "none", 384,
                                                           {"depth": 2}))
         yield dinov2.build_random_dinov2_weights(tmp_path_factory.mktemp("dinov2") / "tiny.safetensors", TINY)
-
-
-@pytest.fixture
-def offline_env(monkeypatch, tmp_path):
-    """Offline, an empty Hugging Face cache, no weights variables."""
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    for var in (dinov2.WEIGHTS_ENV, dinov2.SHA256_ENV):
-        monkeypatch.delenv(var, raising=False)
-    return tmp_path
 
 
 def test_preprocessing_is_bicubic_antialiased_224_with_imagenet_normalisation():
@@ -82,7 +69,7 @@ def test_features_are_the_normed_cls_token_and_meta_checkpoints_load(tiny_weight
     assert torch.equal(loaded.pos_embed, grid)
 
 
-def test_fd_of_a_set_with_itself_is_zero(tiny_weights, fmnist_test, tmp_path):  # noqa: F811
+def test_fd_of_a_set_with_itself_is_zero(tiny_weights, fmnist_test, tmp_path):
     ext = resolve_extractor(TINY, dinov2_weights=tiny_weights)
     images = fmnist_test.images[:32]
     out = compute_metrics(images, images, ext, cache=tmp_path / "cache")
@@ -94,7 +81,7 @@ def test_fd_of_a_set_with_itself_is_zero(tiny_weights, fmnist_test, tmp_path):  
     print("fd_dinov2 self", out["fd_dinov2"]["value"], "other 32 vs 32", other["fd_dinov2"]["value"])
 
 
-def test_fd_dinov2_of_the_bundled_fmnist_models(tiny_weights, fmnist_test, capsys, tmp_path):  # noqa: F811
+def test_fd_dinov2_of_the_bundled_fmnist_models(tiny_weights, fmnist_test, capsys, tmp_path):
     from dive_bench.report.comparison_table import fidelity_metrics
     from dive_bench.report.fidelity import _higher as report_higher
     from dive_bench.report.grouping import fidelity_table_key as group_key

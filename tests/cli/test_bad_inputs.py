@@ -10,7 +10,6 @@ afterwards. Cases run in-process through ``cli.main`` (a subprocess costs ~10 s 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -24,6 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from dive_bench.adapters import ASSETS
+from cli_checks import digest
 from dive_bench.cli.main import main
 
 SCORE = ["score", "dit-digits-xs", "--task", "digits", "--limit", "4", "--quiet", "--out", "{new}"]
@@ -91,11 +91,6 @@ CASES = [
 ]
 
 
-def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.endswith(".lock")}
-
-
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ok") / "run"
@@ -116,7 +111,7 @@ def _run(argv: list[str], capsys) -> tuple[int, str]:
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_exit_2(case, finished_run, tmp_path, capsys):
     _, argv, expected, phrase = case
-    before = _digest(finished_run)
+    before = digest(finished_run)
     argv = [a.replace("{ok}", str(finished_run)).replace("{new}", str(tmp_path / "new")) for a in argv]
     code, err = _run(argv, capsys)
     assert code == expected, err
@@ -124,7 +119,7 @@ def test_bad_input_is_one_line_exit_2(case, finished_run, tmp_path, capsys):
     assert len(lines) == 1 and lines[0].startswith("dive-bench: error: "), err
     assert phrase in lines[0]
     assert "Traceback" not in err
-    assert _digest(finished_run) == before
+    assert digest(finished_run) == before
     assert not (tmp_path / "new" / "run.json").exists()
 
 

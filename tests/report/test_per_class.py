@@ -15,14 +15,16 @@ import pytest
 
 from dive_bench.report.comparison import build_tables, comparison_markdown
 from dive_bench.report.per_class import MAX_CLASS_COLUMNS, class_recall, per_class_rows
+from factories import run_json
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUNS = ROOT / "leaderboards" / "runs"
 
 
 def _run(labels: list[int], predictions: list[int], num_classes: int = 4) -> dict:
-    return {"items": {"ids": list(range(len(labels))), "labels": labels, "predictions": predictions},
-            "model_info": {"num_classes": num_classes}}
+    return run_json(model="m", task="digits", method="enumerate", method_config={}, n_items=len(labels), metrics={},
+                    model_info={"num_classes": num_classes},
+                    items={"ids": list(range(len(labels))), "labels": labels, "predictions": predictions})
 
 
 def test_recall_per_class_overall_and_sink_by_hand():
@@ -71,13 +73,12 @@ def test_a_thousand_classes_are_summarised_not_given_a_column_each():
 
 def _class_runs() -> list[dict]:
     """Four models with DIVE on 40 real images and self-consistency on 40 own samples (4 classes x 10)."""
-    from test_compare import MODELS, fidelity_run, score_run
-    from test_self_consistency import _with_task
+    from factories import MODELS, fidelity_run, score_run, with_task
 
     runs = []
     for i, (name, params, right, fd, precision) in enumerate(MODELS):
         sha = f"{i + 1:x}" * 64
-        own = _with_task(score_run(name, params, 0, method="enumerate"), f"generated:{sha[:16]}.{'5' * 16}")
+        own = with_task(score_run(name, params, 0, method="enumerate"), f"generated:{sha[:16]}.{'5' * 16}")
         labels = [c for c in range(4) for _ in range(10)]
         # model i recovers class c's samples for the first i + c of its 10, and answers 3 otherwise
         own["items"]["labels"] = labels

@@ -3,12 +3,10 @@ reference cache, the CLI end to end (offline, Inception weights built at test ti
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
 import shutil
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +20,7 @@ from dive_bench.fidelity.extractors import ASSETS, resolve_inception_weights
 from dive_bench.fidelity.resolve import resolve_extractor
 from dive_bench.fidelity.metrics import (UInt8Images, compute_metrics, extract_features, frechet_distance_features,
                                          reference_features)
-
-
-SLICE_ROOT = Path(__file__).resolve().parent / "data" / "fmnist-slice"
+from factories import write_idx_split
 
 
 def _full_fmnist_installed() -> bool:
@@ -35,7 +31,7 @@ def _full_fmnist_installed() -> bool:
     return any((root / f"t10k-images-idx3-ubyte{ext}").exists() for ext in (".gz", ""))
 
 
-# CI installs the package and never skips (as in test_data.py)
+# CI installs the package and never skips (as in datasets/test_data.py)
 requires_full_fmnist = pytest.mark.skipif(
     not _full_fmnist_installed() and not os.environ.get("CI"),
     reason="needs the full Fashion-MNIST test split (10,000 images): apt-get install dataset-fashion-mnist "
@@ -43,55 +39,10 @@ requires_full_fmnist = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="session")
-def fmnist_test():
-    """500 real Fashion-MNIST test images, 50 per class (tests/data/fmnist-slice/README.md)."""
-    from dive_bench.data.fashion_mnist import load_fashion_mnist
-
-    ds = load_fashion_mnist("test", root=str(SLICE_ROOT))
-    assert len(ds) == 500 and torch.bincount(ds.labels).tolist() == [50] * 10
-    return ds
-
-
-@pytest.fixture(scope="session")
 def fmnist_full():
     from dive_bench.data import DATASETS
 
     return DATASETS.get("fmnist")(split="test")
-
-
-@pytest.fixture(scope="session")
-def inception_weights(tmp_path_factory):
-    """A Kaiming-initialised inception-v3-compat file: the real architecture with random weights, so
-    every Inception path runs offline (default init collapses the features: FID ~ 0, IS = 1)."""
-    from dive_bench.fidelity.random_inception import build_random_inception_weights
-
-    return build_random_inception_weights(tmp_path_factory.mktemp("inception") / "inception-random.pth")
-
-
-@pytest.fixture
-def offline_env(monkeypatch, tmp_path):
-    """Offline, no weights anywhere, and a tripwire on any download."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    monkeypatch.delenv("DIVE_BENCH_INCEPTION_WEIGHTS", raising=False)
-
-    def no_download(*args, **kwargs):
-        raise AssertionError("a download was attempted")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
-    return tmp_path
-
-
-def write_idx_split(folder: Path, images: torch.Tensor, labels: torch.Tensor, split: str = "test") -> Path:
-    """A tiny Fashion-MNIST-format folder (gzipped IDX files) so CLI tests use a small reference."""
-    stem = {"test": "t10k", "train": "train"}[split]
-    folder.mkdir(parents=True, exist_ok=True)
-    imgs = images[:, 0].numpy().astype(np.uint8)
-    with gzip.open(folder / f"{stem}-images-idx3-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">HBB", 0, 8, 3) + struct.pack(">III", *imgs.shape) + imgs.tobytes())
-    with gzip.open(folder / f"{stem}-labels-idx1-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">HBB", 0, 8, 1) + struct.pack(">I", len(labels)) + labels.numpy().astype(np.uint8).tobytes())
-    return folder
 
 
 # -- Frechet distance ---------------------------------------------------------------------------------------
@@ -341,7 +292,7 @@ def test_fidelity_cli_in_domain_run_json_resume_leaderboard_and_check(fmnist_tes
     md = leaderboard_markdown(load_runs([str(tmp_path / "run")]))
     assert "fd_fmnist" in md and "`dit-fmnist-s`" in md and "fmnist-classifier" in md
     # check: a fidelity run has no per-item outcomes to pair -> incomparable, never a crash
-    dive_run = next(Path(__file__).resolve().parents[1].glob("leaderboards/runs/dit-fmnist-s-dive*/run.json"), None)
+    dive_run = next(Path(__file__).resolve().parents[2].glob("leaderboards/runs/dit-fmnist-s-dive*/run.json"), None)
     assert compare(run, run).status == INCOMPARABLE
     if dive_run is not None:
         assert compare(run, load_run(dive_run)).status == INCOMPARABLE

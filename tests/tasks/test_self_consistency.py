@@ -19,8 +19,11 @@ from dive_bench.report.leaderboard_page import leaderboard_page
 from dive_bench.errors import DiveBenchError
 from dive_bench.spec.runspec import generated_task_parts
 from dive_bench.tasks import TASKS
+from factories import run_json
+from fast_runs import ENUMERATE_COARSE
 
-LIGHT = ["--method", "enumerate", "--interval", "100", "--items-per-batch", "5", "--eval-batch", "100", "--quiet"]
+#: enumerate a model's own samples on the coarse grid, 5 samples per block
+ENUMERATE_SAMPLES = [*ENUMERATE_COARSE, "--items-per-batch", "5", "--eval-batch", "100", "--quiet"]
 N = 20
 
 
@@ -34,8 +37,9 @@ def make_fidelity_folder(root: Path, adapter, *, seed: int = 0, n: int = N, labe
     cache = SampleCache(root / "samples", config)
     k = adapter.label_space.num_classes
     generate_samples(adapter, cache, n, labels_for=lambda idx: balanced_labels(idx, k), batch_size=10, progress=False)
-    run = {"method": "fidelity", "model": adapter.name, "n_items": n, "model_info": adapter.info(),
-           "samples": {"folder": str(cache.folder), "config": config}}
+    run = run_json(model=adapter.name, task="fidelity:digits-test", method="fidelity", method_config=config, seed=seed,
+                   n_items=n, metrics={}, model_info=adapter.info(), kind="fidelity",
+                   samples={"folder": str(cache.folder), "config": config})
     (root / "run.json").write_text(json.dumps(run))
     return root
 
@@ -53,7 +57,7 @@ def generated(tmp_path_factory, digits_model):
 
 
 def _score(task: str, out: Path, model: str = "dit-digits-xs") -> dict:
-    assert main(["score", model, "--task", task, *LIGHT, "--out", str(out)]) == 0
+    assert main(["score", model, "--task", task, *ENUMERATE_SAMPLES, "--out", str(out)]) == 0
     return json.loads((out / "run.json").read_text())
 
 
@@ -106,31 +110,25 @@ def test_bad_generated_folders_fail_in_one_line(tmp_path, generated, capsys, cas
         run = json.loads((folder / "run.json").read_text())
         run["model_info"]["num_classes"] = 5
         (folder / "run.json").write_text(json.dumps(run))
-    code = main(["score", "dit-digits-xs", "--task", f"generated:{folder}", *LIGHT, "--out", str(tmp_path / "out")])
+    code = main(["score", "dit-digits-xs", "--task", f"generated:{folder}", *ENUMERATE_SAMPLES, "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
 # -- compare: a column -------------------------------------------------------------------------
 
-def _with_task(run: dict, task: str) -> dict:
-    run = json.loads(json.dumps(run))
-    run["task"] = run["protocol"]["task"] = task
-    return run
-
-
 def test_compare_adds_a_self_consistency_column_and_leaves_out_cross_model_runs():
-    from test_compare import MODELS, fidelity_run, score_run
+    from factories import MODELS, fidelity_run, score_run, with_task
 
     sha = {name: f"{i + 1:x}" * 64 for i, (name, *_) in enumerate(MODELS)}  # hex, as real model hashes
     samples = "5" * 16
     runs, expected = [], {}
     for i, (name, params, right, fd, precision) in enumerate(MODELS):
-        own = _with_task(score_run(name, params, 10 + 5 * i, method="enumerate"), f"generated:{sha[name][:16]}.{samples}")
+        own = with_task(score_run(name, params, 10 + 5 * i, method="enumerate"), f"generated:{sha[name][:16]}.{samples}")
         runs += [score_run(name, params, right), fidelity_run(name, params, fd, precision), own]
         expected[name] = own["metrics"]["accuracy"]
     # m-xs scored on m-s's samples: not self-consistency
-    runs.append(_with_task(score_run("m-xs", 10_000, 3, method="enumerate"), f"generated:{sha['m-s'][:16]}.{samples}"))
+    runs.append(with_task(score_run("m-xs", 10_000, 3, method="enumerate"), f"generated:{sha['m-s'][:16]}.{samples}"))
     for r in runs:
         r["model_info"]["sha256"] = sha[r["model"]]
     tables, notes = build_tables(runs)
@@ -159,14 +157,14 @@ def test_compare_adds_a_self_consistency_column_and_leaves_out_cross_model_runs(
 
 def test_two_sample_configurations_make_two_columns_not_one():
     """Runs of one method on samples made two ways share a label; neither column may overwrite the other."""
-    from test_compare import MODELS, fidelity_run, score_run
+    from factories import MODELS, fidelity_run, score_run, with_task
 
     sha = {name: f"{i + 1:x}" * 64 for i, (name, *_) in enumerate(MODELS)}
     runs = []
     for i, (name, params, right, fd, precision) in enumerate(MODELS):
         digest = ("5" if i < 2 else "6") * 16
         runs += [score_run(name, params, right), fidelity_run(name, params, fd, precision),
-                 _with_task(score_run(name, params, 20, method="enumerate"), f"generated:{sha[name][:16]}.{digest}")]
+                 with_task(score_run(name, params, 20, method="enumerate"), f"generated:{sha[name][:16]}.{digest}")]
     for r in runs:
         r["model_info"]["sha256"] = sha[r["model"]]
     table = build_tables(runs)[0][0]

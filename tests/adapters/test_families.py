@@ -13,29 +13,14 @@ import functools
 import pytest
 import torch
 
-from dive_bench.adapters.base import NoiseSchedule
 from dive_bench.adapters.dit import DiTAdapter
 from dive_bench.adapters.parameterization import DDPM, EDM, Flow, from_name
 from dive_bench.errors import DiveBenchError
 from dive_bench.inversion import DiveConfig, EnumerationConfig, ProbeSet, enumerate_classes, invert
 from dive_bench.inversion.probes import denoising_error
 from dive_bench.testing import make_dit
-
-
-def _schedule() -> NoiseSchedule:
-    from diffusers import DDPMScheduler
-
-    return NoiseSchedule(DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").alphas_cumprod.float())
-
-
-def family(name: str):
-    """The parameterization of each family under test (``sit`` = SiT's reversed-time flow)."""
-    return {"ddpm-eps": lambda: DDPM(_schedule(), "epsilon"), "ddpm-v": lambda: DDPM(_schedule(), "v_prediction"),
-            "ddpm-x0": lambda: DDPM(_schedule(), "sample"), "flow": Flow, "sit": lambda: Flow(1.0, True),
-            "edm": EDM}[name]()
-
-
-FAMILIES = ("ddpm-eps", "ddpm-v", "ddpm-x0", "flow", "sit", "edm")
+from families import FAMILIES, family
+from families import ddpm_schedule as _schedule
 
 
 def _batch(p, n=6, seed=0):

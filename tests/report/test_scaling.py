@@ -14,16 +14,15 @@ from dive_bench.report.cost_vs_k import EXHAUSTIVE, _log_cross, rows, row_name, 
 from dive_bench.metrics.stats import mcnemar_exact
 
 from cli_checks import cli_error
+from factories import run_json
 
 
 def _run(path, task, k, method, config, correct, evals, seconds=1.0):
     """A run.json whose items 0..n-1 are right where ``correct`` says (label 1, prediction 1 or 0)."""
     n = len(correct)
-    run = {"schema": 1, "model": f"m{k}", "task": task, "task_version": "1", "method": method,
-           "method_config": config, "seed": 0, "status": "complete", "n_items": n, "n_done": n, "n_failed": 0,
-           "failed_items": {}, "metrics": {}, "model_info": {"num_classes": k},
-           "timings": {"evaluations_per_item": evals, "seconds_per_item": seconds},
-           "items": {"ids": list(range(n)), "predictions": [1 if c else 0 for c in correct], "labels": [1] * n}}
+    run = run_json(model=f"m{k}", task=task, method=method, method_config=config, seed=0, n_items=n, metrics={},
+                   model_info={"num_classes": k}, timings={"evaluations_per_item": evals, "seconds_per_item": seconds},
+                   items={"ids": list(range(n)), "predictions": [1 if c else 0 for c in correct], "labels": [1] * n})
     path.mkdir(parents=True)
     (path / "run.json").write_text(json.dumps(run))
     return path

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import sqlite3
 import subprocess
@@ -16,22 +15,16 @@ import pytest
 
 from dive_bench.store import shards as store
 from cli_checks import cli_error as _cli_error
+from cli_checks import digest as _digest
 from cli_checks import immutable as _immutable
 from cli_checks import one_line as _one_line
+from factories import SHARD_ITEMS as N_ITEMS
+from factories import run_json
+from factories import shard_store as _store
 from dive_bench.cli.main import main
 from dive_bench.errors import DiveBenchError
-from dive_bench.store.shards import (ShardStore, claim_worker_count, collect, done_in_other_shards, read_run_json,
+from dive_bench.store.shards import (claim_worker_count, collect, done_in_other_shards, read_run_json,
                               shard_path, write_json_atomic)
-
-N_ITEMS = 40
-SPEC = {"model": "dit-digits-xs", "task": "digits", "task_version": "1", "method": "dive", "method_config": {},
-        "seed": 0, "n_items": N_ITEMS, "item_ids": list(range(N_ITEMS)), "items_per_batch": 4, "device": "cpu",
-        "dtype": "fp32", "tf32": False}
-INFO = {"sha256": "x" * 64}
-
-
-def _store(out: Path, k: int = 0, n: int = 1, key: str = "k1") -> ShardStore:
-    return ShardStore(shard_path(out, k, n), key, SPEC, INFO)
 
 
 def _filled(out: Path, items=range(N_ITEMS), k: int = 0, n: int = 1) -> Path:
@@ -39,10 +32,6 @@ def _filled(out: Path, items=range(N_ITEMS), k: int = 0, n: int = 1) -> Path:
     s.put_many([(i, {"prediction": i % 10, "label": i % 10, "evaluations": 5}, 0.1) for i in items])
     s.close()
     return shard_path(out, k, n)
-
-
-def _digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
 def _rows(path: Path) -> set[int]:
@@ -278,9 +267,8 @@ def test_write_json_atomic_survives_a_failing_cleanup(tmp_path, monkeypatch):
 # -- 6. run.json readers ----------------------------------------------------------------------------------------
 
 def _good_run(path: Path) -> Path:
-    path.write_text(json.dumps({"model": "m", "task": "digits", "task_version": "1", "method": "dive",
-                                "metrics": {"accuracy": {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}},
-                                "n_items": 2, "n_done": 2, "status": "complete"}))
+    path.write_text(json.dumps(run_json(model="m", task="digits", method="dive", method_config={}, n_items=2,
+                                        metrics={"accuracy": {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}})))
     return path
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from conftest import make_dit, make_unet
+from dive_bench.testing import make_dit, make_unet
 from dive_bench.adapters import load_model
 from dive_bench.adapters.dit import DiTAdapter
 from dive_bench.adapters.unet import UNetAdapter

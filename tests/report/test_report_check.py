@@ -14,8 +14,9 @@ from dive_bench.cli.main import main
 from dive_bench.errors import DiveBenchError
 from dive_bench.report.leaderboard_page import leaderboard_page
 from dive_bench.report.leaderboard import leaderboard_markdown, load_runs
+from factories import run_json
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCORE = ["--task", "digits", "--method", "enumerate", "--limit", "60", "--interval", "50", "--quiet"]
 
 
@@ -170,9 +171,10 @@ def test_detection_check_is_paired_over_images():
 
     def run(preds, config=None):
         point = coco_ap(gt, [{**d, "image_id": t["image_id"]} for p, t in zip(preds, labels) for d in p])
-        return {"task": "canvas-det", "protocol": {"task": "canvas-det", "method": "dive", "method_config": config or {}},
-                "metrics": {k: {"value": point[k]} for k in ("ap", "ap50", "ap75", "aps", "apm", "ar100")},
-                "items": {"ids": list(range(len(labels))), "predictions": preds, "labels": labels}}
+        return run_json(model="layout-canvas-s", task="canvas-det", method="dive", method_config=config or {},
+                        n_items=len(labels),
+                        metrics={k: {"value": point[k]} for k in ("ap", "ap50", "ap75", "aps", "apm", "ar100")},
+                        items={"ids": list(range(len(labels))), "predictions": preds, "labels": labels})
 
     verdict = compare(run(worse), run(good), n_boot=300)
     assert verdict.status == REGRESSION
@@ -196,10 +198,9 @@ def test_detection_leaderboard_has_a_row_per_config_and_coco_columns():
                    "ap75": {"value": ap / 2}, "aps": {"value": ap}, "apm": {"value": -1.0}, "apl": {"value": -1.0}}
         cfg = {"interval": 50, "probe_seed": 42, "loss": "l2", "weighting": "x0", "prior_weight": prior_weight,
                "snap": snap, "steps": steps}
-        return {"task": "canvas-det", "task_version": "1", "method": "dive", "method_config": cfg, "seed": 0,
-                "n_items": 100, "status": "complete", "protocol": {"items_sha256": "abc"}, "model": "layout-canvas-s",
-                "model_info": {"params": 2_000_000}, "metrics": metrics,
-                "timings": {"seconds_per_item": 1.0, "evaluations_per_item": 10.0}, "env": {"device": "cpu"}}
+        return run_json(model="layout-canvas-s", task="canvas-det", method="dive", method_config=cfg, seed=0,
+                        items_sha256="abc", n_items=100, model_info={"params": 2_000_000}, metrics=metrics,
+                        timings={"seconds_per_item": 1.0, "evaluations_per_item": 10.0}, env={"device": "cpu"})
 
     md = leaderboard_markdown([run(0.1, True, 0.5, 0.9), run(0.0, True, 0.4, 0.95), run(0.1, False, 0.3, 0.8),
                                run(0.1, True, 0.2, 0.7, steps=0)])
