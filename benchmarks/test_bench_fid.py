@@ -7,7 +7,7 @@ import time
 import numpy as np
 from scipy import linalg
 
-from dive_bench.fidelity.fid import trace_sqrt_product
+from dive_bench.generative.fid import trace_sqrt_product
 
 
 def test_trace_term_speedup_over_sqrtm(benchmark):

@@ -1,6 +1,6 @@
 """Fidelity costs on this machine: samples/s of generation and images/s of feature extraction.
 
-(The trace-term speed-up of dive_bench.fidelity.fid over scipy's sqrtm is in test_bench_fid.py.)
+(The trace-term speed-up of dive_bench.generative.fid over scipy's sqrtm is in test_bench_fid.py.)
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dive_bench.fidelity.sampling import balanced_labels, sample_seed
+from dive_bench.generative.sampling import balanced_labels, sample_seed
 
 N_GEN = 100
 STEPS = 10
@@ -39,8 +39,8 @@ def fmnist_images():
 
 
 def test_feature_extraction_in_domain_images_per_second(benchmark, fmnist_images):
-    from dive_bench.fidelity.resolve import resolve_extractor
-    from dive_bench.fidelity.metrics import extract_features
+    from dive_bench.generative.resolve import resolve_extractor
+    from dive_bench.generative.metrics import extract_features
 
     ext = resolve_extractor("fmnist-classifier")
     images = fmnist_images[:2000]
@@ -54,9 +54,9 @@ def test_feature_extraction_in_domain_images_per_second(benchmark, fmnist_images
 
 def test_feature_extraction_inception_images_per_second(benchmark, fmnist_images, tmp_path_factory):
     """Inception at 299x299 with a random Kaiming weights file (same cost as the real weights)."""
-    from dive_bench.fidelity.resolve import resolve_extractor
-    from dive_bench.fidelity.metrics import extract_features
-    from dive_bench.fidelity.random_inception import build_random_inception_weights
+    from dive_bench.generative.resolve import resolve_extractor
+    from dive_bench.generative.metrics import extract_features
+    from dive_bench.generative.random_inception import build_random_inception_weights
 
     path = build_random_inception_weights(tmp_path_factory.mktemp("inc") / "inception.pth")
     ext = resolve_extractor("inception-v3-compat", path)

@@ -39,7 +39,7 @@ def inception_weights(tmp_path_factory):
     """A Kaiming-initialised inception-v3-compat file: the real architecture with random weights, so
     every Inception path runs offline (default init collapses the features: FID ~ 0, IS = 1).
     Used by fidelity/test_fidelity_metrics.py and datasets/test_data_errors.py."""
-    from dive_bench.fidelity.random_inception import build_random_inception_weights
+    from dive_bench.generative.random_inception import build_random_inception_weights
 
     return build_random_inception_weights(tmp_path_factory.mktemp("inception") / "inception-random.pth")
 

@@ -8,7 +8,7 @@ adapter's ``alphas_cumprod`` (so any adapter's training schedule is honoured) an
 driven through ``predict_noise`` with condition embeddings, the same entry point DIVE uses, so
 guidance can use the model's own classifier-free null row.
 
-``Adapter.sample`` runs this loop; the fidelity metrics (``fidelity/sampling.py``: sample cache,
+``Adapter.sample`` runs this loop; the fidelity metrics (``generative/sampling.py``: sample cache,
 labels, configuration) sit above it, so adapters never import the fidelity package.
 """
 

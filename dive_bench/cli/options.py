@@ -4,7 +4,7 @@ Every DIVE and enumeration option is declared once in ``spec/configs.py``, and e
 (score, fidelity, ``--method auto``'s guard) once in ``spec/run_options.py``, with
 ``spec.options.option``: type, range, choices, flag, earlier flags, help. This module turns those
 declarations into argparse options and the parsed flags back into the keyword arguments the API
-and the run requests take, so the CLI, ``dive_bench.evaluate`` and ``dive_bench.fidelity`` accept
+and the run requests take, so the CLI, ``dive_bench.evaluate`` and ``dive_bench.generative`` accept
 exactly the same options with the same help. It imports no torch.
 """
 

@@ -213,7 +213,7 @@ def leaderboard_markdown(runs: list[dict], title: str = "dive_bench leaderboard"
     protocol table (they are counted in the header all the same)."""
     runs = best_of_duplicates(runs)
     groups: dict[tuple, list[dict]] = defaultdict(list)
-    fidelity = [r for r in runs if r.get("method") == "fidelity"]  # FID/IS/...: own tables (fidelity/report.py)
+    fidelity = [r for r in runs if r.get("method") == "fidelity"]  # FID/IS/...: own tables (report/fidelity.py)
     for r in runs:
         if r.get("method") != "fidelity" and not (shown_in_lead and shown_in_lead(r)):
             groups[protocol_key(r)].append(r)

@@ -20,10 +20,10 @@ from dive_bench.spec.run_options import SampleOptions
 from dive_bench.errors import DiveBenchError
 from dive_bench.spec.runspec import RunResult
 from dive_bench.spec.run_json import write_json_atomic
-from dive_bench.fidelity.resolve import resolve_extractor
-from dive_bench.fidelity.metrics import MetricOptions, cache_dir, compute_metrics, images_sha256
-from dive_bench.fidelity.sample_cache import SampleCache
-from dive_bench.fidelity.sampling import balanced_labels, generate_samples, sample_config
+from dive_bench.generative.resolve import resolve_extractor
+from dive_bench.generative.metrics import MetricOptions, cache_dir, compute_metrics, images_sha256
+from dive_bench.generative.sample_cache import SampleCache
+from dive_bench.generative.sampling import balanced_labels, generate_samples, sample_config
 from dive_bench.labels import layout_tokenizer
 
 TASK_VERSION = "1"

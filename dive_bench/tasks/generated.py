@@ -43,7 +43,7 @@ VERSION = "1"
 PREFIX = "generated"
 STORED_NAME = re.compile(r"([0-9a-f]{16})\.([0-9a-f]{16})(\.layout)?")  # the part after "generated:"
 LAYOUT_SUFFIX = ".layout"
-#: ``labels`` of a layout model's fidelity samples (fidelity/run.py): the detection task whose
+#: ``labels`` of a layout model's fidelity samples (run/fidelity.py): the detection task whose
 #: layouts conditioned them and the first 16 hex digits of its images' sha256
 REFERENCE_LAYOUTS = re.compile(r"reference-layouts:(.+):([0-9a-f]{16})")
 #: what identifies the model in a sample configuration (its parameterization too: "ddim" runs the
@@ -67,7 +67,7 @@ class GeneratedTask(ClassificationTask):
     generator_sha256: str = ""
 
     def load(self, data_root: str | None = None) -> ImageDataset:
-        from dive_bench.fidelity.sample_cache import SampleCache
+        from dive_bench.generative.sample_cache import SampleCache
 
         if self.root is None:
             raise DiveBenchError(f"task {self.name} was rebuilt from a stored run and has no samples; score it with "
@@ -103,8 +103,8 @@ class GeneratedLayoutTask(DetectionTask):
 
     def load(self, data_root: str | None = None):
         from dive_bench.data.coco import DetectionDataset
-        from dive_bench.fidelity.metrics import images_sha256
-        from dive_bench.fidelity.sample_cache import SampleCache
+        from dive_bench.generative.metrics import images_sha256
+        from dive_bench.generative.sample_cache import SampleCache
         from dive_bench.tasks import TASKS
 
         if self.root is None:
@@ -156,7 +156,7 @@ class GeneratedLayoutTask(DetectionTask):
 
 
 def _tokenizer(task: DetectionTask, categories: list[dict]):
-    """The layout tokens the fidelity run drew its conditions with (fidelity/run.py tokenizes the
+    """The layout tokens the fidelity run drew its conditions with (run/fidelity.py tokenizes the
     reference's annotations with the model's tokenizer; check_compatible ensures they agree)."""
     from dive_bench.labels import LayoutTokenizer
 

@@ -1,7 +1,7 @@
 """Train the in-domain feature extractor: a small classifier on a reference dataset's train split.
 
 Its penultimate layer gives the features for FD / KID / precision-recall and its logits the
-in-domain Inception Score (see ``dive_bench.fidelity.extractors``). Every step draws its batch
+in-domain Inception Score (see ``dive_bench.generative.extractors``). Every step draws its batch
 and augmentation from a generator seeded by (seed, step), so a resumed run continues exactly.
 The exported folder holds ``model.safetensors``, ``config.json`` and a model card with the data,
 steps, test accuracy, seed and the exact command.
@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from dive_bench.spec.options import option, validate
 from dive_bench.data import DATASETS
 from dive_bench.errors import DiveBenchError
-from dive_bench.fidelity.classifier_net import ClassifierConfig, SmallClassifier
+from dive_bench.generative.classifier_net import ClassifierConfig, SmallClassifier
 from dive_bench.training.checkpointing import load_state, save_state
 
 
@@ -143,7 +143,7 @@ def export_extractor(model: SmallClassifier, cfg: FeatureExtractorTrainConfig, t
         f"- Purpose: features for FD / KID / precision-recall (penultimate layer, {model.feature_dim} dims, "
         f"after global average pooling) and logits for the in-domain Inception Score. Scores are reported as "
         f"`fd_{cfg.dataset}`, `is_{cfg.dataset}`, ... and are not comparable with Inception FID.\n"
-        f"- Architecture: `dive_bench.fidelity.classifier_net.SmallClassifier`, widths {list(model.config.widths)}, "
+        f"- Architecture: `dive_bench.generative.classifier_net.SmallClassifier`, widths {list(model.config.widths)}, "
         f"BatchNorm + ReLU, {n_params:,} parameters; input uint8 {model.config.in_channels}x{model.config.image_size}"
         f"x{model.config.image_size}, normalised with mean {model.config.mean} / std {model.config.std}.\n"
         f"- Data: {cfg.dataset} train split ({len(train)} images); augmentation: {_AUGMENT_TEXT[cfg.augment]}.\n"

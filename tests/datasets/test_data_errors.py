@@ -239,7 +239,7 @@ def test_inception_weights_that_are_not_weights(tmp_path, capsys, content, phras
 
 
 def test_malicious_inception_weights_never_run(tmp_path):
-    from dive_bench.fidelity.resolve import resolve_extractor
+    from dive_bench.generative.resolve import resolve_extractor
 
     marker = tmp_path / "pwned"
     evil = _malicious(tmp_path / "evil.pth", marker)
@@ -256,7 +256,7 @@ def test_torch_fidelity_never_loads_the_users_file(tmp_path, inception_weights, 
 
     import torch_fidelity.feature_extractor_inceptionv3 as tfi
 
-    from dive_bench.fidelity.resolve import resolve_extractor
+    from dive_bench.generative.resolve import resolve_extractor
 
     weights = tmp_path / "weights.pth"
     shutil.copy(inception_weights, weights)
@@ -304,7 +304,7 @@ def test_marker_pickle_really_runs_code_when_loaded_unsafely(tmp_path):
 # -- fidelity --out that cannot hold samples --------------------------------------------------------------------
 
 def test_sample_cache_refuses_unusable_folders(tmp_path):
-    from dive_bench.fidelity.sample_cache import SampleCache
+    from dive_bench.generative.sample_cache import SampleCache
 
     a_file = tmp_path / "a-file"
     a_file.write_text("x")

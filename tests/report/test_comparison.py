@@ -329,8 +329,8 @@ def test_fidelity_bootstrap_replicates_vary_centre_on_the_value_and_repeat(tmp_p
     import torch
 
     from dive_bench.data.fashion_mnist import load_fashion_mnist
-    from dive_bench.fidelity.resolve import resolve_extractor
-    from dive_bench.fidelity.metrics import bootstrap_replicates, compute_metrics
+    from dive_bench.generative.resolve import resolve_extractor
+    from dive_bench.generative.metrics import bootstrap_replicates, compute_metrics
 
     ds = load_fashion_mnist("test", root=str(ROOT / "tests" / "data" / "fmnist-slice"))
     ext = resolve_extractor("fmnist-classifier")

@@ -135,3 +135,13 @@ def test_fidelity_cli_and_api_give_the_same_run(tmp_path):
     assert api.run_key == cli["run_key"] and api.metrics == cli["metrics"]
     assert cli["method_config"]["sampler"] == "euler" and cli["n_items"] == 12
     assert all(m["value"] == m["value"] for m in cli["metrics"].values())  # no NaN
+
+
+def test_the_api_fidelity_is_not_shadowed_by_a_package():
+    """A sub-package named ``fidelity`` would rebind ``dive_bench.fidelity`` to itself on import;
+    the generative-metrics package is ``dive_bench.generative`` for that reason."""
+    import importlib
+
+    for name in ("dive_bench.generative.sampling", "dive_bench.run.fidelity", "dive_bench.report.fidelity"):
+        importlib.import_module(name)
+    assert callable(db.fidelity) and db.fidelity.__module__ == "dive_bench.api"

@@ -30,8 +30,8 @@ N = 20
 def make_fidelity_folder(root: Path, adapter, *, seed: int = 0, n: int = N, labels: str = "balanced") -> Path:
     """What `dive-bench fidelity --out root` leaves for a class-conditional model: sample i drawn
     from class i mod K into root/samples, and a run.json naming the sample configuration."""
-    from dive_bench.fidelity.sample_cache import SampleCache
-    from dive_bench.fidelity.sampling import balanced_labels, generate_samples, sample_config
+    from dive_bench.generative.sample_cache import SampleCache
+    from dive_bench.generative.sampling import balanced_labels, generate_samples, sample_config
 
     config = sample_config(adapter, sampler="ddim", steps=4, guidance_scale=1.0, seed=seed, labels=labels)
     cache = SampleCache(root / "samples", config)

@@ -93,8 +93,8 @@ def test_stored_targets_alone_give_ap_of_the_layouts_used(layout_samples):
 def test_each_sample_was_drawn_from_its_target_layout(tmp_path, layout_samples, layout_canvas_xs):
     """Regenerating the samples from the task's targets (tokenized) under the fidelity run's
     sample configuration reproduces them pixel for pixel: target i is the layout sample i saw."""
-    from dive_bench.fidelity.sample_cache import SampleCache
-    from dive_bench.fidelity.sampling import generate_samples
+    from dive_bench.generative.sample_cache import SampleCache
+    from dive_bench.generative.sampling import generate_samples
     from dive_bench.labels import layout_tokenizer
 
     task = TASKS.get(f"generated:{layout_samples}")

@@ -15,10 +15,10 @@ import torch
 
 from dive_bench.cli.main import main
 from dive_bench.errors import DiveBenchError
-from dive_bench.fidelity.fid import frechet_distance, gaussian_stats
-from dive_bench.fidelity.extractors import ASSETS, resolve_inception_weights
-from dive_bench.fidelity.resolve import resolve_extractor
-from dive_bench.fidelity.metrics import (UInt8Images, compute_metrics, extract_features, frechet_distance_features,
+from dive_bench.generative.fid import frechet_distance, gaussian_stats
+from dive_bench.generative.extractors import ASSETS, resolve_inception_weights
+from dive_bench.generative.resolve import resolve_extractor
+from dive_bench.generative.metrics import (UInt8Images, compute_metrics, extract_features, frechet_distance_features,
                                          reference_features)
 from factories import write_idx_split
 
@@ -64,7 +64,7 @@ def test_fd_of_two_gaussian_feature_sets_equals_the_closed_form():
     mu1, mu2 = rng.standard_normal(d), rng.standard_normal(d)
     closed = float(np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2))
     f1, f2 = _exact_moments(rng, 500, mu1, a), _exact_moments(rng, 800, mu2, b)
-    assert frechet_distance_features(f1, f2) == pytest.approx(closed, rel=1e-9)       # N > D: dive_bench.fidelity.fid
+    assert frechet_distance_features(f1, f2) == pytest.approx(closed, rel=1e-9)       # N > D: dive_bench.generative.fid
     g1, g2 = _exact_moments(rng, 12, mu1[:8], a[:8]), _exact_moments(rng, 40, mu2[:8], b[:8])
     closed8 = float(np.sum((mu1[:8] - mu2[:8]) ** 2) + np.sum((np.sqrt(a[:8]) - np.sqrt(b[:8])) ** 2))
     assert frechet_distance_features(g1, g2) == pytest.approx(closed8, rel=1e-9)
@@ -137,7 +137,7 @@ def _card_accuracy(folder: Path) -> float:
 
 
 def test_in_domain_extractor_is_accurate_and_small(fmnist_test):
-    from dive_bench.fidelity.classifier_net import SmallClassifier
+    from dive_bench.generative.classifier_net import SmallClassifier
 
     folder = ASSETS / "fmnist-classifier"
     assert (folder / "model.safetensors").stat().st_size < 2_000_000
@@ -153,7 +153,7 @@ def test_in_domain_extractor_is_accurate_and_small(fmnist_test):
 
 @requires_full_fmnist
 def test_in_domain_extractor_accuracy_on_the_full_test_split_is_its_model_card(fmnist_full):
-    from dive_bench.fidelity.classifier_net import SmallClassifier
+    from dive_bench.generative.classifier_net import SmallClassifier
 
     folder = ASSETS / "fmnist-classifier"
     net = SmallClassifier.load(folder)
@@ -238,7 +238,7 @@ def test_failed_download_and_bad_files_are_one_clear_error(offline_env, monkeypa
 
 
 def test_weights_in_the_torch_hub_cache_are_used_offline(offline_env, inception_weights):
-    from dive_bench.fidelity.extractors import hub_checkpoint_path
+    from dive_bench.generative.extractors import hub_checkpoint_path
 
     target = hub_checkpoint_path()
     target.parent.mkdir(parents=True)
@@ -249,7 +249,7 @@ def test_weights_in_the_torch_hub_cache_are_used_offline(offline_env, inception_
 # -- the command, end to end ------------------------------------------------------------------------------------
 
 def test_fidelity_cli_with_inception_offline(offline_env, inception_weights, fmnist_test, capsys, tmp_path):
-    from dive_bench.fidelity.extractors import file_sha256
+    from dive_bench.generative.extractors import file_sha256
 
     root = write_idx_split(tmp_path / "ref", fmnist_test.images[:6], fmnist_test.labels[:6])
     out = tmp_path / "run"

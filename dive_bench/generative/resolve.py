@@ -11,8 +11,8 @@ import hashlib
 from pathlib import Path
 
 from dive_bench.errors import DiveBenchError
-from dive_bench.fidelity.dinov2 import canonical, resolve_dinov2
-from dive_bench.fidelity.extractors import (ALIASES, ASSETS, BUNDLED, INCEPTION, INCEPTION_METRICS, Extractor,
+from dive_bench.generative.dinov2 import canonical, resolve_dinov2
+from dive_bench.generative.extractors import (ALIASES, ASSETS, BUNDLED, INCEPTION, INCEPTION_METRICS, Extractor,
                                             classifier_extractor, resolve_inception_weights)
 from dive_bench.util.files import file_sha256
 from dive_bench.util.suggest import did_you_mean

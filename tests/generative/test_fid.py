@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from dive_bench.fidelity.fid import frechet_distance, gaussian_stats, trace_sqrt_product
+from dive_bench.generative.fid import frechet_distance, gaussian_stats, trace_sqrt_product
 
 
 def _random_cov(rng, d, rank=None):

@@ -3,7 +3,7 @@
 Features come from torch-fidelity's extractors (``inception-v3-compat`` or a registered
 in-domain classifier) run over plain uint8 datasets; IS, KID and precision/recall are
 torch-fidelity's own functions on those features. The Frechet distance's statistics step is
-``dive_bench.fidelity.fid`` (exact trace term from two symmetric eigendecompositions) instead of
+``dive_bench.generative.fid`` (exact trace term from two symmetric eigendecompositions) instead of
 ``scipy.linalg.sqrtm``, which dominates the cost at 2048 dims.
 
 Reference features (and their mean/covariance) are cached under
@@ -25,8 +25,8 @@ import torch
 from torch.utils.data import Dataset
 
 from dive_bench.errors import DiveBenchError
-from dive_bench.fidelity.fid import frechet_distance, gaussian_stats
-from dive_bench.fidelity.extractors import Extractor
+from dive_bench.generative.fid import frechet_distance, gaussian_stats
+from dive_bench.generative.extractors import Extractor
 
 CACHE_VERSION = 1
 
@@ -109,7 +109,7 @@ def reference_features(images: torch.Tensor, extractor: Extractor, *, cache: str
 def frechet_distance_features(gen: np.ndarray, ref: np.ndarray, ref_stats: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """Frechet distance between Gaussian fits of two (N, D) feature sets.
 
-    With both sets larger than D, the statistics step is ``dive_bench.fidelity.fid`` (exact trace term
+    With both sets larger than D, the statistics step is ``dive_bench.generative.fid`` (exact trace term
     from symmetric eigendecompositions of D x D matrices). When a set has N <= D samples its
     covariance has rank < D, and the same quantity is computed exactly and far cheaper in sample
     space: with centred, scaled features A (n1 x D) and B (n2 x D), S1 = A'A and S2 = B'B, the

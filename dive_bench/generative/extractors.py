@@ -12,7 +12,7 @@ Two kinds:
   for one trained by ``dive-bench train feature-extractor``), registered into torch-fidelity as
   custom extractors. Their scores carry the dataset in the metric name (``fd_fmnist``,
   ``fd_canvas``, ``is_fmnist``, ...) so they can never land in an Inception FID column.
-- DINOv2 ViTs (``dinov2-vit-l14``, ``-b14``; ``fidelity.dinov2``): FD only, named ``fd_dinov2``,
+- DINOv2 ViTs (``dinov2-vit-l14``, ``-b14``; ``generative.dinov2``): FD only, named ``fd_dinov2``,
   with EDM2's preprocessing through a timm model and local weights (``--dinov2-weights``).
 
 The sha256 of the weights file is recorded with every number and keys the reference cache.
@@ -175,7 +175,7 @@ class Extractor:
 def _classifier_extractor_class():
     from torch_fidelity import FeatureExtractorBase
 
-    from dive_bench.fidelity.classifier_net import SmallClassifier
+    from dive_bench.generative.classifier_net import SmallClassifier
 
     class ClassifierFeatureExtractor(FeatureExtractorBase):
         """A dive_bench ``SmallClassifier`` behind torch-fidelity's extractor interface: uint8

@@ -8,8 +8,8 @@ import torch
 from dive_bench.adapters.dit import DiTAdapter
 from dive_bench.adapters.unet import UNetAdapter
 from dive_bench.errors import DiveBenchError
-from dive_bench.fidelity.sample_cache import SampleCache
-from dive_bench.fidelity.sampling import balanced_labels, generate_samples, sample_config, sample_seed
+from dive_bench.generative.sample_cache import SampleCache
+from dive_bench.generative.sampling import balanced_labels, generate_samples, sample_config, sample_seed
 from dive_bench.testing import make_dit, make_unet
 
 SEEDS = [sample_seed(0, i) for i in range(6)]

@@ -29,7 +29,7 @@ def offline_env(monkeypatch, tmp_path):
     only at its own places, so each test still checks the same thing."""
     import huggingface_hub.constants
 
-    from dive_bench.fidelity import dinov2
+    from dive_bench.generative import dinov2
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))

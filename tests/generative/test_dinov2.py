@@ -12,10 +12,10 @@ import torch
 
 from dive_bench.cli.main import main
 from dive_bench.errors import DiveBenchError
-from dive_bench.fidelity import dinov2
-from dive_bench.fidelity.extractors import file_sha256
-from dive_bench.fidelity.resolve import resolve_extractor
-from dive_bench.fidelity.metrics import compute_metrics
+from dive_bench.generative import dinov2
+from dive_bench.generative.extractors import file_sha256
+from dive_bench.generative.resolve import resolve_extractor
+from dive_bench.generative.metrics import compute_metrics
 from factories import write_idx_split
 
 TINY = "dinov2-vit-t2"  # test-only variant: ViT-S/14 width, 2 blocks

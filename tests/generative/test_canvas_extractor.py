@@ -55,7 +55,7 @@ def test_an_unknown_augmentation_is_refused():
 
 
 def _tiny_classifier(folder, dataset: str) -> None:
-    from dive_bench.fidelity.classifier_net import ClassifierConfig, SmallClassifier
+    from dive_bench.generative.classifier_net import ClassifierConfig, SmallClassifier
 
     torch.manual_seed(0)
     SmallClassifier(ClassifierConfig(in_channels=3, image_size=32, num_classes=19, widths=(4, 4, 8))).save(folder)
@@ -63,7 +63,7 @@ def _tiny_classifier(folder, dataset: str) -> None:
 
 
 def test_a_canvas_classifier_names_its_metrics_after_the_canvas_domain(tmp_path):
-    from dive_bench.fidelity.resolve import resolve_extractor
+    from dive_bench.generative.resolve import resolve_extractor
 
     _tiny_classifier(tmp_path, "canvas")
     ext = resolve_extractor(f"classifier:{tmp_path}")
@@ -76,9 +76,9 @@ def test_a_canvas_classifier_names_its_metrics_after_the_canvas_domain(tmp_path)
 
 
 def test_the_bundled_canvas_classifier_is_registered_small_and_reads_canvases():
-    from dive_bench.fidelity.classifier_net import SmallClassifier
-    from dive_bench.fidelity.extractors import BUNDLED
-    from dive_bench.fidelity.resolve import available_extractors, resolve_extractor
+    from dive_bench.generative.classifier_net import SmallClassifier
+    from dive_bench.generative.extractors import BUNDLED
+    from dive_bench.generative.resolve import available_extractors, resolve_extractor
 
     assert "canvas-classifier" in BUNDLED and "canvas-classifier" in available_extractors()
     ext = resolve_extractor("canvas")  # the alias
@@ -108,8 +108,8 @@ def test_train_feature_extractor_on_canvases_writes_a_canvas_extractor_and_its_c
     its card, and the folder resolves to an extractor whose scores are named fd_canvas."""
     from dive_bench.cli.main import main
     from dive_bench.data import canvas_compositions
-    from dive_bench.fidelity.classifier_net import SmallClassifier
-    from dive_bench.fidelity.resolve import resolve_extractor
+    from dive_bench.generative.classifier_net import SmallClassifier
+    from dive_bench.generative.resolve import resolve_extractor
 
     monkeypatch.setattr(canvas_compositions, "SPLITS", {"train": 24, "test": 12})
     assert main(["train", "feature-extractor", "--dataset", "canvas", "--steps", "3", "--batch-size", "8",

@@ -35,7 +35,7 @@ import torch
 from dive_bench.errors import DiveBenchError
 from dive_bench.util.files import file_sha256
 from dive_bench.util.offline import is_offline, offline_reason
-from dive_bench.fidelity.extractors import Extractor
+from dive_bench.generative.extractors import Extractor
 
 WEIGHTS_ENV = "DIVE_BENCH_DINOV2_WEIGHTS"
 SHA256_ENV = "DIVE_BENCH_DINOV2_SHA256"
