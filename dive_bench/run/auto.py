@@ -49,6 +49,7 @@ from dive_bench.run.methods import METHODS
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.seeding import item_seed
 from dive_bench.tasks import TASKS
+from dive_bench.spec.defaults import method_defaults
 from dive_bench.spec.run_options import GuardOptions, declared
 
 CHOICE_FILE = "method_choice.json"
@@ -106,12 +107,13 @@ def _config(cls: type, defaults: dict, options: dict) -> Any:
 def candidates(adapter: Adapter, task: Any, options: dict[str, dict]) -> list[Candidate]:
     """Exhaustive and adaptive enumeration and DIVE with the task's defaults and per-method
     ``options`` (``split_options``)."""
-    defaults = getattr(task, "method_defaults", {})
+    k = len(adapter.vocabulary["class"])
+    declared = getattr(task, "method_defaults", {})
+    defaults = {m: method_defaults(m, k, declared, task.name)[0] for m in ("dive", "enumerate")}
     enum_opts = dict(options.get("enumerate", {}))
     stages = enum_opts.pop("stages", None)
     enum = _config(EnumerationConfig, {**defaults.get("enumerate", {}), "stages": None}, enum_opts)
     dive = _config(DiveConfig, defaults.get("dive", {}), options.get("dive", {}))
-    k = len(adapter.vocabulary["class"])
     t = adapter.parameterization.num_train_timesteps
     p_enum, p_dive = num_probes(enum.interval, t), num_probes(dive.interval, t)
     stages = scaled_stages(k, p_enum) if stages in (None, "dc") else tuple(tuple(s) for s in stages)
@@ -128,7 +130,7 @@ def candidates(adapter: Adapter, task: Any, options: dict[str, dict]) -> list[Ca
 
 def resolve(model: str, task_name: str, options: dict, *, out: Path | None, items_per_batch: int,
             device: torch.device, data_root: str | None = None, adapter: Adapter | None = None, seed: int = 0,
-            limit: int | None = None, dtype: str = "fp32") -> tuple[str, dict, dict, Adapter]:
+            limit: int | None = None, dtype: str = "fp32", data: Any = None) -> tuple[str, dict, dict, Adapter]:
     """(method, config, record of the choice, the loaded adapter) for ``--method auto``; ``seed``,
     ``limit`` and ``dtype`` are the run's, so the guard scores the run's first images as the run will."""
     task = TASKS.get(task_name)
@@ -143,7 +145,7 @@ def resolve(model: str, task_name: str, options: dict, *, out: Path | None, item
         return stored["method"], stored["config"], stored, adapter
     split = split_options(options)
     cands = candidates(adapter, task, split)
-    data = task.load(data_root)
+    data = data if data is not None else task.load(data_root)  # the run's own data when it has it
     x0 = adapter.encode(to_model_range(data.images[:1]).to(device))
     dive = next(c for c in cands if c.method == "dive")
     probes = ProbeSet.for_adapter(adapter, tuple(x0.shape[1:]), interval=dive.config["interval"],

@@ -27,6 +27,8 @@ from dive_bench.inversion.preflight import check_finite
 from dive_bench.run.methods import METHODS
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.seeding import item_seed
+from dive_bench.labels import ClassLabels
+from dive_bench.spec.defaults import method_defaults
 from dive_bench.spec.items import select_items
 from dive_bench.spec.runspec import RunResult, RunSpec
 from dive_bench.store.shards import ShardStore, check_out_dir, collect, done_in_other_shards, shard_path
@@ -87,19 +89,22 @@ class _Prepared:
     probes: ProbeSet
     device: torch.device
     autocast: object
+    #: ``--method auto``'s record of its choice (None for a run of a named method)
+    choice: dict | None = None
+    #: where each option that the user did not give came from (``spec.defaults.method_defaults``)
+    defaults_from: dict = field(default_factory=dict)
 
 
 def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
     """Validate the request, load model and data, build the probes and refuse junk models: every
     error a user can fix surfaces here, before a shard is opened."""
-    if req.method not in METHODS:
-        raise DiveBenchError(f"unknown method {req.method!r}; use one of {', '.join(METHODS)}")
+    if req.method not in (*METHODS, "auto"):
+        raise DiveBenchError(f"unknown method {req.method!r}; use one of {', '.join((*METHODS, 'auto'))}")
     validate(req)
-    method = METHODS[req.method]
     task = TASKS.get(req.task)
-    defaults = getattr(task, "method_defaults", {}).get(req.method, {})
-    cfg = from_flat(req.method, {**canonical(req.method, defaults), **canonical(req.method, req.method_config)})
-    validate(cfg)
+    task_defaults = getattr(task, "method_defaults", {})
+    if req.method != "auto":  # the user's options, checked before the model loads
+        _config(req.method, task_defaults.get(req.method, {}), req.method_config)
     resolve_shard(req.shard)
     check_out_dir(req.out)  # a file, /proc or a read-only place fails before the model loads
     device = resolve_device(req.device)
@@ -112,6 +117,12 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
     adapter.check_images(data.images[:1])
     task.check_compatible(adapter, data)
     ids = select_items(len(data), limit=req.limit, items=req.items, item_ids=req.item_ids, task=f"task {task.name}")
+    method_name, given, choice = req.method, req.method_config, None
+    if req.method == "auto":  # becomes a run of the chosen method, on the model and data loaded here
+        method_name, given, choice = _resolve_auto(req, adapter, device, data)
+    defaults, sources = method_defaults(method_name, num_classes(adapter), task_defaults, task.name)
+    cfg = _config(method_name, defaults, given)
+    method = METHODS[method_name]
     precision = autocast(device, req.dtype)
     with precision:
         first = adapter.encode(to_model_range(data.images[ids[:1]]).to(device))
@@ -124,23 +135,36 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
         # before any item is stored: a model with NaN/inf weights or outputs would give junk scores
         check_finite(adapter, first, probes, req.model, cfg.loss, cfg.weighting)
     param = adapter.parameterization
-    spec = RunSpec(task.name, str(task.version), tuple(ids), adapter.info()["sha256"], req.method,
+    spec = RunSpec(task.name, str(task.version), tuple(ids), adapter.info()["sha256"], method_name,
                    to_flat(cfg), req.seed, req.dtype, req.tf32, model=req.model,
                    parameterization=None if param.kind == "ddpm-eps" else param.describe())
-    return _Prepared(spec, task, method, cfg, adapter, data, probes, device, precision)
+    given_names = set(canonical(method_name, given))
+    defaults_from = {name: src for name, src in sources.items() if name not in given_names}
+    return _Prepared(spec, task, method, cfg, adapter, data, probes, device, precision, choice, defaults_from)
+
+
+def _config(method: str, defaults: dict, given: dict):
+    """The method's config from its defaults and the options given, validated by their declarations."""
+    cfg = from_flat(method, {**canonical(method, defaults), **canonical(method, given)})
+    validate(cfg)
+    return cfg
+
+
+def num_classes(adapter: Adapter) -> int | None:
+    """K of a class-conditional model (its label space), None for a layout model."""
+    space = adapter.label_space
+    return space.num_classes if isinstance(space, ClassLabels) else None
 
 
 def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     """Score this worker's share of ``req.task``; returns the run.json payload (also written)."""
-    choice = None
-    if req.method == "auto":  # becomes a run of the chosen method; run.json keeps why
-        req, choice, adapter = _resolve_auto(req, adapter)
     p = prepare(req, adapter)
     k, n = resolve_shard(req.shard)
     out = Path(req.out)
     # where the items were computed: `merge` has no request, and timings mean little without it
     stored = {**p.spec.to_json(), "items_per_batch": req.items_per_batch, "device": str(p.device),
-              **({"method_choice": choice} if choice else {})}
+              **({"method_choice": p.choice} if p.choice else {}),
+              **({"defaults_from": p.defaults_from} if p.defaults_from else {})}
     stored.pop("model_sha256")  # in model_info, as shards have always kept it
     # results are stored per item under the protocol: a run over other items of it reuses them
     store = ShardStore(shard_path(out, k, n), p.spec.protocol_key(), stored, p.adapter.info())
@@ -149,7 +173,7 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     skip = done | (set() if req.retry_failed else store.failed_ids())
     t_start = time.time()
     bar = tqdm(total=sum(len(b) for b in blocks), initial=sum(1 for b in blocks for i in b if i in skip),
-               desc=f"{req.method} {req.model} on {p.task.name} [{k}/{n}]", disable=not req.progress, file=sys.stderr)
+               desc=f"{p.spec.method} {req.model} on {p.task.name} [{k}/{n}]", disable=not req.progress, file=sys.stderr)
     try:
         for block in blocks:
             todo = [i for i in block if i not in skip]
@@ -175,16 +199,16 @@ def item_blocks(ids: list[int], items_per_batch: int, k: int, n: int) -> list[li
     return [block for b, block in sorted(by_block.items()) if b % n == k]
 
 
-def _resolve_auto(req: ScoreRequest, adapter: Adapter | None) -> tuple[ScoreRequest, dict, Adapter]:
+def _resolve_auto(req: ScoreRequest, adapter: Adapter, device: torch.device, data) -> tuple[str, dict, dict]:
+    """(method, its options, the record of the choice) for ``--method auto``, on the model and
+    data the run has loaded already."""
     from dive_bench.run import auto
 
-    validate(req)
-    check_out_dir(req.out)
-    method, config, choice, adapter = auto.resolve(req.model, req.task, req.method_config, out=Path(req.out),
-                                                   items_per_batch=req.items_per_batch,
-                                                   device=resolve_device(req.device), data_root=req.data_root,
-                                                   adapter=adapter, seed=req.seed, limit=req.limit, dtype=req.dtype)
-    return dataclasses.replace(req, method=method, method_config=config), choice, adapter
+    method, config, choice, _ = auto.resolve(req.model, req.task, req.method_config, out=Path(req.out),
+                                             items_per_batch=req.items_per_batch, device=device,
+                                             data_root=req.data_root, adapter=adapter, seed=req.seed,
+                                             limit=req.limit, dtype=req.dtype, data=data)
+    return method, config, choice
 
 
 def _run_items(p: _Prepared, items: list[int]) -> list[dict]:
@@ -257,6 +281,7 @@ def finalize(out: Path, req: ScoreRequest | None = None, wall: float | None = No
         metrics=task.metrics(preds, labels) if rows else {}, metric_info=getattr(task, "metric_info", None),
         model_info=c.model_info, timings=_timings(rows, wall), env=_env(c.spec, req), shards=c.shards,
         **({"method_choice": c.spec["method_choice"]} if c.spec.get("method_choice") else {}),
+        **({"defaults_from": c.spec["defaults_from"]} if c.spec.get("defaults_from") else {}),
         # per-item outcomes, so paired regression checks need nothing but this file
         items={"ids": ids, "predictions": preds, "labels": labels})
     write_json_atomic(Path(out) / "run.json", result.payload)

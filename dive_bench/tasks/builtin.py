@@ -8,8 +8,11 @@ from dive_bench.tasks.detection import DetectionTask
 
 DIGITS = ClassificationTask("digits", "1", "digits", "test", "scikit-learn digits, last 500 images (8x8)")
 FMNIST = ClassificationTask("fmnist", "1", "fmnist", "test", "Fashion-MNIST test split (10,000 images, 28x28)")
+# The paper's released DIVE (200 steps of 25 probes, ...) is this task's protocol: declared, so
+# the large-label-space rule (spec/defaults.py) does not replace it at K = 1000.
 IMAGENET_2X1000 = ClassificationTask("imagenet-2x1000", "1", "imagenet-folder", "val",
-                                     "ImageNet val, first 2 images per class (DIVE paper protocol)")
+                                     "ImageNet val, first 2 images per class (DIVE paper protocol)",
+                                     method_defaults={"dive": {}})
 
 CANVAS_DET = DetectionTask("canvas-det", "1", "val", 100, description="seeded canvas set, val split")
 # Method settings (prior weight, steps, ...) are chosen on this split, never on val, so that the
