@@ -14,7 +14,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dive_bench.registry import lazy_exports
+from dive_bench.util.moved import install as _install_moved
 from dive_bench.util.version import __version__
+
+_install_moved()  # old module paths of the restructure still import, with a DeprecationWarning
 
 #: public name -> "module:attribute", resolved on first use
 _LAZY = {
