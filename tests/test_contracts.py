@@ -65,3 +65,22 @@ def test_a_new_top_level_module_must_be_given_a_layer(tmp_path):
     (copy / "dive_bench" / "stray.py").write_text('"""A module nobody placed."""\n')
     proc = _lint(copy)
     assert proc.returncode != 0 and "stray" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_modules_and_functions_stay_small():
+    """A newcomer reads one concept per module: no module over 400 lines, no function over 80,
+    and at most 10 modules at the package's top beside the concept packages."""
+    import ast
+
+    package = ROOT / "dive_bench"
+    too_long = []
+    for path in sorted(package.rglob("*.py")):
+        source = path.read_text()
+        if len(source.splitlines()) > 400:
+            too_long.append(f"{path.relative_to(ROOT)}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 80:
+                too_long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: "
+                                f"{node.end_lineno - node.lineno + 1} lines")
+    assert too_long == []
+    assert len(list(package.glob("*.py"))) <= 10
