@@ -7,8 +7,6 @@ hash, extractor weights sha256, metric options); batch size, device and host go 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import torch
 
 from dive_bench.spec.options import validate
+from dive_bench.spec.fidelity_spec import TASK_VERSION, FidelitySpec
 from dive_bench.spec.run_options import SampleOptions
 from dive_bench.errors import DiveBenchError
 from dive_bench.spec.runspec import RunResult
@@ -26,7 +25,6 @@ from dive_bench.generative.sample_cache import SampleCache
 from dive_bench.generative.sampling import balanced_labels, generate_samples, sample_config
 from dive_bench.labels import layout_tokenizer
 
-TASK_VERSION = "1"
 #: direction of each fidelity metric family (torchmetrics' ``higher_is_better``)
 HIGHER_IS_BETTER = {"fid": False, "fd": False, "kid": False, "is": True, "precision": True, "recall": True}
 
@@ -142,9 +140,7 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
                      "feature_extractor": extractor.name, "extractor_weights_sha256": extractor.weights_sha256,
                      **{f"metric_{k}": v for k, v in asdict(options).items()}}
     task = f"fidelity:{ref.name}"
-    protocol = {"task": task, "task_version": TASK_VERSION, "method": "fidelity", "method_config": method_config,
-                "items_sha256": ref_sha}
-    key = hashlib.sha256(json.dumps({"model_sha256": info["sha256"], **protocol}, sort_keys=True).encode()).hexdigest()
+    key = FidelitySpec(task, info["sha256"], ref_sha, method_config).key()
     sps = cache.seconds_per_sample
     evals = req.steps * (2 if req.guidance_scale != 1.0 else 1)
     payload = RunResult.build(
