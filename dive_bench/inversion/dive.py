@@ -192,8 +192,8 @@ def _step_loss(adapter: Adapter, x0: torch.Tensor, cond: torch.Tensor, act: list
     ``invert`` so the loop reads as sample, score, step; a non-finite loss is refused here, naming the step."""
     b = idx.shape[1]
     err = denoising_error(adapter, x0.repeat_interleave(b, 0), cond.repeat_interleave(b, 0),
-                          probes.timesteps[idx.flatten()], probes.noise[idx.flatten()], config.loss,
-                          config.weighting).view(len(act), b)
+                          probes.timesteps[idx.flatten()], probes.noise[idx.flatten()], config.probes.loss,
+                          config.probes.weighting).view(len(act), b)
     loss = err.mean(1).sum()
     if config.prior.weight > 0:
         loss = loss + config.prior.weight * _prior_term(adapter, cond, act, gens, config)
@@ -319,8 +319,7 @@ def _verify_staged(adapter: Adapter, x0: torch.Tensor, candidates: list[int], pr
     """Verify by staged pruning: Diffusion Classifier's schedule scaled to the candidates and the
     probes; its last stage scores the survivor on all probes, so the value is a monitor value."""
     stages = scaled_stages(len(candidates), len(probes))
-    enum = EnumerationConfig(interval=config.interval, probe_seed=config.probe_seed, loss=config.loss,
-                             weighting=config.weighting, eval_batch=config.eval_batch, stages=stages)
+    enum = EnumerationConfig(probes=config.probes, eval_batch=config.eval_batch, stages=stages)
     r = enumerate_classes(adapter, x0, probes, enum, candidates=[candidates])[0]
     evals[i] += r.evaluations
     return r.scores[r.prediction], [r.prediction]
@@ -348,7 +347,7 @@ def _fixed_prior_draws(adapter, config: DiveConfig, slot_shape: tuple[int, ...],
     the image term."""
     if not (config.prior.in_monitor and config.prior.weight > 0):
         return None
-    g = torch.Generator().manual_seed(config.probe_seed + 7919)
+    g = torch.Generator().manual_seed(config.probes.probe_seed + 7919)
     k = MONITOR_PRIOR_DRAWS
     t = torch.randint(0, adapter.schedule.num_train_timesteps, (k,), generator=g)
     noise = torch.randn((k, *slot_shape), generator=g)
@@ -378,8 +377,8 @@ def _monitor(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, act: list[
         conds = snapper.lookup(labels_all[todo]) if config.snap else slots[todo]
         sums = torch.zeros(len(todo), dtype=torch.float64)
         triples = torch.tensor([(i, r, j) for r, i in enumerate(todo) for j in range(p)], dtype=torch.long)
-        for part, err in chunked_errors(adapter, x0, conds, triples, probes, config.eval_batch, config.loss,
-                                        config.weighting):
+        for part, err in chunked_errors(adapter, x0, conds, triples, probes, config.eval_batch, config.probes.loss,
+                                        config.probes.weighting):
             sums.index_add_(0, part[:, 1], err)
         if prior_draws is not None:
             k = len(prior_draws["t"])
