@@ -43,35 +43,35 @@ class InversionResult:
     stopped_early: bool = False
 
 
-def distances(e: torch.Tensor, table: torch.Tensor, metric: str) -> torch.Tensor:
+def distances(e: torch.Tensor, table: torch.Tensor, snap_distance: str) -> torch.Tensor:
     """(M, V) snapping distance from each row of ``e`` (M, D) to each table row (smaller = nearer):
     exact l2, or minus the cosine similarity."""
-    if metric == "l2":
+    if snap_distance == "l2":
         return torch.cdist(e.float(), table.float(), compute_mode="donot_use_mm_for_euclid_dist")
-    if metric == "cosine":
+    if snap_distance == "cosine":
         return -(F.normalize(e.float(), dim=-1) @ F.normalize(table.float(), dim=-1).T)
-    raise ValueError(f"unknown snapping metric {metric!r}; use l2 or cosine")
+    raise ValueError(f"unknown snapping distance {snap_distance!r}; use l2 or cosine")
 
 
-def nearest(e: torch.Tensor, table: torch.Tensor, metric: str) -> torch.Tensor:
+def nearest(e: torch.Tensor, table: torch.Tensor, snap_distance: str) -> torch.Tensor:
     """Index of the nearest table row for each row of ``e`` (M, D)."""
-    return distances(e, table, metric).argmin(-1)
+    return distances(e, table, snap_distance).argmin(-1)
 
 
 class _Snapper:
     """Nearest-entry lookup per slot kind (slots of one kind share one table)."""
 
-    def __init__(self, adapter: Adapter, metric: str) -> None:
+    def __init__(self, adapter: Adapter, snap_distance: str) -> None:
         self.vocab = adapter.vocabulary
         self.kinds = adapter.slot_kinds
-        self.metric = metric
+        self.snap_distance = snap_distance
         self.groups = {k: [i for i, s in enumerate(self.kinds) if s == k] for k in dict.fromkeys(self.kinds)}
 
     def labels(self, e: torch.Tensor) -> torch.Tensor:
         out = torch.empty(e.shape[:2], dtype=torch.long, device=e.device)
         for kind, slots in self.groups.items():
             sub = e[:, slots].reshape(-1, e.shape[-1])
-            out[:, slots] = nearest(sub, self.vocab[kind], self.metric).view(len(e), len(slots))
+            out[:, slots] = nearest(sub, self.vocab[kind], self.snap_distance).view(len(e), len(slots))
         return out
 
     def lookup(self, labels: torch.Tensor) -> torch.Tensor:
