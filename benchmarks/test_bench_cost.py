@@ -18,7 +18,7 @@ from dive_bench.store.shards import ShardStore, shard_path
 from dive_bench.testing import make_dit
 
 PROBE_INTERVAL = 20  # 50 probes
-DIVE = DiveConfig(steps=50, probes_per_step=10, monitor_every=10, interval=PROBE_INTERVAL)
+DIVE = DiveConfig.of(steps=50, probes_per_step=10, monitor_every=10, interval=PROBE_INTERVAL)
 
 
 @pytest.mark.parametrize("num_classes", [10, 100, 1000])
@@ -28,7 +28,7 @@ def test_dive_vs_enumeration_as_classes_grow(benchmark, num_classes):
     x0 = torch.rand(2, 1, 8, 8) * 2 - 1
     probes = ProbeSet.build((1, 8, 8), interval=PROBE_INTERVAL)
     t0 = time.perf_counter()
-    enum = enumerate_classes(adapter, x0, probes, EnumerationConfig(interval=PROBE_INTERVAL, eval_batch=2000))
+    enum = enumerate_classes(adapter, x0, probes, EnumerationConfig.of(interval=PROBE_INTERVAL, eval_batch=2000))
     t_enum = (time.perf_counter() - t0) / len(x0)
     dive = benchmark.pedantic(invert, args=(adapter, x0, probes, DIVE, [0, 1]), rounds=1, iterations=1)
     t_dive = benchmark.stats.stats.mean / len(x0)
@@ -46,7 +46,7 @@ def test_harness_overhead(benchmark):
     n, b, steps = 8, 10, 30
     x0 = torch.rand(n, 1, 8, 8) * 2 - 1
     probes = ProbeSet.build((1, 8, 8), interval=PROBE_INTERVAL)
-    cfg = DiveConfig(steps=steps, probes_per_step=b, monitor_every=steps + 1, interval=PROBE_INTERVAL)
+    cfg = DiveConfig.of(steps=steps, probes_per_step=b, monitor_every=steps + 1, interval=PROBE_INTERVAL)
     slots = torch.nn.Parameter(adapter.embed(torch.zeros(n, 1, dtype=torch.long)).clone())
     idx = torch.arange(b).repeat(n)
 
@@ -81,7 +81,7 @@ def test_harness_overhead_numbers_1000(benchmark, batch):
     n, steps = 16, 20
     x0 = adapter.encode(to_model_range(TASKS.get("numbers-1000-dev").load(None).images[:n]))
     probes = ProbeSet.build(tuple(x0.shape[1:]), interval=100)
-    cfg = DiveConfig(steps=steps, probes_per_step=batch, monitor_every=steps + 1, interval=100, lr=0.1)
+    cfg = DiveConfig.of(steps=steps, probes_per_step=batch, monitor_every=steps + 1, interval=100, lr=0.1)
     slots = torch.nn.Parameter(adapter.embed(torch.zeros(n, 1, dtype=torch.long)).clone())
     idx = torch.arange(batch).repeat(n)
 

@@ -1,14 +1,25 @@
-"""``dive-bench train``: the reference checkpoints (class-dit, layout, layout-prior,
-feature-extractor). Torch and the trainers load inside ``cmd_train`` only, so building the parser
-(``--help``, ``list``, ``check``) stays torch-free (tests/test_startup.py).
+"""``dive-bench train``: the reference checkpoints (class-dit, class-unet, layout, layout-prior,
+feature-extractor).
+
+The flags are generated from the recipes' declarations (``training/configs.py``): a recipe's
+option with a flag becomes a flag, with its type, choices, help and each kind's default, and the
+parsed flags build the recipe generically. Plumbing each option by hand let the CLI drift from the
+recipe (a help that named an old default, an option only Python could set). Torch and the
+trainers load inside ``cmd_train`` only, so building the parser (``--help``, ``list``, ``check``)
+stays torch-free (tests/test_startup.py).
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from dive_bench.errors import DiveBenchError
+from dive_bench.spec.options import Allowed, allowed_of
+from dive_bench.training.configs import (ClassDiTTrainConfig, FeatureExtractorTrainConfig, LayoutTrainConfig,
+                                         PriorTrainConfig)
 
 
 def parse_class_sizes(text: str) -> tuple[tuple[int, int], ...]:
@@ -30,105 +41,141 @@ def parse_widths(text: str) -> tuple[int, ...]:
     return widths
 
 
+#: flags of tuple-valued options: their text is parsed after argparse, so that a malformed value
+#: gets the one-line message above (argparse would print its own and drop ours)
+_PARSERS = {"--class-sizes": parse_class_sizes, "--widths": parse_widths}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of checkpoint: its recipe, the fields the kind itself decides, and the kind's own
+    defaults where they differ from the recipe's (class-unet is the class recipe with a UNet)."""
+
+    config: type
+    fixed: dict = field(default_factory=dict)
+    defaults: dict = field(default_factory=dict)
+
+
+KINDS: dict[str, Kind] = {
+    "class-dit": Kind(ClassDiTTrainConfig, fixed={"architecture": "dit"}),
+    "class-unet": Kind(ClassDiTTrainConfig, fixed={"architecture": "unet"}, defaults={"preset": "s"}),
+    "layout": Kind(LayoutTrainConfig),
+    "layout-prior": Kind(PriorTrainConfig),
+    "feature-extractor": Kind(FeatureExtractorTrainConfig),
+}
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def recipe_flags() -> dict[str, tuple[Allowed, list[tuple[str, str, Any]]]]:
+    """flag -> (its declaration, [(kind, field name, kind's default), ...]) for every recipe option
+    with a flag, in declaration order. A flag shared by several recipes must be declared alike
+    (``training/configs.py`` declares each through one helper); only its default may differ."""
+    out: dict[str, tuple[Allowed, list]] = {}
+    for kind, k in KINDS.items():
+        for f in fields(k.config):
+            spec = allowed_of(f)
+            if spec is None or not spec.flag:
+                continue
+            spec_seen, uses = out.setdefault(spec.flag, (spec, []))
+            if spec_seen != spec:
+                raise TypeError(f"{spec.flag} is declared differently by the {kind} recipe: declare it once")
+            uses.append((kind, f.name, k.defaults.get(f.name, f.default)))
+    return out
+
+
+def _shown(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def _help(spec: Allowed, uses: list[tuple[str, str, Any]]) -> str:
+    """The declared help, prefixed by the kinds it applies to (unless all) and followed by each
+    kind's default (one value if they agree; none for an option unset by default)."""
+    kinds = list(dict.fromkeys(kind for kind, _, _ in uses))
+    text = ("" if len(kinds) == len(KINDS) else ", ".join(kinds) + ": ") + spec.help
+    defaults: dict[str, list[str]] = {}
+    for kind, _, default in uses:
+        if default is not None:
+            defaults.setdefault(_shown(default), []).append(kind)
+    if spec.value_type == "bool" or not defaults:
+        return text
+    if len(defaults) == 1:
+        return f"{text} (default {next(iter(defaults))})"
+    return f"{text} (default " + "; ".join(f"{', '.join(ks)} {d}" for d, ks in defaults.items()) + ")"
+
+
+def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per recipe option (``recipe_flags``), defaulting to None: :func:`train_config`
+    takes only the flags given, and the recipe (or the kind) fills the rest."""
+    for flag, (spec, uses) in recipe_flags().items():
+        kwargs: dict = {"dest": _dest(flag), "default": None, "help": _help(spec, uses)}
+        if spec.value_type == "bool":
+            if any(default is not False for _, _, default in uses):
+                raise TypeError(f"{flag}: a switch can only turn on an option that is off by default")
+            kwargs["action"] = "store_true"
+        elif spec.choices is not None:
+            kwargs["choices"] = list(spec.choices)
+        elif spec.value_type in ("int", "float"):
+            kwargs["type"] = {"int": int, "float": float}[spec.value_type]
+        parser.add_argument(flag, *spec.old_flags, **kwargs)
+
+
+def train_config(kind: str, args: argparse.Namespace) -> Any:
+    """The recipe of ``kind`` with the flags given: the recipe's defaults (the bundled models')
+    fill the rest, so Python and the CLI train the same default model. A flag of another kind's
+    recipe is ignored, as it always was."""
+    k = KINDS[kind]
+    values = dict(k.defaults)
+    for flag, (_, uses) in recipe_flags().items():
+        value = getattr(args, _dest(flag))
+        if value is None:
+            continue
+        for use_kind, name, _ in uses:
+            if use_kind == kind:
+                values[name] = _PARSERS[flag](value) if flag in _PARSERS else value
+    return k.config(**{**values, **k.fixed})
+
+
+def _train(kind: str, cfg: Any, out: Path, resume: bool) -> str:
+    """Train ``cfg`` into ``out``; the line that says where the model went and how to use it."""
+    if kind in ("class-dit", "class-unet"):
+        from dive_bench.training.class_dit import train_class_dit
+
+        dest = train_class_dit(cfg, out, resume=resume)
+        return f"model written to {dest} (use it as {cfg.architecture}:{dest})"
+    if kind == "layout":
+        from dive_bench.training.layout import train_layout
+
+        dest = train_layout(cfg, out, resume=resume)
+        return f"model written to {dest} (use it as layout:{dest})"
+    if kind == "layout-prior":
+        from dive_bench.training.layout_prior import train_layout_prior
+
+        return f"prior written to {train_layout_prior(out, cfg)}"
+    from dive_bench.training.feature_extractor import train_feature_extractor
+
+    dest = train_feature_extractor(cfg, out, resume=resume)
+    return f"feature extractor written to {dest} (use it as --feature-extractor classifier:{dest})"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from dive_bench.util.environment import set_threads
 
     set_threads(args.threads)
-    if args.kind == "layout":
-        from dive_bench.training.layout import LayoutTrainConfig, train_layout
-
-        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
-                                  ("width", args.width), ("vae", args.vae), ("patch", args.patch)) if v is not None}
-        cfg = LayoutTrainConfig(seed=args.seed, save_dtype=args.save_dtype, **opts)
-        dest = train_layout(cfg, Path(args.out), resume=not args.no_resume)
-        print(f"model written to {dest} (use it as layout:{dest})")
-        return 0
-    if args.kind == "layout-prior":
-        from dive_bench.training.layout_prior import PriorTrainConfig, train_layout_prior
-
-        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
-                                  ("width", args.width)) if v is not None}
-        opts["device"] = args.device
-        if args.noised_fraction is not None:
-            opts["noised_fraction"] = args.noised_fraction
-        if args.prior_set:
-            opts["prior_set"] = args.prior_set
-        if args.predict_embedding:
-            opts["predict_embedding"] = True
-        if args.class_sizes:
-            opts["class_sizes"] = parse_class_sizes(args.class_sizes)
-        dest = train_layout_prior(Path(args.out), PriorTrainConfig(seed=args.seed, decoupled=args.decoupled, **opts))
-        print(f"prior written to {dest}")
-        return 0
-    if args.kind == "feature-extractor":
-        from dive_bench.training.feature_extractor import FeatureExtractorTrainConfig, train_feature_extractor
-
-        opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
-                                  ("augment", args.augment)) if v is not None}
-        if args.widths:
-            opts["widths"] = parse_widths(args.widths)
-        cfg = FeatureExtractorTrainConfig(dataset=args.dataset or "fmnist", seed=args.seed, data_root=args.data_root, **opts)
-        dest = train_feature_extractor(cfg, Path(args.out), resume=not args.no_resume)
-        print(f"feature extractor written to {dest} (use it as --feature-extractor classifier:{dest})")
-        return 0
-    if args.kind not in ("class-dit", "class-unet"):
-        raise DiveBenchError(f"unknown training kind {args.kind!r}; available: class-dit, class-unet, layout, "
-                             "layout-prior, feature-extractor")
-    from dive_bench.training.class_dit import ClassDiTTrainConfig, train_class_dit
-
-    # only the options given: the config's defaults (the bundled models' recipe) fill the rest, so
-    # Python and the CLI train the same default model; --steps 0 is refused by the config
-    opts = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
-    architecture = args.kind.removeprefix("class-")
-    preset = args.preset or ("s" if architecture == "unet" else "xs")
-    cfg = ClassDiTTrainConfig(dataset=args.dataset or "digits", preset=preset, architecture=architecture,
-                              objective=args.objective, seed=args.seed,
-                              data_root=args.data_root, save_dtype=args.save_dtype, save_every=args.save_every, **opts)
-    dest = train_class_dit(cfg, Path(args.out), resume=not args.no_resume)
-    print(f"model written to {dest} (use it as {architecture}:{dest})")
+    if args.kind not in KINDS:
+        raise DiveBenchError(f"unknown training kind {args.kind!r}; available: {', '.join(KINDS)}")
+    print(_train(args.kind, train_config(args.kind, args), Path(args.out), resume=not args.no_resume))
     return 0
 
 
 def add_train_parser(sub) -> None:
     """The ``train`` sub-command of ``sub`` (argparse sub-parsers)."""
     t = sub.add_parser("train", help="train a reference checkpoint")
-    t.add_argument("kind", help="class-dit, class-unet, layout, layout-prior, feature-extractor")
+    t.add_argument("kind", help=", ".join(KINDS))
     t.add_argument("--out", required=True, help="output folder (layout-prior: the layout model's folder)")
-    t.add_argument("--decoupled", action="store_true", help="layout-prior: separate class and box priors")
-    t.add_argument("--dataset", default=None, help="class-dit default digits; feature-extractor default fmnist")
-    t.add_argument("--preset", default=None, help="class-dit: xs (default), s, b, m (dive_bench/models/class_dit.py); "
-                                                   "class-unet: s (default; dive_bench/models/class_unet.py)")
-    t.add_argument("--steps", type=int, default=None, help="class-dit default 2000")
-    t.add_argument("--batch-size", type=int, default=None, help="class-dit default 64")
-    t.add_argument("--lr", type=float, default=None, help="class-dit default 1e-3; layout 3e-4")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--width", type=int, default=None, help="layout / layout-prior: transformer width (default 128)")
-    t.add_argument("--save-dtype", choices=["fp32", "fp16"], default="fp32",
-                   help="class-dit, class-unet, layout: precision of the exported weights (fp16 halves the file; loading upcasts)")
-    t.add_argument("--save-every", type=int, default=0, metavar="N",
-                   help="class-dit, class-unet: also keep the EMA model every N steps in OUT/checkpoints/step-NNNNNN (a dit:PATH "
-                        "folder each, for `dive-bench sweep OUT`; 0: none)")
-    t.add_argument("--objective", choices=["eps", "v", "x0", "flow", "edm"], default="eps",
-                   help="class-dit, class-unet: the training target (default eps); the export declares it in "
-                        "dive_bench.json, so scoring and sampling use the matching parameterization")
-    t.add_argument("--data-root")
-    t.add_argument("--device", default="cpu", help="layout-prior: cpu or cuda (results differ from CPU only by float rounding)")
-    t.add_argument("--noised-fraction", type=float, default=None,
-                   help="layout-prior: noise only this share of the slots per query, the rest clean (default 1: all, "
-                        "the paper's Eq. 3)")
-    t.add_argument("--vae", help="layout: train in the latent space of this AutoencoderKL (local folder or hub id, "
-                                 "e.g. stabilityai/sd-vae-ft-ema); it is exported with the model")
-    t.add_argument("--patch", type=int, default=None, help="layout: transformer patch size (default 4)")
-    t.add_argument("--prior-set", help="layout-prior: write into OUT/PRIOR_SET/ (e.g. sized), beside the default priors")
-    t.add_argument("--predict-embedding", action="store_true",
-                   help="layout-prior: predict each slot's clean embedding as a mixture of its vocabulary, not the noise")
-    t.add_argument("--class-sizes", help="layout-prior: train on canvases with one size per class, WxH in grid cells "
-                                         "in class order, e.g. 4x4,6x6,8x6 (the canvas-det-sized layouts)")
-    t.add_argument("--augment", choices=["flip-shift", "flip", "none"], default=None,
-                   help="feature-extractor: training augmentation (default flip-shift; canvas: flip, as a shift would "
-                        "push shapes off the canvas)")
-    t.add_argument("--widths", help="feature-extractor: conv widths of its three stages, e.g. 16,32,64 (default "
-                                    "32,64,128; the last is the feature dimension)")
+    add_recipe_flags(t)
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     t.add_argument("--no-resume", action="store_true", help="ignore an existing train_state.pt in --out")
     t.set_defaults(func=cmd_train)

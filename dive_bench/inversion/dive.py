@@ -43,35 +43,35 @@ class InversionResult:
     stopped_early: bool = False
 
 
-def distances(e: torch.Tensor, table: torch.Tensor, metric: str) -> torch.Tensor:
+def distances(e: torch.Tensor, table: torch.Tensor, snap_distance: str) -> torch.Tensor:
     """(M, V) snapping distance from each row of ``e`` (M, D) to each table row (smaller = nearer):
     exact l2, or minus the cosine similarity."""
-    if metric == "l2":
+    if snap_distance == "l2":
         return torch.cdist(e.float(), table.float(), compute_mode="donot_use_mm_for_euclid_dist")
-    if metric == "cosine":
+    if snap_distance == "cosine":
         return -(F.normalize(e.float(), dim=-1) @ F.normalize(table.float(), dim=-1).T)
-    raise ValueError(f"unknown snapping metric {metric!r}; use l2 or cosine")
+    raise ValueError(f"unknown snapping distance {snap_distance!r}; use l2 or cosine")
 
 
-def nearest(e: torch.Tensor, table: torch.Tensor, metric: str) -> torch.Tensor:
+def nearest(e: torch.Tensor, table: torch.Tensor, snap_distance: str) -> torch.Tensor:
     """Index of the nearest table row for each row of ``e`` (M, D)."""
-    return distances(e, table, metric).argmin(-1)
+    return distances(e, table, snap_distance).argmin(-1)
 
 
 class _Snapper:
     """Nearest-entry lookup per slot kind (slots of one kind share one table)."""
 
-    def __init__(self, adapter: Adapter, metric: str) -> None:
+    def __init__(self, adapter: Adapter, snap_distance: str) -> None:
         self.vocab = adapter.vocabulary
         self.kinds = adapter.slot_kinds
-        self.metric = metric
+        self.snap_distance = snap_distance
         self.groups = {k: [i for i, s in enumerate(self.kinds) if s == k] for k in dict.fromkeys(self.kinds)}
 
     def labels(self, e: torch.Tensor) -> torch.Tensor:
         out = torch.empty(e.shape[:2], dtype=torch.long, device=e.device)
         for kind, slots in self.groups.items():
             sub = e[:, slots].reshape(-1, e.shape[-1])
-            out[:, slots] = nearest(sub, self.vocab[kind], self.metric).view(len(e), len(slots))
+            out[:, slots] = nearest(sub, self.vocab[kind], self.snap_distance).view(len(e), len(slots))
         return out
 
     def lookup(self, labels: torch.Tensor) -> torch.Tensor:
@@ -192,8 +192,8 @@ def _step_loss(adapter: Adapter, x0: torch.Tensor, cond: torch.Tensor, act: list
     ``invert`` so the loop reads as sample, score, step; a non-finite loss is refused here, naming the step."""
     b = idx.shape[1]
     err = denoising_error(adapter, x0.repeat_interleave(b, 0), cond.repeat_interleave(b, 0),
-                          probes.timesteps[idx.flatten()], probes.noise[idx.flatten()], config.loss,
-                          config.weighting).view(len(act), b)
+                          probes.timesteps[idx.flatten()], probes.noise[idx.flatten()], config.probes.loss,
+                          config.probes.weighting).view(len(act), b)
     loss = err.mean(1).sum()
     if config.prior.weight > 0:
         loss = loss + config.prior.weight * _prior_term(adapter, cond, act, gens, config)
@@ -319,8 +319,7 @@ def _verify_staged(adapter: Adapter, x0: torch.Tensor, candidates: list[int], pr
     """Verify by staged pruning: Diffusion Classifier's schedule scaled to the candidates and the
     probes; its last stage scores the survivor on all probes, so the value is a monitor value."""
     stages = scaled_stages(len(candidates), len(probes))
-    enum = EnumerationConfig(interval=config.interval, probe_seed=config.probe_seed, loss=config.loss,
-                             weighting=config.weighting, eval_batch=config.eval_batch, stages=stages)
+    enum = EnumerationConfig(probes=config.probes, eval_batch=config.eval_batch, stages=stages)
     r = enumerate_classes(adapter, x0, probes, enum, candidates=[candidates])[0]
     evals[i] += r.evaluations
     return r.scores[r.prediction], [r.prediction]
@@ -348,7 +347,7 @@ def _fixed_prior_draws(adapter, config: DiveConfig, slot_shape: tuple[int, ...],
     the image term."""
     if not (config.prior.in_monitor and config.prior.weight > 0):
         return None
-    g = torch.Generator().manual_seed(config.probe_seed + 7919)
+    g = torch.Generator().manual_seed(config.probes.probe_seed + 7919)
     k = MONITOR_PRIOR_DRAWS
     t = torch.randint(0, adapter.schedule.num_train_timesteps, (k,), generator=g)
     noise = torch.randn((k, *slot_shape), generator=g)
@@ -378,8 +377,8 @@ def _monitor(adapter: Adapter, x0: torch.Tensor, slots: torch.Tensor, act: list[
         conds = snapper.lookup(labels_all[todo]) if config.snap else slots[todo]
         sums = torch.zeros(len(todo), dtype=torch.float64)
         triples = torch.tensor([(i, r, j) for r, i in enumerate(todo) for j in range(p)], dtype=torch.long)
-        for part, err in chunked_errors(adapter, x0, conds, triples, probes, config.eval_batch, config.loss,
-                                        config.weighting):
+        for part, err in chunked_errors(adapter, x0, conds, triples, probes, config.eval_batch, config.probes.loss,
+                                        config.probes.weighting):
             sums.index_add_(0, part[:, 1], err)
         if prior_draws is not None:
             k = len(prior_draws["t"])

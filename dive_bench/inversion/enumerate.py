@@ -49,8 +49,8 @@ def enumerate_classes(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, conf
         todo = [(i, c, j) for i in range(n_img) for c in candidates[i] for j in idx.tolist()
                 if not computed[i, c, j]]
         triples = torch.tensor(todo, dtype=torch.long).view(-1, 3)
-        chunks = chunked_errors(adapter, x0, vocab.unsqueeze(1), triples, probes, config.eval_batch, config.loss,
-                                config.weighting)
+        chunks = chunked_errors(adapter, x0, vocab.unsqueeze(1), triples, probes, config.eval_batch, config.probes.loss,
+                                config.probes.weighting)
         for part, err in tqdm(chunks, disable=not progress, desc="enumerate", leave=False):
             ii, cc, jj = part.unbind(1)
             errors[ii, cc, jj] = err

@@ -115,7 +115,7 @@ def candidates(adapter: Adapter, task: Any, options: dict[str, dict]) -> list[Ca
     enum = _config(EnumerationConfig, {**defaults.get("enumerate", {}), "stages": None}, enum_opts)
     dive = _config(DiveConfig, defaults.get("dive", {}), options.get("dive", {}))
     t = adapter.parameterization.num_train_timesteps
-    p_enum, p_dive = num_probes(enum.interval, t), num_probes(dive.interval, t)
+    p_enum, p_dive = num_probes(enum.probes.interval, t), num_probes(dive.probes.interval, t)
     stages = scaled_stages(k, p_enum) if stages in (None, "dc") else tuple(tuple(s) for s in stages)
     adaptive = dataclasses.replace(enum, stages=stages)
     adaptive.check()

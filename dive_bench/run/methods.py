@@ -36,7 +36,7 @@ def _run_dive(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: DiveCon
     if cfg.init == "coarse":  # layouts: start from a coarse enumeration of single objects
         from dive_bench.inversion.layout.seed import seed_layouts
 
-        start, seed_costs = seed_layouts(adapter, x0, probes, loss=cfg.loss, weighting=cfg.weighting)
+        start, seed_costs = seed_layouts(adapter, x0, probes, loss=cfg.probes.loss, weighting=cfg.probes.weighting)
         results = invert(adapter, x0, probes, dataclasses.replace(cfg, init="labels"), seeds, init_labels=start)
         for r, cost in zip(results, seed_costs):
             r.evaluations += cost["evaluations"]
@@ -56,7 +56,7 @@ def _run_dive(adapter: Adapter, x0: torch.Tensor, probes: ProbeSet, cfg: DiveCon
 def _layout_result(adapter: Adapter, x0: torch.Tensor, r, probes: ProbeSet, cfg: DiveConfig) -> dict:
     from dive_bench.inversion.layout.scoring import scored_detections
 
-    dets, evals = scored_detections(adapter, x0, r.labels, probes, cfg.loss, cfg.weighting)
+    dets, evals = scored_detections(adapter, x0, r.labels, probes, cfg.probes.loss, cfg.probes.weighting)
     return {"prediction": dets, "tokens": r.labels, "best_monitor": r.best_monitor, "best_step": r.best_step,
             "steps_run": r.steps_run, "evaluations": r.evaluations + evals, "stopped_early": r.stopped_early,
             "monitor_curve": r.monitor_curve, "n_visited": len(r.visited)}

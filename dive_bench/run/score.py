@@ -126,14 +126,14 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
     precision = autocast(device, req.dtype)
     with precision:
         first = adapter.encode(to_model_range(data.images[ids[:1]]).to(device))
-        probes = ProbeSet.for_adapter(adapter, tuple(first.shape[1:]), interval=cfg.interval, seed=cfg.probe_seed,
+        probes = ProbeSet.for_adapter(adapter, tuple(first.shape[1:]), interval=cfg.probes.interval, seed=cfg.probes.probe_seed,
                                       device=device)
         if method.resolve is not None:
             cfg = method.resolve(cfg, probes, adapter)
         if method.check is not None:
             method.check(cfg, probes, adapter)
         # before any item is stored: a model with NaN/inf weights or outputs would give junk scores
-        check_finite(adapter, first, probes, req.model, cfg.loss, cfg.weighting)
+        check_finite(adapter, first, probes, req.model, cfg.probes.loss, cfg.probes.weighting)
     param = adapter.parameterization
     spec = RunSpec(task.name, str(task.version), tuple(ids), adapter.info()["sha256"], method_name,
                    to_flat(cfg), req.seed, req.dtype, req.tf32, model=req.model,

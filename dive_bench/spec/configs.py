@@ -12,7 +12,7 @@ are not part of a run's key; the rest are the method's own settings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
 from dive_bench.spec.options import leaves, nested, option
@@ -22,19 +22,26 @@ from dive_bench.util.suggest import did_you_mean
 #: per-sample error of the noise prediction, and the per-probe weightings (see probes.timestep_weight)
 LOSSES = ("l2", "l1", "huber")
 WEIGHTINGS = ("none", "x0")
-#: the fields that define the probe set (the same names in every method's config)
-PROBE_FIELDS = ("interval", "probe_seed", "loss", "weighting")
 
 
 @dataclass(frozen=True)
 class ProbeSpec:
     """Which fixed (timestep, noise) pairs score a model: timesteps interval/2 + k*interval, one
-    ``probe_seed`` noise per timestep, the error ``loss`` and its per-probe ``weighting``."""
+    ``probe_seed`` noise per timestep, the error ``loss`` and its per-probe ``weighting``.
+
+    Declared once and nested in both methods' configs (``config.probes``) under the same flat
+    names, so DIVE and enumeration cannot drift apart in a default, a range or a help line: the
+    probes decide which runs of the two methods can be compared at all."""
 
     interval: int = option(4, value_type="int", low=1, flag="--interval", help="timestep interval: probes at interval/2 + k*interval (4 is the paper's)")
     probe_seed: int = option(42, value_type="int", low=0, flag="--probe-seed", help="seed of the one noise per probe timestep, shared by all images")
     loss: str = option("l2", choices=LOSSES, flag="--loss", help="per-sample error of the noise prediction")
+    #: per-probe weight of the error: "none" (DIVE, Diffusion Classifier) or "x0" (layouts)
     weighting: str = option("none", choices=WEIGHTINGS, flag="--weighting", help="per-probe weight: none (classification) or x0 = min((1-a_t)/a_t, 20) (layouts)")
+
+
+#: the flat names of the fields that define the probe set (the same in every method's config)
+PROBE_FIELDS = tuple(f.name for f in fields(ProbeSpec))
 
 
 def num_probes(interval: int, num_train_timesteps: int = 1000) -> int:
@@ -43,19 +50,16 @@ def num_probes(interval: int, num_train_timesteps: int = 1000) -> int:
     return len(range(interval // 2, num_train_timesteps, interval))
 
 
-class _HasProbes:
+class _MethodConfig:
     #: the method this config belongs to (``CONFIGS``)
     method: ClassVar[str] = ""
 
     @classmethod
     def of(cls, **flat: Any) -> Any:
         """The config from flat keyword names, current or stored: ``DiveConfig.of(steps=50,
-        prior_weight=0.1)`` (see :func:`from_flat`)."""
+        interval=50, prior_weight=0.1)`` (see :func:`from_flat`); the constructor itself takes
+        sub-configs (``probes=ProbeSpec(...)``)."""
         return from_flat(cls.method, flat)
-
-    @property
-    def probes(self) -> ProbeSpec:
-        return ProbeSpec(**{k: getattr(self, k) for k in PROBE_FIELDS})
 
 
 #: how DIVE's verify step scores its candidates (see DiveConfig.verify_schedule)
@@ -97,7 +101,7 @@ class LayoutSearchConfig:
 
 
 @dataclass
-class DiveConfig(_HasProbes):
+class DiveConfig(_MethodConfig):
     """DIVE's settings: the optimiser and snapping (core), the probes, a memory knob, and for
     layouts the prior (:class:`PriorConfig`) and the discrete search (:class:`LayoutSearchConfig`).
 
@@ -135,11 +139,8 @@ class DiveConfig(_HasProbes):
     #: staged pruning scaled to N entries and P probes (``cost.scaled_stages``), so a wide
     #: neighbourhood costs little more than a narrow one (our addition; README, "Large label spaces")
     verify_schedule: str = option("all", choices=VERIFY_SCHEDULES, flag="--verify-schedule", help="classes: score the --verify entries on all probes, or prune them in Diffusion Classifier's stages (dc)")
-    interval: int = option(4, value_type="int", low=1, flag="--interval", help="timestep interval: probes at interval/2 + k*interval (4 is the paper's)")
-    probe_seed: int = option(42, value_type="int", low=0, flag="--probe-seed", help="seed of the one noise per probe timestep, shared by all images")
-    loss: str = option("l2", choices=LOSSES, flag="--loss", help="per-sample error of the noise prediction")
-    #: per-probe weight of the error: "none" (DIVE, Diffusion Classifier) or "x0" (layouts)
-    weighting: str = option("none", choices=WEIGHTINGS, flag="--weighting", help="per-probe weight: none (classification) or x0 = min((1-a_t)/a_t, 20) (layouts)")
+    #: interval, probe_seed, loss, weighting (flat names, as every method has them)
+    probes: ProbeSpec = nested(ProbeSpec)
     #: max samples in one no-grad forward pass of the monitor (was ``monitor_batch``)
     eval_batch: int = option(500, value_type="int", low=1, flag="--eval-batch", help="samples per no-grad forward pass (memory only, not part of the run key)")
     prior: PriorConfig = nested(PriorConfig, prefix="prior_")
@@ -163,20 +164,17 @@ class DiveConfig(_HasProbes):
 
 
 @dataclass
-class EnumerationConfig(_HasProbes):
+class EnumerationConfig(_MethodConfig):
     method: ClassVar[str] = "enumerate"
 
-    interval: int = option(4, value_type="int", low=1, flag="--interval", help="timestep interval: probes at interval/2 + k*interval (4 is the paper's)")
-    probe_seed: int = option(42, value_type="int", low=0, flag="--probe-seed", help="seed of the one noise per probe timestep, shared by all images")
+    #: interval, probe_seed, loss, weighting (flat names, as every method has them)
+    probes: ProbeSpec = nested(ProbeSpec)
     #: ((probes in this stage, classes kept after it), ...); None = exhaustive on all probes;
     #: "dc" = Diffusion Classifier's ImageNet schedule scaled to the model's K and the probe count
     #: (``cost.scaled_stages``; the run stores the resolved stages)
     stages: tuple[tuple[int, int], ...] | str | None = None
     #: samples per no-grad forward pass (memory, not results; was ``batch_size``)
     eval_batch: int = option(250, value_type="int", low=1, flag="--eval-batch", help="samples per no-grad forward pass (memory only, not part of the run key)")
-    loss: str = option("l2", choices=LOSSES, flag="--loss", help="per-sample error of the noise prediction")
-    #: per-probe weight of the error: "none" or "x0" (see probes.timestep_weight)
-    weighting: str = option("none", choices=WEIGHTINGS, flag="--weighting", help="per-probe weight: none (classification) or x0 = min((1-a_t)/a_t, 20) (layouts)")
 
     def check(self) -> None:
         """Stages: probes >= 1 and growing, kept classes >= 1 and shrinking (probe counts are

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler
 from tqdm.auto import tqdm
 
-from dive_bench.spec.options import option, validate
+from dive_bench.spec.options import validate
 from dive_bench.data import DATASETS
 from dive_bench.data.base import to_model_range
 from dive_bench.errors import DiveBenchError
@@ -31,33 +31,7 @@ from dive_bench.models.class_unet import PRESETS as UNET_PRESETS
 from dive_bench.models.class_unet import build_class_unet
 from dive_bench.training.checkpointing import load_state, save_state
 from dive_bench.training.common import optimizer_step
-
-
-@dataclass
-class ClassDiTTrainConfig:
-    dataset: str = "digits"
-    preset: str = "xs"
-    #: ``dit`` (models/class_dit.py presets) or ``unet`` (models/class_unet.py presets)
-    architecture: str = option("dit", choices=("dit", "unet"))
-    #: what the network regresses onto (adapters/parameterization.py): eps (DDPM, the default and
-    #: every bundled eps model's recipe), v (DDPM v-prediction), x0, flow (rectified flow velocity,
-    #: t uniform in [0, 1]) or edm (preconditioned denoiser, log-normal sigma)
-    objective: str = option("eps", choices=("eps", "v", "x0", "flow", "edm"), flag="--objective")
-    steps: int = option(2000, value_type="int", low=1, flag="--steps")
-    batch_size: int = option(64, value_type="int", low=1, flag="--batch-size")
-    lr: float = option(1e-3, value_type="float", low=0, low_open=True, flag="--lr")
-    weight_decay: float = 0.0
-    warmup: int = 100
-    ema_decay: float = 0.999
-    class_dropout: float = 0.1
-    seed: int = option(0, value_type="int", low=0, flag="--seed")
-    checkpoint_every: int = 500
-    #: keep a scorable model (EMA weights, like ``out/model``) in ``out/checkpoints/step-NNNNNN``
-    #: every N steps (0: none), for ``dive-bench sweep``; unlike ``train_state.pt`` each is kept
-    save_every: int = option(0, value_type="int", low=0, flag="--save-every")
-    data_root: str | None = None
-    #: fp16 halves the bundled file; loading upcasts to float32 (the EMA weights lose ~1e-3 relative)
-    save_dtype: str = option("fp32", choices=("fp32", "fp16"), flag="--save-dtype")
+from dive_bench.training.configs import ClassDiTTrainConfig
 
 
 OBJECTIVES = {"eps": "ddpm-eps", "v": "ddpm-v", "x0": "ddpm-x0", "flow": "flow", "edm": "edm"}

@@ -11,41 +11,19 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from dive_bench.spec.options import option, validate
+from dive_bench.spec.options import validate
 from dive_bench.data import DATASETS
 from dive_bench.errors import DiveBenchError
 from dive_bench.generative.classifier_net import ClassifierConfig, SmallClassifier
 from dive_bench.training.checkpointing import load_state, save_state
-
-
-AUGMENTATIONS = ("flip-shift", "flip", "none")
-
-
-@dataclass
-class FeatureExtractorTrainConfig:
-    dataset: str = "fmnist"
-    steps: int = option(2000, value_type="int", low=1, flag="--steps")
-    batch_size: int = option(128, value_type="int", low=1, flag="--batch-size")
-    lr: float = option(3e-3, value_type="float", low=0, low_open=True, flag="--lr")
-    weight_decay: float = 5e-4
-    warmup: int = 100
-    seed: int = option(0, value_type="int", low=0, flag="--seed")
-    checkpoint_every: int = 500
-    data_root: str | None = None
-    #: "flip-shift" (Fashion-MNIST: garments sit centred on black, a 2-px shift is label-safe),
-    #: "flip" (canvases: a shift would push shapes at the border off the canvas and paint a
-    #: border in a colour the canvas background never has), or "none"
-    augment: str = option("flip-shift", choices=AUGMENTATIONS, flag="--augment")
-    #: conv widths of the three stages; the last is the feature dimension (FD needs well more
-    #: reference images than that: the canvas extractor uses 16,32,64 against 2,000 references)
-    widths: tuple[int, ...] = ClassifierConfig.widths
+from dive_bench.training.configs import FeatureExtractorTrainConfig
 
 
 _AUGMENT_TEXT = {"flip-shift": "random horizontal flip and shifts of up to 2 px", "flip": "random horizontal flip",

@@ -13,14 +13,14 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from diffusers import DDPMScheduler
 from tqdm.auto import tqdm
 
-from dive_bench.spec.options import option, validate
+from dive_bench.spec.options import validate
 from dive_bench.adapters.base import vae_encode, vae_scaling_factor
 from dive_bench.data.base import to_model_range
 from dive_bench.data.canvas import load_canvas
@@ -28,39 +28,7 @@ from dive_bench.models.layout_dit import LayoutDiT
 from dive_bench.labels import SLOTS_PER_OBJECT, LayoutTokenizer
 from dive_bench.training.checkpointing import load_state, save_state
 from dive_bench.training.common import optimizer_step
-
-
-@dataclass
-class LayoutTrainConfig:
-    train_images: int = 4000
-    val_images: int = 200
-    data_seed: int = 0
-    max_objects: int = 3
-    grid: int = 17
-    width: int = option(128, value_type="int", low=1, flag="--width")
-    depth: int = 6
-    steps: int = option(2000, value_type="int", low=1, flag="--steps")
-    batch_size: int = option(32, value_type="int", low=1, flag="--batch-size")
-    lr: float = option(3e-4, value_type="float", low=0, low_open=True, flag="--lr")
-    warmup: int = 100
-    ema_decay: float = 0.995
-    object_dropout: float = 0.1
-    layout_dropout: float = 0.1
-    high_noise_fraction: float = 0.7
-    max_weight: float = 20.0
-    seed: int = option(0, value_type="int", low=0, flag="--seed")
-    checkpoint_every: int = 250
-    check_every: int = 500
-    check_images: int = 40
-    #: storage precision of the exported weights: "fp16" halves the file (the bundled model);
-    #: loading always upcasts to float32
-    save_dtype: str = "fp32"
-    #: None: pixel space. Otherwise an AutoencoderKL (local folder or hub id, e.g.
-    #: stabilityai/sd-vae-ft-ema at paper scale): the model is trained on its latents (posterior
-    #: mean x scaling factor) and the VAE is exported beside it in ``vae/``
-    vae: str | None = None
-    #: patch size of the transformer; a latent of side 8 wants 2 rather than the pixel model's 4
-    patch: int = 4
+from dive_bench.training.configs import LayoutTrainConfig
 
 
 def layout_batch_tokens(tokenizer: LayoutTokenizer, annotations: list[list[dict]], generator: torch.Generator,

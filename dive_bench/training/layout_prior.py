@@ -8,39 +8,17 @@ and one over coordinate slots (the paper's Table III ablation) into ``prior-deco
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from dive_bench.spec.options import option, validate
+from dive_bench.spec.options import validate
 from dive_bench.adapters.layout import PRIOR_FOLDERS, LayoutAdapter
 from dive_bench.data.canvas import load_canvas
 from dive_bench.models.layout_prior import DecoupledPrior, LayoutPrior
 from dive_bench.labels import SLOTS_PER_OBJECT, LayoutTokenizer
-
-
-@dataclass
-class PriorTrainConfig:
-    train_images: int = 4000
-    data_seed: int = 0
-    steps: int = option(2000, value_type="int", low=1, flag="--steps")
-    batch_size: int = option(128, value_type="int", low=1, flag="--batch-size")
-    lr: float = option(3e-4, value_type="float", low=0, low_open=True, flag="--lr")
-    width: int = option(128, value_type="int", low=1, flag="--width")
-    depth: int = 4
-    seed: int = option(0, value_type="int", low=0, flag="--seed")
-    decoupled: bool = False
-    device: str = "cpu"
-    #: < 1: each query noises only this share of the slots (see LayoutPrior); 1: all (Eq. 3)
-    noised_fraction: float = option(1.0, value_type="float", low=0, low_open=True, high=1, flag="--noised-fraction")
-    #: predict the clean slot embedding as a mixture of its vocabulary (see LayoutPrior), not the noise
-    predict_embedding: bool = False
-    #: write into ``model_dir/prior_set/`` (a prior set beside the default one, see LayoutAdapter)
-    prior_set: str | None = None
-    #: train on canvases whose classes have these fixed sizes (grid cells); None: uniform sizes
-    class_sizes: tuple[tuple[int, int], ...] | None = None
+from dive_bench.training.configs import PriorTrainConfig
 
 
 def shuffled_objects(tokens: torch.Tensor, tok: LayoutTokenizer, generator: torch.Generator) -> torch.Tensor:

@@ -254,8 +254,8 @@ def test_tiny_model_of_each_family_classifies_and_samples_digits(name, digits_te
     x0 = adapter.encode(to_model_range(digits_test.images[:n]))
     y = digits_test.labels[:n]
     probes = ProbeSet.for_adapter(adapter, (1, 8, 8), interval=50)
-    enum = torch.tensor([r.prediction for r in enumerate_classes(adapter, x0, probes, EnumerationConfig(interval=50))])
-    dive = invert(adapter, x0, probes, DiveConfig(steps=20, probes_per_step=5, monitor_every=5, interval=50),
+    enum = torch.tensor([r.prediction for r in enumerate_classes(adapter, x0, probes, EnumerationConfig.of(interval=50))])
+    dive = invert(adapter, x0, probes, DiveConfig.of(steps=20, probes_per_step=5, monitor_every=5, interval=50),
                   seeds=list(range(n)))
     dive = torch.tensor([r.labels[0] for r in dive])
     # chance is 10%; measured 66-91% (enumeration) at these budgets

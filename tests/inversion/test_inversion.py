@@ -39,8 +39,8 @@ def test_monitor_value_equals_enumeration_score(dit_adapter, family):
     probes = ProbeSet.for_adapter(dit_adapter, (1, 8, 8), interval=50)
     if family == "ddpm-eps":  # the eps-DDPM probes are the paper's grid, as before families
         assert torch.equal(probes.timesteps, ProbeSet.build((1, 8, 8), interval=50).timesteps)
-    dive = invert(dit_adapter, x0, probes, DiveConfig(steps=20, probes_per_step=5, monitor_every=5, interval=50), seeds=[0, 1, 2, 3])
-    enum = enumerate_classes(dit_adapter, x0, probes, EnumerationConfig(interval=50, eval_batch=37))
+    dive = invert(dit_adapter, x0, probes, DiveConfig.of(steps=20, probes_per_step=5, monitor_every=5, interval=50), seeds=[0, 1, 2, 3])
+    enum = enumerate_classes(dit_adapter, x0, probes, EnumerationConfig.of(interval=50, eval_batch=37))
     for d, e in zip(dive, enum):
         assert d.best_monitor == pytest.approx(e.scores[d.labels[0]], rel=1e-6, abs=1e-9)
         # every value on the monitor curve is some class's enumeration score
@@ -52,8 +52,8 @@ def test_single_class_vocabulary_methods_agree_exactly():
     adapter = DiTAdapter(make_dit(num_classes=1))
     x0 = _x0(adapter, n=2)
     probes = ProbeSet.build((1, 8, 8), interval=100)
-    dive = invert(adapter, x0, probes, DiveConfig(steps=4, probes_per_step=5, monitor_every=2, interval=100), seeds=[5, 6])
-    enum = enumerate_classes(adapter, x0, probes, EnumerationConfig(interval=100))
+    dive = invert(adapter, x0, probes, DiveConfig.of(steps=4, probes_per_step=5, monitor_every=2, interval=100), seeds=[5, 6])
+    enum = enumerate_classes(adapter, x0, probes, EnumerationConfig.of(interval=100))
     for d, e in zip(dive, enum):
         assert d.labels == [0] and e.prediction == 0
         assert d.best_monitor == pytest.approx(e.scores[0], rel=1e-7)
@@ -73,7 +73,7 @@ def test_gradients_reach_slots_and_model_stays_frozen(dit_adapter):
     loss.backward()
     assert slots.grad is not None and slots.grad.abs().sum() > 0
     assert all(p.grad is None for p in dit_adapter.transformer.parameters())
-    invert(dit_adapter, x0, probes, DiveConfig(steps=6, probes_per_step=4, monitor_every=3, interval=100), seeds=[1, 2])
+    invert(dit_adapter, x0, probes, DiveConfig.of(steps=6, probes_per_step=4, monitor_every=3, interval=100), seeds=[1, 2])
     after = dit_adapter.transformer.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
 
@@ -81,7 +81,7 @@ def test_gradients_reach_slots_and_model_stays_frozen(dit_adapter):
 def test_dive_is_deterministic_and_independent_of_batch_composition(dit_adapter):
     x0 = _x0(dit_adapter, n=3)
     probes = ProbeSet.build((1, 8, 8), interval=50)
-    cfg = DiveConfig(steps=10, probes_per_step=4, monitor_every=5, interval=50)
+    cfg = DiveConfig.of(steps=10, probes_per_step=4, monitor_every=5, interval=50)
     together = invert(dit_adapter, x0, probes, cfg, seeds=[11, 12, 13])
     again = invert(dit_adapter, x0, probes, cfg, seeds=[11, 12, 13])
     alone = invert(dit_adapter, x0[1:2], probes, cfg, seeds=[12])
@@ -94,8 +94,8 @@ def test_dive_is_deterministic_and_independent_of_batch_composition(dit_adapter)
 def test_early_stopping_spends_fewer_evaluations(dit_adapter):
     x0 = _x0(dit_adapter, n=4)
     probes = ProbeSet.build((1, 8, 8), interval=50)
-    full = invert(dit_adapter, x0, probes, DiveConfig(steps=40, probes_per_step=4, monitor_every=4, interval=50), seeds=[1, 2, 3, 4])
-    early = invert(dit_adapter, x0, probes, DiveConfig(steps=40, probes_per_step=4, monitor_every=4, interval=50, patience=1),
+    full = invert(dit_adapter, x0, probes, DiveConfig.of(steps=40, probes_per_step=4, monitor_every=4, interval=50), seeds=[1, 2, 3, 4])
+    early = invert(dit_adapter, x0, probes, DiveConfig.of(steps=40, probes_per_step=4, monitor_every=4, interval=50, patience=1),
                    seeds=[1, 2, 3, 4])
     assert all(r.steps_run == 40 and not r.stopped_early for r in full)
     assert any(r.stopped_early for r in early)
@@ -109,9 +109,9 @@ def test_early_stopping_spends_fewer_evaluations(dit_adapter):
 def test_no_snap_ablation_optimises_continuous_embedding(dit_adapter):
     x0 = _x0(dit_adapter, n=2)
     probes = ProbeSet.build((1, 8, 8), interval=100)
-    res = invert(dit_adapter, x0, probes, DiveConfig(steps=6, probes_per_step=4, monitor_every=3, snap=False, interval=100),
+    res = invert(dit_adapter, x0, probes, DiveConfig.of(steps=6, probes_per_step=4, monitor_every=3, snap=False, interval=100),
                  seeds=[1, 2])
-    enum = enumerate_classes(dit_adapter, x0, probes, EnumerationConfig(interval=100))
+    enum = enumerate_classes(dit_adapter, x0, probes, EnumerationConfig.of(interval=100))
     for r, e in zip(res, enum):
         # the continuous optimum is not a vocabulary entry: its monitor differs from any class score
         assert min(abs(r.best_monitor - s) for s in e.scores) > 1e-7
@@ -121,9 +121,9 @@ def test_no_snap_ablation_optimises_continuous_embedding(dit_adapter):
 def test_adaptive_enumeration_prunes(digits_adapter, digits_test):
     x0 = digits_adapter.encode(to_model_range(digits_test.images[:12]))
     probes = ProbeSet.build((1, 8, 8), interval=10)
-    full = enumerate_classes(digits_adapter, x0, probes, EnumerationConfig(interval=10, eval_batch=2000))
+    full = enumerate_classes(digits_adapter, x0, probes, EnumerationConfig.of(interval=10, eval_batch=2000))
     adaptive = enumerate_classes(digits_adapter, x0, probes,
-                                 EnumerationConfig(interval=10, stages=((20, 3), (100, 1)), eval_batch=2000))
+                                 EnumerationConfig.of(interval=10, stages=((20, 3), (100, 1)), eval_batch=2000))
     assert all(r.evaluations == 10 * 100 for r in full)
     # stage 1: 10 classes x 20 probes; stage 2: 3 survivors x the 80 probes not yet scored
     assert all(r.evaluations == 10 * 20 + 3 * 80 for r in adaptive)
@@ -137,8 +137,8 @@ def test_bundled_digits_model_classifies(digits_adapter, digits_test):
     x0 = digits_adapter.encode(to_model_range(digits_test.images[:n]))
     labels = digits_test.labels[:n].tolist()
     probes = ProbeSet.build((1, 8, 8), interval=10)
-    enum = enumerate_classes(digits_adapter, x0, probes, EnumerationConfig(interval=10, eval_batch=2000))
-    dive = invert(digits_adapter, x0, probes, DiveConfig(steps=60, probes_per_step=10, interval=10), seeds=list(range(n)))
+    enum = enumerate_classes(digits_adapter, x0, probes, EnumerationConfig.of(interval=10, eval_batch=2000))
+    dive = invert(digits_adapter, x0, probes, DiveConfig.of(steps=60, probes_per_step=10, interval=10), seeds=list(range(n)))
     acc_e = sum(r.prediction == y for r, y in zip(enum, labels)) / n
     acc_d = sum(r.labels[0] == y for r, y in zip(dive, labels)) / n
     assert acc_e >= 0.85 and acc_d >= 0.8
@@ -159,17 +159,17 @@ def test_verify_with_every_class_equals_exhaustive_enumeration(digits_adapter, d
     and its monitor value that class's enumeration score, whatever the search did."""
     x0 = digits_adapter.encode(to_model_range(digits_test.images[:6]))
     probes = ProbeSet.build((1, 8, 8), interval=100)
-    full = enumerate_classes(digits_adapter, x0, probes, EnumerationConfig(interval=100))
-    cfg = DiveConfig(steps=3, probes_per_step=1, monitor_every=3, interval=100, verify=10)
+    full = enumerate_classes(digits_adapter, x0, probes, EnumerationConfig.of(interval=100))
+    cfg = DiveConfig.of(steps=3, probes_per_step=1, monitor_every=3, interval=100, verify=10)
     dive = invert(digits_adapter, x0, probes, cfg, seeds=list(range(6)))
     for d, e in zip(dive, full):
         assert d.labels[0] == e.prediction
         assert d.best_monitor == pytest.approx(min(e.scores), abs=1e-6)
         assert 3 * 3 + 10 * 10 >= d.evaluations >= 3 * 3 + 10 * 10 - 10  # the one monitored class is cached
     # a few nearest entries cost at most verify x probes more than the search alone
-    plain = invert(digits_adapter, x0, probes, DiveConfig(steps=3, probes_per_step=1, monitor_every=3, interval=100),
+    plain = invert(digits_adapter, x0, probes, DiveConfig.of(steps=3, probes_per_step=1, monitor_every=3, interval=100),
                    seeds=list(range(6)))
-    few = invert(digits_adapter, x0, probes, DiveConfig(steps=3, probes_per_step=1, monitor_every=3, interval=100,
+    few = invert(digits_adapter, x0, probes, DiveConfig.of(steps=3, probes_per_step=1, monitor_every=3, interval=100,
                                                          verify=3), seeds=list(range(6)))
     for p, f in zip(plain, few):
         assert p.evaluations <= f.evaluations <= p.evaluations + 3 * 10
@@ -184,12 +184,12 @@ def test_staged_verify_answers_the_better_of_the_search_and_adaptive_enumeration
 
     x0 = digits_adapter.encode(to_model_range(digits_test.images[:6]))
     probes = ProbeSet.build((1, 8, 8), interval=100)
-    full = enumerate_classes(digits_adapter, x0, probes, EnumerationConfig(interval=100))
+    full = enumerate_classes(digits_adapter, x0, probes, EnumerationConfig.of(interval=100))
     stages = cost.scaled_stages(10, 10)
-    adaptive = enumerate_classes(digits_adapter, x0, probes, EnumerationConfig(interval=100, stages=stages))
+    adaptive = enumerate_classes(digits_adapter, x0, probes, EnumerationConfig.of(interval=100, stages=stages))
     base = dict(steps=3, probes_per_step=1, monitor_every=3, interval=100)
-    plain = invert(digits_adapter, x0, probes, DiveConfig(**base), seeds=list(range(6)))
-    staged = invert(digits_adapter, x0, probes, DiveConfig(**base, verify=10, verify_schedule="dc"), seeds=list(range(6)))
+    plain = invert(digits_adapter, x0, probes, DiveConfig.of(**base), seeds=list(range(6)))
+    staged = invert(digits_adapter, x0, probes, DiveConfig.of(**base, verify=10, verify_schedule="dc"), seeds=list(range(6)))
     for p, a, s, e in zip(plain, adaptive, staged, full):
         expect = min((p.best_monitor, p.labels[0]), (e.scores[a.prediction], a.prediction))
         assert s.labels[0] == expect[1]
@@ -197,4 +197,4 @@ def test_staged_verify_answers_the_better_of_the_search_and_adaptive_enumeration
         assert s.best_monitor == pytest.approx(e.scores[s.labels[0]], abs=1e-6)
         assert s.evaluations == p.evaluations + cost.enumeration_evaluations(10, 10, stages)
     with pytest.raises(DiveBenchError, match="verify-schedule"):
-        validate(DiveConfig(**base, verify_schedule="dc"))
+        validate(DiveConfig.of(**base, verify_schedule="dc"))

@@ -260,7 +260,7 @@ def test_init_from_labels_is_monitored_at_step_zero(canvas):
     x0 = a.encode(canvas.images[:2].float() / 127.5 - 1)
     probes = ProbeSet.build((3, 32, 32), interval=100)
     start = torch.stack([TOK.encode(x) for x in canvas.annotations[:2]])
-    cfg = DiveConfig(steps=0, interval=100, init="labels", snap_distance="cosine")
+    cfg = DiveConfig.of(steps=0, interval=100, init="labels", snap_distance="cosine")
     res = invert(a, x0, probes, cfg, seeds=[1, 2], init_labels=start)
     assert [r.labels for r in res] == start.tolist()
     assert all(r.monitor_curve[0][0] == 0 and r.best_step == 0 for r in res)
@@ -415,7 +415,7 @@ def test_neighbour_repairs_continue_from_a_better_neighbour(canvas):
     truth = TOK.encode(canvas.annotations[0])
     start = truth.clone()
     start[3] = start[3] + 1 if start[3] < TOK.grid - 1 else start[3] - 1
-    base = DiveConfig(steps=0, interval=100, init="labels", snap_distance="cosine")
+    base = DiveConfig.of(steps=0, interval=100, init="labels", snap_distance="cosine")
     plain = invert(a, x0, probes, base, seeds=[1], init_labels=start[None])[0]
     cfg = DiveConfig.of(steps=0, interval=100, init="labels", snap_distance="cosine", neighbour_repairs=True)
     repaired = invert(a, x0, probes, cfg, seeds=[1], init_labels=start[None])[0]
@@ -464,7 +464,7 @@ def test_latent_layout_model_trains_on_vae_latents_ships_its_vae_and_inverts(tmp
     # DIVE runs on the latents; a true start is scored at step 0 and decodes to pixel boxes
     probes = ProbeSet.build((4, 16, 16), interval=250)
     truth = torch.stack([TOK.encode(x) for x in canvas.annotations[:2]])
-    res = invert(a, a.encode(images), probes, DiveConfig(steps=2, interval=250, init="labels", snap_distance="cosine",
+    res = invert(a, a.encode(images), probes, DiveConfig.of(steps=2, interval=250, init="labels", snap_distance="cosine",
                                                           probes_per_step=2, monitor_every=1), seeds=[0, 1], init_labels=truth)
     assert all(r.monitor_curve[0] == (0, r.monitor_curve[0][1]) and len(r.labels) == 15 for r in res)
     # the VAE is part of the image model: another VAE is another model

@@ -53,10 +53,10 @@ def test_inversion_started_from_the_true_layout_keeps_it_and_scores_ap_one(layou
     x0 = layout_canvas_s.encode(to_model_range(val.images[ids]))
     cfg = DiveConfig.of(**{**task.method_defaults["dive"], "init": "labels", "steps": 20, "monitor_every": 5,
                         "neighbour_repairs": False})
-    probes = ProbeSet.build(tuple(x0.shape[1:]), interval=cfg.interval, seed=cfg.probe_seed)
+    probes = ProbeSet.build(tuple(x0.shape[1:]), interval=cfg.probes.interval, seed=cfg.probes.probe_seed)
     truth = torch.stack([tok.encode(val.annotations[i]) for i in ids])
     results = invert(layout_canvas_s, x0, probes, cfg, seeds=[0, 1, 2, 3], init_labels=truth)
-    preds = [scored_detections(layout_canvas_s, x, r.labels, probes, cfg.loss, cfg.weighting)[0] for x, r in zip(x0, results)]
+    preds = [scored_detections(layout_canvas_s, x, r.labels, probes, cfg.probes.loss, cfg.probes.weighting)[0] for x, r in zip(x0, results)]
     targets = [task.target(val, i) for i in ids]
     for p, t in zip(preds, targets):
         assert sorted((d["category_id"], d["bbox"]) for d in p) == sorted((a["category_id"], a["bbox"]) for a in t["annotations"])

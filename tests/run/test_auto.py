@@ -48,9 +48,9 @@ def test_predicted_evaluations_match_what_the_methods_count(digits):
     adapter, x0, probes = digits
     k, p = len(adapter.vocabulary["class"]), len(probes)
     stages = cost.scaled_stages(k, p)
-    counted = enumerate_classes(adapter, x0, probes, EnumerationConfig(interval=100, stages=stages))
+    counted = enumerate_classes(adapter, x0, probes, EnumerationConfig.of(interval=100, stages=stages))
     assert {r.evaluations for r in counted} == {cost.enumeration_evaluations(k, p, stages)}
-    cfg = DiveConfig(interval=100, steps=12, probes_per_step=3, monitor_every=5)
+    cfg = DiveConfig.of(interval=100, steps=12, probes_per_step=3, monitor_every=5)
     monitor, train = cost.dive_evaluations(p, cfg.steps, cfg.probes_per_step, cfg.monitor_every)
     for r in invert(adapter, x0, probes, cfg, seeds=[1, 2, 3, 4]):
         # training is exact; the monitor reuses scores of classes it has seen: at most the bound
