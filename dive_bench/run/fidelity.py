@@ -18,7 +18,7 @@ import torch
 from dive_bench.spec.options import validate
 from dive_bench.spec.run_options import SampleOptions
 from dive_bench.errors import DiveBenchError
-from dive_bench.spec.runspec import RunResult
+from dive_bench.spec.result import RunResult, default_higher_is_better
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.generative.resolve import resolve_extractor
 from dive_bench.generative.metrics import MetricOptions, cache_dir, compute_metrics, images_sha256
@@ -27,16 +27,16 @@ from dive_bench.generative.sampling import balanced_labels, generate_samples, sa
 from dive_bench.labels import layout_tokenizer
 
 TASK_VERSION = "1"
-#: direction of each fidelity metric family (torchmetrics' ``higher_is_better``)
-HIGHER_IS_BETTER = {"fid": False, "fd": False, "kid": False, "is": True, "precision": True, "recall": True}
 
 
 def metric_info(metrics: dict) -> dict:
     """Stored in run.json, so reports read each metric's direction instead of hard-coding it:
-    names carry the extractor (``fd_fmnist``), the family is the part before it."""
+    names carry the extractor (``fd_fmnist``), the family is the part before it, and its direction
+    is ``spec.result.HIGHER_IS_BETTER`` (torchmetrics' ``higher_is_better``), the table readers
+    fall back on for files without this record."""
     family = {name: name.split("_")[0] for name in metrics}
     primary = next((n for n, f in family.items() if f in ("fid", "fd")), next(iter(metrics), None))
-    return {"primary": primary, "higher_is_better": {n: HIGHER_IS_BETTER.get(f, True) for n, f in family.items()}}
+    return {"primary": primary, "higher_is_better": {n: default_higher_is_better(n) for n in metrics}}
 
 
 @dataclass(kw_only=True)
@@ -169,14 +169,15 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
     return payload
 
 
-def summary(payload: dict) -> str:
+def summary(payload: RunResult | dict) -> str:
     """One line for stdout: every metric with its std, N, extractor, cost."""
+    run = RunResult.of(payload)
     parts = []
-    for name, m in payload["metrics"].items():
+    for name, m in run.metrics.items():
         parts.append(f"{name} {m['value']:.4g}" + (f"±{m['std']:.2g}" if "std" in m else ""))
-    t = payload["timings"]
-    cfg = payload["method_config"]
-    cost = f"{t['seconds_per_1000_samples']:.1f} s/1000 samples" if t.get("seconds_per_1000_samples") else "-"
-    return (f"{payload['model']} | {payload['task']} | {cfg['sampler']} {cfg['steps']} steps, guidance "
-            f"{cfg['guidance_scale']:g}, seed {cfg['seed']} | {' | '.join(parts)} | N={payload['n_items']} vs "
-            f"{payload['reference']['n']} ({cfg['feature_extractor']}) | {cost}")
+    cfg = run.method_config
+    per = run.seconds_per_1000_samples
+    cost = f"{per:.1f} s/1000 samples" if per else "-"
+    return (f"{run.model} | {run.task} | {cfg['sampler']} {cfg['steps']} steps, guidance "
+            f"{cfg['guidance_scale']:g}, seed {cfg['seed']} | {' | '.join(parts)} | N={run.n_items} vs "
+            f"{run.reference['n']} ({run.feature_extractor}) | {cost}")

@@ -28,7 +28,8 @@ from dive_bench.run.methods import METHODS
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.seeding import item_seed
 from dive_bench.spec.items import select_items
-from dive_bench.spec.runspec import RunResult, RunSpec
+from dive_bench.spec.result import RunResult
+from dive_bench.spec.runspec import RunSpec
 from dive_bench.store.shards import ShardStore, check_out_dir, collect, done_in_other_shards, shard_path
 from dive_bench.tasks import TASKS
 

@@ -23,8 +23,9 @@ from tqdm.auto import tqdm
 
 from dive_bench.errors import DiveBenchError
 from dive_bench.report.grouping import sweep_protocol
+from dive_bench.spec.result import RunResult
+from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.files import oneline
-from dive_bench.spec.run_json import read_run_json, write_json_atomic
 
 SWEEP_FILE = "sweep.json"
 _STEP_NAME = re.compile(r"step-(\d+)")
@@ -118,8 +119,8 @@ def _complete(run_dir: Path, step: int) -> bool:
     path = run_dir / "run.json"
     if not path.is_file():
         return False
-    run = read_run_json(path)
-    return run.get("status") == "complete" and (run.get("checkpoint") or {}).get("step") == step
+    run = RunResult.load(path)
+    return run.complete and run.checkpoint_step == step
 
 
 def _mark_step(run_dir: Path, payload: dict, step: int, folder: Path) -> None:
