@@ -24,7 +24,7 @@ from dive_bench.generative.resolve import resolve_extractor
 from dive_bench.generative.metrics import MetricOptions, cache_dir, compute_metrics, images_sha256
 from dive_bench.generative.sample_cache import SampleCache
 from dive_bench.generative.sampling import balanced_labels, generate_samples, sample_config
-from dive_bench.labels import layout_tokenizer
+from dive_bench.labels import label_space_record, layout_tokenizer
 
 TASK_VERSION = "1"
 
@@ -146,6 +146,9 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
                 "items_sha256": ref_sha}
     key = hashlib.sha256(json.dumps({"model_sha256": info["sha256"], **protocol}, sort_keys=True).encode()).hexdigest()
     sps = cache.seconds_per_sample
+    # beside the numbers, what reports would otherwise guess: the model's label space (K, class or layout)
+    space = label_space_record(getattr(adapter, "label_space", None))
+    recorded = {} if space is None else {"label_space": space}
     evals = req.steps * (2 if req.guidance_scale != 1.0 else 1)
     payload = RunResult.build(
         run_key=key, model=req.model, task=task, task_version=TASK_VERSION, method="fidelity",
@@ -163,7 +166,8 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
              "device": req.device, "dtype": req.dtype, "threads": torch.get_num_threads()},
         kind="fidelity",
         reference={"spec": req.reference, "name": ref.name, "n": ref_info["n"], "images_sha256": ref_sha},
-        feature_extractor=extractor.record(), samples={"folder": str(cache.folder), "config": config}).payload
+        feature_extractor=extractor.record(), samples={"folder": str(cache.folder), "config": config},
+        **recorded).payload
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "run.json", payload, intact="the cached samples are kept; rerun the same command")
     return payload

@@ -24,6 +24,7 @@ from dive_bench.util.environment import DTYPES, autocast, environment, git_sha, 
 from dive_bench.errors import DiveBenchError, NonFiniteError
 from dive_bench.inversion import ProbeSet
 from dive_bench.inversion.preflight import check_finite
+from dive_bench.labels import label_space_record
 from dive_bench.run.methods import METHODS
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.seeding import item_seed
@@ -139,9 +140,11 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     p = prepare(req, adapter)
     k, n = resolve_shard(req.shard)
     out = Path(req.out)
-    # where the items were computed: `merge` has no request, and timings mean little without it
+    # where the items were computed (`merge` has no request, and timings mean little without it),
+    # and what `merge` writes beside the results: the model's label space
     stored = {**p.spec.to_json(), "items_per_batch": req.items_per_batch, "device": str(p.device),
-              **({"method_choice": choice} if choice else {})}
+              **({"method_choice": choice} if choice else {}),
+              **_record("label_space", label_space_record(getattr(p.adapter, "label_space", None)))}
     stored.pop("model_sha256")  # in model_info, as shards have always kept it
     # results are stored per item under the protocol: a run over other items of it reuses them
     store = ShardStore(shard_path(out, k, n), p.spec.protocol_key(), stored, p.adapter.info())
@@ -257,11 +260,16 @@ def finalize(out: Path, req: ScoreRequest | None = None, wall: float | None = No
         failed_items={str(i): m for i, m in sorted(c.errors.items())},
         metrics=task.metrics(preds, labels) if rows else {}, metric_info=getattr(task, "metric_info", None),
         model_info=c.model_info, timings=_timings(rows, wall), env=_env(c.spec, req), shards=c.shards,
-        **({"method_choice": c.spec["method_choice"]} if c.spec.get("method_choice") else {}),
+        **{key: c.spec[key] for key in ("method_choice", "label_space") if c.spec.get(key)},
         # per-item outcomes, so paired regression checks need nothing but this file
         items={"ids": ids, "predictions": preds, "labels": labels})
     write_json_atomic(Path(out) / "run.json", result.payload)
     return result.payload
+
+
+def _record(key: str, value: dict | None) -> dict:
+    """``{key: value}``, or nothing for None (shards and run.json hold no null fields)."""
+    return {} if value is None else {key: value}
 
 
 def _timings(rows: list[tuple[dict, float]], wall: float | None) -> dict:
