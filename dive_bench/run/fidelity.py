@@ -48,6 +48,8 @@ class FidelityRequest(SampleOptions):
     out: Path = Path("runs/latest-fidelity")
     progress: bool = True
     metric_options: MetricOptions | None = None
+    #: the training checkpoint sampled (``{"step", "folder"}``, set by ``dive-bench sweep``): run.json records it
+    checkpoint: dict | None = None
 
 
 @dataclass
@@ -146,9 +148,10 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
                 "items_sha256": ref_sha}
     key = hashlib.sha256(json.dumps({"model_sha256": info["sha256"], **protocol}, sort_keys=True).encode()).hexdigest()
     sps = cache.seconds_per_sample
-    # beside the numbers, what reports would otherwise guess: the model's label space (K, class or layout)
-    space = label_space_record(getattr(adapter, "label_space", None))
-    recorded = {} if space is None else {"label_space": space}
+    # beside the numbers, what reports would otherwise guess: the model's label space (K, class or
+    # layout), and the training checkpoint a sweep sampled
+    recorded = {k: v for k, v in (("label_space", label_space_record(getattr(adapter, "label_space", None))),
+                                  ("checkpoint", req.checkpoint)) if v is not None}
     evals = req.steps * (2 if req.guidance_scale != 1.0 else 1)
     payload = RunResult.build(
         run_key=key, model=req.model, task=task, task_version=TASK_VERSION, method="fidelity",

@@ -48,6 +48,9 @@ class ScoreRequest(RunOptions):
     method_config: dict = field(default_factory=dict)
     out: Path = Path("runs/latest")
     progress: bool = True
+    #: the training checkpoint scored (``{"step", "folder"}``, set by ``dive-bench sweep``): stored with
+    #: the shards' spec, so run.json records it whether ``score`` or a later ``merge`` writes it
+    checkpoint: dict | None = None
 
 
 def resolve_shard(text: str | None, env: dict | None = None) -> tuple[int, int]:
@@ -141,10 +144,11 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     k, n = resolve_shard(req.shard)
     out = Path(req.out)
     # where the items were computed (`merge` has no request, and timings mean little without it),
-    # and what `merge` writes beside the results: the model's label space
+    # and what `merge` writes beside the results: the model's label space, a sweep's checkpoint
     stored = {**p.spec.to_json(), "items_per_batch": req.items_per_batch, "device": str(p.device),
               **({"method_choice": choice} if choice else {}),
-              **_record("label_space", label_space_record(getattr(p.adapter, "label_space", None)))}
+              **_record("label_space", label_space_record(getattr(p.adapter, "label_space", None))),
+              **_record("checkpoint", req.checkpoint)}
     stored.pop("model_sha256")  # in model_info, as shards have always kept it
     # results are stored per item under the protocol: a run over other items of it reuses them
     store = ShardStore(shard_path(out, k, n), p.spec.protocol_key(), stored, p.adapter.info())
@@ -260,7 +264,7 @@ def finalize(out: Path, req: ScoreRequest | None = None, wall: float | None = No
         failed_items={str(i): m for i, m in sorted(c.errors.items())},
         metrics=task.metrics(preds, labels) if rows else {}, metric_info=getattr(task, "metric_info", None),
         model_info=c.model_info, timings=_timings(rows, wall), env=_env(c.spec, req), shards=c.shards,
-        **{key: c.spec[key] for key in ("method_choice", "label_space") if c.spec.get(key)},
+        **{key: c.spec[key] for key in ("method_choice", "label_space", "checkpoint") if c.spec.get(key)},
         # per-item outcomes, so paired regression checks need nothing but this file
         items={"ids": ids, "predictions": preds, "labels": labels})
     write_json_atomic(Path(out) / "run.json", result.payload)
