@@ -127,13 +127,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from dive_bench.report.check import compare, load_run, parse_margins
+    from dive_bench.report.check import load_run, parse_margins, verdict
 
-    verdict = compare(load_run(args.current), load_run(args.baseline), parse_margins(args.margin), args.mode,
-                      across_configs=args.across_configs, allow_failed=args.allow_failed,
-                      allow_partial=args.allow_partial)
-    print(verdict.markdown())
-    return verdict.status
+    result = verdict(load_run(args.current), load_run(args.baseline), parse_margins(args.margin), args.mode,
+                     across_configs=args.across_configs, allow_failed=args.allow_failed,
+                     allow_partial=args.allow_partial)
+    print(result.markdown())
+    return result.status
 
 
 def cmd_fidelity(args: argparse.Namespace) -> int:

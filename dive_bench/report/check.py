@@ -107,12 +107,13 @@ def _mcnemar_one_sided(base_only: int, cur_only: int) -> float:
     return sum(math.comb(n, k) for k in range(base_only, n + 1)) / 2 ** n
 
 
-def compare(current: RunResult | dict, baseline: RunResult | dict, margins: dict[str, float] | None = None, mode: str = "regression",
+def verdict(current: RunResult | dict, baseline: RunResult | dict, margins: dict[str, float] | None = None, mode: str = "regression",
             n_boot: int = 2000, seed: int = 0, across_configs: bool = False, allow_failed: bool = False,
             allow_partial: bool = False) -> Verdict:
     """The verdict on ``current`` against ``baseline``. A run whose items failed (errors, NaN scores)
     is a regression unless ``allow_failed``; an unfinished run is incomparable unless
-    ``allow_partial``: neither may ever pass silently."""
+    ``allow_partial``: neither may ever pass silently. (Named ``verdict``, not ``compare``: the
+    comparison table of ``dive-bench compare`` is ``report.comparison``.)"""
     current, baseline = RunResult.of(current), RunResult.of(baseline)
     if mode not in ("regression", "noninferiority"):
         raise DiveBenchError(f"--mode must be regression or noninferiority, not {mode!r}")
