@@ -27,7 +27,7 @@ _LAZY = {
     "list_models": "dive_bench.api:list_models",
     "TASKS": "dive_bench.tasks:TASKS",
     "RunSpec": "dive_bench.spec.runspec:RunSpec",
-    "RunResult": "dive_bench.spec.runspec:RunResult",
+    "RunResult": "dive_bench.spec.result:RunResult",
     "Protocol": "dive_bench.spec.runspec:Protocol",
     "DiveConfig": "dive_bench.spec.configs:DiveConfig",
     "EnumerationConfig": "dive_bench.spec.configs:EnumerationConfig",
@@ -40,7 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from dive_bench.api import evaluate, fidelity, list_models, load_model  # noqa: F401
     from dive_bench.spec.configs import DiveConfig, EnumerationConfig  # noqa: F401
     from dive_bench.errors import DiveBenchError  # noqa: F401
-    from dive_bench.spec.runspec import Protocol, RunResult, RunSpec  # noqa: F401
+    from dive_bench.spec.result import RunResult  # noqa: F401
+    from dive_bench.spec.runspec import Protocol, RunSpec  # noqa: F401
     from dive_bench.tasks import TASKS  # noqa: F401
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from dive_bench.errors import DiveBenchError
 from dive_bench.spec.configs import CONFIGS, canonical, flat_names
 from dive_bench.spec.run_options import RunOptions, SampleOptions, declared
-from dive_bench.spec.runspec import RunResult
+from dive_bench.spec.result import RunResult
 from dive_bench.util.suggest import did_you_mean
 
 #: names of ``evaluate``'s own keyword arguments that are not method options (the run options of
@@ -54,7 +54,7 @@ def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | N
              shard: str | None = None, retry_failed: bool = False, **config: Any) -> RunResult:
     """Score ``model`` on ``task`` with ``method`` ("dive", "enumerate" or "auto": the cheapest of
     exhaustive enumeration, adaptive enumeration and DIVE, see ``dive_bench.run.auto``); returns the run's
-    :class:`~dive_bench.spec.runspec.RunResult` (``.metrics``, ``.run_key``, ``.payload`` = run.json).
+    :class:`~dive_bench.spec.result.RunResult` (``.metrics``, ``.run_key``, ``.payload`` = run.json).
 
     Which items: all, the first ``limit``, ``items`` (``"300:400"``, a range or a list of ids) or the
     ids in the file ``item_ids``. Results are kept per item under the run's protocol in ``out``, so a
@@ -74,9 +74,8 @@ def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | N
     if out is not None:
         return RunResult(score(ScoreRequest(out=Path(out), **request), adapter=adapter))
     with tempfile.TemporaryDirectory(prefix="dive_bench-") as tmp:
-        payload = score(ScoreRequest(out=Path(tmp) / "run", **request), adapter=adapter)
-        payload.pop("shards", None)  # they went with the temporary folder
-        return RunResult(payload)
+        # the shards went with the temporary folder
+        return RunResult(score(ScoreRequest(out=Path(tmp) / "run", **request), adapter=adapter)).without("shards")
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -105,7 +104,7 @@ def fidelity(model: Any, reference: str, *, out: str | Path | None = None, progr
     ``batch_size``, ``bootstrap``, ...), validated by the same declarations as the CLI's flags; a
     misspelt one is refused with a suggestion. ``model`` is a MODEL spec or a live adapter. Without
     ``out`` the samples live in a temporary folder that is removed; with it they are cached and the
-    run resumes as ``fidelity --out`` does. Returns the run's :class:`~dive_bench.spec.runspec.RunResult`."""
+    run resumes as ``fidelity --out`` does. Returns the run's :class:`~dive_bench.spec.result.RunResult`."""
     from dive_bench.run.fidelity import FidelityRequest, run_fidelity
 
     known = list(declared(SampleOptions))
@@ -120,6 +119,6 @@ def fidelity(model: Any, reference: str, *, out: str | Path | None = None, progr
     if out is not None:
         return RunResult(run_fidelity(FidelityRequest(out=Path(out), **request), adapter=adapter))
     with tempfile.TemporaryDirectory(prefix="dive_bench-") as tmp:
-        payload = run_fidelity(FidelityRequest(out=Path(tmp) / "run", **request), adapter=adapter)
-        payload.pop("samples", None)  # the cached samples went with the temporary folder
-        return RunResult(payload)
+        # the cached samples went with the temporary folder
+        return RunResult(run_fidelity(FidelityRequest(out=Path(tmp) / "run", **request),
+                                      adapter=adapter)).without("samples")

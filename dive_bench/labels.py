@@ -47,6 +47,23 @@ class LayoutLabels:
     tokenizer: "LayoutTokenizer | None" = None
 
 
+def label_space_record(space: "ClassLabels | LayoutLabels | None") -> dict | None:
+    """The label space as run.json records it (``label_space``), so reports read K and class vs
+    layout from the file instead of guessing them: kind, number of classes, the grid and object
+    count of a layout space, and the class names where the model has real ones (placeholder
+    names "0", "1", ... are left out). None for an adapter that declares no label space."""
+    if space is None:
+        return None
+    layout = isinstance(space, LayoutLabels)
+    record: dict = {"kind": "layout" if layout else "class", "num_classes": int(space.num_classes)}
+    names = [str(n) for n in space.names]
+    if names and names != [str(i) for i in range(len(names))]:
+        record["names"] = names
+    if layout:
+        record.update(grid=int(space.grid), max_objects=int(space.max_objects))
+    return record
+
+
 def layout_tokenizer(adapter) -> "LayoutTokenizer | None":
     """The tokenizer of a layout-conditional adapter, None for a class-conditional one: the one
     test of "is this a layout model" (the label space says, not an attribute's presence)."""

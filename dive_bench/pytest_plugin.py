@@ -13,12 +13,12 @@ import pytest
 
 @pytest.fixture
 def dive_bench_check():
-    from dive_bench.report.check import INCOMPARABLE, PASS, compare, load_run
+    from dive_bench.report.check import INCOMPARABLE, PASS, load_run, verdict as judge
 
     def check(current, baseline, margins: dict[str, float] | None = None, mode: str = "regression",
               allow_failed: bool = False, allow_partial: bool = False):
-        verdict = compare(load_run(current), load_run(baseline), margins, mode, allow_failed=allow_failed,
-                          allow_partial=allow_partial)
+        verdict = judge(load_run(current), load_run(baseline), margins, mode, allow_failed=allow_failed,
+                        allow_partial=allow_partial)
         if verdict.status == INCOMPARABLE:
             pytest.fail("runs are not comparable: " + verdict.reason, pytrace=False)
         if verdict.status != PASS:

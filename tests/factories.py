@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dive_bench.metrics.stats import wilson_interval
-from dive_bench.spec.runspec import RunResult
+from dive_bench.spec.result import RunResult
 from dive_bench.store.shards import ShardStore, shard_path
 
 if TYPE_CHECKING:

@@ -37,6 +37,9 @@ def test_live_adapter_and_in_memory_run(tmp_path, monkeypatch):
     assert live.run_key == by_name.run_key  # a checkpoint is its sha256, however it was named
     assert live.metrics["accuracy"]["value"] == by_name.metrics["accuracy"]["value"]
     assert by_name.primary[0] == "accuracy" and by_name.payload["metric_info"]["higher_is_better"]["accuracy"]
+    # the label space is recorded, not inferred: K and class-vs-layout come from the file
+    assert by_name.payload["label_space"] == {"kind": "class", "num_classes": 10}
+    assert by_name.label_space.num_classes == 10 and not by_name.label_space.inferred
     assert list(tmp_path.iterdir()) == []  # in memory: nothing written where the user works
 
 

@@ -107,7 +107,8 @@ def test_light_packages_import_no_torch():
     engineer's eager import here would silently bring the seconds back to every command."""
     modules = ["dive_bench", "dive_bench.cli.main", "dive_bench.adapters", "dive_bench.data", "dive_bench.tasks",
                "dive_bench.metrics.coco", "dive_bench.metrics.coco", "dive_bench.report.leaderboard", "dive_bench.report.check",
-               "dive_bench.report.fidelity", "dive_bench.spec.configs", "dive_bench.spec.runspec", "dive_bench.store.shards"]
+               "dive_bench.report.fidelity", "dive_bench.spec.configs", "dive_bench.spec.runspec", "dive_bench.spec.result",
+               "dive_bench.store.shards"]
     code = ("import importlib, json, sys\n"
             f"for m in {modules!r}: importlib.import_module(m)\n"
             f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))")

@@ -40,7 +40,7 @@ def _rows_for(k: int, extra: tuple[str, ...], limit: int, out: Path, progress: b
     model, task = f"dit-numbers-{k}", f"numbers-{k}"
     auto = db.evaluate(model, task, "auto", guard=0, limit=limit, out=out / f"k{k}" / "auto", progress=progress,
                        **PROTOCOL)
-    choice = auto.payload["method_choice"]
+    choice = auto.method_choice
     runs = {choice["chosen"]: auto}
     for name in extra:
         method, options = METHODS[name]
@@ -53,7 +53,7 @@ def _rows_for(k: int, extra: tuple[str, ...], limit: int, out: Path, progress: b
         evals = cand["forward_evals"] + cand["train_evals"]
         run = runs.get(cand["name"])
         acc = _accuracy(run) if run else "not run"
-        seconds = f"{run.payload['timings']['seconds_per_item']:9.3f}" if run else f"{'-':>9}"
+        seconds = f"{run.seconds_per_item:9.3f}" if run else f"{'-':>9}"
         lines.append(f"  {cand['name']:<24} {acc:<18} {evals:>11,} {seconds}  ({cand['predicted_seconds']:.3f})")
     lines.append(f"  --method auto picks {choice['chosen']}: {choice['reason'].split(':', 1)[1].split(';')[0].strip()}")
     return lines

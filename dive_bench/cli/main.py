@@ -20,6 +20,7 @@ from dive_bench.cli.plot import add_plot_parser
 from dive_bench.cli.sweep import add_sweep_parser
 from dive_bench.cli.train import add_train_parser, parse_class_sizes  # noqa: F401  (parse_class_sizes re-exported)
 from dive_bench.util.version import __version__
+from dive_bench.spec.result import RunResult
 from dive_bench.spec.run_options import GuardOptions, RunOptions, SampleOptions
 from dive_bench.errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, EXIT_USAGE, DiveBenchError
 
@@ -56,9 +57,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(payload: dict) -> str:
-    m = payload["metrics"]
-    t = payload["timings"]
+def _summary(run: RunResult) -> str:
+    m = run.metrics
     name = next((k for k in ("accuracy", "ap") if k in m), None)
     if name is None:
         score = "no items"
@@ -67,9 +67,9 @@ def _summary(payload: dict) -> str:
         score = f"{name} {v['value']:.4f}" + (f" [{v['ci_low']:.4f}, {v['ci_high']:.4f}]" if "ci_low" in v else "")
         if name == "ap":
             score += f", ap50 {m['ap50']['value']:.4f}, ap75 {m['ap75']['value']:.4f}"
-    per = f"{t['seconds_per_item']:.3f} s/item" if t["seconds_per_item"] is not None else "-"
-    return (f"{payload['model']} | {payload['task']} | {payload['method']} | {score} | n={payload['n_done']}/"
-            f"{payload['n_items']} ({payload['status']}) | {t['evaluations_per_item'] or 0:.0f} evals/item | {per}")
+    per = f"{run.seconds_per_item:.3f} s/item" if run.seconds_per_item is not None else "-"
+    return (f"{run.model} | {run.task} | {run.method} | {score} | n={run.n_done}/{run.n_items} ({run.status}) | "
+            f"{run.evaluations_per_item or 0:.0f} evals/item | {per}")
 
 
 def _safe(text: str) -> str:
@@ -85,17 +85,17 @@ def cmd_score(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{_safe(args.model)}-{_safe(args.task)}-{args.method}")
     result = evaluate(args.model, args.task, args.method, out=out, progress=not args.quiet,
                       **declared_values(args, RunOptions), **method_config(args))
-    print(_summary(result.payload))
+    print(_summary(result))
     print(f"results: {out / 'run.json'}")
-    return _failed_items_status(result.payload)
+    return _failed_items_status(result)
 
 
-def _failed_items_status(payload: dict) -> int:
+def _failed_items_status(run: RunResult) -> int:
     """Exit 3 when items failed: the run finished, but its metrics cover only part of the items."""
-    if not payload["n_failed"]:
+    if not run.n_failed:
         return EXIT_OK
-    first = next(iter(payload["failed_items"].items()))
-    print(f"dive-bench: {payload['n_failed']} of {payload['n_items']} items failed (first: item {first[0]}: "
+    first = next(iter(run.failed_items.items()))
+    print(f"dive-bench: {run.n_failed} of {run.n_items} items failed (first: item {first[0]}: "
           f"{first[1]}); metrics cover the others only. Fix the cause and rerun with --retry-failed",
           file=sys.stderr)
     return EXIT_ITEMS_FAILED
@@ -104,10 +104,10 @@ def _failed_items_status(payload: dict) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from dive_bench.run.score import finalize
 
-    payload = finalize(Path(args.dir))
-    print(_summary(payload))
+    run = RunResult(finalize(Path(args.dir)))
+    print(_summary(run))
     print(f"results: {Path(args.dir) / 'run.json'}")
-    return _failed_items_status(payload)
+    return _failed_items_status(run)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -127,13 +127,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from dive_bench.report.check import compare, load_run, parse_margins
+    from dive_bench.report.check import load_run, parse_margins, verdict
 
-    verdict = compare(load_run(args.current), load_run(args.baseline), parse_margins(args.margin), args.mode,
-                      across_configs=args.across_configs, allow_failed=args.allow_failed,
-                      allow_partial=args.allow_partial)
-    print(verdict.markdown())
-    return verdict.status
+    result = verdict(load_run(args.current), load_run(args.baseline), parse_margins(args.margin), args.mode,
+                     across_configs=args.across_configs, allow_failed=args.allow_failed,
+                     allow_partial=args.allow_partial)
+    print(result.markdown())
+    return result.status
 
 
 def cmd_fidelity(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ def cmd_plot_cost(args: argparse.Namespace) -> int:
     from dive_bench.report.cost_vs_k import cost_vs_k, parse_run_args, plot, rows, table_iv
 
     paths, names = parse_run_args(args.runs)
-    runs = [r for r in load_runs(paths) if r.get("method") in ("enumerate", "dive")]
+    runs = [r for r in load_runs(paths) if r.method in ("enumerate", "dive")]
     if not runs:
         raise DiveBenchError("no classification runs (method enumerate or dive) among the given run.json files")
     table = rows(runs, names)

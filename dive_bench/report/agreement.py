@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dive_bench.spec.runspec import RunResult
+from dive_bench.spec.result import RunResult
 from dive_bench.metrics.stats import mcnemar_exact
 from dive_bench.report.tables import markdown_table
 
@@ -86,14 +86,14 @@ def percentile_interval(values: np.ndarray) -> tuple[float, float] | None:
 
 # -- bootstrap replicates ----------------------------------------------------------------------
 
-def image_outcomes(runs: Sequence[dict]) -> tuple[str, list, object] | str:
+def image_outcomes(runs: Sequence[RunResult]) -> tuple[str, list, object] | str:
     """What DIVE's side of the bootstrap resamples: ("accuracy", shared item ids, (models, items)
     0/1 array) or ("ap", shared item ids, (ground truth, [detections per model])); a string saying
     why not (a run without per-item outcomes, no shared images)."""
     for r in runs:
-        if not (r.get("items") or {}).get("ids"):
-            return f"`{r.get('model')}`'s run stores no per-item outcomes (items)"
-    tables = [dict(zip(r["items"]["ids"], zip(r["items"]["predictions"], r["items"]["labels"]))) for r in runs]
+        if not r.item_ids:
+            return f"`{r.model}`'s run stores no per-item outcomes (items)"
+    tables = [r.outcomes() for r in runs]
     shared = sorted(set.intersection(*(set(t) for t in tables)))
     if not shared:
         return "the runs share no scored image"
@@ -134,9 +134,9 @@ def fidelity_replicates(stored: Sequence[Sequence[float]], values: Sequence[floa
     return out
 
 
-def stored_replicates(fidelity_runs: Sequence[dict], metric: str) -> list[list[float]] | None:
+def stored_replicates(fidelity_runs: Sequence[RunResult], metric: str) -> list[list[float]] | None:
     """Every run's stored replicates of ``metric`` (at least 2 each), else None."""
-    reps = [(r["metrics"].get(metric) or {}).get("bootstrap") for r in fidelity_runs]
+    reps = [r.bootstrap(metric) for r in fidelity_runs]
     return reps if all(isinstance(x, list) and len(x) >= 2 for x in reps) else None
 
 
@@ -150,7 +150,7 @@ def _fmt_ci(point: float, ci: tuple[float, float] | None) -> str:
     return f"{point:+.2f}" + (f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "")
 
 
-def agreement_section(score_runs: list[dict | None], fidelity_runs: list[dict | None], metrics: dict[str, bool],
+def agreement_section(score_runs: list[RunResult | None], fidelity_runs: list[RunResult | None], metrics: dict[str, bool],
                       score_higher: bool, n_boot: int, seed: int, score_name: str = "DIVE") -> list[str]:
     """Lines below a table: tau and rho of the score column against each fidelity column in ``metrics``
     (name -> higher is better), over the rows that have both, with their bootstrap intervals."""
@@ -173,7 +173,7 @@ def agreement_section(score_runs: list[dict | None], fidelity_runs: list[dict | 
                      "replicates, the same images for every model)")
     rows = []
     for metric, higher in metrics.items():
-        values = [(f["metrics"].get(metric) or {}).get("value") for f in fids]
+        values = [f.value(metric) for f in fids]
         if any(v is None for v in values):
             continue
         y = _oriented(np.array(values, dtype=float), higher)
@@ -198,12 +198,12 @@ def agreement_section(score_runs: list[dict | None], fidelity_runs: list[dict | 
             f"bootstrap intervals, {dive_note}.", "", markdown_table(columns, rows)]
 
 
-def _score(run: dict) -> float:
-    primary = RunResult(run).primary
+def _score(run: RunResult) -> float:
+    primary = run.primary
     return float(primary[1]["value"]) if primary else float("nan")
 
 
-def pairwise_section(names: list[str], score_runs: list[dict | None], n_boot: int, seed: int,
+def pairwise_section(names: list[str], score_runs: list[RunResult | None], n_boot: int, seed: int,
                      score_name: str = "DIVE") -> list[str]:
     """Lines: every pair of rows' score difference on their shared images, with its paired test."""
     present = [(n, r) for n, r in zip(names, score_runs) if r is not None]
@@ -218,7 +218,7 @@ def pairwise_section(names: list[str], score_runs: list[dict | None], n_boot: in
             "multiple comparisons):", "", markdown_table(columns, rows)]
 
 
-def _paired(a: dict, b: dict, n_boot: int, seed: int) -> dict[str, str]:
+def _paired(a: RunResult, b: RunResult, n_boot: int, seed: int) -> dict[str, str]:
     outcomes = image_outcomes([a, b])
     if isinstance(outcomes, str):
         return {"Paired test": f"n/a: {outcomes}"}

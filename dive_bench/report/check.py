@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dive_bench.errors import DiveBenchError
-from dive_bench.spec.runspec import Protocol
+from dive_bench.spec.result import RunResult
 
 PASS, REGRESSION, INCOMPARABLE = 0, 1, 2
 ALPHA = 0.05
@@ -54,47 +54,42 @@ class Verdict:
         return "\n".join(lines)
 
 
-def load_run(path: str | Path) -> dict:
+def load_run(path: str | Path) -> RunResult:
     p = Path(path)
     if p.is_dir():
         p = p / "run.json"
     if not p.exists():
         raise DiveBenchError(f"{p} does not exist; pass a run.json or the --out folder of a score run")
-    from dive_bench.spec.run_json import read_run_json
-
-    return read_run_json(p)  # one line for a binary file, a JSON list, missing keys
+    return RunResult.load(p)  # one line for a binary file, a JSON list, missing keys, wrong types
 
 
-def incomparable_reason(current: dict, baseline: dict, across_configs: bool = False) -> str | None:
+def incomparable_reason(current: RunResult | dict, baseline: RunResult | dict, across_configs: bool = False) -> str | None:
     """Why two runs cannot be paired, or None (``spec.Protocol`` is the one definition of "same
     protocol"; another seed is another sample of the same protocol). ``across_configs`` allows
     another method configuration on the same task and images (an ablation row against the full
     method)."""
-    return Protocol.of_run(current).differs_from(Protocol.of_run(baseline), across_configs=across_configs)
+    return RunResult.of(current).protocol.differs_from(RunResult.of(baseline).protocol, across_configs=across_configs)
 
 
-def _paired_outcomes(current: dict, baseline: dict) -> tuple[np.ndarray, np.ndarray] | None:
-    ci, bi = current.get("items"), baseline.get("items")
-    if not ci or not bi:
-        return None
-    cur = {i: int(p == y) for i, p, y in zip(ci["ids"], ci["predictions"], ci["labels"])}
-    base = {i: int(p == y) for i, p, y in zip(bi["ids"], bi["predictions"], bi["labels"])}
+def _paired_outcomes(current: RunResult, baseline: RunResult) -> tuple[np.ndarray, np.ndarray] | None:
+    cur = {i: int(p == y) for i, (p, y) in current.outcomes().items()}
+    base = {i: int(p == y) for i, (p, y) in baseline.outcomes().items()}
     shared = sorted(cur.keys() & base.keys())
     if not shared:
         return None
     return np.array([base[i] for i in shared]), np.array([cur[i] for i in shared])
 
 
-def _paired_detections(current: dict, baseline: dict):
+def _paired_detections(current: RunResult, baseline: RunResult):
     """(gt, baseline detections, current detections) over the images both runs scored, or None.
     Built from the per-item targets stored in run.json, never from the live task."""
-    ci, bi = current.get("items"), baseline.get("items")
-    if not ci or not bi or not ci["labels"] or not isinstance(ci["labels"][0], dict):
+    labels = current.labels
+    if not labels or not baseline.item_ids or not isinstance(labels[0], dict):
         return None
     from dive_bench.metrics.coco import detections_of, ground_truth_of
 
-    cur = dict(zip(ci["ids"], zip(ci["predictions"], ci["labels"])))
-    base = dict(zip(bi["ids"], bi["predictions"]))
+    cur = current.outcomes()
+    base = {i: p for i, (p, _) in baseline.outcomes().items()}
     shared = sorted(cur.keys() & base.keys())
     if not shared:
         return None
@@ -112,27 +107,29 @@ def _mcnemar_one_sided(base_only: int, cur_only: int) -> float:
     return sum(math.comb(n, k) for k in range(base_only, n + 1)) / 2 ** n
 
 
-def compare(current: dict, baseline: dict, margins: dict[str, float] | None = None, mode: str = "regression",
+def verdict(current: RunResult | dict, baseline: RunResult | dict, margins: dict[str, float] | None = None, mode: str = "regression",
             n_boot: int = 2000, seed: int = 0, across_configs: bool = False, allow_failed: bool = False,
             allow_partial: bool = False) -> Verdict:
     """The verdict on ``current`` against ``baseline``. A run whose items failed (errors, NaN scores)
     is a regression unless ``allow_failed``; an unfinished run is incomparable unless
-    ``allow_partial``: neither may ever pass silently."""
+    ``allow_partial``: neither may ever pass silently. (Named ``verdict``, not ``compare``: the
+    comparison table of ``dive-bench compare`` is ``report.comparison``.)"""
+    current, baseline = RunResult.of(current), RunResult.of(baseline)
     if mode not in ("regression", "noninferiority"):
         raise DiveBenchError(f"--mode must be regression or noninferiority, not {mode!r}")
     refused = _refusal(current, baseline, across_configs, allow_failed, allow_partial)
     if refused is not None:
         return refused
     margins = margins or {}
-    unknown = set(margins) - set(baseline.get("metrics", {}))
+    unknown = set(margins) - set(baseline.metrics)
     if unknown:
         raise DiveBenchError(f"--margin names metrics the runs do not have: {', '.join(sorted(unknown))}")
     verdicts = []
     judge_detection = _detection_judge(current, baseline, n_boot, seed)
-    for metric, base_m in sorted(baseline.get("metrics", {}).items()):
-        if metric not in current.get("metrics", {}):
+    for metric, base_m in sorted(baseline.metrics.items()):
+        cur_m = current.metric(metric)
+        if cur_m is None:
             return Verdict(INCOMPARABLE, f"current run has no {metric}")
-        cur_m = current["metrics"][metric]
         if not isinstance(base_m, dict) or "value" not in base_m or base_m["value"] < 0:
             continue  # e.g. AP of a size slice with no ground truth (-1)
         margin = float(margins.get(metric, 0.0))
@@ -149,10 +146,10 @@ def compare(current: dict, baseline: dict, margins: dict[str, float] | None = No
     return Verdict(status, "" if status == PASS else "score dropped beyond noise and margin", verdicts)
 
 
-def _refusal(current: dict, baseline: dict, across_configs: bool, allow_failed: bool,
+def _refusal(current: RunResult, baseline: RunResult, across_configs: bool, allow_failed: bool,
              allow_partial: bool) -> Verdict | None:
     """The verdict when the runs cannot be judged on their scores at all, else None."""
-    if "fidelity" in (current.get("method"), baseline.get("method")):
+    if "fidelity" in (current.kind, baseline.kind):
         return Verdict(INCOMPARABLE, "fidelity runs (FID/IS/KID/precision-recall) have no per-item outcomes for a "
                                      "paired test; compare them side by side with `dive-bench leaderboard`")
     reason = incomparable_reason(current, baseline, across_configs)
@@ -164,13 +161,13 @@ def _refusal(current: dict, baseline: dict, across_configs: bool, allow_failed: 
     if _nonfinite_metrics(baseline):
         return Verdict(INCOMPARABLE, f"baseline has non-finite metrics ({', '.join(_nonfinite_metrics(baseline))}); "
                                      "rescore the baseline")
-    failed = int(current.get("n_failed") or 0)
+    failed = current.n_failed
     if failed and not allow_failed:
-        return Verdict(REGRESSION, f"{failed} of {current.get('n_items')} items of the current run failed (errors or "
+        return Verdict(REGRESSION, f"{failed} of {current.n_items} items of the current run failed (errors or "
                                    "non-finite scores, see failed_items in its run.json); --allow-failed judges the rest")
     for name, run in (("current", current), ("baseline", baseline)):
-        done, total = run.get("n_done"), run.get("n_items")
-        if done is not None and total is not None and done + (int(run.get("n_failed") or 0) if allow_failed else 0) < total \
+        done, total = run.n_done, run.n_items
+        if done is not None and total is not None and done + (run.n_failed if allow_failed else 0) < total \
                 and not allow_partial:
             return Verdict(INCOMPARABLE, f"the {name} run is partial ({done} of {total} items scored); finish it by "
                                          "rerunning its score command, or pass --allow-partial to judge the shared items")
@@ -203,13 +200,13 @@ class _DetectionJudge:
         return MetricVerdict(metric, base_v, cur_v, margin, "paired", detail, regressed)
 
 
-def _detection_judge(current: dict, baseline: dict, n_boot: int, seed: int) -> _DetectionJudge | None:
+def _detection_judge(current: RunResult, baseline: RunResult, n_boot: int, seed: int) -> _DetectionJudge | None:
     dets = _paired_detections(current, baseline)
     if dets is None:
         return None
     from dive_bench.metrics.coco import STAT_NAMES
 
-    return _DetectionJudge(dets, [m for m in STAT_NAMES if m in baseline.get("metrics", {})], n_boot, seed)
+    return _DetectionJudge(dets, [m for m in STAT_NAMES if m in baseline.metrics], n_boot, seed)
 
 
 def _judge_paired_accuracy(metric: str, b: np.ndarray, c: np.ndarray, margin: float, mode: str, n_boot: int,
@@ -247,10 +244,10 @@ def _judge_interval(metric: str, base_m: dict, cur_m: dict, margin: float, mode:
     return MetricVerdict(metric, base_v, cur_v, margin, "unpaired (stored 95% interval)", detail, regressed)
 
 
-def _nonfinite_metrics(run: dict) -> list[str]:
+def _nonfinite_metrics(run: RunResult) -> list[str]:
     """Names of the run's metrics whose value is NaN/inf (a junk run must never pass)."""
     bad = []
-    for name, m in (run.get("metrics") or {}).items():
+    for name, m in run.metrics.items():
         value = m.get("value") if isinstance(m, dict) else m
         if isinstance(value, (int, float)) and not math.isfinite(value):
             bad.append(name)

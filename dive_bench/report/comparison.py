@@ -46,33 +46,34 @@ from dive_bench.report.grouping import (best_of_duplicates, fidelity_key, is_sel
                                         probes_key, score_key, self_consistency_key)
 from dive_bench.report.leaderboard import load_runs
 from dive_bench.report.per_class import per_class_section
+from dive_bench.spec.result import RunResult
 from dive_bench.spec.runspec import generated_task_parts
 
 SCORE_METHODS = ("dive", "enumerate")
 SECTIONS = {"class": "Class-conditional models", "layout": "Layout-conditional models"}
 
 
-def _rank(run: dict) -> tuple:
-    return (run.get("status") == "complete", run.get("n_done") or 0, run.get("created") or "", run.get("_path", ""))
+def _rank(run: RunResult) -> tuple:
+    return (run.complete, run.n_done or 0, run.created, run.path or "")
 
 
-def _one_per_model(runs: list[dict], notes: list[str]) -> dict[str, dict]:
+def _one_per_model(runs: list[RunResult], notes: list[str]) -> dict[str, RunResult]:
     """model id -> its best run (complete, most items, newest); a note names each run left out."""
-    chosen: dict[str, dict] = {}
+    chosen: dict[str, RunResult] = {}
     for r in sorted(runs, key=_rank, reverse=True):
-        kept = chosen.setdefault(model_id(r), r)
+        kept = chosen.setdefault(r.model_id, r)
         if kept is not r:
-            notes.append(f"`{r['model']}` has two runs of this protocol: the table shows {kept.get('_path', '?')} "
-                         f"and leaves out {r.get('_path', '?')}.")
+            notes.append(f"`{r.model}` has two runs of this protocol: the table shows {kept.path or '?'} "
+                         f"and leaves out {r.path or '?'}.")
     return chosen
 
 
 def _check_one_kind(table: ComparisonTable) -> ComparisonTable:
     kinds: dict[str, set[str]] = defaultdict(set)
     for r in table.runs():
-        kinds[model_kind(r)].add(r["model"])
+        kinds[model_kind(r)].add(r.model)
     if len(kinds) > 1:
-        task = next(iter(table.score.values()))["task"]
+        task = next(iter(table.score.values())).task
         raise DiveBenchError(f"one comparison table ({task}) would hold class-conditional model(s) "
                              f"{', '.join(sorted(kinds['class']))} and layout-conditional model(s) "
                              f"{', '.join(sorted(kinds['layout']))}; the paper's Table VI keeps them apart: pass "
@@ -80,45 +81,45 @@ def _check_one_kind(table: ComparisonTable) -> ComparisonTable:
     return table
 
 
-def build_tables(runs: list[dict]) -> tuple[list[ComparisonTable], list[str]]:
+def build_tables(runs: list[RunResult | dict]) -> tuple[list[ComparisonTable], list[str]]:
     """Group runs into tables (see the module docstring); notes for the runs no table shows."""
     runs = best_of_duplicates(runs)
-    notes = [f"{r.get('_path', r['model'])}: method {r.get('method')!r} is neither a score nor a fidelity run; "
-             "left out." for r in runs if r.get("method") not in (*SCORE_METHODS, "fidelity")]
-    generated = [r for r in runs if r.get("method") in SCORE_METHODS and generated_task_parts(r.get("task", ""))]
-    notes += [f"{r.get('_path', r['model'])}: `{r['model']}` scored on another model's samples ({r['task']}); only "
+    notes = [f"{r.name}: method {r.method!r} is neither a score nor a fidelity run; "
+             "left out." for r in runs if r.method not in (*SCORE_METHODS, "fidelity")]
+    generated = [r for r in runs if r.method in SCORE_METHODS and generated_task_parts(r.task)]
+    notes += [f"{r.name}: `{r.model}` scored on another model's samples ({r.task}); only "
               "self-consistency (a model on its own samples) has a column; left out."
               for r in generated if not is_self_consistency(r)]
-    by_consistency: dict[str, list[dict]] = defaultdict(list)
+    by_consistency: dict[str, list[RunResult]] = defaultdict(list)
     for r in generated:
         if is_self_consistency(r):
             by_consistency[self_consistency_key(r)].append(r)
-    score = [r for r in runs if r.get("method") in SCORE_METHODS and not generated_task_parts(r.get("task", ""))]
+    score = [r for r in runs if r.method in SCORE_METHODS and not generated_task_parts(r.task)]
     if not score:
         raise DiveBenchError("no DIVE or enumeration run.json among the given files: a comparison table needs a "
                              "discriminative score per model (fidelity runs alone: `dive-bench leaderboard`)")
-    by_score: dict[str, list[dict]] = defaultdict(list)
+    by_score: dict[str, list[RunResult]] = defaultdict(list)
     for r in score:
         by_score[score_key(r)].append(r)
-    dive_probes = {probes_key(r) for r in score if r["method"] == "dive"}
-    columns: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    dive_probes = {probes_key(r) for r in score if r.method == "dive"}
+    columns: dict[str, dict[str, list[RunResult]]] = defaultdict(lambda: defaultdict(list))
     primaries = []
     for key in sorted(by_score):
         rs = by_score[key]
-        if rs[0]["method"] == "enumerate" and probes_key(rs[0]) in dive_probes:
+        if rs[0].method == "enumerate" and probes_key(rs[0]) in dive_probes:
             columns[probes_key(rs[0])][row_name(rs[0])].extend(rs)
         else:
             primaries.append(rs)
-    by_fidelity: dict[str, list[dict]] = defaultdict(list)
+    by_fidelity: dict[str, list[RunResult]] = defaultdict(list)
     for r in runs:
-        if r.get("method") == "fidelity":
+        if r.kind == "fidelity":
             by_fidelity[fidelity_key(r)].append(r)
     tables, paired = [], set()
     for rs in primaries:
         table_notes: list[str] = []
         main = _one_per_model(rs, table_notes)
         extra = ({label: _one_per_model(e, table_notes) for label, e in sorted(columns[probes_key(rs[0])].items())}
-                 if rs[0]["method"] == "dive" else {})
+                 if rs[0].method == "dive" else {})
         partners = [k for k in sorted(by_fidelity) if {model_id(f) for f in by_fidelity[k]} & set(main)]
         for key in partners or [None]:
             paired.add(key)
@@ -128,23 +129,22 @@ def build_tables(runs: list[dict]) -> tuple[list[ComparisonTable], list[str]]:
             groups = [cs for _, cs in sorted(by_consistency.items()) if {model_id(r) for r in cs} & rows]
             plain = [_consistency_label(cs) for cs in groups]
             # two sample configurations under one label would overwrite a column: name each one's
-            labels = [label[:-1] + f", samples {generated_task_parts(cs[0]['task'])[1][:8]})"
+            labels = [label[:-1] + f", samples {generated_task_parts(cs[0].task)[1][:8]})"
                       if plain.count(label) > 1 else label for label, cs in zip(plain, groups)]
             table.consistency = {label: _one_per_model(cs, table.notes) for label, cs in zip(labels, groups)}
             tables.append(_check_one_kind(table))
     for key in sorted(set(by_fidelity) - paired):
         fs = by_fidelity[key]
-        models = ", ".join(sorted(f"`{f['model']}`" for f in fs))
-        notes.append(f"fidelity runs of {models} ({fs[0]['task']}, "
-                     f"{fs[0]['method_config'].get('feature_extractor')}) share no model with any DIVE or enumeration "
+        models = ", ".join(sorted(f"`{f.model}`" for f in fs))
+        notes.append(f"fidelity runs of {models} ({fs[0].task}, "
+                     f"{fs[0].feature_extractor}) share no model with any DIVE or enumeration "
                      "run given: no table shows them.")
     return tables, notes
 
 
-def _consistency_label(runs: list[dict]) -> str:
+def _consistency_label(runs: list[RunResult]) -> str:
     """The column's name: the recovering method and how many samples per model."""
-    r = runs[0]
-    return f"Self-consistency ({row_name(r)}, {r.get('n_items')} samples)"
+    return f"Self-consistency ({row_name(runs[0])}, {runs[0].n_items} samples)"
 
 
 def _table_blocks(tables: list[ComparisonTable], n_boot: int, seed: int, level: str, label: str) -> list[str]:
@@ -166,7 +166,7 @@ def _table_blocks(tables: list[ComparisonTable], n_boot: int, seed: int, level: 
     return parts
 
 
-def comparison_markdown(runs: list[dict], title: str = "Model comparison", sources: Sequence[str] | None = None,
+def comparison_markdown(runs: list[RunResult | dict], title: str = "Model comparison", sources: Sequence[str] | None = None,
                         n_boot: int = 1000, seed: int = 0) -> str:
     """The whole Markdown file: a section per model kind, each table with its agreement and
     pairwise tests below it, then notes on the runs no table shows. Deterministic for a seed."""
@@ -184,12 +184,12 @@ def comparison_markdown(runs: list[dict], title: str = "Model comparison", sourc
     return "\n".join(parts)
 
 
-def comparison_tables(runs: list[dict], min_models: int = 2) -> list[ComparisonTable]:
+def comparison_tables(runs: list[RunResult | dict], min_models: int = 2) -> list[ComparisonTable]:
     """The tables a leaderboard opens with: those in which at least ``min_models`` models have
     both a score and fidelity metrics -- the pairings that compare models. A folder of runs also
     holds ablations (one model, many DIVE configs), each of which would otherwise make a one-row
     table per fidelity protocol. No fidelity run: no table."""
-    if not any(r.get("method") == "fidelity" for r in runs):
+    if not any(RunResult.of(r).kind == "fidelity" for r in runs):
         return []
     return [t for t in build_tables(runs)[0] if len(set(t.score) & set(t.fidelity)) >= min_models]
 

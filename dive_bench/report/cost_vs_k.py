@@ -26,15 +26,17 @@ from dive_bench.spec.configs import canonical
 from dive_bench.errors import DiveBenchError
 from dive_bench.metrics.stats import mcnemar_exact, wilson_interval
 from dive_bench.report.tables import markdown_table
+from dive_bench.spec.result import RunResult
 
 EXHAUSTIVE = "Exhaustive enumeration"
 
 
-def row_name(run: dict) -> str:
+def row_name(run: RunResult | dict) -> str:
     """A run's default row name: exhaustive / adaptive enumeration (its stages) or DIVE (budget)."""
-    cfg = canonical(run.get("method", ""), run.get("method_config") or {})
-    prefix = "auto: " if run.get("method_choice") else ""
-    if run.get("method") == "enumerate":
+    run = RunResult.of(run)
+    cfg = canonical(run.method, run.method_config)
+    prefix = "auto: " if run.method_choice else ""
+    if run.method == "enumerate":
         stages = cfg.get("stages")
         if not stages:
             return prefix + EXHAUSTIVE
@@ -51,29 +53,29 @@ def row_name(run: dict) -> str:
     return prefix + "DIVE (" + ", ".join(parts) + ")"
 
 
-def num_classes(run: dict) -> int:
-    k = (run.get("model_info") or {}).get("num_classes")
+def num_classes(run: RunResult) -> int:
+    """K of the run's label space (recorded, or inferred from model_info for older files)."""
+    k = run.label_space.num_classes
     if not k:
-        raise DiveBenchError(f"{run.get('_path', 'a run')} has no model_info.num_classes: cost vs K needs "
+        raise DiveBenchError(f"{run.path or 'a run'} has no model_info.num_classes: cost vs K needs "
                              "classification runs")
     return int(k)
 
 
-def _correct(run: dict) -> dict:
-    items = run.get("items") or {}
-    return {i: p == y for i, p, y in zip(items.get("ids", []), items.get("predictions", []), items.get("labels", []))}
+def _correct(run: RunResult) -> dict:
+    return {i: p == y for i, (p, y) in run.outcomes().items()}
 
 
-def _row(run: dict, name: str, reference: dict | None) -> dict:
+def _row(run: RunResult, name: str, reference: RunResult | None) -> dict:
     correct = _correct(run)
     n, right = len(correct), sum(correct.values())
     if not n:
-        raise DiveBenchError(f"{run.get('_path', 'a run')} holds no per-item predictions (items): rerun "
+        raise DiveBenchError(f"{run.path or 'a run'} holds no per-item predictions (items): rerun "
                              "`dive-bench merge DIR` with this version, or leave the run out")
     low, high = wilson_interval(right, n)
-    row = {"name": name, "k": num_classes(run), "task": run.get("task"), "n": n, "accuracy": right / n,
-           "ci": (low, high), "evaluations": (run.get("timings") or {}).get("evaluations_per_item"),
-           "seconds": (run.get("timings") or {}).get("seconds_per_item"), "choice": run.get("method_choice")}
+    row = {"name": name, "k": num_classes(run), "task": run.task, "n": n, "accuracy": right / n,
+           "ci": (low, high), "evaluations": run.evaluations_per_item, "seconds": run.seconds_per_item,
+           "choice": run.method_choice}
     if reference is not None and reference is not run:
         ref = _correct(reference)
         shared = sorted(set(ref) & set(correct))
@@ -84,18 +86,19 @@ def _row(run: dict, name: str, reference: dict | None) -> dict:
     return row
 
 
-def rows(runs: list[dict], names: dict[str, str] | None = None) -> list[dict]:
+def rows(runs: list[RunResult | dict], names: dict[str, str] | None = None) -> list[dict]:
     """One row per run, with McNemar against the exhaustive run of the same task."""
     names = names or {}
+    runs = [RunResult.of(r) for r in runs]
     tasks: dict[int, str] = {}
     for r in runs:
-        other = tasks.setdefault(num_classes(r), r.get("task"))
-        if other != r.get("task"):
-            raise DiveBenchError(f"runs of tasks {other!r} and {r.get('task')!r} both have K = {num_classes(r)}: "
+        other = tasks.setdefault(num_classes(r), r.task)
+        if other != r.task:
+            raise DiveBenchError(f"runs of tasks {other!r} and {r.task!r} both have K = {num_classes(r)}: "
                                  "a cost-vs-K figure compares one task per label-space size; pass runs of one of them")
-    named = [(names.get(r.get("_path", "")) or row_name(r), r) for r in runs]
-    exhaustive = {r.get("task"): r for n, r in named if n == EXHAUSTIVE}
-    return [_row(r, n, exhaustive.get(r.get("task"))) for n, r in named]
+    named = [(names.get(r.path or "") or row_name(r), r) for r in runs]
+    exhaustive = {r.task: r for n, r in named if n == EXHAUSTIVE}
+    return [_row(r, n, exhaustive.get(r.task)) for n, r in named]
 
 
 def _pct(v: float | None) -> str:

@@ -13,9 +13,9 @@ from collections import defaultdict
 
 from dive_bench.report.grouping import fidelity_table_key
 from dive_bench.report.tables import Column, best_of, markdown_table
+from dive_bench.spec.result import RunResult, higher_is_better
 
-#: base metric -> larger is better
-DIRECTION = {"fid": False, "fd": False, "kid": False, "is": True, "precision": True, "recall": True}
+#: the column order of metric families (each metric's direction: ``RunResult.higher_is_better``)
 ORDER = ("fid", "fd", "is", "kid", "precision", "recall")
 
 
@@ -30,40 +30,37 @@ def _fmt(m: dict) -> str:
     return text + (f" ± {m['std']:.{digits}f}" if "std" in m else "")
 
 
-def _higher(runs: list[dict], metric: str) -> bool:
-    """The direction the runs' tasks declared (``metric_info``), else the built-in table (older files)."""
-    declared = next((r["metric_info"]["higher_is_better"][metric] for r in runs
-                     if metric in (r.get("metric_info") or {}).get("higher_is_better", {})), None)
-    return declared if declared is not None else DIRECTION.get(_base(metric), True)
+def _higher(runs: list[RunResult | dict], metric: str) -> bool:
+    """The direction the runs' tasks declared (``metric_info``), else the default (older files)."""
+    return higher_is_better([RunResult.of(r) for r in runs], metric)
 
 
-def fidelity_table(key: tuple, runs: list[dict]) -> str:
+def fidelity_table(key: tuple, runs: list[RunResult]) -> str:
     task, extractor, sha, n, _, ref_sha = key
-    metrics = sorted({m for r in runs for m in r["metrics"]}, key=lambda m: (ORDER.index(_base(m)) if _base(m) in ORDER else 99, m))
+    metrics = sorted({m for r in runs for m in r.metrics}, key=lambda m: (ORDER.index(_base(m)) if _base(m) in ORDER else 99, m))
     rows = []
-    for r in sorted(runs, key=lambda r: (int(r.get("model_info", {}).get("params") or 0), r["model"],
-                                         json.dumps(r.get("method_config"), sort_keys=True))):
-        cfg = r["method_config"]
-        per = r.get("timings", {}).get("seconds_per_1000_samples")
-        row = {"Model": f"`{r['model']}`",
+    for r in sorted(runs, key=lambda r: (r.params, r.model, json.dumps(r.method_config, sort_keys=True))):
+        cfg = r.method_config
+        per = r.seconds_per_1000_samples
+        row = {"Model": f"`{r.model}`",
                "Sampler": f"{cfg.get('sampler')} {cfg.get('steps')} steps, guidance {cfg.get('guidance_scale'):g}, seed {cfg.get('seed')}",
-               **{m: (_fmt(r["metrics"][m]), r["metrics"][m]["value"]) for m in metrics if m in r["metrics"]},
+               **{m: (_fmt(r.metric(m)), r.value(m)) for m in metrics if m in r.metrics},
                "s / 1000 samples": f"{per:.1f}" if per else "-",
-               "Device": r.get("env", {}).get("cuda_device") or r.get("env", {}).get("device") or "-"}
+               "Device": r.device or "-"}
         rows.append(row)
     # a lone row is not "best" of anything: bold only when there is something to compare
-    metric_columns = [Column(m, best_of(_higher(runs, m)) if len(rows) > 1 else None) for m in metrics]
+    metric_columns = [Column(m, best_of(higher_is_better(runs, m)) if len(rows) > 1 else None) for m in metrics]
     columns = ["Model", "Sampler", *metric_columns, "s / 1000 samples", "Device"]
-    ref_n = next((r.get("reference", {}).get("n") for r in runs), None)
+    ref_n = next((r.reference.get("n") for r in runs), None)
     caption = (f"**{task}** ({ref_n} reference images, content sha256 {ref_sha[:10]}), extractor `{extractor}` "
                f"(weights sha256 {str(sha)[:10]}), N = {n} samples per model. FID/FD and KID: lower is better; "
                "IS, precision and recall (k=3): higher; IS and KID as mean ± std over splits/subsets; best in bold.")
     return caption + "\n\n" + markdown_table(columns, rows)
 
 
-def fidelity_sections(runs: list[dict], first_table: int) -> list[str]:
+def fidelity_sections(runs: list[RunResult], first_table: int) -> list[str]:
     """Markdown lines for all fidelity runs, tables numbered from ``first_table``."""
-    groups: dict[tuple, list[dict]] = defaultdict(list)
+    groups: dict[tuple, list[RunResult]] = defaultdict(list)
     for r in runs:
         groups[fidelity_table_key(r)].append(r)
     parts: list[str] = []

@@ -17,19 +17,15 @@ from pathlib import Path
 
 from dive_bench.spec.configs import PROBE_FIELDS, comparable_config, num_probes
 from dive_bench.errors import DiveBenchError
-from dive_bench.spec.runspec import RunResult
-from dive_bench.spec.run_json import read_run_json
-from dive_bench.report.grouping import best_of_duplicates, precision_of, protocol_key
+from dive_bench.spec.result import RunResult, higher_is_better
+from dive_bench.report.grouping import best_of_duplicates, protocol_key
 from dive_bench.report.tables import Column, best_of, markdown_table
 
 METHOD_NAMES = {"dive": "DIVE", "enumerate": "Diffusion Classifier"}
-#: the score shown per method column, in order of preference, and whether larger is better
-#: files written before tasks declared ``metric_info``: the direction of their metrics
-DIRECTION = {"accuracy": True, "ap": True}
 PROBE_KEYS = PROBE_FIELDS
 
 
-def load_runs(paths: list[str | Path]) -> list[dict]:
+def load_runs(paths: list[str | Path]) -> list[RunResult]:
     """run.json files, or folders searched recursively for them (sorted, deduplicated)."""
     files: list[Path] = []
     for p in map(Path, paths):
@@ -41,9 +37,7 @@ def load_runs(paths: list[str | Path]) -> list[dict]:
             raise DiveBenchError(f"{p} does not exist; pass run.json files or folders containing them")
     runs = []
     for f in sorted(set(files)):
-        run = read_run_json(f)  # one line for a binary file, a JSON list, missing keys
-        run["_path"] = str(f)
-        runs.append(run)
+        runs.append(RunResult.load(f))  # one line for a binary file, a JSON list, missing keys, wrong types
     if not runs:
         raise DiveBenchError("no run.json files found")
     return runs
@@ -84,19 +78,19 @@ def _effective(cfg: dict) -> dict:
     return cfg
 
 
-def _method_columns(runs: list[dict]) -> dict[int, str]:
+def _method_columns(runs: list[RunResult]) -> dict[int, str]:
     """Column label per run: the method name, plus the config keys that differ within the method.
 
     Precision counts as such a key (``precision=bf16``) for methods whose config does not already
     hold a dtype: a bf16 row and an fp32 row of one method are different measurements."""
-    by_method: dict[str, list[dict]] = defaultdict(list)
+    by_method: dict[str, list[RunResult]] = defaultdict(list)
     for r in runs:
-        by_method[r["method"]].append(r)
+        by_method[r.method].append(r)
     labels = {}
     for method, rs in by_method.items():
-        configs = [_effective({k: v for k, v in comparable_config(method, r["method_config"]).items()
+        configs = [_effective({k: v for k, v in comparable_config(method, r.method_config).items()
                                if k not in PROBE_KEYS}) for r in rs]
-        configs = [c if "dtype" in c else {**c, "precision": precision_of(r)} for c, r in zip(configs, rs)]
+        configs = [c if "dtype" in c else {**c, "precision": r.precision} for c, r in zip(configs, rs)]
         keys = sorted({k for c in configs for k in c})
         varying = [k for k in keys if len({json.dumps(c[k]) for c in configs if k in c}) > 1]
         for r, c in zip(rs, configs):
@@ -104,18 +98,9 @@ def _method_columns(runs: list[dict]) -> dict[int, str]:
     return labels
 
 
-def _primary(run: dict) -> tuple[str, dict] | None:
+def _primary(run: RunResult) -> tuple[str, dict] | None:
     """(name, metric) of the run's headline metric, as its task declared it in ``metric_info``."""
-    return RunResult(run).primary
-
-
-def _higher_is_better(runs: list[dict], metric: str) -> bool:
-    """The direction the runs' tasks declared (``metric_info``), else the built-in table."""
-    for r in runs:
-        declared = (r.get("metric_info") or {}).get("higher_is_better", {})
-        if metric in declared:
-            return bool(declared[metric])
-    return DIRECTION.get(metric, True)
+    return run.primary
 
 
 def _fmt(m: dict) -> str:
@@ -124,7 +109,7 @@ def _fmt(m: dict) -> str:
     return f"{100 * m['value']:.1f}"
 
 
-def _caption(key: tuple, runs: list[dict]) -> str:
+def _caption(key: tuple, runs: list[RunResult]) -> str:
     task, version, items, n, (interval, seed_noise, loss, weighting), seed = key
     weight = "" if weighting in (None, "none") else f", {weighting}-weighted"
     probes = (f"{num_probes(interval)} probes (timestep interval {interval}, noise seed {seed_noise}, "
@@ -135,22 +120,18 @@ def _caption(key: tuple, runs: list[dict]) -> str:
     return f"**{task}** (v{version}), {n} images (item set {items[:10]}), {probes}, seed {seed}. {what}; best per column in bold."
 
 
-def _params(run: dict) -> int:
-    return int(run.get("model_info", {}).get("params") or 0)
-
-
-def quality_table(key: tuple, runs: list[dict]) -> str:
+def quality_table(key: tuple, runs: list[RunResult]) -> str:
     labels = _method_columns(runs)
     columns = sorted(set(labels.values()), key=lambda c: (not c.startswith("DIVE"), c))
     metric = next((p[0] for p in map(_primary, runs) if p), "accuracy")
-    best = best_of(_higher_is_better(runs, metric))
+    best = best_of(higher_is_better(runs, metric))
     rows = []
-    for params, model in sorted({(_params(r), r["model"]) for r in runs}):
+    for params, model in sorted({(r.params, r.model) for r in runs}):
         row = {"Model": f"`{model}`", "#Params": f"{params / 1e6:.2f}M" if params else "-"}
         for r in runs:
             primary = _primary(r)
-            if r["model"] == model and primary:
-                partial = "" if r.get("status") == "complete" else " (partial)"
+            if r.model == model and primary:
+                partial = "" if r.complete else " (partial)"
                 row[labels[id(r)]] = (_fmt(primary[1]) + partial, primary[1]["value"])
         rows.append(row)
     table = markdown_table(["Model", "#Params", *(Column(c, best) for c in columns)], rows)
@@ -162,17 +143,16 @@ def quality_table(key: tuple, runs: list[dict]) -> str:
 DETECTION_COLUMNS = {"ap": "AP", "ap50": "AP50", "ap75": "AP75", "aps": "APs", "apm": "APm", "apl": "APl"}
 
 
-def detection_table(key: tuple, runs: list[dict]) -> str:
+def detection_table(key: tuple, runs: list[RunResult]) -> str:
     """One row per (model, method config), one column per COCO metric: an ablation reads across a
     row, which a method-per-column table of AP alone cannot show."""
     labels = _method_columns(runs)
-    ordered = sorted(runs, key=lambda r: (_params(r), r["model"], not labels[id(r)].startswith("DIVE"), labels[id(r)]))
+    ordered = sorted(runs, key=lambda r: (r.params, r.model, not labels[id(r)].startswith("DIVE"), labels[id(r)]))
     rows = []
     for r in ordered:
-        row = {"Model": f"`{r['model']}`",
-               "Method": labels[id(r)] + ("" if r.get("status") == "complete" else " (partial)")}
+        row = {"Model": f"`{r.model}`", "Method": labels[id(r)] + ("" if r.complete else " (partial)")}
         for metric, name in DETECTION_COLUMNS.items():
-            m = r.get("metrics", {}).get(metric)
+            m = r.metric(metric)
             if m is not None and m.get("value") is not None and m["value"] >= 0:  # else "-"
                 row[name] = (_fmt(m), m["value"])
         rows.append(row)
@@ -180,42 +160,41 @@ def detection_table(key: tuple, runs: list[dict]) -> str:
     return _caption(key, runs) + "\n\n" + markdown_table(columns, rows)
 
 
-def _seconds(timings: dict) -> str:
-    if not timings.get("seconds_per_item"):
+def seconds_text(run: RunResult) -> str:
+    """Seconds per image, plus the seconds of work read from a cache (layout seeds), or "-"."""
+    if not run.seconds_per_item:
         return "-"
-    out = f"{timings['seconds_per_item']:.2f}"
-    if timings.get("cached_seconds_per_item"):  # work reused from a cache still costs its first run
-        out += f" + {timings['cached_seconds_per_item']:.1f} cached"
+    out = f"{run.seconds_per_item:.2f}"
+    if run.cached_seconds_per_item:  # work reused from a cache still costs its first run
+        out += f" + {run.cached_seconds_per_item:.1f} cached"
     return out
 
 
 SPEED_COLUMNS = ("Model", "Method", "Evaluations / image", "Seconds / image", "Device", "Score (%)")
 
 
-def speed_table(key: tuple, runs: list[dict]) -> str:
+def speed_table(key: tuple, runs: list[RunResult]) -> str:
     labels = _method_columns(runs)
     rows = []
-    for r in sorted(runs, key=lambda r: (_params(r), r["model"], labels[id(r)])):
-        t = r.get("timings", {})
+    for r in sorted(runs, key=lambda r: (r.params, r.model, labels[id(r)])):
         primary = _primary(r)
-        rows.append({"Model": f"`{r['model']}`", "Method": labels[id(r)],
-                     "Evaluations / image": f"{t.get('evaluations_per_item') or 0:,.0f}",
-                     "Seconds / image": _seconds(t),
-                     "Device": (r.get("env", {}).get("cuda_device") or r.get("env", {}).get("device") or "-"),
+        rows.append({"Model": f"`{r.model}`", "Method": labels[id(r)],
+                     "Evaluations / image": f"{r.evaluations_per_item or 0:,.0f}",
+                     "Seconds / image": seconds_text(r), "Device": r.device or "-",
                      "Score (%)": f"{primary[0]} {100 * primary[1]['value']:.1f}" if primary else "-"})
     return markdown_table(SPEED_COLUMNS, rows)
 
 
-def leaderboard_markdown(runs: list[dict], title: str = "dive_bench leaderboard", sources: list[str] | None = None,
-                         lead: list[str] | None = None, shown_in_lead: Callable[[dict], bool] | None = None) -> str:
+def leaderboard_markdown(runs: list[RunResult | dict], title: str = "dive_bench leaderboard", sources: list[str] | None = None,
+                         lead: list[str] | None = None, shown_in_lead: Callable[[RunResult], bool] | None = None) -> str:
     """The per-protocol tables; ``lead``: Markdown lines placed first, after the header (the model
     comparison, ``report.leaderboard_page``); runs for which ``shown_in_lead`` is true get no
     protocol table (they are counted in the header all the same)."""
     runs = best_of_duplicates(runs)
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    fidelity = [r for r in runs if r.get("method") == "fidelity"]  # FID/IS/...: own tables (report/fidelity.py)
+    groups: dict[tuple, list[RunResult]] = defaultdict(list)
+    fidelity = [r for r in runs if r.kind == "fidelity"]  # FID/IS/...: own tables (report/fidelity.py)
     for r in runs:
-        if r.get("method") != "fidelity" and not (shown_in_lead and shown_in_lead(r)):
+        if r.kind != "fidelity" and not (shown_in_lead and shown_in_lead(r)):
             groups[protocol_key(r)].append(r)
     parts = [f"# {title}", "",
              f"Generated by `dive-bench leaderboard` from {len(runs)} run.json files"

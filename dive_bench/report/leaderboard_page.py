@@ -12,9 +12,10 @@ from __future__ import annotations
 from dive_bench.report.comparison import comparison_sections, comparison_tables
 from dive_bench.report.grouping import best_of_duplicates
 from dive_bench.report.leaderboard import leaderboard_markdown
+from dive_bench.spec.result import RunResult
 
 
-def leaderboard_page(runs: list[dict], title: str = "dive_bench leaderboard", sources: list[str] | None = None,
+def leaderboard_page(runs: list[RunResult | dict], title: str = "dive_bench leaderboard", sources: list[str] | None = None,
                      n_boot: int = 1000, seed: int = 0) -> str:
     """``dive-bench leaderboard``: the model comparison first (the suite's main table), then
     every protocol's method table and the fidelity tables (``report.leaderboard_markdown``)."""
@@ -25,7 +26,7 @@ def leaderboard_page(runs: list[dict], title: str = "dive_bench leaderboard", so
                                 shown_in_lead=lambda r: run_path(r) in shown)
 
 
-def run_path(run: dict) -> str:
+def run_path(run: RunResult) -> str:
     """Where a loaded run came from (``load_runs`` keeps it), else its key: an identity that
     survives ``best_of_duplicates`` copying or re-selecting runs."""
-    return run.get("_path") or run.get("run_key") or f"object:{id(run)}"
+    return run.path or run.run_key or f"object:{id(run)}"

@@ -21,6 +21,7 @@ import numpy as np
 
 from dive_bench.report.comparison_table import ComparisonTable
 from dive_bench.report.tables import markdown_table
+from dive_bench.spec.result import RunResult
 
 #: at most this many classes get a column each; a larger label space (ImageNet's 1,000) is summarised
 MAX_CLASS_COLUMNS = 20
@@ -56,28 +57,28 @@ class ClassRecall:
         return c, float(self.predicted[c] / total) if total else float("nan")
 
 
-def class_labels(run: dict) -> tuple[np.ndarray, np.ndarray] | None:
+def class_labels(run: RunResult | dict) -> tuple[np.ndarray, np.ndarray] | None:
     """(labels, predictions) as int arrays for a classification run, or None when its items are
     not class indices (a detection run stores per-image boxes) or hold nothing."""
-    items = run.get("items") or {}
-    labels, predictions = items.get("labels"), items.get("predictions")
-    if not labels or predictions is None or len(labels) != len(predictions):
+    run = RunResult.of(run)
+    labels, predictions = run.labels, run.predictions
+    if not labels or len(labels) != len(predictions):
         return None
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (*labels, *predictions)):
         return None
     return np.asarray(labels, dtype=np.int64), np.asarray(predictions, dtype=np.int64)
 
 
-def class_recall(run: dict, num_classes: int | None = None) -> ClassRecall | None:
+def class_recall(run: RunResult | dict, num_classes: int | None = None) -> ClassRecall | None:
     """Per-class counts of a classification run (None for one whose items are not class indices).
-    ``num_classes`` defaults to the model's (``model_info.num_classes``), else the largest index seen + 1."""
+    ``num_classes`` defaults to the run's label space (K), else the largest index seen + 1."""
     pair = class_labels(run)
     if pair is None:
         return None
     labels, predictions = pair
     if labels.min() < 0:
         return None
-    k = num_classes or int((run.get("model_info") or {}).get("num_classes") or 0)
+    k = num_classes or RunResult.of(run).label_space.num_classes or 0
     k = max(k, int(labels.max()) + 1, int(predictions.max()) + 1)
     n = np.bincount(labels, minlength=k)
     correct = np.bincount(labels[labels == predictions], minlength=k)
@@ -130,7 +131,7 @@ def per_class_section(table: ComparisonTable, label: str) -> list[str]:
     answers pile onto (``per_class``). The pair shows whether a class the model fails on its own
     samples is one it cannot recognise at all, or one it does not draw. Nothing for AP columns."""
     own = table.consistency[label]
-    task = next(iter(table.score.values()))["task"]
+    task = next(iter(table.score.values())).task
     entries = []  # (model id, scored on, recall), real images first
     for m in (m for m in table.models() if m in own):
         if m in table.score:

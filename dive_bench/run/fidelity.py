@@ -17,24 +17,24 @@ from dive_bench.spec.options import validate
 from dive_bench.spec.fidelity_spec import TASK_VERSION, FidelitySpec
 from dive_bench.spec.run_options import SampleOptions
 from dive_bench.errors import DiveBenchError
-from dive_bench.spec.runspec import RunResult
+from dive_bench.spec.result import RunResult, default_higher_is_better
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.generative.resolve import resolve_extractor
 from dive_bench.generative.metrics import MetricOptions, cache_dir, compute_metrics, images_sha256
 from dive_bench.generative.sample_cache import SampleCache
 from dive_bench.generative.sampling import balanced_labels, generate_samples, sample_config
-from dive_bench.labels import layout_tokenizer
+from dive_bench.labels import label_space_record, layout_tokenizer
 
-#: direction of each fidelity metric family (torchmetrics' ``higher_is_better``)
-HIGHER_IS_BETTER = {"fid": False, "fd": False, "kid": False, "is": True, "precision": True, "recall": True}
 
 
 def metric_info(metrics: dict) -> dict:
     """Stored in run.json, so reports read each metric's direction instead of hard-coding it:
-    names carry the extractor (``fd_fmnist``), the family is the part before it."""
+    names carry the extractor (``fd_fmnist``), the family is the part before it, and its direction
+    is ``spec.result.HIGHER_IS_BETTER`` (torchmetrics' ``higher_is_better``), the table readers
+    fall back on for files without this record."""
     family = {name: name.split("_")[0] for name in metrics}
     primary = next((n for n, f in family.items() if f in ("fid", "fd")), next(iter(metrics), None))
-    return {"primary": primary, "higher_is_better": {n: HIGHER_IS_BETTER.get(f, True) for n, f in family.items()}}
+    return {"primary": primary, "higher_is_better": {n: default_higher_is_better(n) for n in metrics}}
 
 
 @dataclass(kw_only=True)
@@ -46,6 +46,8 @@ class FidelityRequest(SampleOptions):
     out: Path = Path("runs/latest-fidelity")
     progress: bool = True
     metric_options: MetricOptions | None = None
+    #: the training checkpoint sampled (``{"step", "folder"}``, set by ``dive-bench sweep``): run.json records it
+    checkpoint: dict | None = None
 
 
 @dataclass
@@ -142,6 +144,10 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
     task = f"fidelity:{ref.name}"
     key = FidelitySpec(task, info["sha256"], ref_sha, method_config).key()
     sps = cache.seconds_per_sample
+    # beside the numbers, what reports would otherwise guess: the model's label space (K, class or
+    # layout), and the training checkpoint a sweep sampled
+    recorded = {k: v for k, v in (("label_space", label_space_record(getattr(adapter, "label_space", None))),
+                                  ("checkpoint", req.checkpoint)) if v is not None}
     evals = req.steps * (2 if req.guidance_scale != 1.0 else 1)
     payload = RunResult.build(
         run_key=key, model=req.model, task=task, task_version=TASK_VERSION, method="fidelity",
@@ -159,20 +165,22 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
              "device": req.device, "dtype": req.dtype, "threads": torch.get_num_threads()},
         kind="fidelity",
         reference={"spec": req.reference, "name": ref.name, "n": ref_info["n"], "images_sha256": ref_sha},
-        feature_extractor=extractor.record(), samples={"folder": str(cache.folder), "config": config}).payload
+        feature_extractor=extractor.record(), samples={"folder": str(cache.folder), "config": config},
+        **recorded).payload
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "run.json", payload, intact="the cached samples are kept; rerun the same command")
     return payload
 
 
-def summary(payload: dict) -> str:
+def summary(payload: RunResult | dict) -> str:
     """One line for stdout: every metric with its std, N, extractor, cost."""
+    run = RunResult.of(payload)
     parts = []
-    for name, m in payload["metrics"].items():
+    for name, m in run.metrics.items():
         parts.append(f"{name} {m['value']:.4g}" + (f"±{m['std']:.2g}" if "std" in m else ""))
-    t = payload["timings"]
-    cfg = payload["method_config"]
-    cost = f"{t['seconds_per_1000_samples']:.1f} s/1000 samples" if t.get("seconds_per_1000_samples") else "-"
-    return (f"{payload['model']} | {payload['task']} | {cfg['sampler']} {cfg['steps']} steps, guidance "
-            f"{cfg['guidance_scale']:g}, seed {cfg['seed']} | {' | '.join(parts)} | N={payload['n_items']} vs "
-            f"{payload['reference']['n']} ({cfg['feature_extractor']}) | {cost}")
+    cfg = run.method_config
+    per = run.seconds_per_1000_samples
+    cost = f"{per:.1f} s/1000 samples" if per else "-"
+    return (f"{run.model} | {run.task} | {cfg['sampler']} {cfg['steps']} steps, guidance "
+            f"{cfg['guidance_scale']:g}, seed {cfg['seed']} | {' | '.join(parts)} | N={run.n_items} vs "
+            f"{run.reference['n']} ({run.feature_extractor}) | {cost}")

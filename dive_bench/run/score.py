@@ -27,10 +27,11 @@ from dive_bench.inversion.preflight import check_finite
 from dive_bench.run.methods import METHODS
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.seeding import item_seed
-from dive_bench.labels import ClassLabels
+from dive_bench.labels import ClassLabels, label_space_record
 from dive_bench.spec.defaults import method_defaults
 from dive_bench.spec.items import select_items
-from dive_bench.spec.runspec import RunResult, RunSpec
+from dive_bench.spec.result import RunResult
+from dive_bench.spec.runspec import RunSpec
 from dive_bench.store.shards import ShardStore, check_out_dir, collect, done_in_other_shards, shard_path
 from dive_bench.tasks import TASKS
 
@@ -48,6 +49,9 @@ class ScoreRequest(RunOptions):
     method_config: dict = field(default_factory=dict)
     out: Path = Path("runs/latest")
     progress: bool = True
+    #: the training checkpoint scored (``{"step", "folder"}``, set by ``dive-bench sweep``): stored with
+    #: the shards' spec, so run.json records it whether ``score`` or a later ``merge`` writes it
+    checkpoint: dict | None = None
 
 
 def resolve_shard(text: str | None, env: dict | None = None) -> tuple[int, int]:
@@ -161,10 +165,13 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     p = prepare(req, adapter)
     k, n = resolve_shard(req.shard)
     out = Path(req.out)
-    # where the items were computed: `merge` has no request, and timings mean little without it
+    # where the items were computed (`merge` has no request, and timings mean little without it),
+    # and what `merge` writes beside the results: the model's label space, a sweep's checkpoint
     stored = {**p.spec.to_json(), "items_per_batch": req.items_per_batch, "device": str(p.device),
               **({"method_choice": p.choice} if p.choice else {}),
-              **({"defaults_from": p.defaults_from} if p.defaults_from else {})}
+              **({"defaults_from": p.defaults_from} if p.defaults_from else {}),
+              **_record("label_space", label_space_record(getattr(p.adapter, "label_space", None))),
+              **_record("checkpoint", req.checkpoint)}
     stored.pop("model_sha256")  # in model_info, as shards have always kept it
     # results are stored per item under the protocol: a run over other items of it reuses them
     store = ShardStore(shard_path(out, k, n), p.spec.protocol_key(), stored, p.adapter.info())
@@ -280,12 +287,17 @@ def finalize(out: Path, req: ScoreRequest | None = None, wall: float | None = No
         failed_items={str(i): m for i, m in sorted(c.errors.items())},
         metrics=task.metrics(preds, labels) if rows else {}, metric_info=getattr(task, "metric_info", None),
         model_info=c.model_info, timings=_timings(rows, wall), env=_env(c.spec, req), shards=c.shards,
-        **({"method_choice": c.spec["method_choice"]} if c.spec.get("method_choice") else {}),
-        **({"defaults_from": c.spec["defaults_from"]} if c.spec.get("defaults_from") else {}),
+        **{key: c.spec[key] for key in ("method_choice", "defaults_from", "label_space", "checkpoint")
+           if c.spec.get(key)},
         # per-item outcomes, so paired regression checks need nothing but this file
         items={"ids": ids, "predictions": preds, "labels": labels})
     write_json_atomic(Path(out) / "run.json", result.payload)
     return result.payload
+
+
+def _record(key: str, value: dict | None) -> dict:
+    """``{key: value}``, or nothing for None (shards and run.json hold no null fields)."""
+    return {} if value is None else {key: value}
 
 
 def _timings(rows: list[tuple[dict, float]], wall: float | None) -> dict:

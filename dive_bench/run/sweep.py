@@ -6,7 +6,9 @@ under one protocol. Each checkpoint gets its own run folder (``OUT/score/step-NN
 ``fidelity --out``, so each is resumable as they are, and every checkpoint sees the same items,
 probes and seeds (they derive from the task, method config and seed, never from the model). The
 fidelity reference statistics are computed by the first checkpoint and read from the feature
-cache by the others. ``OUT/sweep.json`` pins the protocol: a rerun with other settings is refused
+cache by the others. The checkpoint (step and folder) goes into each run's request, so its shards
+keep it and run.json records it however it is written (``score``, ``fidelity``, a later ``merge``).
+``OUT/sweep.json`` pins the protocol: a rerun with other settings is refused
 instead of mixing two protocols in one plot. Checkpoints whose run.json files are complete are
 skipped without loading them. The table and plot come from ``sweep_report`` (run.json only).
 """
@@ -23,8 +25,9 @@ from tqdm.auto import tqdm
 
 from dive_bench.errors import DiveBenchError
 from dive_bench.report.grouping import sweep_protocol
+from dive_bench.spec.result import RunResult
+from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.files import oneline
-from dive_bench.spec.run_json import read_run_json, write_json_atomic
 
 SWEEP_FILE = "sweep.json"
 _STEP_NAME = re.compile(r"step-(\d+)")
@@ -118,15 +121,8 @@ def _complete(run_dir: Path, step: int) -> bool:
     path = run_dir / "run.json"
     if not path.is_file():
         return False
-    run = read_run_json(path)
-    return run.get("status") == "complete" and (run.get("checkpoint") or {}).get("step") == step
-
-
-def _mark_step(run_dir: Path, payload: dict, step: int, folder: Path) -> None:
-    """Record the training step in run.json, so the report orders runs from run.json alone."""
-    payload = {**payload, "checkpoint": {"step": step, "folder": str(folder)}}
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / "run.json", payload, intact="the item results are kept; rerun the sweep")
+    run = RunResult.load(path)
+    return run.complete and run.checkpoint_step == step
 
 
 def _load(req: SweepRequest, step: int, folder: Path) -> Any:
@@ -151,20 +147,21 @@ def _score_one(req: SweepRequest, step: int, folder: Path) -> None:
     if not (need_score or need_fid):
         return
     adapter = _load(req, step, folder)
+    # recorded in run.json by the run itself, so the report orders runs from run.json alone
+    checkpoint = {"step": step, "folder": str(folder)}
     if need_score:
         # the request the API's ``evaluate`` builds for a live adapter (same key, same run.json)
         name = getattr(adapter, "name", type(adapter).__name__)
-        payload = score(ScoreRequest(model=name, task=req.task, method=req.method, method_config=req.method_config,
-                                     out=score_dir, limit=req.limit, seed=req.seed, device=req.device,
-                                     dtype=req.dtype, items_per_batch=req.items_per_batch,
-                                     data_root=req.data_root, progress=False), adapter=adapter)
-        _mark_step(score_dir, payload, step, folder)
+        score(ScoreRequest(model=name, task=req.task, method=req.method, method_config=req.method_config,
+                           out=score_dir, limit=req.limit, seed=req.seed, device=req.device, dtype=req.dtype,
+                           items_per_batch=req.items_per_batch, data_root=req.data_root, progress=False,
+                           checkpoint=checkpoint), adapter=adapter)
     if need_fid:
         from dive_bench.run.fidelity import FidelityRequest, run_fidelity
 
-        freq = FidelityRequest(model=f"{req.adapter}:{folder}", out=fid_dir, device=req.device,
-                               data_root=req.data_root, progress=False, **req.fidelity)
-        _mark_step(fid_dir, run_fidelity(freq, adapter=adapter), step, folder)
+        run_fidelity(FidelityRequest(model=f"{req.adapter}:{folder}", out=fid_dir, device=req.device,
+                                     data_root=req.data_root, progress=False, checkpoint=checkpoint, **req.fidelity),
+                     adapter=adapter)
 
 
 def run_sweep(req: SweepRequest) -> list[tuple[int, Path]]:

@@ -1,4 +1,5 @@
-"""What a run is: a frozen :class:`RunSpec`, the :class:`Protocol` it measures, and :class:`RunResult`.
+"""What a run is: a frozen :class:`RunSpec` and the :class:`Protocol` it measures (its run.json is
+``spec.result.RunResult``).
 
 "Same protocol" used to be defined five times (run key, merge, leaderboard grouping, ``check``,
 fidelity tables) and the definitions disagreed. Here it is defined once:
@@ -9,7 +10,7 @@ fidelity tables) and the definitions disagreed. Here it is defined once:
 - :class:`Protocol` is what makes two runs comparable: task and version, item set, method and its
   result-changing config (probes included). ``check`` pairs runs of one protocol; the leaderboard
   puts one protocol (and seed) in one table. Both build it from run.json alone
-  (:meth:`Protocol.of_run`), so they never import a model, a method or a task.
+  (``RunResult.protocol``), so they never import a model, a method or a task.
 
 This module imports no torch.
 """
@@ -19,24 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from dive_bench.spec.configs import EARLY_FIELDS, PROBE_FIELDS, canonical, comparable_config, key_config
-from dive_bench.spec.run_json import read_run_json, write_json_atomic
-
-#: version of the run.json layout written by :class:`RunResult` (readers accept older files).
-#: 2: ``method_config`` under the current option names; schema 1 used the stored names of
-#: ``configs.STORED_NAMES`` (``batch_size``, ``metric``, ...), which readers map (``canonical``)
-#: and run keys still hash, so every stored key stays valid.
-SCHEMA = 2
-#: the headline metric of files written before tasks declared ``metric_info``, in order
-LEGACY_PRIMARY = ("accuracy", "ap")
 
 
-def _sha(obj: Any) -> str:
+def _sha(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
@@ -91,14 +80,10 @@ class Protocol:
 
     @classmethod
     def of_run(cls, run: dict) -> "Protocol":
-        """The protocol a run.json measured (files of every schema so far)."""
-        stored = run.get("protocol") or {}
-        method = stored.get("method", run.get("method"))
-        config = stored.get("method_config", run.get("method_config")) or {}
-        return cls(task=stored.get("task", run.get("task")),
-                   task_version=str(stored.get("task_version", run.get("task_version", ""))),
-                   items_sha256=stored.get("items_sha256", ""), method=method,
-                   config=comparable_config(method, config) if method != "fidelity" else dict(config))
+        """The protocol a run.json measured: ``RunResult.protocol``, where run.json keys are read."""
+        from dive_bench.spec.result import RunResult  # it builds Protocols: imported here, not at the top
+
+        return RunResult.of(run).protocol
 
 
 @dataclass(frozen=True)
@@ -187,63 +172,3 @@ class RunSpec:
                    config=canonical(spec["method"], spec["method_config"]), seed=int(spec["seed"]), dtype=spec.get("dtype") or "fp32",
                    tf32=bool(spec.get("tf32")), model=spec.get("model", ""),
                    parameterization=spec.get("parameterization"))
-
-
-@dataclass
-class RunResult:
-    """A finished (or partial) run: the run.json payload, its schema owned here.
-
-    ``score`` and ``fidelity`` both build their payload through :meth:`build`, so the common
-    fields (identity, protocol, status, metrics, timings, environment) have one layout."""
-
-    payload: dict
-
-    @classmethod
-    def build(cls, *, run_key: str, model: str, task: str, task_version: str, method: str, method_config: dict,
-              items_sha256: str, seed: int | None, status: str, n_items: int, n_done: int, failed_items: dict,
-              metrics: dict, model_info: dict, timings: dict, env: dict, metric_info: dict | None = None,
-              **extra: Any) -> "RunResult":
-        """The payload in the order and layout every run.json has; ``extra`` adds kind-specific
-        fields (shards and per-item outcomes for score runs, samples and reference for fidelity)."""
-        protocol = {"task": task, "task_version": task_version, "method": method, "method_config": method_config,
-                    "items_sha256": items_sha256, **({"seed": seed} if seed is not None else {})}
-        payload = {"schema": SCHEMA, "run_key": run_key, "model": model, "task": task, "task_version": task_version,
-                   "method": method, "method_config": method_config, **({"seed": seed} if seed is not None else {}),
-                   "protocol": protocol, "status": status, "n_items": n_items, "n_done": n_done,
-                   "n_failed": len(failed_items), "failed_items": failed_items, "metrics": metrics,
-                   **({"metric_info": metric_info} if metric_info is not None else {}),
-                   "model_info": model_info, "timings": timings, "env": env,
-                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        payload.update(extra)
-        return cls(payload)
-
-    # -- reading -------------------------------------------------------------------------------
-    @property
-    def metrics(self) -> dict:
-        return self.payload.get("metrics", {})
-
-    @property
-    def run_key(self) -> str:
-        return self.payload.get("run_key", "")
-
-    @property
-    def protocol(self) -> Protocol:
-        return Protocol.of_run(self.payload)
-
-    @property
-    def primary(self) -> tuple[str, dict] | None:
-        """(name, metric dict) of the headline metric: as declared by the task in ``metric_info``,
-        else the first of accuracy / ap (files written before metric_info existed)."""
-        info = self.payload.get("metric_info") or {}
-        names = [info["primary"]] if info.get("primary") else list(LEGACY_PRIMARY)
-        return next(((n, self.metrics[n]) for n in names if n in self.metrics), None)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.payload[key]
-
-    def write(self, path: Path) -> None:
-        write_json_atomic(Path(path), self.payload)
-
-    @classmethod
-    def load(cls, path: str | Path) -> "RunResult":
-        return cls(read_run_json(Path(path)))

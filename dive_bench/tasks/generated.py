@@ -35,6 +35,7 @@ import torch
 from dive_bench.data.base import ImageDataset
 from dive_bench.errors import DiveBenchError
 from dive_bench.labels import layout_tokenizer
+from dive_bench.spec.result import RunResult
 from dive_bench.tasks.classification import ClassificationTask
 from dive_bench.tasks.detection import DetectionTask
 from dive_bench.tasks.folder import content_digest
@@ -73,7 +74,7 @@ class GeneratedTask(ClassificationTask):
             raise DiveBenchError(f"task {self.name} was rebuilt from a stored run and has no samples; score it with "
                                  "--task generated:DIR, the fidelity run folder that made them")
         run = _fidelity_run(Path(self.root))
-        cache = SampleCache(Path(self.root) / "samples", run["samples"]["config"])
+        cache = SampleCache(Path(self.root) / "samples", run.samples["config"])
         images = cache.load(self.num_items)
         labels = torch.arange(self.num_items) % self.num_classes
         names = tuple(str(k) for k in range(self.num_classes))
@@ -119,7 +120,7 @@ class GeneratedLayoutTask(DetectionTask):
                                  "here has other images (another version or data root); score where the fidelity "
                                  "run was made, or rerun it")
         tok = _tokenizer(ref_task, ref.categories)
-        images = SampleCache(Path(self.root) / "samples", run["samples"]["config"]).load(self.num_items)
+        images = SampleCache(Path(self.root) / "samples", run.samples["config"]).load(self.num_items)
         annotations = [_layout_used(tok, ref.annotations[i % len(ref)], i + 1) for i in range(self.num_items)]
         for ann_id, a in enumerate((a for objs in annotations for a in objs), start=1):
             a["id"] = ann_id
@@ -179,20 +180,25 @@ def _layout_used(tok, annotations: list[dict], image_id: int) -> list[dict]:
     return out
 
 
-def _fidelity_run(root: Path) -> dict:
+def _fidelity_run(root: Path) -> RunResult:
+    """The fidelity run.json in ``root``, with one line for each reason it cannot give samples."""
     path = root / "run.json"
     try:
-        run = json.loads(path.read_text())
+        payload = json.loads(path.read_text())
     except FileNotFoundError:
         raise DiveBenchError(f"--task generated:{root}: no run.json there; give the --out folder of a finished "
                              "`dive-bench fidelity` run of a class-conditional model") from None
     except (OSError, ValueError) as exc:
         raise DiveBenchError(f"--task generated:{root}: run.json is unreadable ({exc}); rerun the fidelity command "
                              "that made it") from None
-    if run.get("method") != "fidelity" or not isinstance(run.get("samples"), dict):
-        raise DiveBenchError(f"--task generated:{root}: run.json is a {run.get('method')!r} run, not a fidelity "
+    if not isinstance(payload, dict):
+        raise DiveBenchError(f"--task generated:{root}: run.json holds a JSON {type(payload).__name__}, not a run; "
+                             "rerun the fidelity command that made it")
+    run = RunResult.checked(payload, str(path))
+    if run.method != "fidelity" or run.samples is None:
+        raise DiveBenchError(f"--task generated:{root}: run.json is a {(run.method or None)!r} run, not a fidelity "
                              "run with samples; give the --out folder of `dive-bench fidelity`")
-    labels = run["samples"]["config"].get("labels")
+    labels = run.samples["config"].get("labels")
     if labels != "balanced" and not REFERENCE_LAYOUTS.fullmatch(str(labels)):
         raise DiveBenchError(f"--task generated:{root}: its samples are conditioned on {labels!r}, neither balanced "
                              "class labels nor the layouts of a detection set; rerun `dive-bench fidelity` with this "
@@ -214,15 +220,15 @@ def generated_task(spec: str) -> GeneratedTask | GeneratedLayoutTask:
         raise DiveBenchError("--task generated: needs a folder: generated:DIR, the --out folder of a fidelity run")
     root = Path(spec).expanduser().resolve()
     run = _fidelity_run(root)
-    config = run["samples"]["config"]
-    n = int(run["n_items"])
+    config = run.samples["config"]
+    n = int(run.n_items)
     name = f"{PREFIX}:{config['model_sha256'][:16]}.{samples_digest(config)[:16]}"
     sampled = (f"{n} samples of {config.get('model')} ({config.get('sampler')}, {config.get('steps')} steps, "
                f"guidance {config.get('guidance_scale')})")
     layouts = REFERENCE_LAYOUTS.fullmatch(str(config.get("labels")))
     if layouts:
         return _layout_task(root, name + LAYOUT_SUFFIX, sampled, n, config, *layouts.groups())
-    k = int((run.get("model_info") or {}).get("num_classes") or 0)
+    k = int(run.label_space.num_classes or 0)
     if k < 2:
         raise DiveBenchError(f"--task generated:{root}: the fidelity run's model has no class count (num_classes); "
                              "rerun `dive-bench fidelity` with this version")

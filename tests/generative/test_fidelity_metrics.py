@@ -267,7 +267,7 @@ def test_fidelity_cli_with_inception_offline(offline_env, inception_weights, fmn
 
 
 def test_fidelity_cli_in_domain_run_json_resume_leaderboard_and_check(fmnist_test, capsys, tmp_path):
-    from dive_bench.report.check import INCOMPARABLE, compare, load_run
+    from dive_bench.report.check import INCOMPARABLE, load_run, verdict
     from dive_bench.report.leaderboard import leaderboard_markdown, load_runs
 
     root = write_idx_split(tmp_path / "ref", fmnist_test.images[:40], fmnist_test.labels[:40])
@@ -293,7 +293,7 @@ def test_fidelity_cli_in_domain_run_json_resume_leaderboard_and_check(fmnist_tes
     assert "fd_fmnist" in md and "`dit-fmnist-s`" in md and "fmnist-classifier" in md
     # check: a fidelity run has no per-item outcomes to pair -> incomparable, never a crash
     dive_run = next(Path(__file__).resolve().parents[2].glob("leaderboards/runs/dit-fmnist-s-dive*/run.json"), None)
-    assert compare(run, run).status == INCOMPARABLE
+    assert verdict(run, run).status == INCOMPARABLE
     if dive_run is not None:
-        assert compare(run, load_run(dive_run)).status == INCOMPARABLE
+        assert verdict(run, load_run(dive_run)).status == INCOMPARABLE
     assert main(["check", str(tmp_path / "run"), "--baseline", str(tmp_path / "run")]) == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dive_bench.report.check import INCOMPARABLE, PASS, REGRESSION, compare, parse_margins
+from dive_bench.report.check import INCOMPARABLE, PASS, REGRESSION, parse_margins, verdict
 from dive_bench.cli.main import main
 from dive_bench.errors import DiveBenchError
 from dive_bench.report.leaderboard_page import leaderboard_page
@@ -59,28 +59,28 @@ def test_check_passes_on_rerun_fails_on_planted_regression_refuses_incomparable(
 def test_margin_and_noninferiority(runs):
     a, bad = _run(runs, "a"), _run(runs, "bad")
     drop = a["metrics"]["accuracy"]["value"] - bad["metrics"]["accuracy"]["value"]
-    assert compare(bad, a, {"accuracy": drop + 0.01}).status == PASS  # a tolerated drop
-    assert compare(_run(runs, "b"), a, mode="noninferiority", margins={"accuracy": 0.02}).status == PASS
-    assert compare(bad, a, mode="noninferiority", margins={"accuracy": 0.02}).status == REGRESSION
+    assert verdict(bad, a, {"accuracy": drop + 0.01}).status == PASS  # a tolerated drop
+    assert verdict(_run(runs, "b"), a, mode="noninferiority", margins={"accuracy": 0.02}).status == PASS
+    assert verdict(bad, a, mode="noninferiority", margins={"accuracy": 0.02}).status == REGRESSION
 
 
 def test_wilson_fallback_without_per_item_outcomes(runs):
     a, bad = _run(runs, "a"), _run(runs, "bad")
     for r in (a, bad):
         r.pop("items")
-    verdict = compare(bad, a)
-    assert verdict.status == REGRESSION and verdict.metrics[0].test.startswith("unpaired")
-    assert compare(a, copy.deepcopy(a)).status == PASS
+    result = verdict(bad, a)
+    assert result.status == REGRESSION and result.metrics[0].test.startswith("unpaired")
+    assert verdict(a, copy.deepcopy(a)).status == PASS
 
 
 def test_different_task_version_or_items_is_incomparable(runs):
     a = _run(runs, "a")
     other = copy.deepcopy(a)
     other["protocol"]["task_version"] = "2"
-    assert compare(other, a).status == INCOMPARABLE
+    assert verdict(other, a).status == INCOMPARABLE
     other = copy.deepcopy(a)
     other["protocol"]["items_sha256"] = "0" * 64
-    assert "item set" in compare(other, a).reason
+    assert "item set" in verdict(other, a).reason
 
 
 def test_bad_margin_syntax():
@@ -176,19 +176,19 @@ def test_detection_check_is_paired_over_images():
                         metrics={k: {"value": point[k]} for k in ("ap", "ap50", "ap75", "aps", "apm", "ar100")},
                         items={"ids": list(range(len(labels))), "predictions": preds, "labels": labels})
 
-    verdict = compare(run(worse), run(good), n_boot=300)
-    assert verdict.status == REGRESSION
+    result = verdict(run(worse), run(good), n_boot=300)
+    assert result.status == REGRESSION
     # every COCO stat is judged on the paired images, not on a point value; apm is -1 (no
     # medium objects on 32x32 canvases) and is skipped
-    assert {m.metric for m in verdict.metrics if m.test == "paired"} == {"ap", "ap50", "ap75", "aps", "ar100"}
-    assert compare(run(good), run(good), n_boot=300).status == PASS
+    assert {m.metric for m in result.metrics if m.test == "paired"} == {"ap", "ap50", "ap75", "aps", "ar100"}
+    assert verdict(run(good), run(good), n_boot=300).status == PASS
     # a slightly different run (one image loses its boxes) is within noise on every stat
     nearly = [p if i != 5 else [] for i, p in enumerate(good)]
-    assert compare(run(nearly), run(good), n_boot=300).status == PASS
+    assert verdict(run(nearly), run(good), n_boot=300).status == PASS
     # an ablation row against the full method: another config, same images; paired only on request
     ablation = run(worse, config={"prior_weight": 0.5})
-    assert compare(ablation, run(good), n_boot=300).status == INCOMPARABLE
-    assert compare(ablation, run(good), n_boot=300, across_configs=True).status == REGRESSION
+    assert verdict(ablation, run(good), n_boot=300).status == INCOMPARABLE
+    assert verdict(ablation, run(good), n_boot=300, across_configs=True).status == REGRESSION
 
 
 def test_detection_leaderboard_has_a_row_per_config_and_coco_columns():

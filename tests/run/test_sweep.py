@@ -100,12 +100,17 @@ def test_sweep_passes_fidelity_options_and_states_disagreement(trained, tmp_path
     calls = []
     fds = {2: 30.0, 4: 20.0, 6: 25.0}  # FD improves, then worsens
 
-    def fake_run_fidelity(req, adapter=None):
+    def fake_run_fidelity(req, adapter=None):  # writes run.json with the checkpoint, as run_fidelity does
         calls.append(req)
         step = int(req.out.name.split("-")[1])
-        return run_json(model=req.model, task="fidelity:digits-test", method="fidelity", method_config={},
-                        n_items=req.num_samples, metrics={"fd_x": {"value": fds[step]}},
-                        metric_info={"primary": "fd_x", "higher_is_better": {"fd_x": False}})
+        assert req.checkpoint["step"] == step
+        payload = run_json(model=req.model, task="fidelity:digits-test", method="fidelity", method_config={},
+                           n_items=req.num_samples, metrics={"fd_x": {"value": fds[step]}},
+                           metric_info={"primary": "fd_x", "higher_is_better": {"fd_x": False}},
+                           checkpoint=req.checkpoint)
+        req.out.mkdir(parents=True, exist_ok=True)
+        (req.out / "run.json").write_text(json.dumps(payload))
+        return payload
 
     monkeypatch.setattr(fidelity_run, "run_fidelity", fake_run_fidelity)
     out = tmp_path / "sweep"
@@ -123,6 +128,24 @@ def test_sweep_passes_fidelity_options_and_states_disagreement(trained, tmp_path
     assert png[:8] == PNG_SIGNATURE and len(png) > 5000
     if dest := os.environ.get("DIVE_BENCH_SWEEP_PNG"):  # to look at the plot
         shutil.copy(out / "sweep.png", dest)
+
+
+def test_merge_keeps_the_checkpoint_and_records_the_label_space(trained, tmp_path):
+    """The sweep hands each checkpoint to its run, so the shards keep it: a later ``merge`` of a
+    score folder (which rebuilds run.json from the shards alone) still records ``checkpoint.step``.
+    It used to be patched into run.json from outside, and ``merge`` dropped it."""
+    from dive_bench.spec.result import RunResult
+
+    out = tmp_path / "sweep"
+    protocol = [*SWEEP_PROTOCOL[:4], "--limit", "4", *SWEEP_PROTOCOL[6:]]
+    assert main(["sweep", str(trained), *protocol, "--out", str(out)]) == 0
+    folder = out / "score" / "step-000004"
+    (folder / "run.json").unlink()  # merge rebuilds it from the shards alone
+    assert main(["merge", str(folder)]) == 0
+    run = RunResult.load(folder / "run.json")
+    assert run.checkpoint_step == 4 and run.checkpoint["folder"].endswith("step-000004")
+    assert run.label_space.kind == "class" and run.label_space.num_classes == 10 and not run.label_space.inferred
+    assert sweep_rows(out)[1]["step"] == 4  # the report still finds it
 
 
 def test_bad_inputs_exit_2_with_one_line_and_keep_results(trained, tmp_path, capsys):
