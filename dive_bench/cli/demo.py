@@ -30,7 +30,7 @@ PROTOCOL = {"interval": 100}
 
 
 def _accuracy(run) -> str:
-    a = run.metrics["accuracy"]
+    a = run.metric("accuracy")
     return f"{100 * a['value']:5.1f} [{100 * a['ci_low']:.0f}, {100 * a['ci_high']:.0f}]"
 
 

@@ -102,9 +102,9 @@ def _failed_items_status(run: RunResult) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from dive_bench.run.score import finalize
+    from dive_bench.run.score import merge
 
-    run = RunResult(finalize(Path(args.dir)))
+    run = RunResult(merge(Path(args.dir)))
     print(_summary(run))
     print(f"results: {Path(args.dir) / 'run.json'}")
     return _failed_items_status(run)

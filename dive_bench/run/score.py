@@ -190,7 +190,7 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     finally:
         bar.close()
         store.close()
-    return finalize(out, req, wall=time.time() - t_start)
+    return merge(out, req, wall=time.time() - t_start)
 
 
 def item_blocks(ids: list[int], items_per_batch: int, k: int, n: int) -> list[list[int]]:
@@ -270,8 +270,9 @@ def first_nonfinite(value, path: str = "result") -> str | None:
     return None
 
 
-def finalize(out: Path, req: ScoreRequest | None = None, wall: float | None = None) -> dict:
-    """Collect all shards under ``out`` into metrics and write ``out/run.json`` (also ``merge``)."""
+def merge(out: Path, req: ScoreRequest | None = None, wall: float | None = None) -> dict:
+    """``dive-bench merge``, and the last step of every score: the union of the shards under ``out``
+    (``store.shards.collect``) into metrics, written to ``out/run.json``."""
     c = collect(out)
     spec = RunSpec.from_json(c.spec, c.model_info.get("sha256"))
     task = TASKS.get(spec.task)

@@ -14,7 +14,7 @@ identical files must give identical names. Re-encoding an image (same pixels, ot
 another task, which errs on the side of never mixing runs.
 
 A run stores only the name. ``TASKS.get("folder:sha256=...")`` (``merge``, ``check``, a
-``finalize`` in another process) gives a task without files that computes the metric from the
+``merge`` in another process) gives a task without files that computes the metric from the
 stored labels (accuracy needs nothing else); loading its images again needs the folder:
 ``--task folder:DIR``.
 """

@@ -20,7 +20,7 @@ without the model (sampler, steps, guidance, seed, precision, labels, sampler ve
 are deterministic given both (per-sample seeds), up to float rounding on other hardware. ``compare``
 reads the two parts: a run whose model is the generator is a self-consistency run, and runs with
 one S and one score protocol share a column. A name read back from a run.json gives a task without
-files that computes the metric from the stored labels, which is all ``merge`` and ``finalize`` need.
+files that computes the metric from the stored labels, which is all ``merge`` needs.
 """
 
 from __future__ import annotations
