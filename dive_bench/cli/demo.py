@@ -76,7 +76,7 @@ def add_demo_parser(sub) -> None:
     """The ``demo`` sub-command of ``sub`` (argparse sub-parsers)."""
     dm = sub.add_parser("demo", help="DIVE and enumeration at K = 10 and K = 1000 on the bundled numbers models "
                         "(about 3 minutes on a CPU)")
-    dm.add_argument("--limit", type=int, default=20, help="test images per label space (default 20)")
+    dm.add_argument("--limit", type=int, default=50, help="test images per label space (default 50)")
     dm.add_argument("--out", default="runs/demo")
     dm.add_argument("--quiet", action="store_true")
     dm.set_defaults(func=cmd_demo)
