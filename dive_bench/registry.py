@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
-from importlib.metadata import entry_points
 from typing import Callable, Generic, Iterator, TypeVar
 
 from dive_bench.errors import DiveBenchError
@@ -102,6 +101,10 @@ class Registry(Generic[T]):
         if self._plugins_loaded or not self.entry_point_group:
             return
         self._plugins_loaded = True
+        # imported here: importlib.metadata costs ~20 ms, a quarter of `dive-bench --help`, which
+        # never looks a plugin up
+        from importlib.metadata import entry_points
+
         for ep in entry_points(group=self.entry_point_group):
             if ep.name not in self._items:
                 self._items[ep.name] = ep.value

@@ -11,18 +11,21 @@ import re
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dive_bench.cli.compare import add_compare_parser
 from dive_bench.cli.demo import add_demo_parser
 from dive_bench.cli.diagnostics import add_diagnostics_parsers
-from dive_bench.cli.options import add_declared, add_method_options, declared_values, method_config
+from dive_bench.cli.options import (LazySubparsers, add_declared, add_method_options, declared_values, method_config,
+                                   skipped)
 from dive_bench.cli.plot import add_plot_parser
 from dive_bench.cli.sweep import add_sweep_parser
 from dive_bench.cli.train import add_train_parser, parse_class_sizes  # noqa: F401  (parse_class_sizes re-exported)
 from dive_bench.util.version import __version__
-from dive_bench.spec.result import RunResult
-from dive_bench.spec.run_options import GuardOptions, RunOptions, SampleOptions
 from dive_bench.errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, EXIT_USAGE, DiveBenchError
+
+if TYPE_CHECKING:  # run.json's reader loads with the commands that read one, not with --help
+    from dive_bench.spec.result import RunResult
 
 
 def _quiet_libraries() -> None:
@@ -82,6 +85,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     """``evaluate`` with the command line's options: the CLI and the API run the same code."""
     from dive_bench.api import evaluate
 
+    from dive_bench.spec.run_options import RunOptions
+
     out = Path(args.out or f"runs/{_safe(args.model)}-{_safe(args.task)}-{args.method}")
     result = evaluate(args.model, args.task, args.method, out=out, progress=not args.quiet,
                       **declared_values(args, RunOptions), **method_config(args))
@@ -103,6 +108,7 @@ def _failed_items_status(run: RunResult) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     from dive_bench.run.score import merge
+    from dive_bench.spec.result import RunResult
 
     run = RunResult(merge(Path(args.dir)))
     print(_summary(run))
@@ -138,6 +144,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_fidelity(args: argparse.Namespace) -> int:
     from dive_bench.run.fidelity import FidelityRequest, run_fidelity, summary
+    from dive_bench.spec.run_options import SampleOptions
     from dive_bench.util.environment import set_threads
 
     set_threads(args.threads)
@@ -151,6 +158,10 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
 
 def _add_score_parser(sub) -> None:
     s = sub.add_parser("score", help="score a model on a task with DIVE or enumeration")
+    if skipped(s):
+        return
+    from dive_bench.spec.run_options import GuardOptions, RunOptions
+
     s.add_argument("model", help="bundled name (dit-fmnist-s), ADAPTER:PATH_OR_HUB_ID, or a plugin name")
     s.add_argument("--task", required=True)
     s.add_argument("--method", choices=["dive", "enumerate", "auto"], default="dive",
@@ -171,6 +182,10 @@ def _add_score_parser(sub) -> None:
 
 def _add_fidelity_parser(sub) -> None:
     fi = sub.add_parser("fidelity", help="FID / IS / KID / precision-recall of a model's samples vs a reference set")
+    if skipped(fi):
+        return
+    from dive_bench.spec.run_options import SampleOptions
+
     fi.add_argument("model", help="bundled name (dit-fmnist-b), ADAPTER:PATH_OR_HUB_ID, or a plugin name")
     fi.add_argument("--out", help="output folder (default runs/MODEL-fidelity); samples are cached in OUT/samples "
                     "and a rerun generates only the missing ones")
@@ -180,10 +195,12 @@ def _add_fidelity_parser(sub) -> None:
     fi.set_defaults(func=cmd_fidelity)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every command, listed with its help; the flags of ``only`` (None: of every command), so a
+    run of one command does not generate the others' (see ``cli.options.SkippedParser``)."""
     p = argparse.ArgumentParser(prog="dive-bench", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"dive-bench {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = LazySubparsers(p.add_subparsers(dest="command", required=True), only)
 
     sub.add_parser("list", help="adapters, bundled checkpoints, tasks, datasets, methods").set_defaults(func=cmd_list)
 
@@ -224,14 +241,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _command(argv: list[str]) -> str | None:
+    """The command ``argv`` names (its first word that is no option), or None (then every
+    command's flags are built, so argparse can say what is wrong)."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
+#: every command's name, for :func:`_command` (tests/cli check it against the parser)
+COMMANDS = ("list", "score", "merge", "leaderboard", "check", "fidelity", "position-check", "prior-check", "plot",
+            "compare", "sweep", "demo", "train")
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_command(argv)).parse_args(argv)
     try:
         return args.func(args)
     except DiveBenchError as exc:
         print(f"dive-bench: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `dive-bench list | head`: the reader left; nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except OSError as exc:
         # the environment, not a bug: a full disk, a read-only or missing path. Results already
         # committed are kept (shards commit per block; run.json is replaced atomically)

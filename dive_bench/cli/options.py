@@ -15,6 +15,35 @@ import argparse
 from dive_bench.errors import DiveBenchError
 
 
+class SkippedParser:
+    """Stands in for the sub-parser of a command this invocation does not run. ``dive-bench list``
+    has no use for the generated flags of score, fidelity, sweep and train, whose declarations
+    import ~10 ms of modules (a tenth of its start-up); the command is still listed, with its
+    help, by the real sub-parser behind it. Every call on it is accepted and ignored."""
+
+    def __getattr__(self, name: str):
+        return self._ignore
+
+    def _ignore(self, *args, **kwargs) -> "SkippedParser":
+        return self
+
+
+class LazySubparsers:
+    """argparse's sub-parsers, building only the flags of ``only`` (None: of every command)."""
+
+    def __init__(self, sub, only: str | None) -> None:
+        self.sub, self.only = sub, only
+
+    def add_parser(self, name: str, **kwargs):
+        parser = self.sub.add_parser(name, **kwargs)
+        return parser if self.only is None or name == self.only else SkippedParser()
+
+
+def skipped(parser) -> bool:
+    """Whether ``parser`` belongs to a command this invocation does not run (see :class:`SkippedParser`)."""
+    return isinstance(parser, SkippedParser)
+
+
 def _parse_stages(text: str | None) -> tuple[tuple[int, int], ...] | None:
     """'25:2,250:1' -> ((25, 2), (250, 1)): probes in each stage, classes kept after it; 'dc' is
     Diffusion Classifier's ImageNet schedule scaled to the model's K and the probe count."""
@@ -58,6 +87,8 @@ def _method_fields():
 def add_method_options(parser: argparse.ArgumentParser) -> None:
     """Method flags generated from the config declarations (``configs.py``): one table of names,
     types, ranges, defaults and help for the API and the CLI."""
+    if skipped(parser):
+        return
     groups: dict[str, argparse._ArgumentGroup] = {}
     for flag, group, targets, spec, default in _method_fields():
         g = groups.setdefault(group, parser.add_argument_group(group))
@@ -115,6 +146,8 @@ def add_declared(parser, cls: type, *, only: tuple[str, ...] | None = None, skip
     (``--steps`` for ``--sampler-steps``) is added unless the parser already uses that string for
     another option (``sweep``'s ``--steps`` is DIVE's). ``dest_prefix`` keeps two declarations
     with a field of the same name apart in one parser (``sweep``: DIVE's ``steps``, the sampler's)."""
+    if skipped(parser):
+        return
     from dive_bench.spec.options import allowed_of
     from dive_bench.spec.run_options import declared
 

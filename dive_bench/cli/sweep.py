@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dive_bench.cli.options import add_declared, add_method_options, declared_values, method_config
-from dive_bench.spec.run_options import RunOptions, SampleOptions
+from dive_bench.cli.options import add_declared, add_method_options, declared_values, method_config, skipped
 
 
 def _fidelity_options(args: argparse.Namespace) -> dict | None:
@@ -22,13 +21,16 @@ def _fidelity_options(args: argparse.Namespace) -> dict | None:
 
     if not args.sample_reference:
         raise DiveBenchError("--fidelity needs --reference DATASET[:SPLIT] (e.g. fmnist), the real images to compare with")
+    from dive_bench.spec.run_options import SampleOptions
+
     opts = {**declared_values(args, SampleOptions, dest_prefix="sample_"), "seed": args.seed}
     return {k: v for k, v in opts.items() if v is not None}
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from dive_bench.util.environment import set_threads
     from dive_bench.run.sweep import SweepRequest, run_sweep
+    from dive_bench.spec.run_options import RunOptions
+    from dive_bench.util.environment import set_threads
     from dive_bench.report.sweep import write_report
 
     set_threads(args.threads)
@@ -45,6 +47,10 @@ def add_sweep_parser(sub) -> None:
     """The ``sweep`` sub-command of ``sub`` (argparse sub-parsers)."""
     s = sub.add_parser("sweep", help="score every checkpoint a training run kept (train --save-every) and plot "
                        "DIVE (and FD) against training step")
+    if skipped(s):
+        return
+    from dive_bench.spec.run_options import RunOptions, SampleOptions
+
     s.add_argument("ckpt_dir", help="the training --out folder (or its checkpoints/): step-NNNNNN model folders")
     s.add_argument("--task", required=True)
     s.add_argument("--out", required=True, help="sweep folder: score/step-N/ and fidelity/step-N/ run folders, "

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from functools import lru_cache
+
+from dive_bench.cli.options import skipped
 from dive_bench.errors import DiveBenchError
 from dive_bench.spec.options import Allowed, allowed_of
-from dive_bench.training.configs import (ClassDiTTrainConfig, FeatureExtractorTrainConfig, LayoutTrainConfig,
-                                         PriorTrainConfig)
 
 
 def parse_class_sizes(text: str) -> tuple[tuple[int, int], ...]:
@@ -56,13 +57,30 @@ class Kind:
     defaults: dict = field(default_factory=dict)
 
 
-KINDS: dict[str, Kind] = {
-    "class-dit": Kind(ClassDiTTrainConfig, fixed={"architecture": "dit"}),
-    "class-unet": Kind(ClassDiTTrainConfig, fixed={"architecture": "unet"}, defaults={"preset": "s"}),
-    "layout": Kind(LayoutTrainConfig),
-    "layout-prior": Kind(PriorTrainConfig),
-    "feature-extractor": Kind(FeatureExtractorTrainConfig),
-}
+#: the kinds, in order (their recipes load with ``kinds()``: a command other than ``train`` needs
+#: the names only)
+KIND_NAMES = ("class-dit", "class-unet", "layout", "layout-prior", "feature-extractor")
+
+
+@lru_cache(maxsize=1)
+def kinds() -> dict[str, Kind]:
+    """Each kind's recipe (``training/configs.py``, imported on first use)."""
+    from dive_bench.training.configs import (ClassDiTTrainConfig, FeatureExtractorTrainConfig, LayoutTrainConfig,
+                                             PriorTrainConfig)
+
+    table = {"class-dit": Kind(ClassDiTTrainConfig, fixed={"architecture": "dit"}),
+             "class-unet": Kind(ClassDiTTrainConfig, fixed={"architecture": "unet"}, defaults={"preset": "s"}),
+             "layout": Kind(LayoutTrainConfig),
+             "layout-prior": Kind(PriorTrainConfig),
+             "feature-extractor": Kind(FeatureExtractorTrainConfig)}
+    assert tuple(table) == KIND_NAMES
+    return table
+
+
+def __getattr__(name: str):
+    if name == "KINDS":  # the table as a module attribute, built on first use
+        return kinds()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _dest(flag: str) -> str:
@@ -74,7 +92,7 @@ def recipe_flags() -> dict[str, tuple[Allowed, list[tuple[str, str, Any]]]]:
     with a flag, in declaration order. A flag shared by several recipes must be declared alike
     (``training/configs.py`` declares each through one helper); only its default may differ."""
     out: dict[str, tuple[Allowed, list]] = {}
-    for kind, k in KINDS.items():
+    for kind, k in kinds().items():
         for f in fields(k.config):
             spec = allowed_of(f)
             if spec is None or not spec.flag:
@@ -93,8 +111,8 @@ def _shown(value: Any) -> str:
 def _help(spec: Allowed, uses: list[tuple[str, str, Any]]) -> str:
     """The declared help, prefixed by the kinds it applies to (unless all) and followed by each
     kind's default (one value if they agree; none for an option unset by default)."""
-    kinds = list(dict.fromkeys(kind for kind, _, _ in uses))
-    text = ("" if len(kinds) == len(KINDS) else ", ".join(kinds) + ": ") + spec.help
+    applies = list(dict.fromkeys(kind for kind, _, _ in uses))
+    text = ("" if len(applies) == len(KIND_NAMES) else ", ".join(applies) + ": ") + spec.help
     defaults: dict[str, list[str]] = {}
     for kind, _, default in uses:
         if default is not None:
@@ -109,6 +127,8 @@ def _help(spec: Allowed, uses: list[tuple[str, str, Any]]) -> str:
 def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per recipe option (``recipe_flags``), defaulting to None: :func:`train_config`
     takes only the flags given, and the recipe (or the kind) fills the rest."""
+    if skipped(parser):
+        return
     for flag, (spec, uses) in recipe_flags().items():
         kwargs: dict = {"dest": _dest(flag), "default": None, "help": _help(spec, uses)}
         if spec.value_type == "bool":
@@ -126,7 +146,7 @@ def train_config(kind: str, args: argparse.Namespace) -> Any:
     """The recipe of ``kind`` with the flags given: the recipe's defaults (the bundled models')
     fill the rest, so Python and the CLI train the same default model. A flag of another kind's
     recipe is ignored, as it always was."""
-    k = KINDS[kind]
+    k = kinds()[kind]
     values = dict(k.defaults)
     for flag, (_, uses) in recipe_flags().items():
         value = getattr(args, _dest(flag))
@@ -164,8 +184,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dive_bench.util.environment import set_threads
 
     set_threads(args.threads)
-    if args.kind not in KINDS:
-        raise DiveBenchError(f"unknown training kind {args.kind!r}; available: {', '.join(KINDS)}")
+    if args.kind not in KIND_NAMES:
+        raise DiveBenchError(f"unknown training kind {args.kind!r}; available: {', '.join(KIND_NAMES)}")
     print(_train(args.kind, train_config(args.kind, args), Path(args.out), resume=not args.no_resume))
     return 0
 
@@ -173,7 +193,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def add_train_parser(sub) -> None:
     """The ``train`` sub-command of ``sub`` (argparse sub-parsers)."""
     t = sub.add_parser("train", help="train a reference checkpoint")
-    t.add_argument("kind", help=", ".join(KINDS))
+    t.add_argument("kind", help=", ".join(KIND_NAMES))
     t.add_argument("--out", required=True, help="output folder (layout-prior: the layout model's folder)")
     add_recipe_flags(t)
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
