@@ -15,8 +15,11 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 
 def _shape(parser: argparse.ArgumentParser) -> list[tuple]:
-    return [(tuple(a.option_strings), a.dest, a.default, a.help, tuple(a.choices or ())) for a in parser._actions
-            if not isinstance(a, argparse._SubParsersAction)]
+    """Every action's flags, destination, default, help and choices; nested commands (plot's
+    kinds) recursively."""
+    return [(a.dest, tuple((k, tuple(_shape(v))) for k, v in a.choices.items()))
+            if isinstance(a, argparse._SubParsersAction) else
+            (tuple(a.option_strings), a.dest, a.default, a.help, tuple(a.choices or ())) for a in parser._actions]
 
 
 def test_every_command_is_known_and_built_alone_as_in_full():
