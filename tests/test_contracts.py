@@ -84,3 +84,29 @@ def test_modules_and_functions_stay_small():
                                 f"{node.end_lineno - node.lineno + 1} lines")
     assert too_long == []
     assert len(list(package.glob("*.py"))) <= 10
+
+
+def test_no_module_imports_itself_back():
+    """No import circle between modules (imports inside functions and under TYPE_CHECKING count):
+    a circle hides which module is the lower one, and the layers contract sees only packages."""
+    grimp = pytest.importorskip("grimp", reason="grimp comes with import-linter (pip install -e '.[test]')")
+    graph = grimp.build_graph("dive_bench", exclude_type_checking_imports=False)
+    modules = sorted(m for m in graph.modules if m.startswith("dive_bench"))
+    edges = {m: sorted(i for i in graph.find_modules_directly_imported_by(m) if i.startswith("dive_bench"))
+             for m in modules}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    circles = []
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for n in edges.get(m, ()):
+            if state.get(n) == 1:
+                circles.append(path[path.index(n):] + [n])
+            elif n not in state:
+                visit(n, path + [n])
+        state[m] = 2
+
+    for m in modules:
+        if m not in state:
+            visit(m, [m])
+    assert circles == []

@@ -78,13 +78,6 @@ class Protocol:
                 return f"different {what} ({json.dumps(a.get(key))[:80]} vs {json.dumps(b.get(key))[:80]})"
         return None
 
-    @classmethod
-    def of_run(cls, run: dict) -> "Protocol":
-        """The protocol a run.json measured: ``RunResult.protocol``, where run.json keys are read."""
-        from dive_bench.spec.result import RunResult  # it builds Protocols: imported here, not at the top
-
-        return RunResult.of(run).protocol
-
 
 @dataclass(frozen=True)
 class RunSpec:

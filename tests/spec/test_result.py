@@ -29,7 +29,6 @@ import pytest
 
 from dive_bench.errors import DiveBenchError
 from dive_bench.spec.result import HIGHER_IS_BETTER, RunResult, default_higher_is_better, higher_is_better
-from dive_bench.spec.runspec import Protocol
 from factories import run_json, score_run
 
 PACKAGE = Path(__file__).resolve().parents[2] / "dive_bench"
@@ -140,7 +139,7 @@ def test_accessors_read_the_layout_every_writer_uses():
     assert run.model_id == "sha-m-s" and run.primary[0] == "accuracy" and run.value("accuracy") == 0.6
     assert (run.evaluations_per_item, run.seconds_per_item, run.precision, run.device) == (1000.0, 0.5, "fp32", None)
     assert run.outcomes()[0] == (0, 0) and len(run.item_ids) == 40 and run.checkpoint_step is None
-    assert run.protocol == Protocol.of_run(run.payload) and run.kind == "score"
+    assert run.protocol == RunResult.of(run.payload).protocol and run.kind == "score"
     assert RunResult.of(run) is run and RunResult.of({"model": "x"}).model_id == "name:x"
     bare = RunResult({"model": "x", "task": "t", "method": "dive", "metrics": {}})
     assert (bare.method_config, bare.timing("seconds_per_item"), bare.created, bare.samples) == ({}, None, "", None)
