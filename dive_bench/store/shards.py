@@ -292,33 +292,32 @@ def collect(out_dir: Path) -> Collected:
     return merged
 
 
-def protocol_key_of(meta: dict) -> str:
-    """A shard's protocol key (``RunSpec.protocol_key``), recomputed from its stored spec, so
-    shards written under any earlier key rule, or for other items of the same protocol, are
-    recognised; a spec that is no score run's falls back to the stored key."""
+def _stored_spec(meta: dict):
+    """The ``RunSpec`` a shard stores (None for a spec that is no score run's, or unreadable)."""
     from dive_bench.spec.runspec import RunSpec
 
     try:
         spec = json.loads(meta["spec"])
         if spec.get("method") in ("dive", "enumerate"):
-            return RunSpec.from_json(spec, json.loads(meta["model_info"]).get("sha256")).protocol_key()
+            return RunSpec.from_json(spec, json.loads(meta["model_info"]).get("sha256"))
     except (KeyError, TypeError, ValueError):
         pass
-    return meta["run_key"]
+    return None
+
+
+def protocol_key_of(meta: dict) -> str:
+    """A shard's protocol key (``RunSpec.protocol_key``), recomputed from its stored spec, so
+    shards written under any earlier key rule, or for other items of the same protocol, are
+    recognised; a spec that is no score run's falls back to the stored key."""
+    spec = _stored_spec(meta)
+    return spec.protocol_key() if spec is not None else meta["run_key"]
 
 
 def canonical_key(meta: dict) -> str:
     """A shard's run key under today's rule, recomputed from its stored spec (a shard written
     before runtime knobs left the key stores the older key; both name the same run)."""
-    from dive_bench.spec.runspec import RunSpec
-
-    try:
-        spec = json.loads(meta["spec"])
-        if spec.get("method") in ("dive", "enumerate"):
-            return RunSpec.from_json(spec, json.loads(meta["model_info"]).get("sha256")).key()
-    except (KeyError, TypeError, ValueError):
-        pass
-    return meta["run_key"]
+    spec = _stored_spec(meta)
+    return spec.key() if spec is not None else meta["run_key"]
 
 
 def done_in_other_shards(out_dir: Path, run_key: str | tuple[str, ...], own: Path) -> set[int]:
