@@ -21,6 +21,7 @@ README_MAX_LINES = 220
 # name -> a phrase of its docstring that the generated API page must show
 API_FUNCTIONS = {
     "evaluate": "Score model on task with method",
+    "fidelity": "Sample model and score the samples against reference",
     "load_model": "A ready",
     "list_models": "Bundled checkpoint names matching",
 }

@@ -43,7 +43,7 @@ TYPES: dict[str, type | tuple[type, ...]] = {
     "task_version": (str, int), "seed": int, "n_items": int, "n_done": int, "n_failed": int,
     **{k: dict for k in ("metrics", "method_config", "items", "model_info", "timings", "env", "metric_info",
                          "protocol", "checkpoint", "label_space", "reference", "samples", "method_choice",
-                         "failed_items")}}
+                         "failed_items", "defaults_from")}}
 ITEM_LISTS = ("ids", "predictions", "labels")
 
 
