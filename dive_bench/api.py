@@ -8,7 +8,7 @@ notebook or a script.
     fid.metrics["fd_fmnist"]            # {"value": ..., "std": ...}
 
 ``model`` is what the CLI takes (a bundled name, ``ADAPTER:PATH_OR_HUB_ID``, a plugin's name) or a
-live :class:`~dive_bench.adapters.base.Adapter`. Method options are keyword arguments named as the
+live ``Adapter`` (``dive_bench.adapters.base``). Method options are keyword arguments named as the
 config fields (``steps=50``, ``interval=10``; see ``dive_bench.spec.configs``); they are validated by
 the same declarations as the CLI's flags. Without ``out`` the run uses a temporary folder that is
 removed afterwards; with ``out`` it is resumable exactly as ``dive-bench score --out`` (same
@@ -54,12 +54,12 @@ def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | N
              shard: str | None = None, retry_failed: bool = False, **config: Any) -> RunResult:
     """Score ``model`` on ``task`` with ``method`` ("dive", "enumerate" or "auto": the cheapest of
     exhaustive enumeration, adaptive enumeration and DIVE, see ``dive_bench.run.auto``); returns the run's
-    :class:`~dive_bench.spec.result.RunResult` (``.metrics``, ``.run_key``, ``.payload`` = run.json).
+    ``RunResult`` from ``dive_bench.spec.result``: ``.metrics``, ``.run_key``, ``.payload`` = run.json.
 
     Which items: all, the first ``limit``, ``items`` (``"300:400"``, a range or a list of ids) or the
     ids in the file ``item_ids``. Results are kept per item under the run's protocol in ``out``, so a
     call over more items computes only the new ones. The run options (``limit`` to ``retry_failed``)
-    are declared in :class:`~dive_bench.spec.run_options.RunOptions`, method options in
+    are declared in ``RunOptions`` (``dive_bench.spec.run_options``), method options in
     ``dive_bench.spec.configs``."""
     from dive_bench.run.score import ScoreRequest, score
 
@@ -87,7 +87,7 @@ def list_models(pattern: str = "*") -> list[str]:
 
 
 def load_model(spec: str):
-    """A ready :class:`~dive_bench.adapters.base.Adapter` on the CPU for a MODEL spec."""
+    """A ready ``Adapter`` (``dive_bench.adapters.base``) on the CPU for a MODEL spec."""
     from dive_bench.adapters import load_model as _load
 
     return _load(spec)
@@ -99,12 +99,12 @@ def fidelity(model: Any, reference: str, *, out: str | Path | None = None, progr
     ``"fmnist"``; a detection task such as ``"canvas-det"`` for layout models): FID/FD, IS, KID and
     precision/recall with the chosen feature extractor, exactly as ``dive-bench fidelity``.
 
-    ``options`` are the fidelity options declared in :class:`~dive_bench.spec.run_options.SampleOptions`
+    ``options`` are the fidelity options declared in ``SampleOptions`` (``dive_bench.spec.run_options``)
     (``num_samples``, ``feature_extractor``, ``sampler``, ``steps``, ``guidance_scale``, ``seed``,
     ``batch_size``, ``bootstrap``, ...), validated by the same declarations as the CLI's flags; a
     misspelt one is refused with a suggestion. ``model`` is a MODEL spec or a live adapter. Without
     ``out`` the samples live in a temporary folder that is removed; with it they are cached and the
-    run resumes as ``fidelity --out`` does. Returns the run's :class:`~dive_bench.spec.result.RunResult`."""
+    run resumes as ``fidelity --out`` does. Returns the run's ``RunResult`` (``dive_bench.spec.result``)."""
     from dive_bench.run.fidelity import FidelityRequest, run_fidelity
 
     known = list(declared(SampleOptions))
