@@ -13,6 +13,7 @@ import dataclasses
 import inspect
 import json
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,9 @@ from dive_bench.cli.main import build_parser, main
 from dive_bench.errors import DiveBenchError
 from dive_bench.spec.options import allowed_of, validate
 from dive_bench.spec.run_options import SAMPLERS, GuardOptions, RunOptions, SampleOptions, declared, defaults
+
+#: 500 real Fashion-MNIST test images committed with the tests (tests/data/fmnist-slice/README.md)
+FMNIST_SLICE = Path(__file__).resolve().parents[1] / "data" / "fmnist-slice"
 
 
 def _sub(name: str) -> argparse.ArgumentParser:
@@ -124,16 +128,19 @@ def test_version_flag(capsys):
 
 def test_fidelity_cli_and_api_give_the_same_run(tmp_path):
     """One declaration, one run: the API's ``fidelity`` and the CLI write the same key and numbers
-    (a flow model with --sampler euler, the combination the old declarations refused)."""
-    opts = dict(num_samples=12, steps=3, sampler="euler", feature_extractor="fmnist-classifier", batch_size=6)
+    (a flow model with --sampler euler, the combination the old declarations refused). The
+    reference is the committed 500-image Fashion-MNIST slice, so no Debian package is needed."""
+    opts = dict(num_samples=12, steps=3, sampler="euler", feature_extractor="fmnist-classifier", batch_size=6,
+                data_root=str(FMNIST_SLICE), cache_dir=str(tmp_path / "cache"))
     api = db.fidelity("dit-fmnist-b-flow", "fmnist", out=tmp_path / "api", **opts)
     argv = ["fidelity", "dit-fmnist-b-flow", "--reference", "fmnist", "--num-samples", "12", "--steps", "3",
             "--sampler", "euler", "--feature-extractor", "fmnist-classifier", "--sample-batch", "6", "--quiet",
-            "--out", str(tmp_path / "cli")]
+            "--data-root", str(FMNIST_SLICE), "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "cli")]
     assert main(argv) == 0
     cli = json.loads((tmp_path / "cli" / "run.json").read_text())
     assert api.run_key == cli["run_key"] and api.metrics == cli["metrics"]
     assert cli["method_config"]["sampler"] == "euler" and cli["n_items"] == 12
+    assert cli["reference"]["n"] == 500
     assert all(m["value"] == m["value"] for m in cli["metrics"].values())  # no NaN
 
 
