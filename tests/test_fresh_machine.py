@@ -102,8 +102,8 @@ def test_readme_quickstart_passes_in_a_fresh_venv_without_fashion_mnist(tmp_path
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert "DIVE vs Diffusion Classifier" in demo.stdout
     assert "K = 10 " in demo.stdout and "K = 1000 " in demo.stdout and "--method auto picks" in demo.stdout
-    for run in ("k10/auto", "k10/exhaustive", "k10/dive", "k1000/auto", "k1000/adaptive"):
-        assert (demo_out / run / "run.json").is_file(), f"the demo wrote no {run}/run.json"
+    for folder in ("k10/auto", "k10/exhaustive", "k10/dive", "k1000/auto", "k1000/adaptive"):
+        assert (demo_out / folder / "run.json").is_file(), f"the demo wrote no {folder}/run.json"
 
     inner = f"{TEST_LINE} -q -rs -p no:cacheprovider -m 'not hub and not fresh'"
     tests = run(inner, repo, env, timeout=7200)
