@@ -21,8 +21,10 @@ from dive_bench.errors import DiveBenchError
 _PART = re.compile(r"\s*([0-9]{1,9})\s*(?::\s*([0-9]{1,9})\s*)?")
 
 
-def parse_items(text: str) -> list[int]:
-    """``"300:400"`` -> 300..399; ``"0:10,20"`` -> 0..9 and 20. Ranges are half-open, as slices."""
+def parse_items(text: str, n_items: int | None = None, task: str = "the task") -> list[int]:
+    """``"300:400"`` -> 300..399; ``"0:10,20"`` -> 0..9 and 20. Ranges are half-open, as slices.
+    With ``n_items``, a range reaching past the last item is refused before it is expanded (a
+    typo like ``0:999999999`` must not build a billion ids first)."""
     ids: list[int] = []
     for part in str(text).split(","):
         m = _PART.fullmatch(part)
@@ -35,8 +37,14 @@ def parse_items(text: str) -> list[int]:
         elif int(b) <= a:
             raise DiveBenchError(f"--items {text!r}: the range {a}:{b} is empty (A:B takes A to B-1); write A:B with B > A")
         else:
+            if n_items is not None and int(b) > n_items:
+                _refuse_out_of_range(max(a, n_items), n_items, task)
             ids.extend(range(a, int(b)))
     return ids
+
+
+def _refuse_out_of_range(item: int, n_items: int, task: str) -> None:
+    raise DiveBenchError(f"item {item} is out of range: {task} has {n_items} items (ids 0 to {n_items - 1})")
 
 
 def read_item_ids(path: str | Path) -> list[int]:
@@ -65,23 +73,26 @@ def select_items(n_items: int, *, limit: int | None = None, items: Any = None,
     if len(given) > 1:
         raise DiveBenchError(f"{' and '.join(given)} both select items; use one (--items 0:N is --limit N)")
     if items is not None:
-        ids = parse_items(items) if isinstance(items, str) else _as_ids(items)
+        ids = parse_items(items, n_items, task) if isinstance(items, str) else _as_ids(items, n_items, task)
     elif item_ids is not None:
         ids = read_item_ids(item_ids)
     else:
         ids = list(range(n_items if limit is None else min(limit, n_items)))
     if not ids:
         raise DiveBenchError(f"{task} has no items to score")
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
+    bad = next((i for i in ids if not 0 <= i < n_items), None)
+    if bad is not None:
+        _refuse_out_of_range(bad, n_items, task)
+    ids = sorted(ids)
+    dup = next((a for a, b in zip(ids, ids[1:]) if a == b), None)
+    if dup is not None:
         raise DiveBenchError(f"item {dup} is selected twice; list each item once")
-    bad = [i for i in ids if not 0 <= i < n_items]
-    if bad:
-        raise DiveBenchError(f"item {bad[0]} is out of range: {task} has {n_items} items (ids 0 to {n_items - 1})")
-    return sorted(ids)
+    return ids
 
 
-def _as_ids(items: Iterable[Any]) -> list[int]:
+def _as_ids(items: Iterable[Any], n_items: int, task: str) -> list[int]:
+    if isinstance(items, range) and len(items) > n_items:  # refused before it is listed
+        _refuse_out_of_range(items[-1] if items[-1] >= n_items else items[0], n_items, task)
     try:
         ids = list(items)
     except TypeError as exc:

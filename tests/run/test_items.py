@@ -102,6 +102,8 @@ def test_item_ids_file_selects_exactly_those_items(tmp_path, computed):
     (["--items", "1:4,3"], "item 3 is selected twice"),
     (["--items", "²:4"], "is not an item id or a range A:B"),
     (["--items", "abc"], "is not an item id or a range A:B"),
+    # refused before a billion ids are built (memory before validation)
+    (["--items", "0:999999999"], "item 500 is out of range"),
 ])
 def test_bad_selections_are_one_line_exit_2(tmp_path, capsys, argv, message):
     assert main([*ENUM, "--out", str(tmp_path / "bad"), *argv]) == 2
@@ -115,6 +117,8 @@ def test_selection_parsing(tmp_path):
     assert parse_items(" 0:2 , 7 ") == [0, 1, 7]
     assert select_items(10, items=range(8, 10)) == [8, 9] and select_items(10, items=[5, 1]) == [1, 5]
     assert select_items(10, limit=50) == list(range(10))
+    with pytest.raises(DiveBenchError, match="out of range"):
+        select_items(10, items=range(10**12))  # refused before it is listed
     with pytest.raises(DiveBenchError, match="whole number"):
         select_items(10, items=[1.5])
     empty = tmp_path / "empty.txt"
