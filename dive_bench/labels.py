@@ -47,6 +47,12 @@ class LayoutLabels:
     tokenizer: "LayoutTokenizer | None" = None
 
 
+def class_count(space: "ClassLabels | LayoutLabels | None") -> int | None:
+    """K of a class-conditional label space; None for a layout model (or none known). The one
+    reading of "how many classes" that method defaults are keyed by (``spec.defaults``)."""
+    return space.num_classes if isinstance(space, ClassLabels) else None
+
+
 def label_space_record(space: "ClassLabels | LayoutLabels | None") -> dict | None:
     """The label space as run.json records it (``label_space``), so reports read K and class vs
     layout from the file instead of guessing them: kind, number of classes, the grid and object

@@ -44,7 +44,7 @@ from dive_bench.errors import DiveBenchError
 from dive_bench.util.suggest import did_you_mean
 from dive_bench.inversion import ProbeSet
 from dive_bench.inversion.timing import seconds_per_evaluation
-from dive_bench.labels import layout_tokenizer
+from dive_bench.labels import class_count, layout_tokenizer
 from dive_bench.run.methods import METHODS
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.seeding import item_seed
@@ -107,9 +107,10 @@ def _config(cls: type, defaults: dict, options: dict) -> Any:
 def candidates(adapter: Adapter, task: Any, options: dict[str, dict]) -> list[Candidate]:
     """Exhaustive and adaptive enumeration and DIVE with the task's defaults and per-method
     ``options`` (``split_options``)."""
-    k = len(adapter.vocabulary["class"])
+    k = len(adapter.vocabulary["class"])  # the classes enumeration scores
     declared = getattr(task, "method_defaults", {})
-    defaults = {m: method_defaults(m, k, declared, task.name)[0] for m in ("dive", "enumerate")}
+    space = class_count(adapter.label_space)  # the defaults' key, as for a run of a named method
+    defaults = {m: method_defaults(m, space, declared, task.name)[0] for m in ("dive", "enumerate")}
     enum_opts = dict(options.get("enumerate", {}))
     stages = enum_opts.pop("stages", None)
     enum = _config(EnumerationConfig, {**defaults.get("enumerate", {}), "stages": None}, enum_opts)

@@ -27,7 +27,7 @@ from dive_bench.inversion.preflight import check_finite
 from dive_bench.run.methods import METHODS
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.seeding import item_seed
-from dive_bench.labels import ClassLabels, label_space_record
+from dive_bench.labels import class_count, label_space_record
 from dive_bench.spec.defaults import method_defaults
 from dive_bench.spec.items import select_items
 from dive_bench.spec.result import RunResult
@@ -124,7 +124,7 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
     method_name, given, choice = req.method, req.method_config, None
     if req.method == "auto":  # becomes a run of the chosen method, on the model and data loaded here
         method_name, given, choice = _resolve_auto(req, adapter, device, data)
-    defaults, sources = method_defaults(method_name, num_classes(adapter), task_defaults, task.name)
+    defaults, sources = method_defaults(method_name, class_count(adapter.label_space), task_defaults, task.name)
     cfg = _config(method_name, defaults, given)
     method = METHODS[method_name]
     precision = autocast(device, req.dtype)
@@ -152,12 +152,6 @@ def _config(method: str, defaults: dict, given: dict):
     cfg = from_flat(method, {**canonical(method, defaults), **canonical(method, given)})
     validate(cfg)
     return cfg
-
-
-def num_classes(adapter: Adapter) -> int | None:
-    """K of a class-conditional model (its label space), None for a layout model."""
-    space = adapter.label_space
-    return space.num_classes if isinstance(space, ClassLabels) else None
 
 
 def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
