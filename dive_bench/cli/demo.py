@@ -55,7 +55,10 @@ def _rows_for(k: int, extra: tuple[str, ...], limit: int, out: Path, progress: b
         acc = _accuracy(run) if run else "not run"
         seconds = f"{run.seconds_per_item:9.3f}" if run else f"{'-':>9}"
         lines.append(f"  {cand['name']:<24} {acc:<18} {evals:>11,} {seconds}  ({cand['predicted_seconds']:.3f})")
-    lines.append(f"  --method auto picks {choice['chosen']}: {choice['reason'].split(':', 1)[1].split(';')[0].strip()}")
+    chosen = next(c for c in choice["candidates"] if c["name"] == choice["chosen"])
+    lines.append(f"  --method auto picks {choice['chosen']}: the cheapest predicted, "
+                 f"{chosen['forward_evals'] + chosen['train_evals']:,} evaluations ~{chosen['predicted_seconds']:.3g} s "
+                 "per image")
     return lines
 
 
