@@ -44,3 +44,13 @@ def immutable(path: Path):
         yield path
     finally:
         subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+
+
+def api_error(call, *args, **kwargs) -> str:
+    """The message of the :class:`DiveBenchError` that ``call(*args, **kwargs)`` raises, asserted to be
+    one line: what the Python API says where the CLI prints ``dive-bench: error:`` and exits 2."""
+    from dive_bench.errors import DiveBenchError
+
+    with pytest.raises(DiveBenchError) as caught:
+        call(*args, **kwargs)
+    return one_line(str(caught.value))
