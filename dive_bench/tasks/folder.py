@@ -24,11 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from dive_bench.data.base import ImageDataset
-from dive_bench.data.image_folder import FolderListing, file_digests, list_image_folder, load_listing
+from dive_bench.data.image_folder import (CLASSES_FILE, FolderListing, class_mapping, file_digests, list_image_folder,
+                                         load_listing)
 from dive_bench.errors import DiveBenchError
 from dive_bench.tasks.classification import ClassificationTask
 from dive_bench.labels import layout_tokenizer
@@ -62,7 +64,8 @@ class FolderTask(ClassificationTask):
     root: str | None = None
     #: full sha256 of the items (the name holds its first 16 hex digits)
     digest: str = ""
-    #: "folders" (class ids = sorted sub-folder names) or the labels file's name
+    #: "folders" (class ids = sorted sub-folder names), "classes.txt" (the order it lists) or the
+    #: labels file's name
     labels_source: str = "folders"
     num_items: int = 0
 
@@ -76,6 +79,11 @@ class FolderTask(ClassificationTask):
         if folder_digest(listing, digests) != self.digest:
             raise DiveBenchError(f"the files in {self.root} changed after the task was named {self.name}; rerun to "
                                  "score the folder as it is now")
+        # a mapping the user did not write is shown, never only assumed (stdout: stderr holds the
+        # one error line of a refusal that may follow)
+        mapping = class_mapping(listing)
+        if mapping:
+            print(f"dive-bench: {mapping}", file=sys.stdout)
         return data
 
     def check_compatible(self, adapter, data: ImageDataset) -> None:
@@ -83,7 +91,7 @@ class FolderTask(ClassificationTask):
         if layout_tokenizer(adapter) is not None or k is None:
             raise DiveBenchError(f"task {self.name} ({self.root}) is a classification set; model {adapter.name!r} is "
                                  "not class-conditional")
-        if self.labels_source == "folders" and data.num_classes != k:
+        if self.labels_source in ("folders", CLASSES_FILE) and data.num_classes != k:
             shown = ", ".join(data.class_names[:5]) + (", ..." if data.num_classes > 5 else "")
             raise DiveBenchError(f"{self.root} has {data.num_classes} class folders ({shown}) but model "
                                  f"{adapter.name!r} has {k} classes; the sorted folder names are classes 0..K-1, one "
