@@ -169,7 +169,15 @@ class Adapter(ABC):
         from dive_bench.errors import DiveBenchError
 
         got = tuple(images.shape[1:])
-        if got != tuple(self.image_shape):
+        want = tuple(self.image_shape)
+        if len(got) == len(want) == 3 and got[0] != want[0] and got[1:] == want[1:]:
+            # the size is right: "choose another resolution" would be wrong advice
+            kinds = {1: "grayscale", 3: "RGB"}
+            raise DiveBenchError(
+                f"images have {got[0]} channel(s) ({kinds.get(got[0], 'other')}) but model {self.name!r} takes "
+                f"{want[0]} ({kinds.get(want[0], 'other')}); convert the images to {kinds.get(want[0], 'its mode')} "
+                f"(e.g. PIL's Image.convert('{'L' if want[0] == 1 else 'RGB'}')) or score a {got[0]}-channel model")
+        if got != want:
             raise DiveBenchError(
                 f"images are {'x'.join(map(str, got))} (CxHxW) but model {self.name!r} expects "
                 f"{'x'.join(map(str, self.image_shape))}; choose a task at the model's resolution")

@@ -234,7 +234,7 @@ FOLDER_CASES = [
     ("mixed-modes", _mixed_modes, "mix grayscale and RGB"),
     ("numeric-order", _numeric_order, "sort one way as text and another by their numbers (class id 2 would be '10'"),
     ("nine-classes", _nine_classes, "has 9 class folders (0, 1, 2, 3, 4, ...) but model 'dit-digits-xs' has 10"),
-    ("rgb-for-gray-model", _rgb, "expects 1x8x8"),
+    ("rgb-for-gray-model", _rgb, "images have 3 channel(s) (RGB) but model 'dit-digits-xs' takes 1 (grayscale); convert"),
     ("labels-not-int", _bad_label, "labels.csv line 3: class id 'x' is not a whole number"),
     ("labels-missing-file", _missing_listed, "gone.png does not exist"),
     ("not-an-image", _not_an_image, "is truncated or not a readable image"),
