@@ -148,8 +148,14 @@ def read_coco_json(path: str | Path, *, need_files: bool = False) -> dict:
         raise DiveBenchError(f"COCO json {path} does not exist; check the path")
     try:
         data = json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DiveBenchError(f"{path} is not valid JSON ({exc}); re-export or re-download the annotation file") from exc
+    except (ValueError, RecursionError) as exc:
+        # ValueError: bad JSON, bad UTF-8, or an integer past Python's 4,300-digit limit;
+        # RecursionError: arrays nested thousands deep
+        detail = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise DiveBenchError(f"{path} is not valid JSON ({detail}); re-export or re-download the annotation "
+                             "file") from None
+    except OSError as exc:
+        raise DiveBenchError(f"cannot read {path} ({exc.strerror or exc}); check its permissions") from None
     validate_coco(data, str(path), need_files=need_files)
     return data
 
@@ -174,18 +180,21 @@ def _read_image(path: Path, img: dict, image_size: int | None) -> tuple[np.ndarr
         raise
     except (OSError, ValueError, SyntaxError) as exc:  # PIL: UnidentifiedImageError, truncated data, ...
         detail = " ".join(str(exc).split())[:100] or type(exc).__name__
-        raise DiveBenchError(f"{path} (image id {img['id']}) is not a readable image ({detail}); replace it with a "
-                             "good copy") from exc
+        raise DiveBenchError(f"{path} (image id {img['id']}) is truncated or not a readable image ({detail}); "
+                             "replace it with a good copy") from exc
 
 
 def _decode_image(path: Path, img: dict, image_size: int | None) -> tuple[np.ndarray, float, float]:
     from PIL import Image
 
-    with Image.open(path) as im:
-        im = im.convert("RGB")
+    from dive_bench.data.image_folder import open_bounded
+
+    # the header's size is checked (bounded, then against the json) before any pixel is decoded
+    with open_bounded(path, f"{path} (image id {img['id']})") as im:
         if im.size != (img["width"], img["height"]):
             raise DiveBenchError(f"{path} is {im.size[0]}x{im.size[1]} but the json says {img['width']}x{img['height']}; "
                                  "the boxes would be misplaced - fix the json or the image folder")
+        im = im.convert("RGB")
         sx = sy = 1.0
         if image_size is not None and im.size != (image_size, image_size):
             sx, sy = image_size / im.size[0], image_size / im.size[1]
@@ -217,6 +226,11 @@ def load_coco_detection(json_path: str | Path, image_dir: str | Path, *, subset_
             raise DiveBenchError("subset_ids has duplicates; COCO evaluation would collapse them into one image")
     if image_size is not None and (not _is_int(image_size) or image_size < 1):
         raise DiveBenchError(f"image_size must be a positive integer, got {image_size!r}")
+    from dive_bench.data.image_folder import MAX_IMAGE_PIXELS
+
+    if image_size is not None and image_size * image_size > MAX_IMAGE_PIXELS:  # before any image is stretched
+        raise DiveBenchError(f"image_size {image_size} would stretch every image to more than {MAX_IMAGE_PIXELS:,} "
+                             "pixels; use the model's resolution")
 
     anns_by_image: dict[int, list[dict]] = defaultdict(list)
     for ann in data["annotations"]:

@@ -39,8 +39,16 @@ from dive_bench.tasks.detection import DetectionTask
 from dive_bench.tasks.folder import HASHED, VERSION, content_digest, hashed_name
 from dive_bench.labels import layout_tokenizer
 from dive_bench.metrics.coco import detections_of
+from dive_bench.util.parse import describe_number, whole_number
 
 USAGE = "coco:INSTANCES.json:IMAGES_DIR[:SUBSET_IDS][:size=N]"
+#: ``size=N`` above this is refused before any image is stretched: 100,000 would allocate 30 GB
+#: per image. No layout model takes more than 1024 px; the model's own size is checked after.
+MAX_SIZE = 1024
+#: the ``:key=value`` options of a coco: task
+OPTIONS = ("size",)
+#: a trailing part that is an option, not a path (a subset file named ``a=b`` is written ``./a=b``)
+_OPTION = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ def _strip(ann: dict) -> dict:
 def read_subset_ids(path: Path) -> list[int]:
     """COCO image ids, one per line; blank lines and ``#`` comments are skipped."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Excel and Notepad may start it with a BOM
     except FileNotFoundError:
         raise DiveBenchError(f"subset ids file {path} does not exist; it lists COCO image ids, one per line") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -69,9 +77,11 @@ def read_subset_ids(path: Path) -> list[int]:
         word = line.split("#", 1)[0].strip()
         if not word:
             continue
-        if not word.isdigit():
-            raise DiveBenchError(f"{path} line {n}: {word!r} is not a COCO image id (one integer per line)")
-        ids.append(int(word))
+        value = whole_number(word)
+        if value is None:
+            raise DiveBenchError(f"{path} line {n}: {describe_number(word)}, not a COCO image id; write one image id "
+                                 "(a whole number) a line")
+        ids.append(value)
     if not ids:
         raise DiveBenchError(f"subset ids file {path} lists no image ids")
     return ids
@@ -109,6 +119,11 @@ def _read_items(json_path: Path, image_dir: Path, subset: list[int] | None, size
     anns = defaultdict(list)
     for a in data["annotations"]:
         anns[a["image_id"]].append(_strip(a))
+    if not any(anns[i] for i in ids):
+        which = "has no annotations" if not data["annotations"] else (
+            f"has no annotations on the {len(ids)} selected image(s)")
+        raise DiveBenchError(f"{json_path} {which}, so box AP is undefined (pycocotools would report -1); give the "
+                             "instances json with its boxes, or select images that have some")
     items, originals = [], []
     for i in ids:
         img = by_id[i]
@@ -155,12 +170,23 @@ class CocoTask(DetectionTask):
         return [{"id": i, "name": n} for i, n in self.category_names]
 
     def check_compatible(self, adapter, data) -> None:
+        """The json's categories must be the model's, matched by name where the model has names.
+
+        Ids alone are not enough: a json exported with another category table (ids 1, 2, 3 meaning
+        disk, triangle, square) passes an id check and scores every box against the wrong class.
+        Where ids and names disagree we refuse rather than let either win: a permuted table is a
+        mistake in one of the two, the user knows which, and one edit of the json fixes it, where
+        remapping would score boxes under ids the user's file does not have."""
         tok = layout_tokenizer(adapter)
         if tok is None:
             raise DiveBenchError(f"task {self.name} ({self.json_path}) needs a layout-conditional model trained on its "
                                  f"categories, but {adapter.name!r} is class-conditional")
-        task = {c["id"]: c.get("name", "") for c in data.categories}
-        model = dict(zip(tok.category_ids, getattr(adapter.label_space, "names", ()) or ()))
+        task = {c["id"]: c.get("name") for c in data.categories}
+        names = tuple(getattr(adapter.label_space, "names", ()) or ())
+        model = dict(zip(tok.category_ids, names))
+        real_names = len(names) == len(tok.category_ids) and list(names) != [str(i) for i in range(len(names))]
+        if real_names:
+            self._check_names(adapter, task, model)
         only_task = sorted(set(task) - set(tok.category_ids))
         only_model = sorted(set(tok.category_ids) - set(task))
         if only_task or only_model:
@@ -172,6 +198,33 @@ class CocoTask(DetectionTask):
                                  f"categories: only in the task: {shown(only_task, task)}; only in the model: "
                                  f"{shown(only_model, model)} ({len(task)} task vs {len(tok.category_ids)} model "
                                  "categories); use a layout model trained on this json's categories")
+
+    def _check_names(self, adapter, task: dict, model: dict) -> None:
+        by_name = {str(n): i for i, n in model.items()}
+        nameless = [i for i, n in task.items() if not isinstance(n, str) or not n]
+        if nameless:
+            raise DiveBenchError(f"{self.json_path}: categories {nameless[:8]} have no 'name', and model "
+                                 f"{adapter.name!r} matches categories by name; add the names "
+                                 f"({', '.join(map(repr, by_name))})")
+        unknown = sorted(n for n in task.values() if n not in by_name)
+        if unknown:
+            raise DiveBenchError(f"{self.json_path} has categories model {adapter.name!r} does not know: "
+                                 f"{', '.join(map(repr, unknown[:8]))}" + (f" (+{len(unknown) - 8} more)" if
+                                                                           len(unknown) > 8 else "")
+                                 + f" (it knows {', '.join(map(repr, list(by_name)[:12]))}); score a layout model "
+                                 "trained on this json's categories, or drop those categories and their boxes")
+        moved = [(n, i, by_name[n]) for i, n in sorted(task.items()) if by_name[n] != i]
+        if moved:
+            shown = "; ".join(f"{n!r} is id {i} in the json, {j} in the model" for n, i, j in moved[:4])
+            table = ", ".join(f"{n}={i}" for n, i in by_name.items())
+            raise DiveBenchError(f"{self.json_path} and model {adapter.name!r} number the categories differently "
+                                 f"({shown}), so boxes would be scored against the wrong class; renumber the json's "
+                                 f"categories and annotations to the model's ids ({table})")
+        missing = sorted(set(model) - set(task))
+        if missing:
+            raise DiveBenchError(f"{self.json_path} lacks the model's categories "
+                                 f"{', '.join(repr(model[i]) for i in missing[:8])}; list all of the model's "
+                                 f"categories ({', '.join(map(repr, by_name))}) in 'categories', with or without boxes")
 
     def target(self, data: CocoImages, i: int) -> dict:
         """The image's boxes in the model's frame, the task's category ids, and (when stretched)
@@ -203,12 +256,28 @@ class CocoTask(DetectionTask):
 
 
 def _parse(spec: str) -> tuple[Path, Path, Path | None, int | None]:
+    """The parts of ``coco:SPEC``. Trailing ``key=value`` parts are options, read strictly: an
+    unknown key or a value that is not a whole number is refused, never taken for a file name."""
     parts = spec.split(":")
+    options: dict[str, str] = {}
+    while len(parts) > 2 and (m := _OPTION.fullmatch(parts[-1])):
+        key, value = m.groups()
+        if key not in OPTIONS:
+            raise DiveBenchError(f"coco:{spec}: unknown option {key!r}; the options are {', '.join(OPTIONS)} "
+                                 f"({USAGE}); a subset ids file named like an option is written ./{parts[-1]}")
+        if key in options:
+            raise DiveBenchError(f"coco:{spec}: option {key!r} is given twice; give it once")
+        options[key] = value
+        parts.pop()
     size = None
-    if parts and re.fullmatch(r"size=\d+", parts[-1]):
-        size = int(parts.pop()[len("size="):])
-        if size < 1:
-            raise DiveBenchError(f"coco:{spec}: size must be a positive integer")
+    if "size" in options:
+        size = whole_number(options["size"], max_digits=9)
+        if size is None:
+            raise DiveBenchError(f"coco:{spec}: size {describe_number(options['size'], 9)}; write size=N with N the "
+                                 "model's resolution in pixels, e.g. size=32")
+        if not 1 <= size <= MAX_SIZE:
+            raise DiveBenchError(f"coco:{spec}: size must be from 1 to {MAX_SIZE} (the model's resolution in pixels), "
+                                 f"got {size}")
     if len(parts) not in (2, 3) or not all(parts):
         raise DiveBenchError(f"task 'coco:{spec}' must look like {USAGE} (paths may not contain ':')")
     return (Path(parts[0]).expanduser(), Path(parts[1]).expanduser(),

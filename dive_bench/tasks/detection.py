@@ -82,6 +82,10 @@ class DetectionTask:
 
     def metrics(self, predictions: list[list[dict]], targets: list[dict]) -> dict:
         gt, dets = self.ground_truth(targets), self.detections(predictions, targets)
+        if not gt["annotations"]:
+            # pycocotools answers -1 ("no ground truth") for every stat: never a score to report
+            raise DiveBenchError(f"the {len(targets)} scored image(s) of task {self.name} hold no ground-truth boxes, so "
+                                 "box AP is undefined; score images that have annotations (another --items or --limit)")
         point = coco_ap(gt, dets)
         ci = bootstrap_ap(gt, dets, n_boot=self.n_boot, seed=0, stats=("ap", "ap50", "ap75"))
         out = {}

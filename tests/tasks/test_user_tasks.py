@@ -361,13 +361,13 @@ def _coco_json(tmp_path: Path, categories: list[dict], images: Path) -> Path:
 
 
 COCO_CASES = [
-    ("unknown-category", "{json}:{images}", "only in the task: 5 'kite'; only in the model: 3 'triangle'"),
+    ("unknown-category", "{json}:{images}", "has categories model 'layout-canvas-s' does not know: 'kite'"),
     ("one-field", "{json}", "must look like coco:INSTANCES.json:IMAGES_DIR"),
     ("missing-images-dir", "{json}:{tmp}/nowhere", "does not exist or is not a folder"),
     ("missing-json", "{tmp}/none.json:{images}", "does not exist"),
     ("missing-subset-file", "{json}:{images}:{tmp}/ids.txt", "subset ids file"),
     ("unknown-subset-id", "{json}:{images}:{tmp}/bad_ids.txt", "subset ids [99] are not image ids"),
-    ("bad-size", "{json}:{images}:size=0", "size must be a positive integer"),
+    ("bad-size", "{json}:{images}:size=0", "size must be from 1 to 1024"),
 ]
 
 
