@@ -187,7 +187,7 @@ def _read_image(path: Path, img: dict, image_size: int | None) -> tuple[np.ndarr
 def _decode_image(path: Path, img: dict, image_size: int | None) -> tuple[np.ndarray, float, float]:
     from PIL import Image
 
-    from dive_bench.data.image_folder import open_bounded
+    from dive_bench.data.pixels import open_bounded
 
     # the header's size is checked (bounded, then against the json) before any pixel is decoded
     with open_bounded(path, f"{path} (image id {img['id']})") as im:
@@ -226,7 +226,7 @@ def load_coco_detection(json_path: str | Path, image_dir: str | Path, *, subset_
             raise DiveBenchError("subset_ids has duplicates; COCO evaluation would collapse them into one image")
     if image_size is not None and (not _is_int(image_size) or image_size < 1):
         raise DiveBenchError(f"image_size must be a positive integer, got {image_size!r}")
-    from dive_bench.data.image_folder import MAX_IMAGE_PIXELS
+    from dive_bench.data.pixels import MAX_IMAGE_PIXELS
 
     if image_size is not None and image_size * image_size > MAX_IMAGE_PIXELS:  # before any image is stretched
         raise DiveBenchError(f"image_size {image_size} would stretch every image to more than {MAX_IMAGE_PIXELS:,} "

@@ -27,7 +27,6 @@ import hashlib
 import io
 import os
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -36,6 +35,7 @@ import torch
 
 from dive_bench.errors import DiveBenchError
 from dive_bench.data.base import ImageDataset
+from dive_bench.data.pixels import MAX_IMAGE_PIXELS, open_bounded  # noqa: F401 (re-exported)
 from dive_bench.util.parse import describe_number, whole_number
 
 IMAGE_EXTS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
@@ -45,9 +45,6 @@ CLASSES_FILE = "classes.txt"
 GRAYSCALE_MODES = ("L", "1")
 #: integer or float pixels: converting them to 8-bit RGB would clip or scramble the values
 UNSUPPORTED_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
-#: the most pixels one image may have (4096 x 4096, 50 MB as RGB): checked from the file's header,
-#: before decoding, so a decompression bomb costs nothing. Diffusion models take 8-1024 px.
-MAX_IMAGE_PIXELS = 4096 * 4096
 #: the most classes a labels file may number (ImageNet-21k has 21,841): a class id is checked
 #: against it before anything of that length is built; the model's own K is checked after loading
 MAX_CLASSES = 100_000
@@ -275,27 +272,6 @@ def read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise DiveBenchError(f"cannot read {path} ({exc.strerror or exc}); check its permissions") from exc
-
-
-def open_bounded(source, where: str):
-    """``PIL.Image.open`` of a file or file object whose header is checked before any pixel is
-    decoded: at most :data:`MAX_IMAGE_PIXELS`. PIL's own bomb check warns (or raises an error
-    that is no OSError) only past 89 M pixels, 5 times this bound."""
-    from PIL import Image
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            im = Image.open(source)
-        except Image.DecompressionBombError as exc:
-            raise DiveBenchError(f"{where} claims more than {MAX_IMAGE_PIXELS:,} pixels ({exc}); no diffusion model "
-                                 "takes images that large: resize it to the model's resolution") from exc
-    w, h = im.size
-    if w * h > MAX_IMAGE_PIXELS:
-        im.close()
-        raise DiveBenchError(f"{where} is {w}x{h} pixels, more than the {MAX_IMAGE_PIXELS:,} dive_bench decodes (a "
-                             "decompression bomb, or a photo at full size); resize it to the model's resolution")
-    return im
 
 
 def decode_image(data: bytes, where: str, fix: str = "replace it with a good copy") -> np.ndarray:

@@ -17,11 +17,13 @@ _EXTS = {".jpeg", ".jpg", ".png", ".webp", ".bmp"}
 
 
 def _center_crop_resize(path: Path, size: int) -> torch.Tensor:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
     from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
 
+    from dive_bench.data.pixels import open_bounded
+
     try:
-        with Image.open(path) as im:
+        with open_bounded(path, str(path)) as im:  # a decompression bomb is refused before decoding
             im = im.convert("RGB")
             # ADM/DiT preprocessing: resize the short side, then centre-crop.
             im = resize(im, size, interpolation=3, antialias=True)

@@ -101,17 +101,21 @@ class SampleCache:
 
     def load(self, n: int) -> torch.Tensor:
         """The first ``n`` samples as uint8 (n, C, H, W); all must be present."""
-        from PIL import Image
-
         missing = self.missing(n)
         if missing:
             raise DiveBenchError(f"{len(missing)} of {n} samples are missing from {self.folder} (first: {missing[0]}); "
                                  "rerun the command to generate them")
+        from dive_bench.data.image_folder import decode_image, read_bytes
+
         out = []
-        for i in range(n):
-            with Image.open(self.path(i)) as im:
-                a = np.asarray(im)
-            out.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
+        for i in range(n):  # a damaged sample is named, with how to make it again
+            out.append(decode_image(read_bytes(self.path(i)), f"sample {self.path(i)}",
+                                    fix="delete it and rerun the `dive-bench fidelity` command that made this folder "
+                                        "(it regenerates missing samples only)"))
+            if out[-1].shape != out[0].shape:
+                raise DiveBenchError(f"sample {self.path(i)} is {out[-1].shape[2]}x{out[-1].shape[1]}x{out[-1].shape[0]} "
+                                     f"(WxHxC) but {self.path(0)} is {out[0].shape[2]}x{out[0].shape[1]}x"
+                                     f"{out[0].shape[0]}; delete it and rerun the fidelity command to regenerate it")
         return torch.from_numpy(np.stack(out))
 
     @property
