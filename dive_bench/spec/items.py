@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dive_bench.errors import DiveBenchError
+from dive_bench.util.parse import describe_number, quoted, whole_number
 
 #: "300:400", "7", "0:10,20,30:40" (half-open ranges, as Python slices)
 _PART = re.compile(r"\s*([0-9]{1,9})\s*(?::\s*([0-9]{1,9})\s*)?")
@@ -29,8 +30,8 @@ def parse_items(text: str, n_items: int | None = None, task: str = "the task") -
     for part in str(text).split(","):
         m = _PART.fullmatch(part)
         if m is None:
-            raise DiveBenchError(f"--items {text!r}: {part.strip()!r} is not an item id or a range A:B; write e.g. "
-                                 "--items 300:400 (items 300 to 399) or --items 0:10,20")
+            raise DiveBenchError(f"--items: {quoted(part)} is not an item id or a range A:B (ids of at most 9 digits); write "
+                                 "e.g. --items 300:400 (items 300 to 399) or --items 0:10,20")
         a, b = int(m.group(1)), m.group(2)
         if b is None:
             ids.append(a)
@@ -56,9 +57,11 @@ def read_item_ids(path: str | Path) -> list[int]:
     ids = []
     for n, line in enumerate(text.splitlines(), 1):
         for word in line.split("#", 1)[0].replace(",", " ").split():
-            if not word.isascii() or not word.isdigit() or len(word) > 9:
-                raise DiveBenchError(f"--item-ids {path}, line {n}: {word!r} is not an item id (a whole number >= 0)")
-            ids.append(int(word))
+            value = whole_number(word, max_digits=9)
+            if value is None:
+                raise DiveBenchError(f"--item-ids {path}, line {n}: {describe_number(word, 9)}, not an item id; write "
+                                     "whole numbers >= 0")
+            ids.append(value)
     if not ids:
         raise DiveBenchError(f"--item-ids {path} holds no item ids; write one id (or several, separated by spaces) a line")
     return ids

@@ -22,10 +22,16 @@ def whole_number(text: str, max_digits: int = MAX_DIGITS) -> int | None:
     return int(word)
 
 
+def quoted(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a one-line message, cut short when long (a 5,000-digit id)."""
+    word = text.strip()
+    return repr(word) if len(word) <= limit else f"{word[:20]!r}... ({len(word)} characters)"
+
+
 def describe_number(text: str, max_digits: int = MAX_DIGITS) -> str:
     """Why ``text`` is not a whole number, for an error message (short even for a huge input)."""
     word = text.strip()
-    shown = repr(word) if len(word) <= 40 else f"{word[:20]!r}... ({len(word)} characters)"
+    shown = quoted(word)
     if word.isascii() and word.isdigit() and len(word) > max_digits:
         return f"{shown} has more than {max_digits} digits"
     if word and not word.isascii():
@@ -33,4 +39,4 @@ def describe_number(text: str, max_digits: int = MAX_DIGITS) -> str:
     return f"{shown} is not a whole number"
 
 
-__all__ = ["MAX_DIGITS", "describe_number", "whole_number"]
+__all__ = ["MAX_DIGITS", "describe_number", "quoted", "whole_number"]
