@@ -26,6 +26,7 @@ files that computes the metric from the stored labels, which is all ``merge`` ne
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from pathlib import Path
 import torch
 
 from dive_bench.data.base import ImageDataset
+from dive_bench.data.image_folder import MAX_CLASSES
 from dive_bench.errors import DiveBenchError
 from dive_bench.labels import layout_tokenizer
 from dive_bench.spec.result import RunResult
@@ -50,6 +52,8 @@ REFERENCE_LAYOUTS = re.compile(r"reference-layouts:(.+):([0-9a-f]{16})")
 #: what identifies the model in a sample configuration (its parameterization too: "ddim" runs the
 #: family's own scheduler); the rest is the sampling protocol
 MODEL_KEYS = ("model_sha256", "model", "parameterization")
+#: a sample's file name in a fidelity run's samples/ (generative/sample_cache.py)
+SAMPLE_FILE = re.compile(r"[0-9]{6,}\.png")
 
 
 def samples_digest(config: dict) -> str:
@@ -206,6 +210,24 @@ def _fidelity_run(root: Path) -> RunResult:
     return run
 
 
+def _sample_count(root: Path, run: RunResult) -> int:
+    """The run's sample count, checked against the PNGs in samples/ before anything of that
+    length is built (an edited run.json could ask for 10^12 samples)."""
+    n = run.n_items
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise DiveBenchError(f"--task generated:{root}: run.json has no sample count (n_items {n!r}); rerun the "
+                             "fidelity command that made it")
+    try:
+        present = sum(1 for f in os.listdir(root / "samples") if SAMPLE_FILE.fullmatch(f))
+    except OSError as exc:
+        raise DiveBenchError(f"--task generated:{root}: cannot list its samples folder ({exc.strerror or exc}); "
+                             "rerun the fidelity command that made it, or fix the folder's permissions") from None
+    if present < n:
+        raise DiveBenchError(f"--task generated:{root}: run.json counts {n:,} samples but samples/ holds {present:,}; "
+                             "rerun the fidelity command that made it to regenerate the missing ones")
+    return n
+
+
 def generated_task(spec: str) -> GeneratedTask | GeneratedLayoutTask:
     """``TASKS`` factory for ``generated:SPEC``: SPEC is a fidelity run folder, or ``G.S[.layout]``
     (a stored name)."""
@@ -221,7 +243,7 @@ def generated_task(spec: str) -> GeneratedTask | GeneratedLayoutTask:
     root = Path(spec).expanduser().resolve()
     run = _fidelity_run(root)
     config = run.samples["config"]
-    n = int(run.n_items)
+    n = _sample_count(root, run)
     name = f"{PREFIX}:{config['model_sha256'][:16]}.{samples_digest(config)[:16]}"
     sampled = (f"{n} samples of {config.get('model')} ({config.get('sampler')}, {config.get('steps')} steps, "
                f"guidance {config.get('guidance_scale')})")
@@ -229,6 +251,9 @@ def generated_task(spec: str) -> GeneratedTask | GeneratedLayoutTask:
     if layouts:
         return _layout_task(root, name + LAYOUT_SUFFIX, sampled, n, config, *layouts.groups())
     k = int(run.label_space.num_classes or 0)
+    if k > MAX_CLASSES:  # before a label or class name per class is built
+        raise DiveBenchError(f"--task generated:{root}: run.json says the model has {k:,} classes, more than any "
+                             f"class-conditional model (at most {MAX_CLASSES:,}); rerun the fidelity command that made it")
     if k < 2:
         raise DiveBenchError(f"--task generated:{root}: the fidelity run's model has no class count (num_classes); "
                              "rerun `dive-bench fidelity` with this version")
