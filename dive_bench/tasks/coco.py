@@ -39,7 +39,7 @@ from dive_bench.tasks.detection import DetectionTask
 from dive_bench.tasks.folder import HASHED, VERSION, content_digest, hashed_name
 from dive_bench.labels import layout_tokenizer
 from dive_bench.metrics.coco import detections_of
-from dive_bench.util.parse import describe_number, whole_number
+from dive_bench.util.parse import describe_number, quoted, whole_number
 
 USAGE = "coco:INSTANCES.json:IMAGES_DIR[:SUBSET_IDS][:size=N]"
 #: ``size=N`` above this is refused before any image is stretched: 100,000 would allocate 30 GB
@@ -263,23 +263,23 @@ def _parse(spec: str) -> tuple[Path, Path, Path | None, int | None]:
     while len(parts) > 2 and (m := _OPTION.fullmatch(parts[-1])):
         key, value = m.groups()
         if key not in OPTIONS:
-            raise DiveBenchError(f"coco:{spec}: unknown option {key!r}; the options are {', '.join(OPTIONS)} "
-                                 f"({USAGE}); a subset ids file named like an option is written ./{parts[-1]}")
+            raise DiveBenchError(f"--task coco:...: unknown option {quoted(key)}; the options are {', '.join(OPTIONS)} "
+                                 f"({USAGE}); a subset ids file named like an option is written ./{key}=...")
         if key in options:
-            raise DiveBenchError(f"coco:{spec}: option {key!r} is given twice; give it once")
+            raise DiveBenchError(f"--task coco:...: option {key!r} is given twice; give it once")
         options[key] = value
         parts.pop()
     size = None
     if "size" in options:
         size = whole_number(options["size"], max_digits=9)
         if size is None:
-            raise DiveBenchError(f"coco:{spec}: size {describe_number(options['size'], 9)}; write size=N with N the "
+            raise DiveBenchError(f"--task coco:...: size {describe_number(options['size'], 9)}; write size=N with N the "
                                  "model's resolution in pixels, e.g. size=32")
         if not 1 <= size <= MAX_SIZE:
-            raise DiveBenchError(f"coco:{spec}: size must be from 1 to {MAX_SIZE} (the model's resolution in pixels), "
+            raise DiveBenchError(f"--task coco:...: size must be from 1 to {MAX_SIZE} (the model's resolution in pixels), "
                                  f"got {size}")
     if len(parts) not in (2, 3) or not all(parts):
-        raise DiveBenchError(f"task 'coco:{spec}' must look like {USAGE} (paths may not contain ':')")
+        raise DiveBenchError(f"task {quoted('coco:' + spec, 300)} must look like {USAGE} (paths may not contain ':')")
     return (Path(parts[0]).expanduser(), Path(parts[1]).expanduser(),
             Path(parts[2]).expanduser() if len(parts) == 3 else None, size)
 
