@@ -54,6 +54,23 @@ TYPES: dict[str, type | tuple[type, ...]] = {
                          "protocol", "checkpoint", "label_space", "reference", "samples", "method_choice",
                          "failed_items", "defaults_from")}}
 ITEM_LISTS = ("ids", "predictions", "labels")
+#: object key -> {field: JSON type} of the fields inside run.json's objects that reports read (null
+#: counts as absent; counts are also >= 0): a list where a name goes is refused here, not met as a
+#: traceback in a caption
+FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "protocol": {"task": str, "task_version": (str, int), "method": str, "method_config": dict, "items_sha256": str,
+                 "seed": int},
+    "model_info": {"name": str, "params": int, "sha256": str, "num_classes": int, "adapter": str},
+    "label_space": {"kind": str, "num_classes": int, "names": list},
+    "reference": {"n": int, "name": str, "images_sha256": str, "spec": str},
+    "env": {"dtype": str, "tf32": bool, "device": str, "cuda_device": str},
+    "checkpoint": {"step": int},
+    "samples": {"folder": str, "config": dict},
+}
+#: a fidelity run's method_config fields that reports print or group by
+FIDELITY_CONFIG: dict[str, type | tuple[type, ...]] = {
+    "sampler": str, "steps": int, "guidance_scale": (int, float), "seed": int, "num_samples": int, "dtype": str,
+    "labels": str, "feature_extractor": str, "extractor_weights_sha256": str}
 
 
 def default_higher_is_better(metric: str) -> bool:
@@ -142,9 +159,65 @@ def _check_types(payload: dict, path: str | None) -> None:
         value = (payload.get("timings") or {}).get(key)
         if value is not None and not (_is_number(value) and math.isfinite(value) and value >= 0):
             raise _refuse(path, f"timings.{key}", f"is {value!r}, not a finite number >= 0")
+    _check_fields(payload, path)
+    _check_method_config(payload, path)
     _check_metrics(payload, path)
     _check_metric_info(payload, path)
     _check_items(payload.get("items") or {}, path)
+
+
+def _kind_ok(value: Any, kind: type | tuple[type, ...]) -> bool:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        return False  # JSON true is no count
+    if isinstance(value, float) and float in kinds and not math.isfinite(value):
+        return False
+    return isinstance(value, kinds)
+
+
+def _check_fields(payload: dict, path: str | None) -> None:
+    """The fields of :data:`FIELDS` inside run.json's objects: their JSON type, counts >= 0, and a
+    label space whose kind is one a run has."""
+    for obj, fields in FIELDS.items():
+        values = payload.get(obj) or {}
+        for name, kind in fields.items():
+            value = values.get(name)
+            if value is None:
+                continue
+            if not _kind_ok(value, kind):
+                raise _refuse(path, f"{obj}.{name}", f"holds {json_type(value)}, not the "
+                                                     f"{getattr(kind, '__name__', 'string')} a run.json has there")
+            if kind is int and value < 0:
+                raise _refuse(path, f"{obj}.{name}", f"is {value}, a negative count")
+    kind = (payload.get("label_space") or {}).get("kind")
+    if kind is not None and kind not in ("class", "layout"):
+        raise _refuse(path, "label_space.kind", f"is {kind!r}, neither 'class' nor 'layout'")
+
+
+def _check_method_config(payload: dict, path: str | None) -> None:
+    """A score run's method configuration (and its protocol's copy) against the option declarations
+    (``spec.configs``: each option's type and range, as the API checks a new run's), so a report
+    never divides by an interval of "ten"; a fidelity run's sampler fields by :data:`FIDELITY_CONFIG`."""
+    from dive_bench.spec.configs import CONFIGS, from_flat
+    from dive_bench.spec.options import validate
+
+    method = payload.get("method")
+    for key, config in (("method_config", payload.get("method_config")),
+                        ("protocol.method_config", (payload.get("protocol") or {}).get("method_config"))):
+        if not config:
+            continue
+        if method in CONFIGS:
+            try:
+                validate(from_flat(method, config))
+            except (DiveBenchError, TypeError, ValueError) as exc:
+                raise _refuse(path, key, f"is not a {method} configuration this version reads "
+                                         f"({' '.join(str(exc).split())})") from None
+        elif method == "fidelity":
+            for name, kind in FIDELITY_CONFIG.items():
+                value = config.get(name)
+                if value is not None and not _kind_ok(value, kind):
+                    raise _refuse(path, f"{key}.{name}", f"holds {json_type(value)}, not the "
+                                                         f"{getattr(kind, '__name__', 'number')} a run.json has there")
 
 
 def _check_metrics(payload: dict, path: str | None) -> None:
