@@ -31,7 +31,8 @@ def load_runs(paths: list[str | Path]) -> list[RunResult]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(sorted(p.rglob("run.json")))
+            # every entry named run.json: rglob("run.json") silently skips a broken link or a link loop
+            files.extend(sorted(f for f in p.rglob("*") if f.name == "run.json"))
         elif p.exists():
             files.append(p)
         else:
