@@ -89,7 +89,8 @@ def check_margin(metric: str, margin: object, *, available: list[str] | tuple[st
     shown = f"--margin {metric}={margin}"
     if available is not None and metric not in available:
         have = ", ".join(sorted(available)) or "none"
-        raise DiveBenchError(f"{shown}: the runs have no metric {metric!r} (they have: {have}); name one of those")
+        raise DiveBenchError(f"{shown} names metrics the runs do not have ({metric!r}; they have: {have}); name one "
+                             "of those")
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin < 0:
         raise DiveBenchError(f"{shown}: the tolerated drop must be a finite number >= 0, e.g. {metric}=0.01")
     spec = metric_spec(metric)

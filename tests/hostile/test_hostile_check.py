@@ -55,7 +55,7 @@ def test_a_margin_inside_the_range_still_works(pair, capsys):
 
 @pytest.mark.parametrize("margin, phrase", [("accuracy=-0.1", "finite number >= 0"), ("accuracy=inf", "finite number >= 0"),
                                             ("accuracy=nan", "finite number >= 0"),
-                                            ("fd=0.1", "no metric 'fd' (they have: accuracy)"),
+                                            ("fd=0.1", "metrics the runs do not have ('fd'; they have: accuracy)"),
                                             ("accuracy", "METRIC=VALUE"), ("=0.1", "METRIC=VALUE"),
                                             ("accuracy=ten", "METRIC=VALUE")])
 def test_bad_margins_are_one_line(pair, capsys, margin, phrase):
