@@ -20,10 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from dive_bench.errors import DiveBenchError
-from dive_bench.spec.result import RunResult
+from dive_bench.spec.metric_specs import check_margin
+from dive_bench.spec.result import RunResult, default_higher_is_better
 
 PASS, REGRESSION, INCOMPARABLE = 0, 1, 2
+#: the one-sided level of every test; fixed (not an option), so no setting can make the gate pass everything
 ALPHA = 0.05
+#: fewest bootstrap replicates ``verdict`` accepts (the detection judge uses a tenth, at least 20)
+MIN_BOOT = 200
 
 
 @dataclass
@@ -115,24 +119,22 @@ def verdict(current: RunResult | dict, baseline: RunResult | dict, margins: dict
     ``allow_partial``: neither may ever pass silently. (Named ``verdict``, not ``compare``: the
     comparison table of ``dive-bench compare`` is ``report.comparison``.)"""
     current, baseline = RunResult.of(current), RunResult.of(baseline)
-    if mode not in ("regression", "noninferiority"):
-        raise DiveBenchError(f"--mode must be regression or noninferiority, not {mode!r}")
+    _check_settings(mode, n_boot)
     refused = _refusal(current, baseline, across_configs, allow_failed, allow_partial)
     if refused is not None:
         return refused
-    margins = margins or {}
-    unknown = set(margins) - set(baseline.metrics)
-    if unknown:
-        raise DiveBenchError(f"--margin names metrics the runs do not have: {', '.join(sorted(unknown))}")
+    margins = _margins(margins, baseline, current)
     verdicts = []
     judge_detection = _detection_judge(current, baseline, n_boot, seed)
     for metric, base_m in sorted(baseline.metrics.items()):
         cur_m = current.metric(metric)
         if cur_m is None:
             return Verdict(INCOMPARABLE, f"current run has no {metric}")
-        if not isinstance(base_m, dict) or "value" not in base_m or base_m["value"] < 0:
+        if not isinstance(base_m, dict) or base_m.get("value") is None or base_m["value"] < 0:
             continue  # e.g. AP of a size slice with no ground truth (-1)
-        margin = float(margins.get(metric, 0.0))
+        if not isinstance(cur_m, dict) or cur_m.get("value") is None:
+            return Verdict(REGRESSION, f"current run has no value of {metric} (no item scored)")
+        margin = margins.get(metric, 0.0)
         paired = _paired_outcomes(current, baseline) if metric == "accuracy" else None
         if judge_detection is not None and metric in judge_detection.drops:
             verdict = judge_detection(metric, margin, mode)
@@ -142,8 +144,40 @@ def verdict(current: RunResult | dict, baseline: RunResult | dict, margins: dict
             verdict = _judge_interval(metric, base_m, cur_m, margin, mode)
         if verdict is not None:
             verdicts.append(verdict)
+    unjudged = [v for v in verdicts if v.test == "none" and _drop(v) > v.margin]
+    if unjudged:
+        v = unjudged[0]
+        return Verdict(INCOMPARABLE, f"{v.metric} dropped from {v.baseline:.4f} to {v.current:.4f}, but the runs store "
+                                     "neither per-item outcomes nor an interval, so the drop cannot be told from "
+                                     "noise; rescore both with this version (run.json then keeps both)", verdicts)
     status = REGRESSION if any(v.regressed for v in verdicts) else PASS
     return Verdict(status, "" if status == PASS else "score dropped beyond noise and margin", verdicts)
+
+
+def _drop(v: MetricVerdict) -> float:
+    """How much worse the current value is, in the metric's better direction."""
+    higher = default_higher_is_better(v.metric)
+    return (v.baseline - v.current) if higher else (v.current - v.baseline)
+
+
+def _margins(margins: dict[str, float] | None, baseline: RunResult, current: RunResult) -> dict[str, float]:
+    """``margins`` validated against the metric declarations (``spec.metric_specs.check_margin``): a
+    margin is a finite drop >= 0, below its metric's range, for a metric both runs have."""
+    if margins is not None and not isinstance(margins, dict):
+        raise DiveBenchError(f"margins must be a dict of metric -> tolerated drop, not {type(margins).__name__}; "
+                             'e.g. {"accuracy": 0.01}')
+    available = sorted(set(baseline.metrics) & set(current.metrics))
+    return {name: check_margin(name, value, available=available) for name, value in (margins or {}).items()}
+
+
+def _check_settings(mode: str, n_boot: object) -> None:
+    """The settings that could switch the gate off: the mode, and bootstrap replicates too few for a
+    95% bound (one replicate makes its own 95% quantile)."""
+    if mode not in ("regression", "noninferiority"):
+        raise DiveBenchError(f"--mode must be regression or noninferiority, not {mode!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < MIN_BOOT:
+        raise DiveBenchError(f"n_boot={n_boot!r}: a 95% bootstrap bound needs an integer of at least {MIN_BOOT} "
+                             "replicates; leave it at its default (2000)")
 
 
 def _refusal(current: RunResult, baseline: RunResult, across_configs: bool, allow_failed: bool,
@@ -255,16 +289,20 @@ def _nonfinite_metrics(run: RunResult) -> list[str]:
 
 
 def parse_margins(items: list[str] | None) -> dict[str, float]:
-    """``["accuracy=0.01"]`` -> ``{"accuracy": 0.01}``; a margin is a finite drop >= 0."""
-    out = {}
+    """``["accuracy=0.01"]`` -> ``{"accuracy": 0.01}``: the syntax only (a metric named twice is
+    refused, not the last one kept); what a margin may be is checked by :func:`verdict` against the
+    metric's declaration, for the CLI and the pytest plugin alike."""
+    out: dict[str, float] = {}
     for item in items or []:
         name, sep, value = item.partition("=")
+        name = name.strip()
         try:
-            out[name] = float(value)
+            number = float(value)
         except ValueError:
             sep = ""
         if not sep or not name:
             raise DiveBenchError(f"--margin {item!r} must look like METRIC=VALUE, e.g. accuracy=0.01")
-        if not math.isfinite(out[name]) or out[name] < 0:
-            raise DiveBenchError(f"--margin {item!r}: the tolerated drop must be a finite number >= 0")
+        if name in out:
+            raise DiveBenchError(f"--margin names {name} twice ({name}={out[name]:g} and {item}); give one margin per metric")
+        out[name] = number
     return out

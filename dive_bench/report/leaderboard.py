@@ -11,6 +11,7 @@ then name, so a regenerated file diffs cleanly.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,8 @@ def load_runs(paths: list[str | Path]) -> list[RunResult]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(sorted(p.rglob("run.json")))
+            # every entry named run.json: rglob("run.json") silently skips a broken link or a link loop
+            files.extend(sorted(f for f in p.rglob("*") if f.name == "run.json"))
         elif p.exists():
             files.append(p)
         else:
@@ -39,7 +41,8 @@ def load_runs(paths: list[str | Path]) -> list[RunResult]:
     for f in sorted(set(files)):
         runs.append(RunResult.load(f))  # one line for a binary file, a JSON list, missing keys, wrong types
     if not runs:
-        raise DiveBenchError("no run.json files found")
+        raise DiveBenchError(f"no run.json files under {', '.join(map(str, paths))}; pass the --out folders of "
+                             "score or fidelity runs (or their run.json files)")
     return runs
 
 
@@ -103,8 +106,16 @@ def _primary(run: RunResult) -> tuple[str, dict] | None:
     return run.primary
 
 
+def _measured(m: dict) -> bool:
+    """Whether the metric holds a number (NaN: the run scored no item; run.json refuses other junk)."""
+    value = m.get("value")
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
 def _fmt(m: dict) -> str:
-    if "ci_low" in m:
+    if not _measured(m):
+        return "- (no item scored)"
+    if m.get("ci_low") is not None and m.get("ci_high") is not None:
         return f"{100 * m['value']:.1f} [{100 * m['ci_low']:.1f}, {100 * m['ci_high']:.1f}]"
     return f"{100 * m['value']:.1f}"
 
@@ -132,7 +143,8 @@ def quality_table(key: tuple, runs: list[RunResult]) -> str:
             primary = _primary(r)
             if r.model == model and primary:
                 partial = "" if r.complete else " (partial)"
-                row[labels[id(r)]] = (_fmt(primary[1]) + partial, primary[1]["value"])
+                row[labels[id(r)]] = (_fmt(primary[1]) + partial,
+                                      primary[1]["value"] if _measured(primary[1]) else None)
         rows.append(row)
     table = markdown_table(["Model", "#Params", *(Column(c, best) for c in columns)], rows)
     return _caption(key, runs) + "\n\n" + table
@@ -181,7 +193,8 @@ def speed_table(key: tuple, runs: list[RunResult]) -> str:
         rows.append({"Model": f"`{r.model}`", "Method": labels[id(r)],
                      "Evaluations / image": f"{r.evaluations_per_item or 0:,.0f}",
                      "Seconds / image": seconds_text(r), "Device": r.device or "-",
-                     "Score (%)": f"{primary[0]} {100 * primary[1]['value']:.1f}" if primary else "-"})
+                     "Score (%)": f"{primary[0]} {100 * primary[1]['value']:.1f}"
+                     if primary and _measured(primary[1]) else "-"})
     return markdown_table(SPEED_COLUMNS, rows)
 
 

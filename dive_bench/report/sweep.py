@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dive_bench.report.agreement import kendall_tau_b
 from dive_bench.errors import DiveBenchError
+from dive_bench.report.grouping import fidelity_key
 from dive_bench.report.tables import Column, markdown_table
 from dive_bench.spec.result import RunResult
 
@@ -22,29 +23,61 @@ SCORE_METRICS = ("accuracy", "ap")
 
 
 def _runs(folder: Path) -> dict[int, RunResult]:
-    """step -> run.json of the run folders under ``folder`` that record their step."""
+    """step -> run.json of the run folders under ``folder`` that record their step; two folders of
+    one step are refused (keeping either would silently drop the other)."""
     runs: dict[int, RunResult] = {}
     for path in sorted(Path(folder).glob("*/run.json")):
         run = RunResult.load(path)
-        if run.checkpoint_step is not None:
-            runs[run.checkpoint_step] = run
+        step = run.checkpoint_step
+        if step is None:
+            continue
+        if step in runs:
+            raise DiveBenchError(f"{runs[step].path} and {path} both hold step {step}; a sweep has one run per "
+                                 f"checkpoint: move one of the two folders out of {folder}")
+        runs[step] = run
     return runs
 
 
+def _same_protocol(runs: dict[int, RunResult], what: str) -> None:
+    """One DiveBenchError naming the first checkpoint measured another way than the earliest: the page
+    says every checkpoint was scored on the same images, probes and seed (or sampled and measured
+    the same way), and a run of another task or item set would make that caption false."""
+    if len(runs) < 2:
+        return
+    first_step, first = min(runs.items())
+    for step, run in sorted(runs.items()):
+        if what == "score":
+            reason = run.protocol.differs_from(first.protocol)
+            if reason is None and (run.seed, run.precision) != (first.seed, first.precision):
+                reason = f"different seed or precision ({first.seed}, {first.precision} vs {run.seed}, {run.precision})"
+        else:
+            reason = None if fidelity_key(run) == fidelity_key(first) else "a different fidelity protocol (reference, " \
+                "extractor, N or sampler)"
+        if reason is not None:
+            raise DiveBenchError(f"{run.path} (step {step}) was measured on {reason} than {first.path} (step "
+                                 f"{first_step}); a sweep compares checkpoints on the same images and settings: "
+                                 f"move the odd run folder out of its {what}/ folder, or rerun `dive-bench sweep`")
+
+
 def sweep_rows(out: str | Path) -> list[dict]:
-    """One row per step: the DIVE score with its interval, evaluations per image, the fidelity metric."""
+    """One row per step: the DIVE score with its interval, evaluations per image, the fidelity metric.
+    Checkpoints measured under different protocols are refused (:func:`_same_protocol`)."""
     out = Path(out)
+    if not out.is_dir():
+        raise DiveBenchError(f"{out} is not a folder; pass the --out folder of `dive-bench sweep`")
     scores, fids = _runs(out / "score"), _runs(out / "fidelity")
     if not scores and not fids:
         raise DiveBenchError(f"no sweep runs under {out}: run `dive-bench sweep CKPT_DIR --task T --out {out}` first")
+    _same_protocol(scores, "score")
+    _same_protocol(fids, "fidelity")
     rows = []
     for step in sorted(set(scores) | set(fids)):
         row: dict = {"step": step}
         run = scores.get(step)
         if run is not None:
             name = next((k for k in SCORE_METRICS if k in run.metrics), None)
-            if name is not None:
-                m = run.metric(name)
+            m = run.metric(name) if name is not None else None
+            if m is not None and math.isfinite(m["value"]):  # NaN: the checkpoint scored no item
                 row.update(score_name=name, score=m["value"], ci_low=m.get("ci_low"), ci_high=m.get("ci_high"),
                            n=run.n_done, method=run.method)
             row["evaluations"] = run.evaluations_per_item
@@ -159,9 +192,13 @@ def plot(rows: list[dict], path: str | Path) -> None:
 
 def write_report(out: str | Path, title: str = "Checkpoint sweep") -> tuple[Path, Path]:
     """Write OUT/SWEEP.md and OUT/sweep.png from the sweep's run.json files; returns their paths."""
+    from dive_bench.report.output import check_output, write_output
+
     out = Path(out)
     rows = sweep_rows(out)
     md, png = out / "SWEEP.md", out / "sweep.png"
-    md.write_text(markdown(rows, title))
-    plot(rows, png)
+    for path in (md, png):  # both checked before either is written
+        check_output(path, what="sweep page", flag="sweep output")
+    write_output(md, lambda p: p.write_text(markdown(rows, title)), what="sweep page", flag="the sweep folder")
+    write_output(png, lambda p: plot(rows, p), what="sweep plot", flag="the sweep folder")
     return md, png

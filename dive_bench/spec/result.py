@@ -20,6 +20,8 @@ from typing import Any
 
 from dive_bench.errors import DiveBenchError
 from dive_bench.spec.configs import comparable_config
+from dive_bench.spec.metric_specs import METRICS, metric_spec
+from dive_bench.spec.result_checks import ITEM_LISTS, KNOWN_SCHEMAS, TYPES, check_payload  # noqa: F401  (re-exported)
 from dive_bench.spec.run_json import read_run_json, write_json_atomic
 from dive_bench.spec.runspec import Protocol
 
@@ -30,26 +32,14 @@ from dive_bench.spec.runspec import Protocol
 SCHEMA = 2
 #: the headline metric of files written before tasks declared ``metric_info``, in order
 LEGACY_PRIMARY = ("accuracy", "ap")
-#: whether larger is better, per metric family (the name up to its first "_": ``fd_fmnist`` is an
-#: FD): the one default for files without ``metric_info``, and what fidelity runs declare. A
-#: family not listed reads as higher-is-better, as every reader did before this table existed.
-HIGHER_IS_BETTER = {"accuracy": True, "ap": True, "fid": False, "fd": False, "kid": False, "is": True,
-                    "precision": True, "recall": True}
-
-#: key -> the JSON type it has when present (null counts as absent): a file whose value has another
-#: type is refused in one line naming the file and key, instead of a traceback in some report
-TYPES: dict[str, type | tuple[type, ...]] = {
-    "model": str, "task": str, "method": str, "status": str, "run_key": str, "created": str,
-    "task_version": (str, int), "seed": int, "n_items": int, "n_done": int, "n_failed": int,
-    **{k: dict for k in ("metrics", "method_config", "items", "model_info", "timings", "env", "metric_info",
-                         "protocol", "checkpoint", "label_space", "reference", "samples", "method_choice",
-                         "failed_items", "defaults_from")}}
-ITEM_LISTS = ("ids", "predictions", "labels")
-
-
+#: whether larger is better, per metric: read from the metric declarations (``spec.metric_specs``),
+#: the one place a metric's direction and range are stated; the default for files without
+#: ``metric_info``, and what fidelity runs declare. A name not declared reads as higher-is-better.
+HIGHER_IS_BETTER = {name: spec.higher_is_better for name, spec in METRICS.items()}
 def default_higher_is_better(metric: str) -> bool:
-    """The documented default direction of ``metric`` (:data:`HIGHER_IS_BETTER`, by family)."""
-    return HIGHER_IS_BETTER.get(metric.split("_", 1)[0], True)
+    """The declared direction of ``metric`` (``spec.metric_specs``, whole name then family); True if undeclared."""
+    spec = metric_spec(metric)
+    return True if spec is None else spec.higher_is_better
 
 
 def higher_is_better(runs: list["RunResult"], metric: str) -> bool:
@@ -69,30 +59,6 @@ class LabelSpace:
     num_classes: int | None
     names: tuple[str, ...] = ()
     inferred: bool = False
-
-
-def _where(path: str | None) -> str:
-    return str(path) if path else "a run.json payload"
-
-
-def _check_types(payload: dict, path: str | None) -> None:
-    """One DiveBenchError naming the file and key for a value of the wrong JSON type (the keys of
-    :data:`TYPES`, each metric, and the per-item lists); kept modest: values are not range-checked,
-    and lists of unequal length are left to the readers (they pair what both lists hold)."""
-    fix = "rerun `dive-bench merge` on its folder (or the command that wrote it)"
-    for key, kind in TYPES.items():
-        value = payload.get(key)
-        if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
-            raise DiveBenchError(f"{_where(path)}: key {key!r} holds a JSON {type(value).__name__}, not the "
-                                 f"{getattr(kind, '__name__', 'string')} a run.json has there; {fix}")
-    for name, m in (payload.get("metrics") or {}).items():
-        if not isinstance(m, dict) or not isinstance(m.get("value", 0), (int, float, type(None))):
-            raise DiveBenchError(f"{_where(path)}: key 'metrics.{name}' must be an object with a numeric value; {fix}")
-    items = payload.get("items") or {}
-    bad = next((k for k in ITEM_LISTS if items.get(k) is not None and not isinstance(items[k], list)), None)
-    if bad is not None:
-        raise DiveBenchError(f"{_where(path)}: key 'items.{bad}' holds a JSON {type(items[bad]).__name__}, not a "
-                             f"list; {fix}")
 
 
 @dataclass(eq=False)
@@ -115,13 +81,13 @@ class RunResult:
     @classmethod
     def load(cls, path: str | Path) -> "RunResult":
         """The run.json at ``path``, or one DiveBenchError saying why it is not one (unreadable, not
-        JSON, missing model/task/method/metrics, a value of the wrong type: :func:`_check_types`)."""
+        JSON, missing model/task/method/metrics, a value of the wrong type: ``spec.result_checks``)."""
         return cls.checked(read_run_json(Path(path)), str(path))
 
     @classmethod
     def checked(cls, payload: dict, path: str) -> "RunResult":
-        """``payload`` read from the file at ``path``, its value types checked (:func:`_check_types`)."""
-        _check_types(payload, path)
+        """``payload`` read from the file at ``path``, its value types checked (``spec.result_checks``)."""
+        check_payload(payload, path)
         return cls(payload, path)
 
     @classmethod

@@ -63,6 +63,9 @@ def read_run_json(path: Path) -> dict:
     except UnicodeDecodeError as exc:
         raise DiveBenchError(f"{path} is not a dive_bench run.json (a binary file, not JSON text); pass the run.json "
                              "that `dive-bench score` or `merge` wrote") from exc
+    except RecursionError:  # a hostile file nested thousands of levels deep: json gives up, in one line here
+        raise DiveBenchError(f"{path} is not a dive_bench run.json (JSON nested too deeply to read, which no run.json "
+                             "is); rerun `dive-bench merge` on its folder to rewrite it") from None
     except ValueError as exc:
         raise DiveBenchError(f"{path} is not a dive_bench run.json (not valid JSON: {_oneline(exc)}); rerun "
                              "`dive-bench merge` on its folder to rewrite it") from exc

@@ -244,8 +244,10 @@ def test_check_refuses_partial_and_nonfinite(finished_run, tmp_path, capsys):
     assert code == 0
     junk = {**run, "metrics": {**run["metrics"], "accuracy": {**run["metrics"]["accuracy"], "value": float("nan")}}}
     (tmp_path / "junk.json").write_text(json.dumps(junk))
-    code, _ = _run(["check", str(tmp_path / "junk.json"), "--baseline", str(finished_run)], capsys)
-    assert code == 1
+    # a NaN where items were scored is a damaged file: refused in one line (a run whose every item
+    # failed, NaN with n 0, is read and is a regression: tests/hostile/test_hostile_check.py)
+    code, err = _run(["check", str(tmp_path / "junk.json"), "--baseline", str(finished_run)], capsys)
+    assert code == 2 and "'metrics.accuracy.value' is nan" in err
 
 
 def test_leaderboard_prefers_complete_run(finished_run, tmp_path):
