@@ -72,7 +72,7 @@ def test_sample_of_another_size_is_named(tmp_path, fidelity_folder):
 
 @pytest.mark.parametrize("field, value, phrase", [
     ("n_items", 10 ** 12, "run.json counts 1,000,000,000,000 samples but samples/ holds 4"),
-    ("n_items", 0, "has no sample count"),
+    ("n_items", 0, "more items done than the run's n_items (0)"),  # the run.json reader sees it first
 ])
 def test_counts_beyond_the_folder_are_refused_before_use(tmp_path, fidelity_folder, field, value, phrase):
     folder = _copy(fidelity_folder, tmp_path / "fid")
