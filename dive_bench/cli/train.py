@@ -55,8 +55,8 @@ def parse_number(flag: str, value_type: str, text: str) -> int | float:
     try:
         return int(text) if value_type == "int" else float(text)
     except ValueError:
-        what = "a whole number, e.g. 2000" if value_type == "int" else "a number, e.g. 0.001"
-        raise DiveBenchError(f"{flag} {text!r} is not {what}; give {what}") from None
+        what, example = ("a whole number", "2000") if value_type == "int" else ("a number", "0.001")
+        raise DiveBenchError(f"{flag} {text!r} is not {what}; give one, e.g. {flag} {example}") from None
 
 
 @dataclass(frozen=True)
