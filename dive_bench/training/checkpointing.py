@@ -81,6 +81,14 @@ def _flag(name: str, config: type) -> str:
     return spec.flag if spec is not None and spec.flag else name
 
 
+def _changes(before: dict, after: dict, config: type) -> list[str]:
+    """``--flag old -> new`` for every setting that changes the weights (all but the config's
+    ``RESUME_FREE``) and differs."""
+    free = getattr(config, "RESUME_FREE", frozenset())
+    return [f"{_flag(k, config)} {_shown(before.get(k))} -> {_shown(v)}" for k, v in after.items()
+            if k not in free and before.get(k) != v]
+
+
 def _plain(settings: dict) -> dict:
     """JSON round trip: tuples become lists, so fresh and recorded settings compare alike."""
     return json.loads(json.dumps(settings))
@@ -98,6 +106,12 @@ class Session:
     #: the state to resume from (None: start at step 0)
     state: dict | None = None
 
+    def record(self) -> None:
+        """Create ``out`` and write the settings history there: the trainer calls it once the state
+        is restored, before its first step, so a refused session leaves ``out`` as it was."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        _write_settings(self.out / SETTINGS_FILE, self.kind, self.history)
+
     @property
     def rebuilt_by_one_command(self) -> bool:
         return len(self.history) == 1 and self.history[0]["settings"] is not None
@@ -114,8 +128,7 @@ class Session:
                 parts.append(f"{span}: as recorded in {SETTINGS_FILE}")
             else:
                 before = self.history[i - 1]["settings"]
-                changed = [f"{_flag(k, config)} {_shown(before.get(k))} -> {_shown(v)}"
-                           for k, v in entry["settings"].items() if before.get(k) != v]
+                changed = _changes(before, entry["settings"], config)
                 parts.append(f"{span}: resumed with --resume-with-changes, " + (", ".join(changed) or "no change"))
         return ("- Settings history (no single command rebuilds these weights; each session is in "
                 f"{SETTINGS_FILE}): " + "; ".join(parts) + ".\n")
@@ -142,8 +155,8 @@ def _write_settings(path: Path, kind: str, history: list[dict]) -> None:
 
 
 def begin(out: Path, kind: str, cfg: Any, *, resume: bool = True, resume_with_changes: bool = False) -> Session:
-    """Check ``out`` for a training of ``kind`` under ``cfg`` and record ``cfg`` there; call it after
-    validating ``cfg`` and before anything is written. Refused (``DiveBenchError``, nothing written):
+    """Check ``out`` for a training of ``kind`` under ``cfg``; call it after validating ``cfg`` and
+    before anything is written, then :meth:`Session.record` once the state is restored. Refused (``DiveBenchError``, nothing written):
     ``out`` is a file; ``out`` holds something other than a training run (a scoring run, stray
     files); it holds another kind's training; its state was trained under other settings (each
     changed setting named, old -> new) unless ``resume_with_changes``; ``--steps`` below the steps
@@ -174,10 +187,7 @@ def begin(out: Path, kind: str, cfg: Any, *, resume: bool = True, resume_with_ch
     else:
         history = list(record["history"]) if record is not None else [{"from_step": 0, "settings": None}]
         before = history[-1]["settings"]
-        free = getattr(cfg, "RESUME_FREE", frozenset())
-        changed = [] if before is None else [
-            f"{_flag(k, type(cfg))} {_shown(before.get(k))} -> {_shown(v)}" for k, v in current.items()
-            if k not in free and before.get(k) != v]
+        changed = [] if before is None else _changes(before, current, type(cfg))
         if cfg.steps < done:
             raise DiveBenchError(f"--steps {cfg.steps} is below the {done} steps {out} already holds; give --steps "
                                  f"{done} or more, or train into a new --out")
@@ -191,6 +201,4 @@ def begin(out: Path, kind: str, cfg: Any, *, resume: bool = True, resume_with_ch
                 history.append({"from_step": done, "settings": current})
         else:  # the settings that may change freely (steps, checkpoint spacing) are kept current
             history[-1] = {**history[-1], "settings": current}
-    out.mkdir(parents=True, exist_ok=True)
-    _write_settings(settings_path, kind, history)
     return Session(out, kind, history, state)

@@ -90,6 +90,7 @@ def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True,
     if state is not None:
         restore(state_path, state, model=model, ema=ema, opt=opt)
         start, losses = int(state["step"]), list(state["losses"])
+    session.record()
     model.train()
     # wall time summed over resumed sessions (states written before it was kept start at 0)
     t0 = time.time() - float(state.get("elapsed", 0.0) if state is not None else 0.0)

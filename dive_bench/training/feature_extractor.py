@@ -79,6 +79,7 @@ def train_feature_extractor(cfg: FeatureExtractorTrainConfig, out: Path, *, resu
     if state is not None:
         restore(state_path, state, model=model, opt=opt)
         start, losses = int(state["step"]), list(state["losses"])
+    session.record()
     t0 = time.time()
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"train feature-extractor {cfg.dataset}")
     for step in bar:

@@ -79,6 +79,7 @@ def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True, resu
         restore(state_path, state, model=model, ema=ema, opt=opt)
         start, losses, checks = int(state["step"]), list(state["losses"]), list(state["checks"])
         elapsed = float(state.get("elapsed", 0.0))
+    session.record()
     model.train()
     t0 = time.time() - elapsed
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="train layout")
