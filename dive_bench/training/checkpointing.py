@@ -192,7 +192,7 @@ def begin(out: Path, kind: str, cfg: Any, *, resume: bool = True, resume_with_ch
             raise DiveBenchError(f"--steps {cfg.steps} is below the {done} steps {out} already holds; give --steps "
                                  f"{done} or more, or train into a new --out")
         if changed and not resume_with_changes:
-            raise DiveBenchError(f"--out {out} was trained for {done} steps under other settings "
+            raise DiveBenchError(f"--out {out} was trained for {done} step{'s' if done != 1 else ''} under other settings "
                                  f"({'; '.join(changed)}); {_FIX}")
         if changed or before is None:
             if history[-1]["from_step"] == done:

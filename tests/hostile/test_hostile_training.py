@@ -231,3 +231,40 @@ def test_a_damaged_settings_record_is_refused_naming_it(trained, tmp_path, capsy
     err = cli_error(capsys, [*FAST, "--steps", "6", "--out", str(out)])
     assert "train_settings.json is damaged" in err
     assert digest(out) == before
+
+
+# -- the other resumable kinds --------------------------------------------------------------------------
+
+def test_feature_extractor_refuses_more_steps_as_its_schedule_spans_them(tmp_path, monkeypatch, capsys):
+    """Its lr decays on a cosine over the total steps: another total changes every step's rate."""
+    from dive_bench.data import canvas_compositions
+
+    monkeypatch.setattr(canvas_compositions, "SPLITS", {"train": 24, "test": 12})
+    argv = ["train", "feature-extractor", "--dataset", "canvas", "--batch-size", "8", "--widths", "4,4,8",
+            "--data-root", str(tmp_path / "data"), "--out", str(tmp_path / "out")]
+    assert main([*argv, "--steps", "3"]) == 0
+    before = digest(tmp_path / "out")
+    err = cli_error(capsys, [*argv, "--steps", "6"])
+    assert "(--steps 3 -> 6)" in err and "--resume-with-changes" in err
+    assert digest(tmp_path / "out") == before
+
+
+def test_layout_refuses_another_width_on_resume(tmp_path):
+    from dive_bench.training.layout import LayoutTrainConfig, train_layout
+
+    small = dict(train_images=16, val_images=4, steps=1, batch_size=2, depth=1, check_every=1, check_images=2,
+                 checkpoint_every=1)
+    train_layout(LayoutTrainConfig(width=32, **small), tmp_path / "out")
+    before = digest(tmp_path / "out")
+    err = api_error(train_layout, LayoutTrainConfig(**{**small, "width": 16, "steps": 2}), tmp_path / "out")
+    assert "trained for 1 step under other settings (--width 32 -> 16)" in err
+    assert digest(tmp_path / "out") == before
+
+
+def test_a_folder_trained_before_settings_were_kept_resumes_and_says_so(trained, tmp_path):
+    """Its first steps' settings are unknown: the card must not claim a command rebuilds them."""
+    out = _copy(trained, tmp_path / "run")
+    (out / "train_settings.json").unlink()
+    _train(out, steps=4)
+    card = (out / "model" / "README.md").read_text()
+    assert "steps 0-3: settings not recorded" in card and "- Command:" not in card
