@@ -62,7 +62,9 @@ def restore(path: Path, state: dict, **parts: Any) -> None:
         for name, part in parts.items():
             part.load_state_dict(state[name])
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-        detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        # torch's message opens with a heading ("Error(s) in loading state_dict for X:"): name X's first problem
+        lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip() and not ln.strip().endswith(":")]
+        detail = (lines[0][:120] + ("..." if len(lines[0]) > 120 else "")) if lines else type(exc).__name__
         raise DiveBenchError(f"{path} does not fit the model these settings build ({detail}); rerun with the settings "
                              "it was trained with, or train into a new --out") from None
 
