@@ -47,6 +47,18 @@ def parse_widths(text: str) -> tuple[int, ...]:
 _PARSERS = {"--class-sizes": parse_class_sizes, "--widths": parse_widths}
 
 
+def parse_number(flag: str, value_type: str, text: str) -> int | float:
+    """A numeric flag's text as its declared type, refused in one line when it is not one (argparse's
+    own refusal is a usage block). ``nan`` and ``inf`` parse as floats and are then refused by the
+    declared range (``spec.options.validate``); an int flag takes whole numbers only, so ``1e30``
+    steps is not silently read as some other number."""
+    try:
+        return int(text) if value_type == "int" else float(text)
+    except ValueError:
+        what, example = ("a whole number", "2000") if value_type == "int" else ("a number", "0.001")
+        raise DiveBenchError(f"{flag} {text!r} is not {what}; give one, e.g. {flag} {example}") from None
+
+
 @dataclass(frozen=True)
 class Kind:
     """One kind of checkpoint: its recipe, the fields the kind itself decides, and the kind's own
@@ -135,40 +147,57 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
             if any(default is not False for _, _, default in uses):
                 raise TypeError(f"{flag}: a switch can only turn on an option that is off by default")
             kwargs["action"] = "store_true"
-        elif spec.choices is not None:
-            kwargs["choices"] = list(spec.choices)
-        elif spec.value_type in ("int", "float"):
-            kwargs["type"] = {"int": int, "float": float}[spec.value_type]
+        elif spec.choices is not None:  # checked by validate(), in one line; shown in --help as argparse would
+            kwargs["metavar"] = "{" + ",".join(map(str, spec.choices)) + "}"
+        elif spec.value_type in ("int", "float"):  # parsed by train_config (parse_number), in one line
+            kwargs["metavar"] = spec.value_type.upper()
         parser.add_argument(flag, *spec.old_flags, **kwargs)
+
+
+def _not_for(kind: str, flag: str, uses: list[tuple[str, str, Any]]) -> DiveBenchError:
+    """Why ``flag`` does not apply to ``kind``: its preset fixes it, or it belongs to other kinds."""
+    owners = ", ".join(dict.fromkeys(k for k, _, _ in uses))
+    names = {name for _, name, _ in uses}
+    if names & set(getattr(kinds()[kind].config, "PRESET_FIXES", ())):
+        return DiveBenchError(f"{flag} does not apply to {kind}: its --preset fixes the {'/'.join(sorted(names))} "
+                              f"({flag} is a flag of {owners}); drop {flag} and choose the size with --preset")
+    return DiveBenchError(f"{flag} does not apply to {kind}: it is a flag of {owners}; drop it, or train one of those")
 
 
 def train_config(kind: str, args: argparse.Namespace) -> Any:
     """The recipe of ``kind`` with the flags given: the recipe's defaults (the bundled models')
     fill the rest, so Python and the CLI train the same default model. A flag of another kind's
-    recipe is ignored, as it always was."""
+    recipe is refused (it used to be ignored silently: ``--width`` on a class-dit trained the
+    preset's width while the user believed otherwise)."""
     k = kinds()[kind]
     values = dict(k.defaults)
-    for flag, (_, uses) in recipe_flags().items():
-        value = getattr(args, _dest(flag))
-        if value is None:
+    for flag, (spec, uses) in recipe_flags().items():
+        value = getattr(args, _dest(flag), None)
+        if value is None or value is False:  # not given (a switch left off)
             continue
-        for use_kind, name, _ in uses:
-            if use_kind == kind:
-                values[name] = _PARSERS[flag](value) if flag in _PARSERS else value
+        mine = [name for use_kind, name, _ in uses if use_kind == kind]
+        if not mine:
+            raise _not_for(kind, flag, uses)
+        if flag in _PARSERS:
+            value = _PARSERS[flag](value)
+        elif spec.value_type in ("int", "float") and isinstance(value, str):
+            value = parse_number(flag, spec.value_type, value)
+        for name in mine:
+            values[name] = value
     return k.config(**{**values, **k.fixed})
 
 
-def _train(kind: str, cfg: Any, out: Path, resume: bool) -> str:
+def _train(kind: str, cfg: Any, out: Path, resume: bool, changes: bool = False) -> str:
     """Train ``cfg`` into ``out``; the line that says where the model went and how to use it."""
     if kind in ("class-dit", "class-unet"):
         from dive_bench.training.class_dit import train_class_dit
 
-        dest = train_class_dit(cfg, out, resume=resume)
+        dest = train_class_dit(cfg, out, resume=resume, resume_with_changes=changes)
         return f"model written to {dest} (use it as {cfg.architecture}:{dest})"
     if kind == "layout":
         from dive_bench.training.layout import train_layout
 
-        dest = train_layout(cfg, out, resume=resume)
+        dest = train_layout(cfg, out, resume=resume, resume_with_changes=changes)
         return f"model written to {dest} (use it as layout:{dest})"
     if kind == "layout-prior":
         from dive_bench.training.layout_prior import train_layout_prior
@@ -176,7 +205,7 @@ def _train(kind: str, cfg: Any, out: Path, resume: bool) -> str:
         return f"prior written to {train_layout_prior(out, cfg)}"
     from dive_bench.training.feature_extractor import train_feature_extractor
 
-    dest = train_feature_extractor(cfg, out, resume=resume)
+    dest = train_feature_extractor(cfg, out, resume=resume, resume_with_changes=changes)
     return f"feature extractor written to {dest} (use it as --feature-extractor classifier:{dest})"
 
 
@@ -186,7 +215,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     if args.kind not in KIND_NAMES:
         raise DiveBenchError(f"unknown training kind {args.kind!r}; available: {', '.join(KIND_NAMES)}")
-    print(_train(args.kind, train_config(args.kind, args), Path(args.out), resume=not args.no_resume))
+    if args.kind == "layout-prior" and (args.no_resume or args.resume_with_changes):
+        flag = "--no-resume" if args.no_resume else "--resume-with-changes"
+        raise DiveBenchError(f"{flag} does not apply to layout-prior: a prior is trained from scratch every time; "
+                             f"drop {flag}")
+    print(_train(args.kind, train_config(args.kind, args), Path(args.out), resume=not args.no_resume,
+                 changes=args.resume_with_changes))
     return 0
 
 
@@ -198,4 +232,7 @@ def add_train_parser(sub) -> None:
     add_recipe_flags(t)
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     t.add_argument("--no-resume", action="store_true", help="ignore an existing train_state.pt in --out")
+    t.add_argument("--resume-with-changes", action="store_true",
+                   help="resume a run in --out under settings that differ from those it was trained with (refused "
+                        "otherwise); the model card then lists which steps ran under which settings")
     t.set_defaults(func=cmd_train)

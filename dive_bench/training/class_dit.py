@@ -29,8 +29,8 @@ from dive_bench.models.class_dit import PRESETS as DIT_PRESETS
 from dive_bench.models.class_dit import build_class_dit, disable_internal_label_dropout, tie, untie
 from dive_bench.models.class_unet import PRESETS as UNET_PRESETS
 from dive_bench.models.class_unet import build_class_unet
-from dive_bench.training.checkpointing import load_state, save_state
-from dive_bench.training.common import optimizer_step
+from dive_bench.training.checkpointing import STATE_FILE, Session, begin, restore, save_state
+from dive_bench.training.common import diverged, optimizer_step
 from dive_bench.training.configs import ClassDiTTrainConfig
 
 
@@ -49,15 +49,22 @@ def _step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
 
 
-def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True) -> Path:
-    """Train and write ``out/model`` (EMA weights, diffusers format + model card). Returns that path."""
+def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True,
+                    resume_with_changes: bool = False) -> Path:
+    """Train and write ``out/model`` (EMA weights, diffusers format + model card). Returns that path.
+
+    A rerun into the same ``out`` resumes; under other settings it is refused unless
+    ``resume_with_changes`` (see ``checkpointing.begin``), so the card never names a command that
+    does not rebuild the weights."""
     validate(cfg)
     presets = UNET_PRESETS if cfg.architecture == "unet" else DIT_PRESETS
     if cfg.preset not in presets:
         raise DiveBenchError(f"--preset {cfg.preset!r} is not a class-{cfg.architecture} preset; "
                              f"choose one of {', '.join(presets)}")
+    if cfg.dataset not in DATASETS:
+        raise DiveBenchError(f"unknown dataset {cfg.dataset!r}; available: {', '.join(DATASETS.names())}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    session = begin(out, f"class-{cfg.architecture}", cfg, resume=resume, resume_with_changes=resume_with_changes)
     data = DATASETS.get(cfg.dataset)(split="train", root=cfg.data_root)
     x_all = to_model_range(data.images)
     y_all = data.labels
@@ -77,14 +84,13 @@ def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True)
     param = objective_parameterization(cfg.objective, sched)
     null_class = data.num_classes
 
-    state_path = out / "train_state.pt"
+    state_path = out / STATE_FILE
     start, losses = 0, []
-    state = load_state(state_path) if resume else None
+    state = session.state
     if state is not None:
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["opt"])
+        restore(state_path, state, model=model, ema=ema, opt=opt)
         start, losses = int(state["step"]), list(state["losses"])
+    session.record()
     model.train()
     # wall time summed over resumed sessions (states written before it was kept start at 0)
     t0 = time.time() - float(state.get("elapsed", 0.0) if state is not None else 0.0)
@@ -107,17 +113,18 @@ def train_class_dit(cfg: ClassDiTTrainConfig, out: Path, *, resume: bool = True)
         loss = F.mse_loss(pred, param.train_target(x0, noise, t))
         optimizer_step(model, ema, opt, loss, step=step, lr=cfg.lr, warmup=cfg.warmup, ema_decay=cfg.ema_decay)
         losses.append(loss.item())
+        diverged(losses[-1], step, cfg.lr, state_path)
         if step % 50 == 0:
             bar.set_postfix(loss=f"{sum(losses[-200:]) / len(losses[-200:]):.4f}")
         if cfg.save_every and (step + 1) % cfg.save_every == 0:
             # before the state: a run killed in between recomputes this step, bit-identically
-            keep_checkpoint(ema, sched, cfg, data, out, losses, time.time() - t0, step + 1)
+            keep_checkpoint(ema, sched, cfg, data, out, losses, time.time() - t0, step + 1, session)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             save_state(state_path, {"model": model.state_dict(), "ema": ema.state_dict(),
                                     "opt": opt.state_dict(), "step": step + 1, "losses": losses,
                                     "elapsed": time.time() - t0})
     elapsed = time.time() - t0
-    return export_model(ema, sched, cfg, data, out / "model", losses, elapsed, step=cfg.steps)
+    return export_model(ema, sched, cfg, data, out / "model", losses, elapsed, step=cfg.steps, session=session)
 
 
 def checkpoint_folder(out: Path, step: int) -> Path:
@@ -126,22 +133,24 @@ def checkpoint_folder(out: Path, step: int) -> Path:
 
 
 def keep_checkpoint(ema, sched, cfg: ClassDiTTrainConfig, data, out: Path, losses: list[float], elapsed: float,
-                    step: int) -> Path:
+                    step: int, session: Session | None = None) -> Path:
     """Export the EMA of ``step`` into a temporary folder, then rename it: a sweep never sees half
     a checkpoint, and a resumed run that reaches the step again replaces it with the same weights."""
     dest = checkpoint_folder(out, step)
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    export_model(ema, sched, cfg, data, tmp, losses, elapsed, step=step)
+    export_model(ema, sched, cfg, data, tmp, losses, elapsed, step=step, session=session)
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(tmp, dest)
     return dest
 
 
 def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses: list[float], elapsed: float,
-                 step: int | None = None) -> Path:
+                 step: int | None = None, session: Session | None = None) -> Path:
     """Write the EMA weights as a diffusers folder with dive_bench.json (``step``: the training
-    step they are from, which ``dive-bench sweep`` orders checkpoints by) and a model card."""
+    step they are from, which ``dive-bench sweep`` orders checkpoints by) and a model card. When
+    ``session`` says the steps ran under several settings, both list that history instead of
+    naming one command."""
     step = cfg.steps if step is None else step
     dest.mkdir(parents=True, exist_ok=True)
     export = copy.deepcopy(ema)
@@ -152,6 +161,9 @@ def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses:
     sched.save_pretrained(dest)
     meta = {"adapter": cfg.architecture, "dataset": cfg.dataset, "class_names": list(data.class_names),
             "image_shape": list(data.image_shape), "train_config": asdict(cfg), "step": step}
+    mixed = session is not None and not session.rebuilt_by_one_command
+    if mixed:
+        meta["train_history"] = session.history
     if unet:  # UNet2DModel has no null row of its own: the adapter needs to know which row it is
         meta["null_class_index"] = data.num_classes
     if cfg.objective != "eps":  # read by adapters/loading.py: else the model would be scored as eps
@@ -174,15 +186,21 @@ def export_model(ema, sched, cfg: ClassDiTTrainConfig, data, dest: Path, losses:
         + ("fresh composites every step" if hasattr(data, "sample_batch") else f"{len(data)} images")
         + f", {'x'.join(map(str, data.image_shape))}).\n"
         + (f"- Checkpoint: the EMA weights at step {step} of {cfg.steps}.\n" if step != cfg.steps else "")
-        + f"- Training: {cfg.steps} steps, batch {cfg.batch_size}, AdamW lr {cfg.lr} (warmup {cfg.warmup}), "
+        + f"- Training{' (the latest session; history below)' if mixed else ''}: {cfg.steps} steps, batch {cfg.batch_size}, AdamW lr {cfg.lr} (warmup {cfg.warmup}), "
         f"class dropout {cfg.class_dropout}, EMA {cfg.ema_decay}, seed {cfg.seed}; weights are the EMA, "
         f"stored as {cfg.save_dtype}" + (" (diffusers loads them as float32)" if cfg.save_dtype == "fp16" else "")
         + ".\n"
         f"- Final training loss (mean of last 200 steps): {final:.4f}. Wall time: {elapsed:.0f} s on CPU.\n"
+        + (session.history_text(type(cfg), step) if mixed else _command(cfg)))
+    return dest
+
+
+def _command(cfg: ClassDiTTrainConfig) -> str:
+    """The card's line naming the one command that rebuilds the weights."""
+    return (
         f"- Command: `dive-bench train class-{cfg.architecture} --dataset {cfg.dataset} --preset {cfg.preset} "
         f"--steps {cfg.steps} --batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed} "
         f"--threads {torch.get_num_threads()}" + (" --save-dtype fp16" if cfg.save_dtype == "fp16" else "")
         + (f" --save-every {cfg.save_every}" if cfg.save_every else "")
         + (f" --objective {cfg.objective}" if cfg.objective != "eps" else "")
         + " --out DIR`\n")
-    return dest

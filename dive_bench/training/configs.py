@@ -10,7 +10,7 @@ one helper below, so its help and range are written once while each recipe keeps
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from dive_bench.spec.options import option
 
@@ -23,21 +23,28 @@ AUGMENTATIONS = ("flip-shift", "flip", "none")
 EXTRACTOR_WIDTHS = (32, 64, 128)
 
 
+#: upper bounds of the shared numeric flags: far above any recipe, low enough that an absurd value
+#: is refused up front instead of overflowing the per-step generator seed (seed x 1,000,003 + step
+#: must stay below 2**63), allocating an impossible batch, or diverging to NaN weights (AdamW lr)
+MAX_STEPS, MAX_BATCH, MAX_LR, MAX_SEED = 10**9, 65536, 1.0, 2**32 - 1
+
+
 def _steps(default: int = 2000) -> Any:
-    return option(default, value_type="int", low=1, flag="--steps", help="optimiser steps")
+    return option(default, value_type="int", low=1, high=MAX_STEPS, flag="--steps", help="optimiser steps")
 
 
 def _batch_size(default: int) -> Any:
-    return option(default, value_type="int", low=1, flag="--batch-size",
+    return option(default, value_type="int", low=1, high=MAX_BATCH, flag="--batch-size",
                   help="training batch: examples per optimiser step")
 
 
 def _lr(default: float) -> Any:
-    return option(default, value_type="float", low=0, low_open=True, flag="--lr", help="AdamW learning rate")
+    return option(default, value_type="float", low=0, low_open=True, high=MAX_LR, flag="--lr",
+                  help="AdamW learning rate")
 
 
 def _seed() -> Any:
-    return option(0, value_type="int", low=0, flag="--seed",
+    return option(0, value_type="int", low=0, high=MAX_SEED, flag="--seed",
                   help="seed of the initialisation and of every step's draws (a resumed run continues exactly)")
 
 
@@ -58,8 +65,22 @@ def _save_dtype() -> Any:
                   help="precision of the exported weights (fp16 halves the file; loading upcasts)")
 
 
+#: settings a resumed class-dit / layout run may change without changing its weights: the total
+#: ``steps`` (the lr schedule is constant after warmup and every step's draws depend on (seed, step)
+#: only, so a longer run continues exactly; fewer steps than done is refused), how often the state
+#: and kept models are written, the export precision (the export is rewritten from the state, and
+#: its card states the precision), where the dataset files are, and the layout position check
+_RESUME_FREE = frozenset({"steps", "checkpoint_every", "save_every", "save_dtype", "data_root", "check_every",
+                          "check_images"})
+
+
 @dataclass
 class ClassDiTTrainConfig:
+    #: see ``_RESUME_FREE``; every other field is compared on resume (``training/checkpointing.py``)
+    RESUME_FREE: ClassVar[frozenset[str]] = _RESUME_FREE
+    #: architecture flags of other kinds that a preset decides here (``dive-bench train`` refuses them
+    #: naming --preset, rather than ignoring them)
+    PRESET_FIXES: ClassVar[tuple[str, ...]] = ("width", "widths", "patch")
     dataset: str = _dataset("digits")
     preset: str = option("xs", flag="--preset",
                          help="model size: dive_bench/models/class_dit.py (xs, s, b, m) or class_unet.py (s) presets")
@@ -92,6 +113,7 @@ class ClassDiTTrainConfig:
 
 @dataclass
 class LayoutTrainConfig:
+    RESUME_FREE: ClassVar[frozenset[str]] = _RESUME_FREE
     train_images: int = 4000
     val_images: int = 200
     data_seed: int = 0
@@ -158,6 +180,9 @@ class PriorTrainConfig:
 
 @dataclass
 class FeatureExtractorTrainConfig:
+    #: not ``steps``: the learning rate decays on a cosine over the total steps, so another total
+    #: changes every step's rate, and with it the weights
+    RESUME_FREE: ClassVar[frozenset[str]] = frozenset({"checkpoint_every", "data_root"})
     dataset: str = _dataset("fmnist")
     steps: int = _steps()
     batch_size: int = _batch_size(128)

@@ -22,7 +22,8 @@ from dive_bench.spec.options import validate
 from dive_bench.data import DATASETS
 from dive_bench.errors import DiveBenchError
 from dive_bench.generative.classifier_net import ClassifierConfig, SmallClassifier
-from dive_bench.training.checkpointing import load_state, save_state
+from dive_bench.training.checkpointing import STATE_FILE, Session, begin, restore, save_state
+from dive_bench.training.common import diverged
 from dive_bench.training.configs import FeatureExtractorTrainConfig
 
 
@@ -52,15 +53,17 @@ def accuracy(model: SmallClassifier, images: torch.Tensor, labels: torch.Tensor,
     return correct / len(images)
 
 
-def train_feature_extractor(cfg: FeatureExtractorTrainConfig, out: Path, *, resume: bool = True) -> Path:
-    """Train, evaluate on the test split and write ``out/model``. Returns that path."""
+def train_feature_extractor(cfg: FeatureExtractorTrainConfig, out: Path, *, resume: bool = True,
+                            resume_with_changes: bool = False) -> Path:
+    """Train, evaluate on the test split and write ``out/model``. Returns that path. A rerun into
+    ``out`` resumes, under other settings only with ``resume_with_changes`` (``checkpointing.begin``)."""
     validate(cfg)
     if len(cfg.widths) != 3 or not all(isinstance(w, int) and w >= 1 for w in cfg.widths):
         raise DiveBenchError(f"widths must be three positive integers (one per stage), e.g. 16,32,64; got {cfg.widths!r}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     if cfg.dataset not in DATASETS:
         raise DiveBenchError(f"unknown dataset {cfg.dataset!r}; available: {', '.join(DATASETS.names())}")
+    out = Path(out)
+    session = begin(out, "feature-extractor", cfg, resume=resume, resume_with_changes=resume_with_changes)
     train = DATASETS.get(cfg.dataset)(split="train", root=cfg.data_root)
     test = DATASETS.get(cfg.dataset)(split="test", root=cfg.data_root)
     c, h, w = train.image_shape
@@ -70,13 +73,13 @@ def train_feature_extractor(cfg: FeatureExtractorTrainConfig, out: Path, *, resu
     model = SmallClassifier(ClassifierConfig(in_channels=c, image_size=h, num_classes=train.num_classes,
                                              widths=tuple(cfg.widths), mean=round(mean, 4), std=round(std, 4)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    state_path = out / "train_state.pt"
+    state_path = out / STATE_FILE
     start, losses = 0, []
-    state = load_state(state_path) if resume else None
+    state = session.state
     if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
+        restore(state_path, state, model=model, opt=opt)
         start, losses = int(state["step"]), list(state["losses"])
+    session.record()
     t0 = time.time()
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"train feature-extractor {cfg.dataset}")
     for step in bar:
@@ -92,6 +95,7 @@ def train_feature_extractor(cfg: FeatureExtractorTrainConfig, out: Path, *, resu
         loss.backward()
         opt.step()
         losses.append(loss.item())
+        diverged(losses[-1], step, cfg.lr, state_path)
         if step % 50 == 0:
             bar.set_postfix(loss=f"{sum(losses[-100:]) / len(losses[-100:]):.3f}")
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
@@ -100,17 +104,22 @@ def train_feature_extractor(cfg: FeatureExtractorTrainConfig, out: Path, *, resu
     elapsed = time.time() - t0
     model.eval()
     acc = accuracy(model, test.images, test.labels)
-    return export_extractor(model, cfg, train, test, acc, out / "model", losses, elapsed)
+    return export_extractor(model, cfg, train, test, acc, out / "model", losses, elapsed, session=session)
 
 
 def export_extractor(model: SmallClassifier, cfg: FeatureExtractorTrainConfig, train, test, test_accuracy: float,
-                     dest: Path, losses: list[float], elapsed: float) -> Path:
+                     dest: Path, losses: list[float], elapsed: float, session: Session | None = None) -> Path:
+    """The model, dive_bench.json and a card ending in the command that rebuilds it, or, when
+    ``session`` ran its steps under several settings, in that history."""
     import json
 
     model.save(dest)
-    (dest / "dive_bench.json").write_text(json.dumps(
-        {"kind": "feature-extractor", "dataset": cfg.dataset, "class_names": list(train.class_names),
-         "test_accuracy": test_accuracy, "train_config": asdict(cfg)}, indent=2) + "\n")
+    meta = {"kind": "feature-extractor", "dataset": cfg.dataset, "class_names": list(train.class_names),
+            "test_accuracy": test_accuracy, "train_config": asdict(cfg)}
+    mixed = session is not None and not session.rebuilt_by_one_command
+    if mixed:
+        meta["train_history"] = session.history
+    (dest / "dive_bench.json").write_text(json.dumps(meta, indent=2) + "\n")
     n_params = sum(p.numel() for p in model.parameters())
     extra_flags = "" if cfg.augment == "flip-shift" else f" --augment {cfg.augment}"
     if tuple(cfg.widths) != ClassifierConfig.widths:
@@ -130,7 +139,8 @@ def export_extractor(model: SmallClassifier, cfg: FeatureExtractorTrainConfig, t
         f"- Test accuracy ({cfg.dataset} test split, {len(test)} images): {100 * test_accuracy:.2f}%.\n"
         f"- Final training loss (mean of last 100 steps): {final:.4f}. Wall time: {elapsed:.0f} s on CPU "
         f"({torch.get_num_threads()} thread(s)).\n"
-        f"- Command: `dive-bench train feature-extractor --dataset {cfg.dataset} --steps {cfg.steps} "
-        f"--batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed}{extra_flags} --threads {torch.get_num_threads()} "
-        f"--out DIR`\n")
+        + (session.history_text(type(cfg), cfg.steps) if mixed else
+           f"- Command: `dive-bench train feature-extractor --dataset {cfg.dataset} --steps {cfg.steps} "
+           f"--batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed}{extra_flags} "
+           f"--threads {torch.get_num_threads()} --out DIR`\n"))
     return dest

@@ -26,8 +26,8 @@ from dive_bench.data.base import to_model_range
 from dive_bench.data.canvas import load_canvas
 from dive_bench.models.layout_dit import LayoutDiT
 from dive_bench.labels import SLOTS_PER_OBJECT, LayoutTokenizer
-from dive_bench.training.checkpointing import load_state, save_state
-from dive_bench.training.common import optimizer_step
+from dive_bench.training.checkpointing import STATE_FILE, Session, begin, restore, save_state
+from dive_bench.training.common import diverged, optimizer_step
 from dive_bench.training.configs import LayoutTrainConfig
 
 
@@ -49,12 +49,14 @@ def layout_batch_tokens(tokenizer: LayoutTokenizer, annotations: list[list[dict]
     return torch.stack(rows)
 
 
-def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True) -> Path:
+def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True, resume_with_changes: bool = False) -> Path:
+    """Train and write ``out/model``; a rerun into ``out`` resumes, under other settings only with
+    ``resume_with_changes`` (see ``checkpointing.begin``)."""
     validate(cfg)
     from dive_bench.diagnostics.position_check import position_sensitivity
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    session = begin(out, "layout", cfg, resume=resume, resume_with_changes=resume_with_changes)
     train = load_canvas(None, "train", cfg.train_images, seed=cfg.data_seed, max_objects=cfg.max_objects, grid=cfg.grid)
     val = load_canvas(None, "val", cfg.val_images, seed=cfg.data_seed, max_objects=cfg.max_objects, grid=cfg.grid)
     tok = LayoutTokenizer(tuple(c["id"] for c in train.categories), cfg.grid, cfg.max_objects, train.images.shape[-1])
@@ -70,15 +72,14 @@ def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True) -> P
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
     ac = sched.alphas_cumprod
-    state_path = out / "train_state.pt"
+    state_path = out / STATE_FILE
     start, losses, checks, elapsed = 0, [], [], 0.0
-    state = load_state(state_path) if resume else None
+    state = session.state
     if state is not None:
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["opt"])
+        restore(state_path, state, model=model, ema=ema, opt=opt)
         start, losses, checks = int(state["step"]), list(state["losses"]), list(state["checks"])
         elapsed = float(state.get("elapsed", 0.0))
+    session.record()
     model.train()
     t0 = time.time() - elapsed
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="train layout")
@@ -97,6 +98,7 @@ def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True) -> P
         loss = (w * (pred - noise).pow(2).flatten(1).mean(1)).mean() / w.mean()
         optimizer_step(model, ema, opt, loss, step=step, lr=cfg.lr, warmup=cfg.warmup, ema_decay=cfg.ema_decay)
         losses.append(loss.item())
+        diverged(losses[-1], step, cfg.lr, state_path)
         if step % 25 == 0:
             bar.set_postfix(loss=f"{sum(losses[-100:]) / len(losses[-100:]):.4f}")
         if (step + 1) % cfg.check_every == 0 or step + 1 == cfg.steps:
@@ -106,7 +108,8 @@ def train_layout(cfg: LayoutTrainConfig, out: Path, *, resume: bool = True) -> P
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             save_state(state_path, {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                                     "step": step + 1, "losses": losses, "checks": checks, "elapsed": time.time() - t0})
-    return export_layout(ema, sched, cfg, tok, train, out / "model", losses, checks, time.time() - t0, vae=vae)
+    return export_layout(ema, sched, cfg, tok, train, out / "model", losses, checks, time.time() - t0, vae=vae,
+                         session=session)
 
 
 def load_vae(source: str):
@@ -125,7 +128,10 @@ def _adapter(model: LayoutDiT, tok: LayoutTokenizer, vae=None):
 
 
 def export_layout(ema: LayoutDiT, sched, cfg: LayoutTrainConfig, tok: LayoutTokenizer, train, dest: Path,
-                  losses: list[float], checks: list[dict], elapsed: float, vae=None) -> Path:
+                  losses: list[float], checks: list[dict], elapsed: float, vae=None,
+                  session: Session | None = None) -> Path:
+    """The EMA model, dive_bench.json and a card whose last line is the command that rebuilds it,
+    or, when ``session`` ran its steps under several settings, that history."""
     dest.mkdir(parents=True, exist_ok=True)
     if vae is not None:  # the checkpoint carries its VAE, so inversion needs nothing else
         vae.save_pretrained(dest / "vae")
@@ -136,12 +142,17 @@ def export_layout(ema: LayoutDiT, sched, cfg: LayoutTrainConfig, tok: LayoutToke
     meta = {"adapter": "layout", "dataset": "canvas", "category_ids": list(tok.category_ids),
             "class_names": [c["name"] for c in train.categories], "grid": tok.grid, "max_objects": tok.max_objects,
             "image_size": tok.image_size, "train_config": asdict(cfg), "position_checks": checks}
+    mixed = session is not None and not session.rebuilt_by_one_command
+    if mixed:
+        meta["train_history"] = session.history
     (dest / "dive_bench.json").write_text(json.dumps(meta, indent=2))
     n_params = sum(p.numel() for p in ema.parameters())
     final = sum(losses[-100:]) / max(len(losses[-100:]), 1)
     last = checks[-1] if checks else {}
     # the card's command must rebuild this model: a non-default width is part of it
     width_flag = "" if cfg.width == LayoutTrainConfig.width else f" --width {cfg.width}"
+    if cfg.lr != LayoutTrainConfig.lr:  # so is a non-default learning rate
+        width_flag += f" --lr {cfg.lr}"
     (dest / "README.md").write_text(
         f"# Layout-to-image model (canvas detection set)\n\n"
         f"- Architecture: `LayoutDiT` (dive_bench/models/layout_dit.py), {n_params:,} parameters: transformer over "
@@ -157,6 +168,8 @@ def export_layout(ema: LayoutDiT, sched, cfg: LayoutTrainConfig, tok: LayoutToke
         f"- Final weighted loss (mean of last 100 steps): {final:.4f}. Wall time {elapsed:.0f} s on CPU.\n"
         f"- Position-sensitivity check at the end (true layout beats the perturbed one, {cfg.check_images} val images): "
         f"{json.dumps({k: v for k, v in last.items() if k != 'step'})}\n"
-        f"- Command: `dive-bench train layout --steps {cfg.steps} --batch-size {cfg.batch_size} --seed {cfg.seed} "
-        f"--save-dtype {cfg.save_dtype}{width_flag}{'' if vae is None else f' --vae {cfg.vae} --patch {cfg.patch}'} --out DIR`\n")
+        + (session.history_text(type(cfg), cfg.steps) if mixed else
+           f"- Command: `dive-bench train layout --steps {cfg.steps} --batch-size {cfg.batch_size} --seed {cfg.seed} "
+           f"--save-dtype {cfg.save_dtype}{width_flag}{'' if vae is None else f' --vae {cfg.vae} --patch {cfg.patch}'}"
+           " --out DIR`\n"))
     return dest

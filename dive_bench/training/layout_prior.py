@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from dive_bench.spec.options import validate
 from dive_bench.adapters.layout import PRIOR_FOLDERS, LayoutAdapter
 from dive_bench.data.canvas import load_canvas
+from dive_bench.errors import DiveBenchError
 from dive_bench.models.layout_prior import DecoupledPrior, LayoutPrior
 from dive_bench.labels import SLOTS_PER_OBJECT, LayoutTokenizer
 from dive_bench.training.configs import PriorTrainConfig
@@ -32,11 +33,33 @@ def shuffled_objects(tokens: torch.Tensor, tok: LayoutTokenizer, generator: torc
     return objs.gather(1, order[..., None].expand_as(objs)).reshape(len(tokens), -1)
 
 
+def layout_model_folder(model_dir: Path) -> Path:
+    """``model_dir`` checked to be a layout model's local folder (the prior is written into it).
+    Anything else gets one line saying what it is and which folder to give: a loader error about
+    "corrupt weights" sent users to retrain a model that was never there."""
+    model_dir = Path(model_dir)
+    fix = "give the layout model's folder (OUT/model of `dive-bench train layout`)"
+    if not model_dir.exists():
+        raise DiveBenchError(f"--out {model_dir} does not exist; {fix}")
+    if not model_dir.is_dir():
+        raise DiveBenchError(f"--out {model_dir} is a file; {fix}")
+    if (model_dir / "config.json").is_file():
+        return model_dir
+    if (model_dir / "model" / "config.json").is_file():
+        raise DiveBenchError(f"--out {model_dir} is a training folder; give its model, --out {model_dir / 'model'}")
+    if (model_dir / "run.json").is_file():
+        raise DiveBenchError(f"--out {model_dir} holds a scoring run, not a layout model; {fix}")
+    raise DiveBenchError(f"--out {model_dir} holds no model (no config.json); {fix}")
+
+
 def train_layout_prior(model_dir: Path, cfg: PriorTrainConfig) -> Path:
+    """Train the prior of ``cfg`` into the layout model in ``model_dir`` (from scratch every time:
+    there is no state to resume, so a rerun replaces the prior, and its card, consistently)."""
     validate(cfg)
     from dive_bench.util.environment import resolve_device
 
     device = resolve_device(cfg.device)  # a clear error, not a torch one, when CUDA is missing
+    model_dir = layout_model_folder(model_dir)
     adapter = LayoutAdapter.from_pretrained(str(model_dir)).to(device)
     tok = adapter.tokenizer
     train = load_canvas(None, "train", cfg.train_images, seed=cfg.data_seed, max_objects=tok.max_objects, grid=tok.grid,

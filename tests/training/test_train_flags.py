@@ -41,11 +41,18 @@ def test_no_flag_gives_the_recipe(kind):
 
 def test_flags_reach_their_kind_only():
     args = _parser().parse_args(["train", "layout-prior", "--out", "x", "--class-sizes", "4x4,6x6", "--decoupled",
-                                 "--batch-size", "3", "--vae", "ignored"])
+                                 "--batch-size", "3"])
     cfg = train_config("layout-prior", args)
     assert cfg.class_sizes == ((4, 4), (6, 6)) and cfg.decoupled and cfg.batch_size == 3
-    unet = train_config("class-unet", _parser().parse_args(["train", "class-unet", "--out", "x", "--widths", "1,2,3"]))
+    # a flag of another kind is refused, not ignored as it once was
+    from dive_bench.errors import DiveBenchError
+
+    with pytest.raises(DiveBenchError, match="--vae does not apply to layout-prior: it is a flag of layout"):
+        train_config("layout-prior", _parser().parse_args(["train", "layout-prior", "--out", "x", "--vae", "v"]))
+    unet = train_config("class-unet", _parser().parse_args(["train", "class-unet", "--out", "x"]))
     assert (unet.architecture, unet.preset) == ("unet", "s")
+    with pytest.raises(DiveBenchError, match="--widths does not apply to class-unet: its --preset fixes the widths"):
+        train_config("class-unet", _parser().parse_args(["train", "class-unet", "--out", "x", "--widths", "1,2,3"]))
 
 
 def test_shared_flags_are_declared_once():
