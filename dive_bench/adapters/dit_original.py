@@ -351,7 +351,7 @@ FAMILIES = {"dit": ("DiT", "a DiT (eps-predicting DDPM) checkpoint, which sit: w
             "sit": ("SiT", "a SiT (flow-matching) checkpoint, which dit: would score as an eps-predicting DDPM")}
 
 
-def check_family(path: Path, args: object, family: str) -> None:
+def check_family(path: Path, args: object, family: str, source: str | None = None) -> None:
     """DiT and SiT files share every key and shape, so what says which one a file is: its training
     ``args.model`` (``DiT-XL/2``, ``SiT-XL/2``) when stored, else its name (``SiT-XL-2-256x256.pt``).
     Scoring one as the other gives plausible, meaningless numbers (an eps model read as velocities
@@ -362,9 +362,9 @@ def check_family(path: Path, args: object, family: str) -> None:
         other, why = declared[:3].lower(), f"its training args say model={declared}"
     else:
         match = re.match(r"([ds]it)[-_.]", path.name, flags=re.IGNORECASE)
-        other, why = (match.group(1).lower(), f"by its name") if match else (family, "")
+        other, why = (match.group(1).lower(), f"its name starts {path.name[:4]}") if match else (family, "")
     if other != family:
-        raise DiveBenchError(f"{path} is {FAMILIES[other][1]} ({why}); load it as {other}:{path} (if it is in fact "
+        raise DiveBenchError(f"{path} is {FAMILIES[other][1]} ({why}); load it as {other}:{source or path} (if it is in fact "
                              f"a {FAMILIES[family][0]}, rename the file)")
 
 
@@ -377,7 +377,7 @@ def load_original(source: str, *, name: str, adapter_cls, torch_dtype=None, fami
     path_text, options = split_spec(source)
     path = Path(path_text).expanduser()
     sd, args = read_checkpoint(path)
-    check_family(path, args, family)
+    check_family(path, args, family, source)
     check_original_tensors(sd, infer_config(sd, path, options, None), path)
     in_channels = sd["x_embedder.proj.weight"].shape[1]
     vae_source = options.get("vae", DEFAULT_VAE if in_channels == 4 else "none")
@@ -402,4 +402,4 @@ def load_original(source: str, *, name: str, adapter_cls, torch_dtype=None, fami
 def refuse_sit_as_dit(source: str) -> None:
     """A ``SiT-...`` file under ``dit:`` (kept for callers that check a spec before loading;
     ``load_original`` checks the file itself, by its training args too: ``check_family``)."""
-    check_family(Path(source.partition("?")[0]).expanduser(), None, "dit")
+    check_family(Path(source.partition("?")[0]).expanduser(), None, "dit", source)

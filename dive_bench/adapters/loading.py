@@ -29,6 +29,9 @@ OTHER_CLASS_FIX = {
                      "pipeline folder's vae/",
     "ClassifierNet": "it is a feature extractor for fidelity (--feature-extractor), not a diffusion model",
 }
+#: what the user wrote that loads each class (for messages)
+TAKEN_BY = {"DiTTransformer2DModel": "dit:", "UNet2DModel": "unet:", "LayoutDiT": "layout:",
+            "AutoencoderKL": "the vae= option"}
 #: config class names each loadable class accepts (diffusers' older DiT pipelines say Transformer2DModel)
 ACCEPTS = {"DiTTransformer2DModel": ("DiTTransformer2DModel", "Transformer2DModel")}
 
@@ -41,9 +44,10 @@ def local_folder(source: str, subfolder: str | None, cls: Any) -> Path:
     raw = Path(source).expanduser()
     base, _, query = source.partition("?")
     if raw.is_file() or (query and not raw.exists() and Path(base).expanduser().is_file()):
-        raise DiveBenchError(f"{Path(base).expanduser() if query else raw} is a single file, but {cls.__name__} loads "
-                             "from a diffusers folder (config.json + diffusion_pytorch_model.safetensors) or a hub "
-                             "id; an original DiT or SiT .pt/.safetensors file loads with dit:FILE or sit:FILE")
+        takes = TAKEN_BY.get(cls.__name__, "this loader")
+        raise DiveBenchError(f"{Path(base).expanduser() if query else raw} is a single file, but {takes} takes a "
+                             f"diffusers {cls.__name__} folder (config.json + diffusion_pytorch_model.safetensors) or "
+                             "a hub id; an original DiT or SiT .pt/.safetensors file loads with dit:FILE or sit:FILE")
     if query and not raw.exists() and Path(base).expanduser().is_dir():
         raise DiveBenchError(f"options ?{query} apply only to original DiT/SiT checkpoint files (dit:FILE.pt?..., "
                              f"sit:FILE.pt?...); {cls.__name__} folders take none: drop ?{query}")

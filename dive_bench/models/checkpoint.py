@@ -168,7 +168,7 @@ def safetensors_shapes(path: Path) -> Shapes:
         n = int.from_bytes(head, "little") if len(head) == 8 else -1
         if n < 2 or n > min(size - 8, MAX_HEADER_BYTES):
             raise DiveBenchError(f"{path} is not a readable .safetensors file (its {size}-byte length cannot hold the "
-                                 f"header it announces); it is truncated or not safetensors: {damaged}")
+                                 f"header it announces): it is corrupt or truncated; {damaged}")
         raw = f.read(n)
     try:
         header = json.loads(raw.decode("utf-8"))

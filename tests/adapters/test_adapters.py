@@ -118,7 +118,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     model.save_pretrained(tmp_path)
     weights = tmp_path / "diffusion_pytorch_model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
-    with pytest.raises(DiveBenchError, match="it is truncated or not safetensors"):
+    with pytest.raises(DiveBenchError, match="corrupt or truncated"):
         load_model(f"dit:{tmp_path}")
 
 

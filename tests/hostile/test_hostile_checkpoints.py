@@ -137,9 +137,9 @@ def test_sit_refuses_a_dit_file_and_dit_refuses_a_sit_file(tmp_path, capsys):
     dit, sit = save(tmp_path, sd, "DiT-T-2-8x8.pt"), save(tmp_path, sd, "SiT-T-2-8x8.pt")
     err = cli_error(capsys, ["score", f"sit:{dit}?heads=2", "--task", "digits", "--limit", "2",
                              "--out", str(tmp_path / "run")])
-    assert "DiT (eps-predicting DDPM) checkpoint" in err and f"load it as dit:{dit}" in err
+    assert "DiT (eps-predicting DDPM) checkpoint" in err and f"load it as dit:{dit}?heads=2 " in err
     err = api_error(load_model, f"dit:{sit}?heads=2")
-    assert "SiT (flow-matching) checkpoint" in err and f"load it as sit:{sit}" in err
+    assert "SiT (flow-matching) checkpoint" in err and f"load it as sit:{sit}?heads=2 " in err
 
 
 def test_training_args_say_which_family_whatever_the_name(tmp_path):
@@ -198,7 +198,7 @@ def test_folder_adapters_given_a_pt_file_say_what_loads_it(tmp_path, capsys, pre
     path = save(tmp_path, original())
     err = cli_error(capsys, ["score", f"{prefix}:{path}?heads=2", "--task", "digits", "--limit", "2",
                              "--out", str(tmp_path / "run")])
-    assert f"{path} is a single file" in err and "diffusers folder" in err and "dit:FILE or sit:FILE" in err
+    assert f"{path} is a single file, but {prefix}: takes a diffusers" in err and "dit:FILE or sit:FILE" in err
     assert "?heads" not in err
 
 
