@@ -2,7 +2,8 @@
 
 Most DiT and SiT users hold the state dicts the original code saves (facebookresearch/DiT,
 willisma/SiT: the same module layout), not diffusers folders. We read them with
-``torch.load(weights_only=True)`` (tensors only, never an arbitrary pickle) and rename the keys
+``torch.load(weights_only=True, mmap=True)`` (tensors only, never an arbitrary pickle), or as
+.safetensors once the header is checked against the file's length, and rename the keys
 the way diffusers' ``scripts/convert_dit_to_diffusers.py`` does, into the
 ``DiTTransformer2DModel`` our ``dit`` adapter already wraps. Two details make the converted model
 compute the original forward rather than diffusers' approximation of it: the original LayerNorms
@@ -13,6 +14,13 @@ built model. The stored ``pos_embed`` is copied in as is.
 Spec: ``dit:PATH.pt`` with optional ``?key=value&key=value`` options (see ``OPTIONS``). What the
 weights cannot tell: the number of attention heads (DiT and SiT use 16 at every size: the
 default) and, for a latent model, which VAE decodes it.
+
+Before anything else (the VAE download included) every tensor is checked by name and shape
+against the architecture the file describes: the ranks the sizes are read from (``ANCHORS``),
+then the converted model built on the meta device, its shapes named back in the original layout
+(``check_original_tensors``). A damaged or foreign file is one line naming the tensor, never
+``load_state_dict``'s wall of size mismatches. DiT and SiT files are told apart by their training
+args or their name (``check_family``): each prefix refuses the other's.
 """
 
 from __future__ import annotations

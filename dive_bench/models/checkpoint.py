@@ -211,6 +211,10 @@ def torch_file_shapes(path: Path) -> Shapes:
                 raise
             sd = torch.load(path, map_location="cpu", weights_only=True)  # the legacy format has no mmap
     except Exception as exc:
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "Unpickl" in type(exc).__name__:
+            raise DiveBenchError(f"refused to load {path}: it is not a weights-only file (it pickles code, which "
+                                 "dive_bench never runs); if you trust it, re-save the model with "
+                                 "save_pretrained(FOLDER) (safetensors)") from exc
         raise DiveBenchError(f"could not read {path} as a weights-only torch file ({type(exc).__name__}: "
                              f"{(str(exc).strip().splitlines() or [''])[0][:160]}); re-download or re-export it "
                              "(prefer .safetensors)") from exc

@@ -156,6 +156,16 @@ def test_pickle_with_code_is_still_refused(tmp_path):
     assert "not a weights-only checkpoint" in api_error(load_model, f"dit:{tmp_path / 'evil.pt'}")
 
 
+def test_folder_bin_with_pickled_code_is_refused_before_diffusers_reads_it(tmp_path):
+    """diffusers falls back to an unsafe torch.load for .bin weights; the shape check reads them
+    with weights_only first, so code in the pickle never runs."""
+    folder = copy_asset(tmp_path, "dit-digits-xs")
+    (folder / "diffusion_pytorch_model.safetensors").unlink()
+    torch.save({"proj_out_2.bias": argparse.ArgumentParser}, folder / "diffusion_pytorch_model.bin")
+    err = api_error(load_model, f"dit:{folder}")
+    assert "refused to load" in err and "diffusion_pytorch_model.bin: it is not a weights-only file" in err
+
+
 def test_truncated_original_files(tmp_path):
     from safetensors.torch import save_file
 
