@@ -30,7 +30,7 @@ ADAPTERS: Registry = Registry("adapter", entry_point_group="dive_bench.adapters"
 ADAPTERS.register("dit", "dive_bench.adapters.dit:DiTAdapter",
                   description="diffusers DiTTransformer2DModel (+ AutoencoderKL), tied or untied label tables")
 ADAPTERS.register("sit", "dive_bench.adapters.sit:SiTAdapter",
-                  description="original SiT .pt state dict (loads; scoring waits for flow parameterization)")
+                  description="original SiT .pt/.safetensors state dict, scored as a flow-matching model")
 ADAPTERS.register("unet", "dive_bench.adapters.unet:UNetAdapter",
                   description="diffusers UNet2DModel with num_class_embeds")
 ADAPTERS.register("layout", "dive_bench.adapters.layout:LayoutAdapter",

@@ -64,10 +64,9 @@ class DiTAdapter(ClassAdapter):
         an original-format ``.pt`` state dict with ``?options`` (converted by ``dit_original``)."""
         from diffusers import AutoencoderKL, DiTTransformer2DModel
 
-        from dive_bench.adapters.dit_original import is_original_file, load_original, refuse_sit_as_dit
+        from dive_bench.adapters.dit_original import is_original_file, load_original
 
         if is_original_file(source):
-            refuse_sit_as_dit(source)
             return load_original(source, name=name or f"dit:{source}", adapter_cls=cls, torch_dtype=torch_dtype)
 
         kw = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}

@@ -2,7 +2,8 @@
 
 Most DiT and SiT users hold the state dicts the original code saves (facebookresearch/DiT,
 willisma/SiT: the same module layout), not diffusers folders. We read them with
-``torch.load(weights_only=True)`` (tensors only, never an arbitrary pickle) and rename the keys
+``torch.load(weights_only=True, mmap=True)`` (tensors only, never an arbitrary pickle), or as
+.safetensors once the header is checked against the file's length, and rename the keys
 the way diffusers' ``scripts/convert_dit_to_diffusers.py`` does, into the
 ``DiTTransformer2DModel`` our ``dit`` adapter already wraps. Two details make the converted model
 compute the original forward rather than diffusers' approximation of it: the original LayerNorms
@@ -13,11 +14,19 @@ built model. The stored ``pos_embed`` is copied in as is.
 Spec: ``dit:PATH.pt`` with optional ``?key=value&key=value`` options (see ``OPTIONS``). What the
 weights cannot tell: the number of attention heads (DiT and SiT use 16 at every size: the
 default) and, for a latent model, which VAE decodes it.
+
+Before anything else (the VAE download included) every tensor is checked by name and shape
+against the architecture the file describes: the ranks the sizes are read from (``ANCHORS``),
+then the converted model built on the meta device, its shapes named back in the original layout
+(``check_original_tensors``). A damaged or foreign file is one line naming the tensor, never
+``load_state_dict``'s wall of size mismatches. DiT and SiT files are told apart by their training
+args or their name (``check_family``): each prefix refuses the other's.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import re
 from dataclasses import dataclass
@@ -37,7 +46,7 @@ OPTIONS = {
     "vae": "AutoencoderKL folder or hub id for a latent model (4 input channels; default "
            "stabilityai/sd-vae-ft-ema, as diffusers' conversion), or 'none' to score in latent space",
 }
-SUFFIXES = (".pt", ".pth", ".ckpt", ".bin")
+SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors")
 DEFAULT_VAE = "stabilityai/sd-vae-ft-ema"
 #: keys of one original block, after ``blocks.N.``
 BLOCK_KEYS = ("attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
@@ -78,18 +87,48 @@ def _int_option(options: dict[str, str], key: str) -> int | None:
     return value
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors only: ``weights_only=True`` (argparse.Namespace allowed, as DiT/SiT training
-    checkpoints store their args beside the weights). A training checkpoint gives its ``ema``."""
+def _is_safetensors(path: Path) -> bool:
+    """By name, or by content: an 8-byte header length, then the JSON header's ``{``."""
+    if path.suffix == ".safetensors":
+        return True
+    with path.open("rb") as f:
+        return f.read(9)[8:9] == b"{"
+
+
+def _torch_load(path: Path):
+    """``torch.load`` of tensors only, memory-mapped where the format allows (the zip format), so a
+    file is not read into memory before its tensors are checked."""
+    allowed = getattr(torch.serialization, "safe_globals", None)
+    with (allowed([argparse.Namespace]) if allowed is not None else contextlib.nullcontext()):
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:
+            if "mmap" not in str(exc):
+                raise
+            return torch.load(path, map_location="cpu", weights_only=True)  # the legacy format has no mmap
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], object]:
+    """The state dict and the training ``args`` stored beside it (None when absent).
+
+    Tensors only: ``weights_only=True`` (argparse.Namespace allowed, as DiT/SiT training
+    checkpoints store their args beside the weights), or a .safetensors file whose header is
+    checked against its length first. A training checkpoint gives its ``ema``."""
     if not path.is_file():
         raise DiveBenchError(f"checkpoint file {path} does not exist")
-    allowed = getattr(torch.serialization, "safe_globals", None)
+    if _is_safetensors(path):
+        from safetensors.torch import load_file
+
+        from dive_bench.models.checkpoint import safetensors_shapes
+
+        safetensors_shapes(path)  # one line for a truncated file or a header claiming huge tensors
+        try:
+            return {k.removeprefix("module."): v for k, v in load_file(path).items()}, None
+        except Exception as exc:  # SafetensorError for what the header check cannot see
+            raise DiveBenchError(f"could not read {path} as safetensors ({type(exc).__name__}: "
+                                 f"{(str(exc).strip().splitlines() or [''])[0][:160]}); re-download the file") from exc
     try:
-        if allowed is not None:
-            with allowed([argparse.Namespace]):
-                obj = torch.load(path, map_location="cpu", weights_only=True)
-        else:  # pragma: no cover - torch < 2.5
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = _torch_load(path)
     except Exception as exc:  # UnpicklingError for code in the pickle; RuntimeError/EOFError for corrupt files
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "Unpickl" in type(exc).__name__:
@@ -99,15 +138,21 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
                 "torch.save(torch.load(PATH, weights_only=False)['ema'], 'weights.pt')") from exc
         raise DiveBenchError(f"could not read {path} as a torch checkpoint ({type(exc).__name__}: {first}); "
                              "the file may be truncated or not a PyTorch .pt file") from exc
+    args = obj.get("args") if isinstance(obj, dict) else None
     if isinstance(obj, dict):
         for key in ("ema", "model", "state_dict"):
             if isinstance(obj.get(key), dict):
                 obj = obj[key]
                 break
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise DiveBenchError(f"{path} holds no state dict of tensors (a dict name -> tensor, or a training "
                              "checkpoint with an 'ema' or 'model' entry); save model.state_dict() instead")
-    return {k.removeprefix("module."): v for k, v in obj.items()}
+    return {str(k).removeprefix("module."): v for k, v in obj.items()}, args
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of an original checkpoint (see ``read_checkpoint``)."""
+    return read_checkpoint(path)[0]
 
 
 @dataclass(frozen=True)
@@ -129,20 +174,54 @@ class OriginalConfig:
         return self.out_channels == 2 * self.in_channels
 
 
+NOT_DIT_FIX = ("dit:FILE.pt takes facebookresearch/DiT or SiT weights (x_embedder, t_embedder, y_embedder, "
+               "blocks.N, final_layer); for a diffusers DiT pass its folder as dit:DIR")
+#: tensor ranks the configuration is read from, and what their dimensions are
+ANCHORS = {"x_embedder.proj.weight": (4, "(hidden, channels, patch, patch)"),
+           "final_layer.linear.weight": (2, "(patch^2 x out channels, hidden)"),
+           "y_embedder.embedding_table.weight": (2, "(label rows, hidden)")}
+#: at most this many tokens (DiT-XL/2 at 512x512 has 1024): larger would allocate a position table
+#: from an option alone
+MAX_TOKENS = 2 ** 16
+
+
 def check_layout(sd: dict[str, torch.Tensor], path: Path) -> int:
     """The block count, once every original key is present and nothing else is (one-line error)."""
+    from dive_bench.models.checkpoint import check_tensors
+
     depth = len({int(m.group(1)) for k in sd if (m := re.match(r"blocks\.(\d+)\.", k))})
-    expected = set(TOP_KEYS) | {f"blocks.{i}.{k}" for i in range(depth) for k in BLOCK_KEYS}
-    missing = sorted(expected - set(sd))
-    unexpected = sorted(set(sd) - expected - {"pos_embed"})
-    if depth == 0 or missing or unexpected:
-        def show(keys: list[str]) -> str:
-            return ", ".join(keys[:4]) + (f" (+{len(keys) - 4} more)" if len(keys) > 4 else "") or "none"
-        raise DiveBenchError(
-            f"{path} is not an original DiT/SiT state dict: missing keys {show(missing)}; unexpected keys "
-            f"{show(unexpected)}. dit:FILE.pt takes facebookresearch/DiT or SiT weights (x_embedder, "
-            "t_embedder, y_embedder, blocks.N, final_layer); for a diffusers DiT pass its folder as dit:DIR")
+    expected = dict.fromkeys(set(TOP_KEYS) | {f"blocks.{i}.{k}" for i in range(depth) for k in BLOCK_KEYS})
+    if "pos_embed" in sd:
+        expected["pos_embed"] = None
+    if depth == 0:
+        expected.update(dict.fromkeys(f"blocks.0.{k}" for k in BLOCK_KEYS))
+    check_tensors({k: tuple(v.shape) for k, v in sd.items()}, expected,
+                  f"{path} is not an original DiT/SiT state dict", NOT_DIT_FIX)
     return depth
+
+
+def _check_anchors(sd: dict[str, torch.Tensor], path: Path) -> None:
+    """The tensors the configuration is read from have the rank that reading assumes."""
+    for key, (rank, dims) in ANCHORS.items():
+        shape = tuple(sd[key].shape)
+        if len(shape) != rank or 0 in shape:
+            raise DiveBenchError(f"{path}: tensor {key} has shape {shape_text(shape)}, expected {rank} non-zero "
+                                 f"dimensions {dims}; the file is damaged or not a DiT/SiT checkpoint")
+    w = sd["x_embedder.proj.weight"].shape
+    if w[2] != w[3]:
+        raise DiveBenchError(f"{path}: tensor x_embedder.proj.weight has shape {shape_text(tuple(w))}, expected square "
+                             "patches (hidden, channels, patch, patch); the file is damaged or not a DiT/SiT checkpoint")
+    if "pos_embed" in sd:
+        shape = tuple(sd["pos_embed"].shape)
+        if len(shape) not in (2, 3) or (len(shape) == 3 and shape[0] != 1):
+            raise DiveBenchError(f"{path}: tensor pos_embed has shape {shape_text(shape)}, expected (1, tokens, "
+                                 f"{w[0]}); the file is damaged or not a DiT/SiT checkpoint")
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    from dive_bench.models.checkpoint import shape_text as text
+
+    return text(shape)
 
 
 def _size_from_name(path: Path) -> int | None:
@@ -150,10 +229,15 @@ def _size_from_name(path: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def infer_config(sd: dict[str, torch.Tensor], path: Path, options: dict[str, str], downsample: int) -> OriginalConfig:
+def infer_config(sd: dict[str, torch.Tensor], path: Path, options: dict[str, str],
+                 downsample: int | None) -> OriginalConfig:
     """Depth, width, patch, channels, classes from tensor shapes; sample size from pos_embed
-    (else ``image_size`` or the ``-256x256`` in the file name); heads from the options."""
+    (else ``image_size`` or the ``-256x256`` in the file name); heads from the options.
+
+    ``downsample`` None: the VAE is not loaded yet (tensors are checked before it is fetched), so
+    ``image_size`` is taken as the model's input size and not compared with the stored pos_embed."""
     depth = check_layout(sd, path)
+    _check_anchors(sd, path)
     hidden, in_channels, patch, _ = sd["x_embedder.proj.weight"].shape
     out_features = sd["final_layer.linear.weight"].shape[0]
     out_channels, rem = divmod(out_features, patch * patch)
@@ -166,21 +250,24 @@ def infer_config(sd: dict[str, torch.Tensor], path: Path, options: dict[str, str
         raise DiveBenchError(f"{path}: num_classes={num_classes} but the label table has {rows} rows "
                              f"(num_classes + 1 with the CFG null row, or num_classes without)")
     image_size = _int_option(options, "image_size") or _size_from_name(path)
-    sample = image_size // downsample if image_size else None
+    sample = image_size // (downsample or 1) if image_size else None
     if "pos_embed" in sd:
         tokens = sd["pos_embed"].shape[-2]
         side = math.isqrt(tokens)
         stored = side * patch
         if side * side != tokens or sd["pos_embed"].shape[-1] != hidden:
-            raise DiveBenchError(f"{path}: pos_embed has shape {tuple(sd['pos_embed'].shape)}, not (1, side^2, "
-                                 f"{hidden}); the file is not a DiT/SiT checkpoint")
-        if "image_size" in options and sample != stored:
+            raise DiveBenchError(f"{path}: tensor pos_embed has shape {shape_text(tuple(sd['pos_embed'].shape))}, "
+                                 f"expected (1, side^2, {hidden}); the file is damaged or not a DiT/SiT checkpoint")
+        if "image_size" in options and downsample is not None and sample != stored:
             raise DiveBenchError(f"{path}: image_size={image_size} gives {sample}x{sample} model inputs but the "
                                  f"stored pos_embed is for {stored}x{stored}; drop image_size or fix it")
         sample = stored
     if sample is None:
         raise DiveBenchError(f"{path} stores no pos_embed and its name has no -SIZExSIZE: give the image size, "
                              f"e.g. dit:{path}?image_size=256")
+    if (sample // patch) ** 2 > MAX_TOKENS:
+        raise DiveBenchError(f"{path}: image size {sample} with patch {patch} gives {(sample // patch) ** 2:,} tokens "
+                             f"(more than {MAX_TOKENS:,}); give the image_size the model was trained at")
     heads = _int_option(options, "heads") or 16
     if hidden % heads:
         raise DiveBenchError(f"{path}: hidden size {hidden} is not divisible by heads={heads}; give heads=H "
@@ -188,6 +275,48 @@ def infer_config(sd: dict[str, torch.Tensor], path: Path, options: dict[str, str
     return OriginalConfig(depth=depth, hidden=hidden, patch=patch, in_channels=in_channels,
                           out_channels=out_channels, sample_size=sample, num_classes=num_classes,
                           table_rows=rows, heads=heads)
+
+
+def original_shapes(cfg: OriginalConfig, where: str) -> dict[str, tuple[int, ...] | None]:
+    """The original state dict's names and shapes for ``cfg``: the converted model built on the meta
+    device, its tensors named back through ``RENAMES`` (``pos_embed`` is checked by ``infer_config``)."""
+    from dive_bench.models.checkpoint import expected_shapes
+
+    model = expected_shapes(lambda: build_model(cfg), where)
+    out: dict[str, tuple[int, ...] | None] = {old: model[new] for old, new in renames(cfg.depth)}
+    hidden = cfg.hidden
+    out["y_embedder.embedding_table.weight"] = (cfg.table_rows, hidden)
+    for i in range(cfg.depth):
+        for part in ("weight", "bias"):
+            q = model[f"transformer_blocks.{i}.attn1.to_q.{part}"]
+            out[f"blocks.{i}.attn.qkv.{part}"] = (3 * q[0], *q[1:])
+    return out
+
+
+def renames(depth: int) -> list[tuple[str, str]]:
+    """(original key, diffusers key) for every tensor copied one to one (the shared t embedder
+    goes to every block: the first block's copy is listed)."""
+    pairs = [("x_embedder.proj", "pos_embed.proj"), ("final_layer.adaLN_modulation.1", "proj_out_1"),
+             ("final_layer.linear", "proj_out_2"),
+             ("t_embedder.mlp.0", "transformer_blocks.0.norm1.emb.timestep_embedder.linear_1"),
+             ("t_embedder.mlp.2", "transformer_blocks.0.norm1.emb.timestep_embedder.linear_2")]
+    block = {"attn.proj": "attn1.to_out.0", "mlp.fc1": "ff.net.0.proj", "mlp.fc2": "ff.net.2",
+             "adaLN_modulation.1": "norm1.linear"}
+    pairs += [(f"blocks.{i}.{old}", f"transformer_blocks.{i}.{new}") for i in range(depth) for old, new in block.items()]
+    return [(f"{old}.{part}", f"{new}.{part}") for old, new in pairs for part in ("weight", "bias")]
+
+
+def check_original_tensors(sd: dict[str, torch.Tensor], cfg: OriginalConfig, path: Path) -> None:
+    """Every tensor's name and shape against the architecture ``cfg`` describes, before the VAE is
+    fetched or the model is built (a wrong qkv is one line, not load_state_dict's 36)."""
+    from dive_bench.models.checkpoint import check_tensors
+
+    expected = original_shapes(cfg, str(path))
+    if "pos_embed" in sd:  # optional (a size option stands in for it); its shape is checked by infer_config
+        expected["pos_embed"] = None
+    check_tensors({k: tuple(v.shape) for k, v in sd.items()}, expected, str(path),
+                  f"the file is damaged or not a DiT/SiT checkpoint of this size (hidden {cfg.hidden}, depth "
+                  f"{cfg.depth}, patch {cfg.patch}, heads {cfg.heads})")
 
 
 def build_model(cfg: OriginalConfig):
@@ -207,25 +336,18 @@ def build_model(cfg: OriginalConfig):
 
 
 def convert_state_dict(sd: dict[str, torch.Tensor], cfg: OriginalConfig) -> dict[str, torch.Tensor]:
-    """Original keys -> diffusers keys: the one t/y embedder is repeated in every block's norm1.emb,
-    qkv is split into to_q/to_k/to_v; a table without a null row gets a zero one (diffusers always
-    has it; the adapter is told it is untrained)."""
+    """Original keys -> diffusers keys (``renames``): the one t/y embedder is repeated in every
+    block's norm1.emb, qkv is split into to_q/to_k/to_v; a table without a null row gets a zero one
+    (diffusers always has it; the adapter is told it is untrained)."""
     table = sd["y_embedder.embedding_table.weight"]
     if cfg.table_rows == cfg.num_classes:
         table = torch.cat([table, table.new_zeros(1, table.shape[1])])
-    out = {"pos_embed.proj.weight": sd["x_embedder.proj.weight"], "pos_embed.proj.bias": sd["x_embedder.proj.bias"],
-           "proj_out_1.weight": sd["final_layer.adaLN_modulation.1.weight"],
-           "proj_out_1.bias": sd["final_layer.adaLN_modulation.1.bias"],
-           "proj_out_2.weight": sd["final_layer.linear.weight"], "proj_out_2.bias": sd["final_layer.linear.bias"]}
-    pairs = {"attn.proj": "attn1.to_out.0", "mlp.fc1": "ff.net.0.proj", "mlp.fc2": "ff.net.2",
-             "adaLN_modulation.1": "norm1.linear"}
+    out = {new: sd[old] for old, new in renames(cfg.depth)}
     for i in range(cfg.depth):
-        src, dst = f"blocks.{i}.", f"transformer_blocks.{i}."
+        dst = f"transformer_blocks.{i}."
         emb = dst + "norm1.emb."
         for part in ("weight", "bias"):
-            for old, new in pairs.items():
-                out[f"{dst}{new}.{part}"] = sd[f"{src}{old}.{part}"]
-            for name, tensor in zip(("to_q", "to_k", "to_v"), sd[f"{src}attn.qkv.{part}"].chunk(3, dim=0)):
+            for name, tensor in zip(("to_q", "to_k", "to_v"), sd[f"blocks.{i}.attn.qkv.{part}"].chunk(3, dim=0)):
                 out[f"{dst}attn1.{name}.{part}"] = tensor
             out[f"{emb}timestep_embedder.linear_1.{part}"] = sd[f"t_embedder.mlp.0.{part}"]
             out[f"{emb}timestep_embedder.linear_2.{part}"] = sd[f"t_embedder.mlp.2.{part}"]
@@ -233,14 +355,38 @@ def convert_state_dict(sd: dict[str, torch.Tensor], cfg: OriginalConfig) -> dict
     return out
 
 
-def load_original(source: str, *, name: str, adapter_cls, torch_dtype=None):
-    """``dit:PATH.pt?options`` -> an ``adapter_cls`` (DiTAdapter or a subclass) around the converted model."""
+FAMILIES = {"dit": ("DiT", "a DiT (eps-predicting DDPM) checkpoint, which sit: would score as a flow-matching model"),
+            "sit": ("SiT", "a SiT (flow-matching) checkpoint, which dit: would score as an eps-predicting DDPM")}
+
+
+def check_family(path: Path, args: object, family: str, source: str | None = None) -> None:
+    """DiT and SiT files share every key and shape, so what says which one a file is: its training
+    ``args.model`` (``DiT-XL/2``, ``SiT-XL/2``) when stored, else its name (``SiT-XL-2-256x256.pt``).
+    Scoring one as the other gives plausible, meaningless numbers (an eps model read as velocities
+    or the reverse), so each prefix refuses the other's files and names the right one. A name that
+    says neither is trusted to the prefix the user chose."""
+    declared = getattr(args, "model", None)
+    if isinstance(declared, str) and re.match(r"[DS]iT-", declared):
+        other, why = declared[:3].lower(), f"its training args say model={declared}"
+    else:
+        match = re.match(r"([ds]it)[-_.]", path.name, flags=re.IGNORECASE)
+        other, why = (match.group(1).lower(), f"its name starts {path.name[:4]}") if match else (family, "")
+    if other != family:
+        raise DiveBenchError(f"{path} is {FAMILIES[other][1]} ({why}); load it as {other}:{source or path} (if it is in fact "
+                             f"a {FAMILIES[family][0]}, rename the file)")
+
+
+def load_original(source: str, *, name: str, adapter_cls, torch_dtype=None, family: str = "dit"):
+    """``dit:PATH.pt?options`` (``family`` dit, or sit) -> an ``adapter_cls`` (DiTAdapter or a
+    subclass) around the converted model. Every tensor is checked by name and shape before
+    anything else happens (the VAE download included)."""
     from dive_bench.adapters.loading import load_component
 
     path_text, options = split_spec(source)
     path = Path(path_text).expanduser()
-    sd = read_state_dict(path)
-    check_layout(sd, path)
+    sd, args = read_checkpoint(path)
+    check_family(path, args, family, source)
+    check_original_tensors(sd, infer_config(sd, path, options, None), path)
     in_channels = sd["x_embedder.proj.weight"].shape[1]
     vae_source = options.get("vae", DEFAULT_VAE if in_channels == 4 else "none")
     vae = None
@@ -262,9 +408,6 @@ def load_original(source: str, *, name: str, adapter_cls, torch_dtype=None):
 
 
 def refuse_sit_as_dit(source: str) -> None:
-    """SiT files share DiT's keys, so only the name tells them apart: a ``SiT-...`` file under
-    ``dit:`` would silently be scored as an eps model. Send it to ``sit:`` instead."""
-    name = Path(source.partition("?")[0]).name
-    if re.match(r"sit[-_.]", name, flags=re.IGNORECASE):
-        raise DiveBenchError(f"{name} looks like a SiT (flow-matching) checkpoint, which dit: would score as an "
-                             f"eps-predicting DDPM; load it as sit:{source} (if it is in fact a DiT, rename the file)")
+    """A ``SiT-...`` file under ``dit:`` (kept for callers that check a spec before loading;
+    ``load_original`` checks the file itself, by its training args too: ``check_family``)."""
+    check_family(Path(source.partition("?")[0]).expanduser(), None, "dit", source)

@@ -16,16 +16,56 @@ from dive_bench.adapters.parameterization import DDPM, EDM, Flow, Parameterizati
 
 def looks_local(spec: str) -> bool:
     """A spec is a local path if it exists or is written like one; otherwise it is a hub id."""
-    return os.path.exists(spec) or spec.startswith((".", "/", "~")) or spec.count("/") > 1
+    return (os.path.exists(spec) or os.path.exists(spec.partition("?")[0]) or spec.startswith((".", "/", "~"))
+            or spec.count("/") > 1)
+
+
+#: what to do with a folder whose config.json names another model class, by that class
+OTHER_CLASS_FIX = {
+    "DiTTransformer2DModel": "load it with dit:DIR", "Transformer2DModel": "load it with dit:DIR",
+    "UNet2DModel": "load it with unet:DIR", "LayoutDiT": "load it with layout:DIR",
+    "LayoutPrior": "it is a layout prior: load the layout model's folder (the one above it) with layout:DIR",
+    "AutoencoderKL": "it is a VAE: give it to an original checkpoint as dit:FILE.pt?vae=DIR, or put it in a "
+                     "pipeline folder's vae/",
+    "ClassifierNet": "it is a feature extractor for fidelity (--feature-extractor), not a diffusion model",
+}
+#: what the user wrote that loads each class (for messages)
+TAKEN_BY = {"DiTTransformer2DModel": "dit:", "UNet2DModel": "unet:", "LayoutDiT": "layout:",
+            "AutoencoderKL": "the vae= option"}
+#: config class names each loadable class accepts (diffusers' older DiT pipelines say Transformer2DModel)
+ACCEPTS = {"DiTTransformer2DModel": ("DiTTransformer2DModel", "Transformer2DModel")}
+
+
+def local_folder(source: str, subfolder: str | None, cls: Any) -> Path:
+    """The folder a local ``source`` names, refused in one line when it is a file or absent.
+
+    A single weights file is an original DiT/SiT checkpoint, which only dit:/sit: convert; the
+    ``?key=value`` options exist only for those files, so a folder spec carrying them is one too."""
+    raw = Path(source).expanduser()
+    base, _, query = source.partition("?")
+    if raw.is_file() or (query and not raw.exists() and Path(base).expanduser().is_file()):
+        takes = TAKEN_BY.get(cls.__name__, "this loader")
+        raise DiveBenchError(f"{Path(base).expanduser() if query else raw} is a single file, but {takes} takes a "
+                             f"diffusers {cls.__name__} folder (config.json + diffusion_pytorch_model.safetensors) or "
+                             "a hub id; an original DiT or SiT .pt/.safetensors file loads with dit:FILE or sit:FILE")
+    if query and not raw.exists() and Path(base).expanduser().is_dir():
+        raise DiveBenchError(f"options ?{query} apply only to original DiT/SiT checkpoint files (dit:FILE.pt?..., "
+                             f"sit:FILE.pt?...); {cls.__name__} folders take none: drop ?{query}")
+    path = raw / (subfolder or "")
+    if not path.exists():
+        raise DiveBenchError(f"checkpoint folder {path} does not exist")
+    return path
 
 
 def load_component(cls: Any, source: str, subfolder: str | None = None, **kwargs: Any) -> Any:
-    """``cls.from_pretrained`` with one clear error for offline hubs and corrupt files."""
+    """``cls.from_pretrained`` with one clear error for offline hubs and corrupt files; a local
+    folder's config and tensors are checked first (``models.checkpoint.check_folder``)."""
     where = f"{source}/{subfolder}" if subfolder else source
     if looks_local(source):
-        path = Path(source).expanduser() / (subfolder or "")
-        if not path.exists():
-            raise DiveBenchError(f"checkpoint folder {path} does not exist")
+        from dive_bench.models.checkpoint import check_folder
+
+        path = local_folder(source, subfolder, cls)
+        check_folder(cls, path, accepts=ACCEPTS.get(cls.__name__), fixes=OTHER_CLASS_FIX)
         try:
             return cls.from_pretrained(str(path), **kwargs)
         except Exception as exc:  # diffusers raises OSError, ValueError, SafetensorError...

@@ -33,8 +33,10 @@ class SiTAdapter(DiTAdapter):
 
         if not is_original_file(source):
             raise DiveBenchError(f"sit:{source} is not a checkpoint file: sit: takes an original SiT state dict "
-                                 "(e.g. sit:./SiT-XL-2-256x256.pt)")
-        return load_original(source, name=name or f"sit:{source}", adapter_cls=cls, torch_dtype=torch_dtype)
+                                 "(e.g. sit:./SiT-XL-2-256x256.pt); a diffusers folder or hub id loads with dit: "
+                                 "(flow models say so in their scheduler config)")
+        return load_original(source, name=name or f"sit:{source}", adapter_cls=cls, torch_dtype=torch_dtype,
+                             family="sit")
 
     def info(self) -> dict:
         return {**super().info(), "adapter": "sit"}

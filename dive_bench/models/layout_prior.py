@@ -159,8 +159,10 @@ class DecoupledPrior(nn.Module):
 
 def load_prior(path: Path) -> nn.Module:
     """``path/config.json``: a joint prior; otherwise each sub-folder is one decoupled prior."""
+    from dive_bench.models.checkpoint import load_pretrained
+
     path = Path(path)
     if (path / "config.json").exists():
-        return LayoutPrior.from_pretrained(str(path), torch_dtype=torch.float32)
+        return load_pretrained(LayoutPrior, path, torch_dtype=torch.float32)
     subs = sorted(p for p in path.iterdir() if (p / "config.json").exists())
-    return DecoupledPrior({p.name: LayoutPrior.from_pretrained(str(p), torch_dtype=torch.float32) for p in subs})
+    return DecoupledPrior({p.name: load_pretrained(LayoutPrior, p, torch_dtype=torch.float32) for p in subs})
