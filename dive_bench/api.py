@@ -18,6 +18,7 @@ shards, same run key), and the CLI is this function behind argparse.
 from __future__ import annotations
 
 import fnmatch
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,34 @@ def _method_options(method: str, config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def _live_or_spec(model: Any) -> tuple[Any, str]:
+    """(the live adapter or None, the model's name) for ``model``: a MODEL spec string or an
+    ``Adapter``; anything else (a path object, a module, a number) is refused here rather than
+    failing deep inside the run with an AttributeError."""
+    if isinstance(model, str):
+        return None, model
+    from dive_bench.adapters.base import Adapter
+
+    if not isinstance(model, Adapter):
+        raise DiveBenchError(f"model must be a MODEL spec string (e.g. 'dit-digits-xs', 'dit:PATH') or a dive_bench "
+                             f"Adapter, got {type(model).__name__} {model!r:.80}; wrap a network in an Adapter "
+                             "(dive_bench.adapters.base) or pass its spec")
+    return model, getattr(model, "name", type(model).__name__)
+
+
+def _check_call(out: Any, progress: Any, **names: Any) -> None:
+    """The API's own arguments (the options have their declarations): names are non-empty
+    strings, ``out`` a folder path (``""`` would be the working directory), ``progress`` a bool."""
+    for arg, value in names.items():
+        if not isinstance(value, str) or not value.strip():
+            raise DiveBenchError(f"{arg} must be a non-empty string naming the {arg}, got {value!r:.80}")
+    if out is not None and (not isinstance(out, (str, os.PathLike)) or not str(out).strip()):
+        raise DiveBenchError(f"out must be a folder path (str or Path), got {out!r:.80}; leave it unset for a "
+                             "temporary folder")
+    if not isinstance(progress, bool):
+        raise DiveBenchError(f"progress must be True or False, got {progress!r:.80}")
+
+
 def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | None = None, limit: int | None = None,
              items: Any = None, item_ids: str | None = None, seed: int = 0, device: str = "cpu", dtype: str = "fp32",
              tf32: bool = False, items_per_batch: int = 16, data_root: str | None = None, progress: bool = False,
@@ -59,10 +88,9 @@ def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | N
     ``dive_bench.spec.configs``."""
     from dive_bench.run.score import ScoreRequest, score
 
+    _check_call(out, progress, task=task)
     config = _method_options(method, config)
-    adapter = None
-    if not isinstance(model, str):
-        adapter, model = model, getattr(model, "name", type(model).__name__)
+    adapter, model = _live_or_spec(model)
     request = dict(model=model, task=task, method=method, method_config=config, limit=limit, items=items,
                    item_ids=item_ids, seed=seed, device=device, dtype=dtype, tf32=tf32,
                    items_per_batch=items_per_batch, data_root=data_root, progress=progress, shard=shard,
@@ -126,9 +154,8 @@ def fidelity(model: Any, reference: str, *, out: str | Path | None = None, progr
         if name not in known or name == "reference":
             hint = did_you_mean(name, known, n=1, cutoff=0.6)
             raise DiveBenchError(f"fidelity has no option {name!r}.{hint} Options: {', '.join(known)}")
-    adapter = None
-    if not isinstance(model, str):
-        adapter, model = model, getattr(model, "name", type(model).__name__)
+    _check_call(out, progress, reference=reference)
+    adapter, model = _live_or_spec(model)
     request = dict(model=model, reference=reference, progress=progress, **options)
     if out is not None:
         return RunResult(run_fidelity(FidelityRequest(out=Path(out), **request), adapter=adapter))
