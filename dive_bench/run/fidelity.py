@@ -100,11 +100,8 @@ def _labels_fn(adapter, ref: Reference):
 
 
 def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
-    """Sample (resuming from ``req.out/samples``), score and write ``req.out/run.json``.
-
-    A live ``adapter`` is keyed by the weights it holds now (``run.identity``): unless they are
-    still a checkpoint's, its samples and run.json go to ``req.out/weights-<sha256[:16]>``, so a
-    model whose weights changed since an earlier call is sampled again, never read from its cache."""
+    """Sample (resuming from ``req.out/samples``), score and write ``req.out/run.json``. A live
+    ``adapter`` is keyed by its weights now, in ``req.out/weights-<sha256[:16]>`` (``run.identity``)."""
     from dive_bench.adapters import load_model
     from dive_bench.util.environment import autocast, environment, resolve_device
 
