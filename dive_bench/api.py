@@ -18,12 +18,13 @@ shards, same run key), and the CLI is this function behind argparse.
 from __future__ import annotations
 
 import fnmatch
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from dive_bench.errors import DiveBenchError
-from dive_bench.spec.configs import CONFIGS, canonical, flat_names
+from dive_bench.errors import DiveBenchError, ItemsFailedError
+from dive_bench.spec.configs import CONFIGS, check_names
 from dive_bench.spec.run_options import RunOptions, SampleOptions, declared
 from dive_bench.spec.result import RunResult
 from dive_bench.util.suggest import did_you_mean
@@ -34,18 +35,42 @@ RUN_OPTIONS = ("out", "progress", *declared(RunOptions))
 
 
 def _method_options(method: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Refuse unknown option names with a suggestion (a typo must not be silently ignored)."""
+    """Refuse option names the method would not use: a typo (with a suggestion), another method's
+    option, an option given under its current and its earlier name (``configs.check_names``)."""
     if method == "auto":  # options per method (auto.split_options checks them once the model is known)
         return config
-    cls = CONFIGS.get(method)
-    if cls is None:
-        raise DiveBenchError(f"unknown method {method!r}; use one of {', '.join(CONFIGS)}")
-    known = flat_names(method)
-    for name in canonical(method, config):
-        if name not in known:
-            hint = did_you_mean(name, known + list(RUN_OPTIONS), n=1, cutoff=0.6)
-            raise DiveBenchError(f"{method} has no option {name!r}.{hint} Options: {', '.join(known)}")
+    if not isinstance(method, str) or method not in CONFIGS:
+        raise DiveBenchError(f"unknown method {method!r}; use one of {', '.join((*CONFIGS, 'auto'))}")
+    check_names(method, config, extra=RUN_OPTIONS)
     return config
+
+
+def _live_or_spec(model: Any) -> tuple[Any, str]:
+    """(the live adapter or None, the model's name) for ``model``: a MODEL spec string or an
+    ``Adapter``; anything else (a path object, a module, a number) is refused here rather than
+    failing deep inside the run with an AttributeError."""
+    if isinstance(model, str):
+        return None, model
+    from dive_bench.adapters.base import Adapter
+
+    if not isinstance(model, Adapter):
+        raise DiveBenchError(f"model must be a MODEL spec string (e.g. 'dit-digits-xs', 'dit:PATH') or a dive_bench "
+                             f"Adapter, got {type(model).__name__} {model!r:.80}; wrap a network in an Adapter "
+                             "(dive_bench.adapters.base) or pass its spec")
+    return model, getattr(model, "name", type(model).__name__)
+
+
+def _check_call(out: Any, progress: Any, **names: Any) -> None:
+    """The API's own arguments (the options have their declarations): names are non-empty
+    strings, ``out`` a folder path (``""`` would be the working directory), ``progress`` a bool."""
+    for arg, value in names.items():
+        if not isinstance(value, str) or not value.strip():
+            raise DiveBenchError(f"{arg} must be a non-empty string naming the {arg}, got {value!r:.80}")
+    if out is not None and (not isinstance(out, (str, os.PathLike)) or not str(out).strip()):
+        raise DiveBenchError(f"out must be a folder path (str or Path), got {out!r:.80}; leave it unset for a "
+                             "temporary folder")
+    if not isinstance(progress, bool):
+        raise DiveBenchError(f"progress must be True or False, got {progress!r:.80}")
 
 
 def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | None = None, limit: int | None = None,
@@ -63,19 +88,32 @@ def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | N
     ``dive_bench.spec.configs``."""
     from dive_bench.run.score import ScoreRequest, score
 
+    _check_call(out, progress, task=task)
     config = _method_options(method, config)
-    adapter = None
-    if not isinstance(model, str):
-        adapter, model = model, getattr(model, "name", type(model).__name__)
+    adapter, model = _live_or_spec(model)
     request = dict(model=model, task=task, method=method, method_config=config, limit=limit, items=items,
                    item_ids=item_ids, seed=seed, device=device, dtype=dtype, tf32=tf32,
                    items_per_batch=items_per_batch, data_root=data_root, progress=progress, shard=shard,
                    retry_failed=retry_failed)
     if out is not None:
-        return RunResult(score(ScoreRequest(out=Path(out), **request), adapter=adapter))
+        return _scored(RunResult(score(ScoreRequest(out=Path(out), **request), adapter=adapter)), out)
     with tempfile.TemporaryDirectory(prefix="dive_bench-") as tmp:
         # the shards went with the temporary folder
-        return RunResult(score(ScoreRequest(out=Path(tmp) / "run", **request), adapter=adapter)).without("shards")
+        return _scored(RunResult(score(ScoreRequest(out=Path(tmp) / "run", **request), adapter=adapter)),
+                       None).without("shards")
+
+
+def _scored(run: RunResult, out: str | Path | None) -> RunResult:
+    """``run``, unless every item failed: then there are no metrics, and a result with status
+    "partial" and empty metrics would pass for one in a script that does not check them, so it is
+    refused with the first failure (the failures stay recorded in ``out``; the CLI exits 3)."""
+    if run.n_done or not run.n_failed:
+        return run
+    item, message = next(iter(run.failed_items.items()))
+    where = f"; they are recorded in {out}" if out is not None else ""
+    raise ItemsFailedError(f"all {run.n_failed} items failed, so there are no metrics (first: item {item}: "
+                           f"{' '.join(str(message).split())[:300]}){where}. Fix the cause and rerun with "
+                           "--retry-failed (retry_failed=True)")
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -86,11 +124,15 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in CHECKPOINTS.names() if fnmatch.fnmatchcase(n, pattern))
 
 
-def load_model(spec: str):
-    """A ready ``Adapter`` (``dive_bench.adapters.base``) on the CPU for a MODEL spec."""
+def load_model(spec: str) -> Any:
+    """A ready ``Adapter`` (``dive_bench.adapters.base``) on the CPU for a MODEL spec. Runs of it
+    are keyed by the checkpoint file until its weights change, then by the weights in memory."""
     from dive_bench.adapters import load_model as _load
+    from dive_bench.run.identity import remember_loaded
 
-    return _load(spec)
+    # its weights are hashed once now: while they stay the same, ``evaluate`` and ``fidelity`` key
+    # its runs by the checkpoint file, as for the spec string (``run.identity``)
+    return remember_loaded(_load(spec))
 
 
 def fidelity(model: Any, reference: str, *, out: str | Path | None = None, progress: bool = False,
@@ -112,9 +154,8 @@ def fidelity(model: Any, reference: str, *, out: str | Path | None = None, progr
         if name not in known or name == "reference":
             hint = did_you_mean(name, known, n=1, cutoff=0.6)
             raise DiveBenchError(f"fidelity has no option {name!r}.{hint} Options: {', '.join(known)}")
-    adapter = None
-    if not isinstance(model, str):
-        adapter, model = model, getattr(model, "name", type(model).__name__)
+    _check_call(out, progress, reference=reference)
+    adapter, model = _live_or_spec(model)
     request = dict(model=model, reference=reference, progress=progress, **options)
     if out is not None:
         return RunResult(run_fidelity(FidelityRequest(out=Path(out), **request), adapter=adapter))

@@ -24,3 +24,11 @@ class DiveBenchError(Exception):
 class NonFiniteError(RuntimeError):
     """A model produced NaN/inf for one item. Not a :class:`DiveBenchError`: the runner records
     the item as failed and goes on with the others, where a DiveBenchError stops the run."""
+
+
+class ItemsFailedError(DiveBenchError):
+    """Every item of a scoring run failed: there are no metrics, so nothing may look like a result
+    (the API used to return status "partial" with empty metrics). Its failures are stored in the
+    run folder as for any failed item; the CLI exits 3 (items failed) rather than 2."""
+
+    exit_code = EXIT_ITEMS_FAILED

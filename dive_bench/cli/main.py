@@ -100,8 +100,9 @@ def _failed_items_status(run: RunResult) -> int:
     if not run.n_failed:
         return EXIT_OK
     first = next(iter(run.failed_items.items()))
+    covered = "metrics cover the others only" if run.n_done else "no item was scored, so there are no metrics"
     print(f"dive-bench: {run.n_failed} of {run.n_items} items failed (first: item {first[0]}: "
-          f"{first[1]}); metrics cover the others only. Fix the cause and rerun with --retry-failed",
+          f"{first[1]}); {covered}. Fix the cause and rerun with --retry-failed",
           file=sys.stderr)
     return EXIT_ITEMS_FAILED
 
@@ -261,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except DiveBenchError as exc:
         print(f"dive-bench: error: {_one_line(str(exc))}", file=sys.stderr)
-        return EXIT_USAGE
+        return getattr(exc, "exit_code", EXIT_USAGE)  # every item failed: 3, as for some
     except BrokenPipeError:  # `dive-bench list | head`: the reader left; nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

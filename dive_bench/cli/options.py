@@ -47,7 +47,7 @@ def skipped(parser) -> bool:
 def _parse_stages(text: str | None) -> tuple[tuple[int, int], ...] | None:
     """'25:2,250:1' -> ((25, 2), (250, 1)): probes in each stage, classes kept after it; 'dc' is
     Diffusion Classifier's ImageNet schedule scaled to the model's K and the probe count."""
-    if not text:
+    if text is None:
         return None
     if text == "dc":
         return "dc"  # type: ignore[return-value]  (resolved once K and P are known)
@@ -55,6 +55,19 @@ def _parse_stages(text: str | None) -> tuple[tuple[int, int], ...] | None:
         return tuple((int(a), int(b)) for a, b in (part.split(":") for part in text.split(",")))
     except ValueError as exc:
         raise DiveBenchError(f"--stages {text!r} must look like '25:2,250:1' (probes:kept per stage)") from exc
+
+
+def _integer(text: str) -> int | float:
+    """An integer flag's value: an int, or (``1e30``, ``2.5``) the number as written, so that the
+    option's declaration refuses it with its allowed range (``spec.options.validate``) instead of
+    argparse's bare "invalid int value"; text that is no number is argparse's to refuse."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+_integer.__name__ = "int"  # argparse names the type in "invalid int value: 'abc'"
 
 
 #: flags whose value is not the field's own type: (argparse keyword arguments, value when given)
@@ -110,7 +123,7 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
             choices = [c for c in spec.choices if c not in _INTERNAL_CHOICES]
             g.add_argument(*names, choices=choices, default=None, help=help_text)
         else:
-            g.add_argument(*names, type=int if spec.value_type == "int" else float, default=None, help=help_text)
+            g.add_argument(*names, type=_integer if spec.value_type == "int" else float, default=None, help=help_text)
 
 
 def method_config(args: argparse.Namespace) -> dict:
@@ -122,9 +135,12 @@ def method_config(args: argparse.Namespace) -> dict:
             continue
         if flag in _SPECIAL_FLAGS:
             value = _SPECIAL_FLAGS[flag][1]
-        # auto: each option goes to the methods that have it (auto.split_options)
-        given.update({name: value for method, name in targets if method == args.method or args.method == "auto"})
-    if args.method in ("enumerate", "auto") and args.stages:
+        # auto: each option goes to the methods that have it (auto.split_options); an option only
+        # another method has is passed on under its name, for the config to refuse
+        # (configs.check_names): dropping it here would ignore it silently
+        mine = [name for method, name in targets if method == args.method or args.method == "auto"]
+        given.update({name: value for name in (mine or [targets[0][1]])})
+    if args.stages is not None:  # "" is a malformed schedule, not "no --stages"
         given["stages"] = _parse_stages(args.stages)
     for name in ("guard", "guard_misses"):  # auto's own options (auto.split_options checks them)
         if getattr(args, name, None) is not None:
@@ -132,6 +148,9 @@ def method_config(args: argparse.Namespace) -> dict:
                 flag = "--" + name.replace("_", "-")
                 raise DiveBenchError(f"{flag} checks --method auto's choice; add --method auto or drop {flag}")
             given[name] = getattr(args, name)
+    if args.no_prior and args.method != "dive":
+        raise DiveBenchError(f"--no-prior switches DIVE's layout prior off, and --method {args.method} has none; "
+                             "drop --no-prior or use --method dive")
     if args.method == "dive" and args.no_prior:
         given["prior_weight"] = 0.0
         given["prior_repairs"] = False  # repairs come from the prior too
@@ -169,7 +188,7 @@ def add_declared(parser, cls: type, *, only: tuple[str, ...] | None = None, skip
         elif spec.choices is not None:
             kwargs["choices"] = list(spec.choices)
         else:
-            kwargs["type"] = {"int": int, "float": float}.get(spec.value_type, str)
+            kwargs["type"] = {"int": _integer, "float": float}.get(spec.value_type, str)
             kwargs["metavar"] = spec.flag.lstrip("-").replace("-", "_").upper()
         target.add_argument(spec.flag, *aliases, **kwargs)
 

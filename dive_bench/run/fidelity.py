@@ -24,6 +24,7 @@ from dive_bench.generative.metrics import MetricOptions, cache_dir, compute_metr
 from dive_bench.generative.sample_cache import SampleCache
 from dive_bench.generative.sampling import balanced_labels, generate_samples, sample_config
 from dive_bench.labels import label_space_record, layout_tokenizer
+from dive_bench.run.identity import identify
 
 
 
@@ -99,7 +100,8 @@ def _labels_fn(adapter, ref: Reference):
 
 
 def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
-    """Sample (resuming from ``req.out/samples``), score and write ``req.out/run.json``."""
+    """Sample (resuming from ``req.out/samples``), score and write ``req.out/run.json``. A live
+    ``adapter`` is keyed by its weights now, in ``req.out/weights-<sha256[:16]>`` (``run.identity``)."""
     from dive_bench.adapters import load_model
     from dive_bench.util.environment import autocast, environment, resolve_device
 
@@ -110,7 +112,11 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
     # seconds, not after an hour of sampling
     extractor = resolve_extractor(req.feature_extractor, req.inception_weights, req.dinov2_weights,
                                   req.dinov2_sha256)
-    adapter = adapter or load_model(req.model)
+    if adapter is None:
+        adapter = load_model(req.model)
+        identity = identify(adapter, live=False)
+    else:
+        identity = identify(adapter, live=True)
     adapter.to(device)
     if req.guidance_scale != 1.0 and adapter.null_condition() is None:
         raise DiveBenchError(f"--guidance {req.guidance_scale:g} needs a classifier-free null condition, and model "
@@ -123,7 +129,8 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
     labels = "balanced" if ref.layouts is None else f"reference-layouts:{ref.name}:{ref_sha[:16]}"
     config = sample_config(adapter, sampler=req.sampler, steps=req.steps, guidance_scale=req.guidance_scale,
                            seed=req.seed, dtype=req.dtype, labels=labels)
-    out = Path(req.out)
+    config["model_sha256"] = identity.sha256  # the weights sampled, not the file a live model came from
+    out = identity.out_for(Path(req.out))
     cache = SampleCache(out / "samples", config)
     precision = autocast(device, req.dtype)
     t_start = time.time()
@@ -135,7 +142,7 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
                               batch_size=req.feature_batch_size, device=device, progress=req.progress,
                               bootstrap=req.bootstrap)
     timing, ref_info = metrics.pop("_timing"), metrics.pop("_reference")
-    info = adapter.info()
+    info = identity.model_info
     method_config = {"sampler": req.sampler, "steps": req.steps, "guidance_scale": float(req.guidance_scale),
                      "seed": req.seed, "num_samples": req.num_samples, "dtype": req.dtype, "labels": labels,
                      "timestep_spacing": config["timestep_spacing"], "sampler_version": config["sampler_version"],

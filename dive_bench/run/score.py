@@ -17,13 +17,14 @@ from tqdm.auto import tqdm
 from dive_bench.adapters import load_model
 from dive_bench.adapters.base import Adapter
 from dive_bench.data.base import to_model_range
-from dive_bench.spec.configs import canonical, from_flat, to_flat
+from dive_bench.spec.configs import canonical, check_names, from_flat, to_flat
 from dive_bench.spec.options import validate
 from dive_bench.spec.run_options import RunOptions
 from dive_bench.util.environment import DTYPES, autocast, environment, git_sha, resolve_device  # noqa: F401  (re-exported)
 from dive_bench.errors import DiveBenchError, NonFiniteError
 from dive_bench.inversion import ProbeSet
 from dive_bench.inversion.preflight import check_finite
+from dive_bench.run.identity import Identity, identify
 from dive_bench.run.methods import METHODS
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.seeding import item_seed
@@ -97,11 +98,14 @@ class _Prepared:
     choice: dict | None = None
     #: where each option that the user did not give came from (``spec.defaults.method_defaults``)
     defaults_from: dict = field(default_factory=dict)
+    #: what the shards store as the model's record; its sha256 is the one keyed (``run.identity``)
+    model_info: dict = field(default_factory=dict)
 
 
-def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
+def prepare(req: ScoreRequest, adapter: Adapter | None = None, identity: Identity | None = None) -> _Prepared:
     """Validate the request, load model and data, build the probes and refuse junk models: every
-    error a user can fix surfaces here, before a shard is opened."""
+    error a user can fix surfaces here, before a shard is opened. ``identity``: how a live
+    ``adapter`` is keyed (``run.identity.identify``); a model loaded here from ``req.model`` is its file."""
     if req.method not in (*METHODS, "auto"):
         raise DiveBenchError(f"unknown method {req.method!r}; use one of {', '.join((*METHODS, 'auto'))}")
     validate(req)
@@ -115,7 +119,11 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
     if req.tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    adapter = adapter or load_model(req.model)
+    if adapter is None:
+        adapter = load_model(req.model)
+        identity = identify(adapter, live=False)
+    elif identity is None:
+        identity = identify(adapter, live=True)
     adapter.to(device)
     data = task.load(req.data_root)
     adapter.check_images(data.images[:1])
@@ -139,24 +147,34 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None) -> _Prepared:
         # before any item is stored: a model with NaN/inf weights or outputs would give junk scores
         check_finite(adapter, first, probes, req.model, cfg.probes.loss, cfg.probes.weighting)
     param = adapter.parameterization
-    spec = RunSpec(task.name, str(task.version), tuple(ids), adapter.info()["sha256"], method_name,
+    spec = RunSpec(task.name, str(task.version), tuple(ids), identity.sha256, method_name,
                    to_flat(cfg), req.seed, req.dtype, req.tf32, model=req.model,
                    parameterization=None if param.kind == "ddpm-eps" else param.describe())
     given_names = set(canonical(method_name, given))
     defaults_from = {name: src for name, src in sources.items() if name not in given_names}
-    return _Prepared(spec, task, method, cfg, adapter, data, probes, device, precision, choice, defaults_from)
+    return _Prepared(spec, task, method, cfg, adapter, data, probes, device, precision, choice, defaults_from,
+                     model_info=identity.model_info)
 
 
 def _config(method: str, defaults: dict, given: dict):
-    """The method's config from its defaults and the options given, validated by their declarations."""
+    """The method's config from its defaults and the options given, validated by their declarations
+    (the names given are checked as given, before the defaults could hide a name given twice)."""
+    check_names(method, given)
     cfg = from_flat(method, {**canonical(method, defaults), **canonical(method, given)})
     validate(cfg)
     return cfg
 
 
 def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
-    """Score this worker's share of ``req.task``; returns the run.json payload (also written)."""
-    p = prepare(req, adapter)
+    """Score this worker's share of ``req.task``; returns the run.json payload (also written).
+
+    A live ``adapter`` is keyed by the weights it holds now, and its run lives in
+    ``req.out/weights-<sha256[:16]>`` unless they are still a checkpoint's (``run.identity``)."""
+    identity = None
+    if adapter is not None:
+        identity = identify(adapter, live=True)
+        req = dataclasses.replace(req, out=identity.out_for(req.out))
+    p = prepare(req, adapter, identity)
     k, n = resolve_shard(req.shard)
     out = Path(req.out)
     # where the items were computed (`merge` has no request, and timings mean little without it),
@@ -168,7 +186,7 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
               **_record("checkpoint", req.checkpoint)}
     stored.pop("model_sha256")  # in model_info, as shards have always kept it
     # results are stored per item under the protocol: a run over other items of it reuses them
-    store = ShardStore(shard_path(out, k, n), p.spec.protocol_key(), stored, p.adapter.info())
+    store = ShardStore(shard_path(out, k, n), p.spec.protocol_key(), stored, p.model_info)
     blocks = item_blocks(list(p.spec.item_ids), req.items_per_batch, k, n)
     done = store.done_ids() | done_in_other_shards(out, p.spec.protocol_key(), store.path)
     skip = done | (set() if req.retry_failed else store.failed_ids())

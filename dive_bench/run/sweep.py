@@ -128,9 +128,11 @@ def _complete(run_dir: Path, step: int) -> bool:
 def _load(req: SweepRequest, step: int, folder: Path) -> Any:
     """The checkpoint's adapter, or one line naming it: the results of the others are untouched."""
     from dive_bench.adapters import load_model
+    from dive_bench.run.identity import remember_loaded
 
     try:
-        return load_model(f"{req.adapter}:{folder}")
+        # remembered as loaded from the file, so its runs keep the checkpoint's key (run.identity)
+        return remember_loaded(load_model(f"{req.adapter}:{folder}"))
     except Exception as exc:  # noqa: BLE001  (any loader failure is this checkpoint's problem)
         raise DiveBenchError(f"checkpoint {folder} (step {step}) does not load as {req.adapter}:PATH "
                              f"({oneline(str(exc))[:200]}); re-save or remove it and rerun the sweep "

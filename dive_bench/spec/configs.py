@@ -15,9 +15,23 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
-from dive_bench.spec.options import leaves, nested, option
+from dive_bench.spec.options import allowed_of, leaves, nested, option
 from dive_bench.errors import DiveBenchError
 from dive_bench.util.suggest import did_you_mean
+
+#: Upper bounds of the numeric options. A finite but absurd value (``--steps 1e30``, ``--lr 1e308``)
+#: used to pass validation and then fail every item, or overflow a tensor size; each bound is far
+#: beyond any setting that makes sense and small enough to fit memory and time. Timesteps: the
+#: longest DDPM schedules have 1000-4000; probes per step cannot usefully exceed the probe set;
+#: DIVE's learning rate is 0.5 x the vocabulary std (1e-2 for DiT), so 10 is a thousand times that.
+MAX_STEPS = 100_000
+MAX_TIMESTEPS = 10_000
+MAX_PROBES = 10_000
+MAX_CLASSES = 1_000_000
+MAX_BATCH = 1_000_000
+MAX_LR = 10.0
+MAX_WEIGHT = 1e4
+MAX_SEED = 2 ** 63 - 1
 
 #: per-sample error of the noise prediction, and the per-probe weightings (see probes.timestep_weight)
 LOSSES = ("l2", "l1", "huber")
@@ -33,8 +47,8 @@ class ProbeSpec:
     names, so DIVE and enumeration cannot drift apart in a default, a range or a help line: the
     probes decide which runs of the two methods can be compared at all."""
 
-    interval: int = option(4, value_type="int", low=1, flag="--interval", help="timestep interval: probes at interval/2 + k*interval (4 is the paper's)")
-    probe_seed: int = option(42, value_type="int", low=0, flag="--probe-seed", help="seed of the one noise per probe timestep, shared by all images")
+    interval: int = option(4, value_type="int", low=1, high=MAX_TIMESTEPS, flag="--interval", help="timestep interval: probes at interval/2 + k*interval (4 is the paper's)")
+    probe_seed: int = option(42, value_type="int", low=0, high=MAX_SEED, flag="--probe-seed", help="seed of the one noise per probe timestep, shared by all images")
     loss: str = option("l2", choices=LOSSES, flag="--loss", help="per-sample error of the noise prediction")
     #: per-probe weight of the error: "none" (DIVE, Diffusion Classifier) or "x0" (layouts)
     weighting: str = option("none", choices=WEIGHTINGS, flag="--weighting", help="per-probe weight: none (classification) or x0 = min((1-a_t)/a_t, 20) (layouts)")
@@ -74,12 +88,12 @@ class PriorConfig:
     Its flat names (API keywords, run.json) are ``prior_`` + the field name."""
 
     #: weight of the prior's loss (0: no prior)
-    weight: float = option(0.0, value_type="float", low=0, flag="--prior-weight", help="layouts: weight of the layout prior's loss")
+    weight: float = option(0.0, value_type="float", low=0, high=MAX_WEIGHT, flag="--prior-weight", help="layouts: weight of the layout prior's loss")
     #: "joint" (one prior over class and box slots) or "decoupled" (separate class and box priors)
     structure: str = option("joint", choices=("joint", "decoupled"), flag="--decoupled-prior", help="layouts ablation: separate class and box priors")
     #: (t, noise) draws of the prior loss per image and step, averaged: one draw gives a gradient
     #: whose noise is larger than its mean (measured at true layouts of the canvas set)
-    probes: int = option(1, value_type="int", low=1, flag="--prior-probes", help="layouts: (t, noise) draws of the prior loss per step")
+    probes: int = option(1, value_type="int", low=1, high=MAX_PROBES, flag="--prior-probes", help="layouts: (t, noise) draws of the prior loss per step")
     #: add the prior's error (weight x its mean over fixed (t, noise) draws) to the monitor value,
     #: so that the answer is the visited layout best under the whole objective, not the image term
     #: alone (the paper does not say which; off keeps the earlier behaviour)
@@ -110,14 +124,14 @@ class DiveConfig(_MethodConfig):
 
     method: ClassVar[str] = "dive"
 
-    steps: int = option(200, value_type="int", low=0, flag="--steps", help="AdamW steps per image (0 only with --init coarse: score the start alone)")
+    steps: int = option(200, value_type="int", low=0, high=MAX_STEPS, flag="--steps", help="AdamW steps per image (0 only with --init coarse: score the start alone)")
     #: probes per image per optimiser step (was ``batch_size``)
-    probes_per_step: int = option(25, value_type="int", low=1, flag="--probes-per-step", old_flags=("--batch-size",), help="probes per image per optimiser step")
+    probes_per_step: int = option(25, value_type="int", low=1, high=MAX_PROBES, flag="--probes-per-step", old_flags=("--batch-size",), help="probes per image per optimiser step")
     #: optimiser steps per loop; the monitor runs after each loop
-    monitor_every: int = option(10, value_type="int", low=1, flag="--monitor-every", help="optimiser steps between monitor passes over all probes")
+    monitor_every: int = option(10, value_type="int", low=1, high=MAX_STEPS, flag="--monitor-every", help="optimiser steps between monitor passes over all probes")
     #: None: 0.5 x the vocabulary's std (= the released 1e-2 for DiT's 0.02-std tables)
-    lr: float | None = option(None, value_type="float", low=0, low_open=True, optional=True, flag="--lr", help="AdamW learning rate; unset: 0.5 x the vocabulary std (0.01 is the paper's)")
-    weight_decay: float = option(0.01, value_type="float", low=0, flag="--weight-decay", help="AdamW weight decay")
+    lr: float | None = option(None, value_type="float", low=0, low_open=True, high=MAX_LR, optional=True, flag="--lr", help="AdamW learning rate; unset: 0.5 x the vocabulary std (0.01 is the paper's)")
+    weight_decay: float = option(0.01, value_type="float", low=0, high=MAX_WEIGHT, flag="--weight-decay", help="AdamW weight decay")
     #: nearest-entry distance for snapping: "l2" (released code) or "cosine" (paper's detection)
     #: (was ``metric``, a word every table uses for accuracy and AP)
     snap_distance: str = option("l2", choices=("l2", "cosine"), flag="--snap-distance", old_flags=("--metric",), help="nearest-neighbour snapping distance")
@@ -129,12 +143,12 @@ class DiveConfig(_MethodConfig):
     #: "coarse" (layouts, handled by the dive method): labels from ``inversion.layout.seed.coarse_seed``
     init: str = option("gaussian", choices=INITS, flag="--init", help="slot init; coarse = layouts seeded from a coarse single-object enumeration")
     #: stop an image after this many monitor passes without improvement (None: never)
-    patience: int | None = option(None, value_type="int", low=1, optional=True, flag="--patience", help="early stop after N monitor passes without improvement")
+    patience: int | None = option(None, value_type="int", low=1, high=MAX_STEPS, optional=True, flag="--patience", help="early stop after N monitor passes without improvement")
     #: classes: after the search, also score the ``verify`` vocabulary entries nearest to each
     #: image's final embedding on all probes (already-scored ones are free) and answer with the best
     #: monitor value overall. Our addition: at K = 1000 the embedding often ends near the true class
     #: without ever snapping to it (README, "Large label spaces")
-    verify: int = option(0, value_type="int", low=0, flag="--verify", help="classes: also score the N entries nearest the final embedding on all probes (our addition)")
+    verify: int = option(0, value_type="int", low=0, high=MAX_CLASSES, flag="--verify", help="classes: also score the N entries nearest the final embedding on all probes (our addition)")
     #: how the ``verify`` entries are scored: "all" probes each, or "dc": Diffusion Classifier's
     #: staged pruning scaled to N entries and P probes (``cost.scaled_stages``), so a wide
     #: neighbourhood costs little more than a narrow one (our addition; README, "Large label spaces")
@@ -142,7 +156,7 @@ class DiveConfig(_MethodConfig):
     #: interval, probe_seed, loss, weighting (flat names, as every method has them)
     probes: ProbeSpec = nested(ProbeSpec)
     #: max samples in one no-grad forward pass of the monitor (was ``monitor_batch``)
-    eval_batch: int = option(500, value_type="int", low=1, flag="--eval-batch", help="samples per no-grad forward pass (memory only, not part of the run key)")
+    eval_batch: int = option(500, value_type="int", low=1, high=MAX_BATCH, flag="--eval-batch", help="samples per no-grad forward pass (memory only, not part of the run key)")
     prior: PriorConfig = nested(PriorConfig, prefix="prior_")
     search: LayoutSearchConfig = nested(LayoutSearchConfig)
 
@@ -174,7 +188,7 @@ class EnumerationConfig(_MethodConfig):
     #: (``cost.scaled_stages``; the run stores the resolved stages)
     stages: tuple[tuple[int, int], ...] | str | None = None
     #: samples per no-grad forward pass (memory, not results; was ``batch_size``)
-    eval_batch: int = option(250, value_type="int", low=1, flag="--eval-batch", help="samples per no-grad forward pass (memory only, not part of the run key)")
+    eval_batch: int = option(250, value_type="int", low=1, high=MAX_BATCH, flag="--eval-batch", help="samples per no-grad forward pass (memory only, not part of the run key)")
 
     def check(self) -> None:
         """Stages: probes >= 1 and growing, kept classes >= 1 and shrinking (probe counts are
@@ -254,20 +268,57 @@ def to_flat(config: Any) -> dict:
     return out
 
 
-def from_flat(method: str, config: dict) -> Any:
-    """The config object of ``method`` from flat names (current or stored); an unknown name is
-    refused with a suggestion, so a typo is never silently ignored."""
-    cls = CONFIGS[method]
-    flat = canonical(method, config)
-    if len(flat) < len(config):
-        twice = [k for k in config if k in STORED_NAMES.get(method, {})]
-        raise DiveBenchError(f"{method} options {', '.join(f'{k!r} and {STORED_NAMES[method][k]!r}' for k in twice)} "
-                             "name one option (the second is its earlier name); give it once")
+def check_names(method: str, config: dict, *, extra: tuple[str, ...] = ()) -> None:
+    """Refuse option names ``method`` would not use, in one place for the API, the CLI and stored
+    configs: a name given twice (current and earlier name, ``probes_per_step`` and ``batch_size``),
+    another method's option (``verify`` for enumerate, ``stages`` for DIVE: it would be dropped
+    silently), or a typo (with a suggestion; ``extra`` are other names the caller accepts, offered
+    as suggestions too)."""
+    stored = STORED_NAMES.get(method, {})
+    seen: dict[str, str] = {}
+    for given in config:
+        name = stored_to_current(method, given)
+        if name in seen:
+            raise DiveBenchError(f"{method} options {seen[name]!r} and {given!r} name one option "
+                                 f"({_flag_and_name(method, name)}); give it once")
+        seen[name] = given
     known = flat_names(method)
-    for name in flat:
-        if name not in known:
-            raise DiveBenchError(f"{method} has no option {name!r}.{did_you_mean(name, known, n=1, cutoff=0.6)} "
-                                 f"Options: {', '.join(known)}")
+    for given, name in ((g, stored_to_current(method, g)) for g in config):
+        if name in known:
+            continue
+        owners = [m for m in CONFIGS if m != method and stored_to_current(m, given) in flat_names(m)]
+        if owners:
+            other = owners[0]
+            label = _flag_and_name(other, stored_to_current(other, given))
+            raise DiveBenchError(f"{label} is an option of --method {other}, which {method} would ignore; "
+                                 f"drop it or use --method {other}")
+        hint = did_you_mean(given, known + list(extra), n=1, cutoff=0.6)
+        raise DiveBenchError(f"{method} has no option {given!r}.{hint} Options: {', '.join(known)}")
+
+
+def stored_to_current(method: str, name: str) -> str:
+    """The current flat name of ``name`` (itself, or the option it was stored as before a rename)."""
+    return {v: k for k, v in STORED_NAMES.get(method, {}).items()}.get(name, name)
+
+
+def _flag_and_name(method: str, name: str) -> str:
+    """``--flag (name)`` of an option, as every message names it; ``--stages (stages)`` for the
+    fields without a declaration."""
+    for flat, _, f in leaves(CONFIGS[method]):
+        if flat == name:
+            spec = allowed_of(f)
+            flag = spec.flag if spec is not None and spec.flag else "--" + name.replace("_", "-")
+            return f"{flag} ({name})"
+    return name
+
+
+def from_flat(method: str, config: dict) -> Any:
+    """The config object of ``method`` from flat names (current or stored); an unknown name, one
+    of another method or one given twice is refused (:func:`check_names`), so an option is never
+    silently ignored."""
+    cls = CONFIGS[method]
+    check_names(method, config)
+    flat = canonical(method, config)
     obj = cls()
     for name, path, _ in leaves(cls):
         if name in flat:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,11 +61,13 @@ class Allowed:
         if self.value_type == "str":
             return isinstance(value, str)
         if self.value_type in ("int", "float"):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 return False
-            if self.value_type == "int" and not (isinstance(value, int) or float(value).is_integer()):
+            # an integer option takes integers only: 1e30 or 10.0 is a float, and a float that
+            # passed would be stored as 10.0 (another run key than 10) or overflow a tensor size
+            if self.value_type == "int" and not isinstance(value, numbers.Integral):
                 return False
-            if not math.isfinite(value):
+            if self.value_type == "float" and not math.isfinite(value):
                 return False
             if self.low is not None and (value <= self.low if self.low_open else value < self.low):
                 return False

@@ -22,7 +22,17 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from dive_bench.spec.configs import MAX_BATCH, MAX_SEED
 from dive_bench.spec.options import allowed_of, option
+
+#: Upper bounds of the numeric run options (see ``configs.MAX_STEPS``): far beyond any sensible
+#: setting, small enough that a typo (``--num-samples 1e12``) is refused before anything runs.
+#: ImageNet's train split has 1.28M images; FID protocols sample 50k; samplers run 1-1000 steps.
+MAX_ITEMS = 100_000_000
+MAX_SAMPLES = 10_000_000
+MAX_SAMPLER_STEPS = 10_000
+MAX_GUIDANCE = 100.0
+MAX_BOOTSTRAP = 100_000
 
 #: every sampler name a fidelity run can ask for; which of them runs a given model is decided by
 #: its parameterization (``adapters.parameterization.check_sampler``): euler and heun are the flow
@@ -35,7 +45,7 @@ DTYPES = ("fp32", "bf16", "fp16")
 class RunOptions:
     """How a scoring run executes: which items, where, at what precision, on which worker."""
 
-    limit: int | None = option(None, value_type="int", low=1, optional=True, flag="--limit",
+    limit: int | None = option(None, value_type="int", low=1, high=MAX_ITEMS, optional=True, flag="--limit",
                                help="score only the first N items")
     #: "300:400", "0:10,20", or (API) a range / list of ids: ``spec.items.select_items``
     items: Any = option(None, optional=True, flag="--items",
@@ -43,7 +53,7 @@ class RunOptions:
                              "stored in --out for the same protocol are reused, so a run grows without recomputing")
     item_ids: str | None = option(None, value_type="str", optional=True, flag="--item-ids",
                                   help="score the item ids listed in this text file (whitespace- or comma-separated)")
-    seed: int = option(0, value_type="int", low=0, flag="--seed",
+    seed: int = option(0, value_type="int", low=0, high=MAX_SEED, flag="--seed",
                        help="global seed: each item's seed derives from (seed, task, item id)")
     device: str = option("cpu", value_type="str", flag="--device",
                          help="cpu, cuda, cuda:1 (LOCAL_RANK picks the GPU under torchrun)")
@@ -52,7 +62,7 @@ class RunOptions:
                         help="allow TF32 matmuls on Ampere+ GPUs (the paper's setting)")
     #: images processed together; also the unit of sharding, so keep it fixed across a run's
     #: workers and resumes for bit-identical results
-    items_per_batch: int = option(16, value_type="int", low=1, flag="--items-per-batch",
+    items_per_batch: int = option(16, value_type="int", low=1, high=MAX_BATCH, flag="--items-per-batch",
                                   help="images optimised together (memory); also the unit of sharding and of "
                                        "DIVE's batched search: keep it fixed across a run's workers and resumes "
                                        "for identical results")
@@ -73,7 +83,7 @@ class SampleOptions:
                             help="DATASET[:SPLIT] (default split test), e.g. fmnist; a detection task "
                                  "(canvas-det) for layout models")
     #: at least 2: FID needs a covariance
-    num_samples: int = option(5000, value_type="int", low=2, flag="--num-samples",
+    num_samples: int = option(5000, value_type="int", low=2, high=MAX_SAMPLES, flag="--num-samples",
                               help="samples to generate and score (FID is biased below the feature "
                                    "dimension: 2048 for Inception)")
     feature_extractor: str = option("inception-v3-compat", value_type="str", flag="--feature-extractor",
@@ -81,21 +91,21 @@ class SampleOptions:
                                          "(in-domain; fd_fmnist/...), canvas-classifier (fd_canvas/...), "
                                          "dinov2-vit-l14 / -b14 (fd_dinov2, EDM2's protocol), or classifier:DIR "
                                          "from `train feature-extractor`")
-    steps: int = option(50, value_type="int", low=1, flag="--sampler-steps",
+    steps: int = option(50, value_type="int", low=1, high=MAX_SAMPLER_STEPS, flag="--sampler-steps",
                         old_flags=("--steps", "--sample-steps"),
                         help="sampler steps")
     #: 1 = no guidance; > 1 needs the model's classifier-free null row
-    guidance_scale: float = option(1.0, value_type="float", low=0, flag="--guidance",
+    guidance_scale: float = option(1.0, value_type="float", low=0, high=MAX_GUIDANCE, flag="--guidance",
                                    help="classifier-free guidance scale (1 = none)")
     sampler: str = option("ddim", choices=SAMPLERS, flag="--sampler",
                           help="ddim (eta 0; on flow and EDM models their Euler step, which is the same), ddpm "
                                "(ancestral), dpm (DPM-Solver++ 2M; EDM's for EDM models), euler (flow, EDM), "
                                "heun (flow); a sampler the model's family cannot run is refused before sampling")
-    seed: int = option(0, value_type="int", low=0, flag="--seed", help="sample i uses a seed derived from (seed, i)")
-    batch_size: int = option(250, value_type="int", low=1, flag="--sample-batch",
+    seed: int = option(0, value_type="int", low=0, high=MAX_SEED, flag="--seed", help="sample i uses a seed derived from (seed, i)")
+    batch_size: int = option(250, value_type="int", low=1, high=MAX_BATCH, flag="--sample-batch",
                              old_flags=("--batch-size", "--sample-batch-size"),
                              help="samples per sampling batch (memory only: sample i is the same at any batch)")
-    feature_batch_size: int = option(64, value_type="int", low=1, flag="--feature-batch-size",
+    feature_batch_size: int = option(64, value_type="int", low=1, high=MAX_BATCH, flag="--feature-batch-size",
                                      help="images per feature-extractor batch (memory only)")
     inception_weights: str | None = option(None, value_type="str", optional=True, flag="--inception-weights",
                                            help="local inception-v3-compat weights file (offline); default "
@@ -117,7 +127,7 @@ class SampleOptions:
                                         "~/.cache/dive_bench)")
     #: bootstrap replicates of FD and IS over the generated samples, for ``compare``'s intervals
     #: (0: none). Not keyed: they leave every value unchanged
-    bootstrap: int = option(0, value_type="int", low=0, flag="--bootstrap",
+    bootstrap: int = option(0, value_type="int", low=0, high=MAX_BOOTSTRAP, flag="--bootstrap",
                             help="store B resampled FD/IS (compare's intervals)")
 
 
@@ -125,11 +135,11 @@ class SampleOptions:
 class GuardOptions:
     """``--method auto``'s own options: the accuracy guard that keeps a DIVE pick honest."""
 
-    guard: int = option(30, value_type="int", low=0, flag="--guard",
+    guard: int = option(30, value_type="int", low=0, high=MAX_ITEMS, flag="--guard",
                         help="if DIVE is the cheapest, run it and adaptive enumeration on the first N images "
                              "(the task's dev split when it has one) and keep DIVE only within --guard-misses; "
                              "0 switches the accuracy guard off")
-    guard_misses: int = option(1, value_type="int", low=0, flag="--guard-misses",
+    guard_misses: int = option(1, value_type="int", low=0, high=MAX_ITEMS, flag="--guard-misses",
                                help="DIVE is kept with at most this many misses (net of wins on a dev split)")
 
 
