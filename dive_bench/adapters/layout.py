@@ -58,6 +58,8 @@ class LayoutAdapter(Adapter):
         self.name = name
         self._sha256 = sha256
         self._image_sha256 = image_sha256
+        # the weights image_sha256 names, to tell when a training loop has changed them since
+        self._image_weights_at_load = tensor_sha256(self.model) if image_sha256 else None
 
     @classmethod
     def from_pretrained(cls, source: str, *, name: str | None = None, torch_dtype=None,
@@ -137,8 +139,10 @@ class LayoutAdapter(Adapter):
     def image_model_sha256(self) -> str:
         """Hash of the layout-to-image model alone (``info()["sha256"]`` covers the priors too):
         what depends only on the image model, like the coarse seed layouts, stays valid when
-        a prior is retrained."""
-        return self._image_sha256 or tensor_sha256(self.model)
+        a prior is retrained. Once the weights in memory differ from the file's (a live model a
+        training loop updates), it is the hash of those weights, so no stale seed is reused."""
+        now = tensor_sha256(self.model)
+        return self._image_sha256 if now == self._image_weights_at_load else now
 
     def info(self) -> dict:
         params = param_count(self.model)

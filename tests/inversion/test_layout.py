@@ -105,6 +105,14 @@ def test_layout_model_and_prior_round_trip(tmp_path, canvas):
     c = LayoutAdapter.from_pretrained(str(tmp_path))
     assert c.info()["sha256"] != b.info()["sha256"]
     assert c.image_model_sha256 == b.image_model_sha256
+    # a training loop that changes the live image model's weights gets another seed key (its
+    # cached seeds came from other weights); putting the weights back gives the file's key again
+    saved = {k: v.clone() for k, v in c.model.state_dict().items()}
+    with torch.no_grad():
+        next(c.model.parameters()).add_(0.01)
+    assert c.image_model_sha256 not in (b.image_model_sha256, None)
+    c.model.load_state_dict(saved)
+    assert c.image_model_sha256 == b.image_model_sha256
     with pytest.raises(DiveBenchError, match="--no-prior"):
         tiny_adapter().prior_loss(cond, t, noise)
     # a second prior set beside the first (layout-canvas-s-sized): loaded on request, and part of
