@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _lint_imports() -> str | None:
+    """The venv's lint-imports: on PATH, or beside this interpreter (a venv used without activating it)."""
+    return shutil.which("lint-imports") or shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+
+
 def test_import_contracts_are_kept():
-    exe = shutil.which("lint-imports")
+    exe = _lint_imports()
     if exe is None:
         pytest.skip("lint-imports is not installed (pip install -e '.[test]' installs import-linter)")
     proc = subprocess.run([exe, "--no-cache", "--no-logo"], cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -28,7 +34,7 @@ def test_import_contracts_are_kept():
 
 
 def _lint(root: Path) -> subprocess.CompletedProcess:
-    exe = shutil.which("lint-imports")
+    exe = _lint_imports()
     if exe is None:
         pytest.skip("lint-imports is not installed (pip install -e '.[test]' installs import-linter)")
     return subprocess.run([exe, "--no-cache", "--no-logo"], cwd=root, capture_output=True, text=True, timeout=300,
