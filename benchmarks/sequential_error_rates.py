@@ -53,7 +53,7 @@ def _agrapa(d: np.ndarray, side: str, cap: float = 0.5) -> np.ndarray:
     prev = np.concatenate([np.zeros((len(y), 1)), np.cumsum(y, 1)[:, :-1]], 1)
     prev2 = np.concatenate([np.zeros((len(y), 1)), np.cumsum(y * y, 1)[:, :-1]], 1)
     t = np.arange(y.shape[1]) + 1.0
-    lam = np.clip((prev / t) / ((0.25 + prev2) / t), 0, cap / (1 + sign * MARGIN))
+    lam = np.clip((prev / t) / ((0.25 + prev2) / t), 0, cap / (1 - sign * MARGIN))
     return np.cumsum(np.log1p(lam * y), 1)
 
 
@@ -67,7 +67,7 @@ def _ons(d: np.ndarray, side: str, cap: float = 0.75) -> np.ndarray:
         out[:, i] = total
         g = -y[:, i] / (1 + lam * y[:, i])
         a += g * g
-        lam = np.clip(lam - 2 / (2 - math.log(3)) * g / a, 0, cap / (1 + sign * MARGIN))
+        lam = np.clip(lam - 2 / (2 - math.log(3)) * g / a, 0, cap / (1 - sign * MARGIN))
     return out
 
 

@@ -18,11 +18,11 @@ though ``E[D] >= -m``) and a false pass (P crosses though ``E[D] <= -m``) each h
 probability at most ``alpha``, however early the run stops.
 
 The bets: each side's wealth is the average of the wealths of the constant bets
-``lam = f / (1 +- m)`` for ``f`` in :data:`BET_FRACTIONS` (a fixed grid, chosen before any data,
+``lam = f / (1 -+ m)`` (R: ``1/(1+m)``, P: ``1/(1-m)``) for ``f`` in :data:`BET_FRACTIONS` (a fixed grid, chosen before any data,
 so the average is an e-process with no tuning). ``benchmarks/sequential_error_rates.py``
 compared it with the plug-in bets aGRAPA and ONS (Waudby-Smith & Ramdas 2023; Shekhar & Ramdas
 2023) on 2000 simulated 300-item streams per scenario, checked every 16 items: the grid stopped
-a clear regression (accuracy 0.77 -> 0.62) after 108 items on average, aGRAPA after 120-129 and
+a clear regression (accuracy 0.77 -> 0.62) after 109 items on average, aGRAPA after 120-128 and
 ONS after 127 (their early bets are noisy, and a 300-item stream leaves them little time to
 recover), with error rates below alpha for all. Fewer, larger grid points stop strong effects a
 little earlier and weak ones a little later; three is the middle of that trade.
@@ -56,7 +56,7 @@ def log_wealth(d: np.ndarray, margin: float, side: str, fractions: Sequence[floa
         raise ValueError(f"side must be one of {', '.join(SIDES)}, not {side!r}")
     sign = SIDES[side]
     y = sign * (np.asarray(d, dtype=float) + margin)  # > 0 on average under the side's alternative
-    largest = 1.0 / (1.0 + sign * margin)  # keeps every factor 1 + lam * y >= 0
+    largest = 1.0 / (1.0 - sign * margin)  # the most negative y is -(1 - sign m): keeps 1 + lam y >= 0
     lams = np.asarray(fractions, dtype=float) * largest
     logs = np.cumsum(np.log1p(lams.reshape((-1,) + (1,) * y.ndim) * y), axis=-1)
     top = logs.max(axis=0)
