@@ -114,7 +114,7 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None, identity: Identit
         raise DiveBenchError(f"unknown method {req.method!r}; use one of {', '.join((*METHODS, 'auto'))}")
     validate(req)
     task = TASKS.get(req.task)
-    baseline = sequential.baseline_of(req, task)  # --sequential's refusals, before the model loads
+    baseline = sequential.baseline_of(req, task, resolve_shard(req.shard))  # refusals before the model loads
     req = sequential.with_baseline_items(req, baseline)
     task_defaults = getattr(task, "method_defaults", {})
     if req.method != "auto":  # the user's options, checked before the model loads

@@ -38,14 +38,12 @@ FALLBACK = {"regression": ("pass", "no regression beyond the margin was shown"),
             "noninferiority": ("regression", "non-inferiority within the margin was not shown")}
 
 
-def baseline_of(req, task) -> RunResult | None:
+def baseline_of(req, task, shard: tuple[int, int]) -> RunResult | None:
     """The baseline of a sequential request (None without ``--sequential``), after every check that
-    needs neither the model nor the data."""
+    needs neither the model nor the data; ``shard``: this worker's (K, N) (``score.resolve_shard``)."""
     if not req.sequential:
         return None
-    from dive_bench.run.score import resolve_shard
-
-    if req.shard is not None or resolve_shard(None) != (0, 1):
+    if req.shard is not None or shard != (0, 1):
         raise DiveBenchError("--sequential decides when to stop from every item scored so far, so one worker runs "
                              "it; drop --shard (and RANK/WORLD_SIZE or the SLURM array variables)")
     if req.method == "auto":
