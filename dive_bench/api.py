@@ -25,13 +25,13 @@ from typing import Any
 
 from dive_bench.errors import DiveBenchError, ItemsFailedError
 from dive_bench.spec.configs import CONFIGS, check_names
-from dive_bench.spec.run_options import RunOptions, SampleOptions, declared
+from dive_bench.spec.run_options import GateOptions, RunOptions, SampleOptions, declared
 from dive_bench.spec.result import RunResult
 from dive_bench.util.suggest import did_you_mean
 
 #: names of ``evaluate``'s own keyword arguments that are not method options (the run options of
 #: ``spec.run_options.RunOptions``, where they are declared, plus where results go)
-RUN_OPTIONS = ("out", "progress", *declared(RunOptions))
+RUN_OPTIONS = ("out", "progress", *declared(RunOptions), *declared(GateOptions))
 
 
 def _method_options(method: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +76,9 @@ def _check_call(out: Any, progress: Any, **names: Any) -> None:
 def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | None = None, limit: int | None = None,
              items: Any = None, item_ids: str | None = None, seed: int = 0, device: str = "cpu", dtype: str = "fp32",
              tf32: bool = False, items_per_batch: int = 16, data_root: str | None = None, progress: bool = False,
-             shard: str | None = None, retry_failed: bool = False, **config: Any) -> RunResult:
+             shard: str | None = None, retry_failed: bool = False, sequential: bool = False,
+             baseline: str | Path | None = None, margins: dict[str, float] | None = None, mode: str = "regression",
+             **config: Any) -> RunResult:
     """Score ``model`` on ``task`` with ``method`` ("dive", "enumerate" or "auto": the cheapest of
     exhaustive enumeration, adaptive enumeration and DIVE, see ``dive_bench.run.auto``); returns the run's
     ``RunResult`` from ``dive_bench.spec.result``: ``.metrics``, ``.run_key``, ``.payload`` = run.json.
@@ -85,7 +87,13 @@ def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | N
     ids in the file ``item_ids``. Results are kept per item under the run's protocol in ``out``, so a
     call over more items computes only the new ones. The run options (``limit`` to ``retry_failed``)
     are declared in ``RunOptions`` (``dive_bench.spec.run_options``), method options in
-    ``dive_bench.spec.configs``."""
+    ``dive_bench.spec.configs``.
+
+    ``sequential=True`` with ``baseline`` (a run.json or its folder) and ``margins``
+    (``{"accuracy": 0.01}``; required: the margin defines the test) scores the baseline's items in
+    its order and stops once an anytime-valid paired test settles (``dive_bench.run.sequential``);
+    ``result.sequential`` holds the verdict, the items used and the boundary crossed. ``mode``
+    ("regression" or "noninferiority") decides what an unsettled test concludes."""
     from dive_bench.run.score import ScoreRequest, score
 
     _check_call(out, progress, task=task)
@@ -94,7 +102,8 @@ def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | N
     request = dict(model=model, task=task, method=method, method_config=config, limit=limit, items=items,
                    item_ids=item_ids, seed=seed, device=device, dtype=dtype, tf32=tf32,
                    items_per_batch=items_per_batch, data_root=data_root, progress=progress, shard=shard,
-                   retry_failed=retry_failed)
+                   retry_failed=retry_failed, sequential=sequential,
+                   baseline=None if baseline is None else str(baseline), margins=margins, mode=mode)
     if out is not None:
         return _scored(RunResult(score(ScoreRequest(out=Path(out), **request), adapter=adapter)), out)
     with tempfile.TemporaryDirectory(prefix="dive_bench-") as tmp:

@@ -85,13 +85,19 @@ def cmd_score(args: argparse.Namespace) -> int:
     """``evaluate`` with the command line's options: the CLI and the API run the same code."""
     from dive_bench.api import evaluate
 
-    from dive_bench.spec.run_options import RunOptions
+    from dive_bench.spec.run_options import GateOptions, RunOptions
 
     out = Path(args.out or f"runs/{_safe(args.model)}-{_safe(args.task)}-{args.method}")
     result = evaluate(args.model, args.task, args.method, out=out, progress=not args.quiet,
-                      **declared_values(args, RunOptions), **method_config(args))
+                      **declared_values(args, RunOptions), **declared_values(args, GateOptions), **method_config(args))
     print(_summary(result))
     print(f"results: {out / 'run.json'}")
+    if result.sequential is not None:  # the gate's verdict table and exit code, as check's
+        from dive_bench.run.sequential import verdict_of
+
+        verdict = verdict_of(result.sequential)
+        print(verdict.markdown().replace("dive-bench check:", "dive-bench score --sequential:", 1))
+        return verdict.status
     return _failed_items_status(result)
 
 
@@ -161,7 +167,7 @@ def _add_score_parser(sub) -> None:
     s = sub.add_parser("score", help="score a model on a task with DIVE or enumeration")
     if skipped(s):
         return
-    from dive_bench.spec.run_options import GuardOptions, RunOptions
+    from dive_bench.spec.run_options import GateOptions, GuardOptions, RunOptions
 
     s.add_argument("model", help="bundled name (dit-fmnist-s), ADAPTER:PATH_OR_HUB_ID, or a plugin name")
     s.add_argument("--task", required=True)
@@ -176,6 +182,7 @@ def _add_score_parser(sub) -> None:
     e.add_argument("--stages", help="adaptive Diffusion Classifier, e.g. '25:2,250:1' (probes:kept), or dc: its "
                    "ImageNet schedule (50/100/500/1000 samples, keep 500/50/10/1) scaled to K and the probes")
     add_declared(s, GuardOptions, title="--method auto")
+    add_declared(s, GateOptions, title="sequential gate (exit 0 pass, 1 regression)")
     d = s.add_argument_group("DIVE on layouts (ablations)")
     d.add_argument("--no-prior", action="store_true", help="image loss only (also switches prior repairs off)")
     s.set_defaults(func=cmd_score)

@@ -187,6 +187,8 @@ def add_declared(parser, cls: type, *, only: tuple[str, ...] | None = None, skip
             kwargs["action"] = "store_true"
         elif spec.choices is not None:
             kwargs["choices"] = list(spec.choices)
+        elif spec.value_type == "metric=value":  # repeatable, as check's --margin
+            kwargs.update(action="append", metavar="METRIC=VALUE")
         else:
             kwargs["type"] = {"int": _integer, "float": float}.get(spec.value_type, str)
             kwargs["metavar"] = spec.flag.lstrip("-").replace("-", "_").upper()

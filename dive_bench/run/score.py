@@ -19,12 +19,13 @@ from dive_bench.adapters.base import Adapter
 from dive_bench.data.base import to_model_range
 from dive_bench.spec.configs import canonical, check_names, from_flat, to_flat
 from dive_bench.spec.options import validate
-from dive_bench.spec.run_options import RunOptions
+from dive_bench.spec.run_options import GateOptions, RunOptions
 from dive_bench.util.environment import DTYPES, autocast, environment, git_sha, resolve_device  # noqa: F401  (re-exported)
 from dive_bench.errors import DiveBenchError, NonFiniteError
 from dive_bench.inversion import ProbeSet
 from dive_bench.inversion.preflight import check_finite
 from dive_bench.run.identity import Identity, identify
+from dive_bench.run import sequential
 from dive_bench.run.methods import METHODS
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.seeding import item_seed
@@ -40,9 +41,10 @@ from dive_bench.tasks import TASKS
 
 
 @dataclass(kw_only=True)
-class ScoreRequest(RunOptions):
+class ScoreRequest(RunOptions, GateOptions):
     """One scoring run: what to score and where the results go, plus the run options declared
-    once in :class:`~dive_bench.spec.run_options.RunOptions` (the API and the CLI fill the same ones)."""
+    once in :class:`~dive_bench.spec.run_options.RunOptions` and the sequential gate's in
+    :class:`~dive_bench.spec.run_options.GateOptions` (the API and the CLI fill the same ones)."""
 
     model: str
     task: str
@@ -100,6 +102,8 @@ class _Prepared:
     defaults_from: dict = field(default_factory=dict)
     #: what the shards store as the model's record; its sha256 is the one keyed (``run.identity``)
     model_info: dict = field(default_factory=dict)
+    #: ``--sequential``'s test against the baseline (``run.sequential``), else None
+    gate: sequential.Gate | None = None
 
 
 def prepare(req: ScoreRequest, adapter: Adapter | None = None, identity: Identity | None = None) -> _Prepared:
@@ -110,6 +114,8 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None, identity: Identit
         raise DiveBenchError(f"unknown method {req.method!r}; use one of {', '.join((*METHODS, 'auto'))}")
     validate(req)
     task = TASKS.get(req.task)
+    baseline = sequential.baseline_of(req, task, resolve_shard(req.shard))  # refusals before the model loads
+    req = sequential.with_baseline_items(req, baseline)
     task_defaults = getattr(task, "method_defaults", {})
     if req.method != "auto":  # the user's options, checked before the model loads
         _config(req.method, task_defaults.get(req.method, {}), req.method_config)
@@ -152,8 +158,9 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None, identity: Identit
                    parameterization=None if param.kind == "ddpm-eps" else param.describe())
     given_names = set(canonical(method_name, given))
     defaults_from = {name: src for name, src in sources.items() if name not in given_names}
+    gate = sequential.Gate(spec, baseline, req, req.out) if baseline is not None else None
     return _Prepared(spec, task, method, cfg, adapter, data, probes, device, precision, choice, defaults_from,
-                     model_info=identity.model_info)
+                     model_info=identity.model_info, gate=gate)
 
 
 def _config(method: str, defaults: dict, given: dict):
@@ -196,13 +203,15 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
     try:
         for block in blocks:
             todo = [i for i in block if i not in skip]
-            if todo:
-                _score_block(p, store, todo)
-                bar.update(len(todo))
+            rows = _score_block(p, store, todo) if todo else []
+            bar.update(len(todo))
+            if p.gate is not None and p.gate.settled(block, rows, store.failed_ids()):
+                break  # the sequential test settled: the items left are not needed
     finally:
         bar.close()
         store.close()
-    return merge(out, req, wall=time.time() - t_start)
+    extra = {"sequential": p.gate.record()} if p.gate is not None else None
+    return merge(out, req, wall=time.time() - t_start, extra=extra)
 
 
 def item_blocks(ids: list[int], items_per_batch: int, k: int, n: int) -> list[list[int]]:
@@ -241,28 +250,32 @@ def _run_items(p: _Prepared, items: list[int]) -> list[dict]:
     return results
 
 
-def _score_block(p: _Prepared, store: ShardStore, todo: list[int]) -> None:
+def _score_block(p: _Prepared, store: ShardStore, todo: list[int]) -> list[tuple[int, dict]]:
     """Compute and commit one block; if it raises, retry its images one by one so that only the
-    failing ones are recorded as failed (with their traceback)."""
+    failing ones are recorded as failed (with their traceback). Returns the (id, result) stored."""
     t0 = time.time()
     try:
         results = _run_items(p, todo)
         per_item = (time.time() - t0) / len(todo)
-        store.put_many([(i, {**r, "label": p.task.target(p.data, i)}, per_item) for i, r in zip(todo, results)])
-        return
+        rows = [(i, {**r, "label": p.task.target(p.data, i)}) for i, r in zip(todo, results)]
+        store.put_many([(i, r, per_item) for i, r in rows])
+        return rows
     except (DiveBenchError, KeyboardInterrupt, MemoryError):
         raise
     except Exception:  # isolate the failing image(s); the others of the block still count
         pass
+    rows = []
     for i in todo:
         t1 = time.time()
         try:
             (r,) = _run_items(p, [i])
-            store.put_many([(i, {**r, "label": p.task.target(p.data, i)}, time.time() - t1)])
+            rows.append((i, {**r, "label": p.task.target(p.data, i)}))
+            store.put_many([(i, rows[-1][1], time.time() - t1)])
         except (DiveBenchError, KeyboardInterrupt, MemoryError):
             raise
         except Exception as exc:
             store.put_error(i, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    return rows
 
 
 def first_nonfinite(value, path: str = "result") -> str | None:
@@ -282,9 +295,10 @@ def first_nonfinite(value, path: str = "result") -> str | None:
     return None
 
 
-def merge(out: Path, req: ScoreRequest | None = None, wall: float | None = None) -> dict:
+def merge(out: Path, req: ScoreRequest | None = None, wall: float | None = None, extra: dict | None = None) -> dict:
     """``dive-bench merge``, and the last step of every score: the union of the shards under ``out``
-    (``store.shards.collect``) into metrics, written to ``out/run.json``."""
+    (``store.shards.collect``) into metrics, written to ``out/run.json``; ``extra`` adds fields of this
+    invocation (``sequential``), which a later merge or score without them leaves out."""
     c = collect(out)
     spec = RunSpec.from_json(c.spec, c.model_info.get("sha256"))
     task = TASKS.get(spec.task)
@@ -303,7 +317,7 @@ def merge(out: Path, req: ScoreRequest | None = None, wall: float | None = None)
         **{key: c.spec[key] for key in ("method_choice", "defaults_from", "label_space", "checkpoint")
            if c.spec.get(key)},
         # per-item outcomes, so paired regression checks need nothing but this file
-        items={"ids": ids, "predictions": preds, "labels": labels})
+        items={"ids": ids, "predictions": preds, "labels": labels}, **(extra or {}))
     write_json_atomic(Path(out) / "run.json", result.payload)
     return result.payload
 

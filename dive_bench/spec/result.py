@@ -330,3 +330,9 @@ class RunResult:
     @property
     def checkpoint(self) -> dict | None:
         return self.payload.get("checkpoint") or None
+
+    @property
+    def sequential(self) -> dict | None:
+        """``score --sequential``'s record (verdict, items used, boundary, crossing), None for other runs."""
+        record = self.payload.get("sequential")
+        return record if isinstance(record, dict) else None

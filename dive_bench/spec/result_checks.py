@@ -31,7 +31,7 @@ TYPES: dict[str, type | tuple[type, ...]] = {
     "task_version": (str, int), "seed": int, "n_items": int, "n_done": int, "n_failed": int,
     **{k: dict for k in ("metrics", "method_config", "items", "model_info", "timings", "env", "metric_info",
                          "protocol", "checkpoint", "label_space", "reference", "samples", "method_choice",
-                         "failed_items", "defaults_from")}}
+                         "failed_items", "defaults_from", "sequential")}}
 ITEM_LISTS = ("ids", "predictions", "labels")
 #: object key -> {field: JSON type} of the fields inside run.json's objects that reports read (null
 #: counts as absent; counts are also >= 0): a list where a name goes is refused here, not met as a
@@ -45,6 +45,10 @@ FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "env": {"dtype": str, "tf32": bool, "device": str, "cuda_device": str},
     "checkpoint": {"step": int},
     "samples": {"folder": str, "config": dict},
+    #: ``score --sequential``'s record (``run.sequential``)
+    "sequential": {"verdict": str, "settled": bool, "reason": str, "metric": str, "margin": (int, float),
+                   "mode": str, "alpha": float, "items_used": int, "items_available": int, "checked_every": int,
+                   "boundary": dict, "log_wealth": dict, "crossing": dict},
 }
 #: a fidelity run's method_config fields that reports print or group by
 FIDELITY_CONFIG: dict[str, type | tuple[type, ...]] = {
@@ -114,6 +118,7 @@ def check_payload(payload: dict, path: str | None) -> None:
         if value is not None and not (_is_number(value) and math.isfinite(value) and value >= 0):
             raise _refuse(path, f"timings.{key}", f"is {value!r}, not a finite number >= 0")
     _check_fields(payload, path)
+    _check_sequential(payload.get("sequential"), path)
     _check_method_config(payload, path)
     _check_metrics(payload, path)
     _check_metric_info(payload, path)
@@ -146,6 +151,20 @@ def _check_fields(payload: dict, path: str | None) -> None:
     kind = (payload.get("label_space") or {}).get("kind")
     if kind is not None and kind not in ("class", "layout"):
         raise _refuse(path, "label_space.kind", f"is {kind!r}, neither 'class' nor 'layout'")
+
+
+def _check_sequential(record: dict | None, path: str | None) -> None:
+    """``sequential``: a verdict the gate gives, a level in (0, 1), items used within the items."""
+    if not record:
+        return
+    if record.get("verdict") not in ("pass", "regression"):
+        raise _refuse(path, "sequential.verdict", f"is {record.get('verdict')!r}, neither 'pass' nor 'regression'")
+    alpha = record.get("alpha")
+    if alpha is not None and not 0 < alpha < 1:
+        raise _refuse(path, "sequential.alpha", f"is {alpha!r}, not a level in (0, 1)")
+    used, available = record.get("items_used"), record.get("items_available")
+    if used is not None and available is not None and used > available:
+        raise _refuse(path, "sequential.items_used", f"is {used}, more than the {available} items available")
 
 
 def _check_method_config(payload: dict, path: str | None) -> None:

@@ -1,6 +1,6 @@
 """How a run is carried out, declared once: the options of ``score`` (and the API's ``evaluate``,
 and ``sweep``), of ``fidelity`` (and the API's ``fidelity``, and ``sweep --fidelity``), and of
-``--method auto``'s accuracy guard.
+``--method auto``'s accuracy guard, and of ``score --sequential``'s gate.
 
 Each option is a dataclass field declared with :func:`~dive_bench.spec.options.option`: its type,
 range or choices, its command-line flag (earlier flags kept as aliases) and its help. The CLI
@@ -22,6 +22,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from dive_bench.errors import DiveBenchError
 from dive_bench.spec.configs import MAX_BATCH, MAX_SEED
 from dive_bench.spec.options import allowed_of, option
 
@@ -141,6 +142,39 @@ class GuardOptions:
                              "0 switches the accuracy guard off")
     guard_misses: int = option(1, value_type="int", low=0, high=MAX_ITEMS, flag="--guard-misses",
                                help="DIVE is kept with at most this many misses (net of wins on a dev split)")
+
+
+@dataclass(kw_only=True)
+class GateOptions:
+    """``score --sequential``: score the items in a baseline's order and stop as soon as an
+    anytime-valid paired test settles pass or regression (``run.sequential``). The margin defines
+    the test, so it has no default; the level is ``check``'s fixed alpha."""
+
+    sequential: bool = option(False, value_type="bool", flag="--sequential",
+                              help="stop as soon as an anytime-valid paired test against --baseline settles pass "
+                                   "or regression beyond --margin (exit 0 pass, 1 regression, as check)")
+    baseline: str | None = option(None, value_type="str", optional=True, flag="--baseline",
+                                  help="run.json (or its folder) of the baseline the sequential gate pairs with; "
+                                       "its items, in its order, are scored")
+    #: ``{"accuracy": 0.01}`` from the API; the CLI's repeated ``METRIC=VALUE`` strings are parsed
+    #: by ``report.check.parse_margins`` (one syntax for check and score)
+    margins: Any = option(None, value_type="metric=value", optional=True, flag="--margin",
+                          help="METRIC=VALUE: the tolerated drop the sequential gate tests, e.g. accuracy=0.01 "
+                               "(required with --sequential: the margin defines the test)")
+    mode: str = option("regression", choices=("regression", "noninferiority"), flag="--mode",
+                       help="what an unsettled gate concludes once every item is scored: regression mode passes "
+                            "(no regression shown), noninferiority fails (non-inferiority not shown)")
+
+    def check(self) -> None:
+        """The gate's options belong together: --baseline, --margin and --mode only with --sequential."""
+        if not self.sequential:
+            given = [flag for flag, value in (("--baseline", self.baseline), ("--margin", self.margins),
+                                              ("--mode", None if self.mode == "regression" else self.mode))
+                     if value is not None]
+            if given:
+                raise DiveBenchError(f"{' and '.join(given)} set the sequential gate; add --sequential, or drop "
+                                     f"{'them' if len(given) > 1 else 'it'} and gate the finished run with "
+                                     "`dive-bench check`")
 
 
 #: fidelity options that leave the numbers unchanged (where files are, memory): a sweep's rerun

@@ -113,3 +113,108 @@ def test_a_refused_option_leaves_a_stored_run_unchanged(tmp_path, capsys):
     cli_error(capsys, [*SCORE, "--method", "enumerate", "--interval", "100", "--verify", "2", "--out", str(out)])
     cli_error(capsys, [*SCORE, "--method", "enumerate", "--interval", "100", "--eval-batch", "1e12", "--out", str(out)])
     assert digest(out) == before
+
+
+# -- score --sequential: each misuse is one line, before the model loads and before anything is stored
+
+def _digits_baseline(tmp_path, name: str = "base.json", **changes):
+    """A digits run.json (the factories' writer) whose protocol differs from a fresh run's by its item set."""
+    import json
+
+    from factories import run_json
+
+    fields = dict(model="dit-digits-xs", task="digits", method="enumerate", method_config={"interval": 100},
+                  metrics={"accuracy": {"value": 1.0}}, n_items=2,
+                  items={"ids": [0, 1], "predictions": [0, 1], "labels": [0, 1]})
+    path = tmp_path / name
+    path.write_text(json.dumps(run_json(**{**fields, **changes})))
+    return str(path)
+
+
+FIDELITY_BASELINE = "leaderboards/runs/dit-fmnist-b-fidelity"
+FMNIST_BASELINE = "leaderboards/runs/dit-fmnist-b-dive"
+
+
+@pytest.mark.parametrize("flags, kwargs, line", [
+    (["--sequential"], dict(sequential=True), "--sequential needs --baseline RUN"),
+    (["--sequential", "--baseline", "BASE"], dict(sequential=True, baseline="BASE"),
+     "--sequential needs --margin accuracy=VALUE: the margin defines the test"),
+    (["--baseline", "BASE"], dict(baseline="BASE"), "--baseline set the sequential gate; add --sequential"),
+    (["--margin", "accuracy=0.01"], dict(margins={"accuracy": 0.01}),
+     "--margin set the sequential gate; add --sequential"),
+    (["--mode", "noninferiority"], dict(mode="noninferiority"), "--mode set the sequential gate; add --sequential"),
+    (["--sequential", "--baseline", "BASE", "--margin", "accuracy=0.01", "--shard", "0/2"],
+     dict(sequential=True, baseline="BASE", margins={"accuracy": 0.01}, shard="0/2"),
+     "--sequential decides when to stop from every item scored so far, so one worker runs it"),
+    (["--sequential", "--baseline", "BASE", "--margin", "accuracy=0.01", "--method", "auto"],
+     dict(sequential=True, baseline="BASE", margins={"accuracy": 0.01}, method="auto"),
+     "--method auto chooses one only after a guard run"),
+    (["--sequential", "--baseline", "BASE", "--margin", "fd_fmnist=0.5"],
+     dict(sequential=True, baseline="BASE", margins={"fd_fmnist": 0.5}), "the sequential gate tests accuracy only"),
+    (["--sequential", "--baseline", "BASE", "--margin", "accuracy=-1"],
+     dict(sequential=True, baseline="BASE", margins={"accuracy": -1}),
+     "the tolerated drop must be a finite number >= 0, e.g. accuracy=0.01"),
+    (["--sequential", "--baseline", "BASE", "--margin", "accuracy=1"],
+     dict(sequential=True, baseline="BASE", margins={"accuracy": 1.0}), "the gate could never fail"),
+    (["--sequential", "--baseline", "BASE", "--margin", "accuracy"],
+     dict(sequential=True, baseline="BASE", margins="accuracy=0.01"), None),
+    (["--sequential", "--baseline", "NOPE", "--margin", "accuracy=0.01"],
+     dict(sequential=True, baseline="NOPE", margins={"accuracy": 0.01}), "does not exist; pass a run.json"),
+    (["--sequential", "--baseline", FIDELITY_BASELINE, "--margin", "accuracy=0.01"],
+     dict(sequential=True, baseline=FIDELITY_BASELINE, margins={"accuracy": 0.01}), "is a fidelity run"),
+    (["--sequential", "--baseline", FMNIST_BASELINE, "--margin", "accuracy=0.01"],
+     dict(sequential=True, baseline=FMNIST_BASELINE, margins={"accuracy": 0.01}),
+     "scored task fmnist (version 1), not digits (version 1); pass a baseline of this task"),
+    (["--sequential", "--baseline", "BASE", "--margin", "accuracy=0.01", "--method", "dive"],
+     dict(sequential=True, baseline="BASE", margins={"accuracy": 0.01}, method="dive"),
+     "is a enumerate run and this is --method dive"),
+    (["--sequential", "--baseline", "PARTIAL", "--margin", "accuracy=0.01"],
+     dict(sequential=True, baseline="PARTIAL", margins={"accuracy": 0.01}), "is partial (1 of 2 items scored"),
+    (["--sequential", "--baseline", "BASE", "--margin", "accuracy=0.01"],
+     dict(sequential=True, baseline="BASE", margins={"accuracy": 0.01}),
+     "measured another protocol: different item set"),
+])
+def test_sequential_misuse_is_one_line_before_anything_is_stored(tmp_path, capsys, flags, kwargs, line):
+    base = _digits_baseline(tmp_path)
+    partial = _digits_baseline(tmp_path, "partial.json", status="partial", n_done=1)
+    swap = {"BASE": base, "PARTIAL": partial}
+    flags = [swap.get(f, f) for f in flags]
+    kwargs = {k: swap.get(v, v) if isinstance(v, str) else v for k, v in kwargs.items()}
+    method = kwargs.pop("method", "enumerate")
+    cli = ["score", "dit-digits-xs", "--task", "digits", "--interval", "100", "--quiet", "--out", str(tmp_path / "o"),
+           *(["--method", "enumerate"] if "--method" not in flags else []), *flags]
+    err = cli_error(capsys, cli)
+    api = api_error(db.evaluate, "dit-digits-xs", "digits", method, interval=100, out=tmp_path / "a", **kwargs)
+    if line is None:  # the CLI's syntax error and the API's wrong type, each its own line
+        assert "must look like METRIC=VALUE" in err and "margins must be a dict" in api
+    else:
+        assert line in err and line in api
+    # nothing stored (the protocol check needs the model, after --out was checked writable: an empty folder)
+    assert not [p for p in (*tmp_path.glob("o/**/*"), *tmp_path.glob("a/**/*")) if p.is_file()]
+
+
+def test_sequential_refuses_a_detection_task(capsys, tmp_path):
+    line = cli_error(capsys, ["score", "layout-canvas-xs", "--task", "canvas-det", "--sequential", "--baseline",
+                              "x", "--margin", "accuracy=0.01", "--out", str(tmp_path / "o"), "--quiet"])
+    assert "AP is not a mean of per-image statistics, so no per-batch test of it is sound" in line
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("damage, key", [
+    ({"verdict": "maybe"}, "sequential.verdict"), ({"alpha": 1.5}, "sequential.alpha"),
+    ({"items_used": 400}, "sequential.items_used"), ({"items_used": "ten"}, "sequential.items_used"),
+    ({"settled": "yes"}, "sequential.settled"),
+])
+def test_a_damaged_sequential_record_is_refused_in_one_line(tmp_path, damage, key):
+    """run.json's ``sequential`` record (spec.result_checks) as every reader loads it."""
+    import json
+
+    from dive_bench.spec.result import RunResult
+    from factories import run_json
+
+    record = {"verdict": "pass", "settled": True, "alpha": 0.05, "items_used": 16, "items_available": 48, **damage}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(run_json(model="m", task="digits", method="enumerate", method_config={},
+                                        metrics={"accuracy": {"value": 1.0}}, n_items=48, sequential=record)))
+    line = api_error(RunResult.load, path)
+    assert f"key '{key}'" in line

@@ -21,7 +21,7 @@ import dive_bench as db
 from dive_bench.cli.main import build_parser, main
 from dive_bench.errors import DiveBenchError
 from dive_bench.spec.options import allowed_of, validate
-from dive_bench.spec.run_options import SAMPLERS, GuardOptions, RunOptions, SampleOptions, declared, defaults
+from dive_bench.spec.run_options import SAMPLERS, GateOptions, GuardOptions, RunOptions, SampleOptions, declared, defaults
 
 #: 500 real Fashion-MNIST test images committed with the tests (tests/data/fmnist-slice/README.md)
 FMNIST_SLICE = Path(__file__).resolve().parents[1] / "data" / "fmnist-slice"
@@ -97,7 +97,10 @@ def test_api_signature_is_the_declaration():
     params = inspect.signature(db.evaluate).parameters
     run = {n: p.default for n, p in params.items() if n in declared(RunOptions)}
     assert run == defaults(RunOptions)
-    assert set(params) == {"model", "task", "method", "config", "out", "progress", *declared(RunOptions)}
+    gate = {n: p.default for n, p in params.items() if n in declared(GateOptions)}
+    assert gate == defaults(GateOptions)
+    assert set(params) == {"model", "task", "method", "config", "out", "progress", *declared(RunOptions),
+                           *declared(GateOptions)}
     from dive_bench.run.sweep import SweepRequest
 
     shared = {f.name: f.default for f in dataclasses.fields(SweepRequest) if f.name in declared(RunOptions)}
