@@ -139,6 +139,9 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None, identity: Identit
     if req.method == "auto":  # becomes a run of the chosen method, on the model and data loaded here
         method_name, given, choice = _resolve_auto(req, adapter, device, data)
     defaults, sources = method_defaults(method_name, class_count(adapter.label_space), task_defaults, task.name)
+    if baseline is not None:  # a sequential run is paired with its baseline: its options are the defaults
+        defaults, sources = {**defaults, **baseline.method_config}, {
+            **sources, **{name: f"baseline {req.baseline}" for name in baseline.method_config}}
     cfg = _config(method_name, defaults, given)
     method = METHODS[method_name]
     precision = autocast(device, req.dtype)

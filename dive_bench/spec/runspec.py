@@ -75,6 +75,12 @@ class Protocol:
         for key in sorted(set(a) | set(b)):
             if a.get(key) != b.get(key):
                 what = {"items_sha256": "item set", "method_config": "method configuration"}.get(key, key)
+                if key == "method_config" and isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+                    # the options that differ, by name: a cut-off JSON of both configs hides them
+                    x, y = a[key], b[key]
+                    changed = [f"{name} {json.dumps(x.get(name))} vs {json.dumps(y.get(name))}"
+                               for name in sorted(set(x) | set(y)) if x.get(name) != y.get(name)]
+                    return f"different {what} ({'; '.join(changed[:4])}{'; ...' if len(changed) > 4 else ''})"
                 return f"different {what} ({json.dumps(a.get(key))[:80]} vs {json.dumps(b.get(key))[:80]})"
         return None
 

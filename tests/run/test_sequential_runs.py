@@ -104,3 +104,17 @@ def test_an_unsettled_gate_concludes_by_its_mode(tmp_path, capsys):
     assert "not settled after 8 of 8 items: regression mode concludes pass" in seq["reason"]
     assert main(["score", "dit-digits-xs", *FLAGS, *gate, "--mode", "noninferiority"]) == 1  # replayed, no compute
     assert "**dive-bench score --sequential: REGRESSION** — not settled after 8 of 8 items" in capsys.readouterr().out
+
+
+def test_options_not_given_are_the_baselines(runs, capsys, tmp_path):
+    """The baseline fixes the protocol: a sequential run that names only the model and the task
+    scores with the baseline's method options (interval 100 here, not the default), says where they
+    came from, and is not refused as another protocol."""
+    out = tmp_path / "bare"
+    status = main(["score", f"dit:{runs / 'degraded'}", "--task", "digits", "--method", "enumerate", "--quiet",
+                   "--items-per-batch", "8", "--sequential", "--baseline", str(runs / "baseline"),
+                   "--margin", "accuracy=0.01", "--out", str(out)])
+    capsys.readouterr()
+    run = _record(out)
+    assert status == 1 and run["method_config"]["interval"] == 100
+    assert run["defaults_from"]["interval"] == f"baseline {runs / 'baseline'}"
