@@ -118,3 +118,25 @@ def test_options_not_given_are_the_baselines(runs, capsys, tmp_path):
     run = _record(out)
     assert status == 1 and run["method_config"]["interval"] == 100
     assert run["defaults_from"]["interval"] == f"baseline {runs / 'baseline'}"
+
+
+def test_pytest_plugin_sequential_fails_a_degraded_checkpoint_and_passes_the_baselines(runs, tmp_path):
+    """``dive_bench_check(..., sequential=True)``: the degraded checkpoint fails with the verdict
+    table after a fraction of the items; the baseline's own checkpoint passes (not settled in 48
+    items at margin 0.01, so regression mode passes); bad input is one line, not a traceback."""
+    from dive_bench.pytest_plugin import dive_bench_check
+
+    check = dive_bench_check.__wrapped__()
+    with pytest.raises(pytest.fail.Exception, match=r"REGRESSION[\s\S]*\| accuracy \|[\s\S]*sequential") as failed:
+        check(f"dit:{runs / 'degraded'}", baseline=runs / "baseline", margins={"accuracy": 0.01}, sequential=True,
+              out=tmp_path / "bad", items_per_batch=8)
+    assert "crossed 1/alpha=20" in str(failed.value)
+    assert RunResult.load(tmp_path / "bad" / "run.json").sequential["items_used"] < 48
+    verdict = check("dit-digits-xs", baseline=runs / "baseline", margins={"accuracy": 0.01}, sequential=True,
+                    out=tmp_path / "same", items_per_batch=8)
+    assert verdict.status == 0 and verdict.metrics[0].current == verdict.metrics[0].baseline
+    with pytest.raises(pytest.fail.Exception, match="--margin") as refused:
+        check("dit-digits-xs", baseline=runs / "baseline", sequential=True, out=tmp_path / "none")
+    assert "\n" not in str(refused.value).strip()
+    with pytest.raises(TypeError, match="only apply with sequential=True"):
+        check(runs / "baseline", baseline=runs / "baseline", out=tmp_path / "x")
