@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import json
 import os
 from pathlib import Path
@@ -61,6 +63,10 @@ def load_component(cls: Any, source: str, subfolder: str | None = None, **kwargs
     """``cls.from_pretrained`` with one clear error for offline hubs and corrupt files; a local
     folder's config and tensors are checked first (``models.checkpoint.check_folder``)."""
     where = f"{source}/{subfolder}" if subfolder else source
+    if importlib.util.find_spec("accelerate") is None:
+        # what diffusers falls back to anyway, said explicitly: without it every load prints a
+        # multi-line "install accelerate" warning into the user's output (the CLI's and the API's)
+        kwargs.setdefault("low_cpu_mem_usage", False)
     if looks_local(source):
         from dive_bench.models.checkpoint import check_folder
 
