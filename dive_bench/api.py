@@ -73,13 +73,13 @@ def _check_call(out: Any, progress: Any, **names: Any) -> None:
         raise DiveBenchError(f"progress must be True or False, got {progress!r:.80}")
 
 
-def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | None = None, limit: int | None = None,
+def evaluate(model: Any, task: str, method: str | None = None, *, out: str | Path | None = None, limit: int | None = None,
              items: Any = None, item_ids: str | None = None, seed: int = 0, device: str = "cpu", dtype: str = "fp32",
              tf32: bool = False, items_per_batch: int = 16, data_root: str | None = None, progress: bool = False,
              shard: str | None = None, retry_failed: bool = False, sequential: bool = False,
              baseline: str | Path | None = None, margins: dict[str, float] | None = None, mode: str = "regression",
              **config: Any) -> RunResult:
-    """Score ``model`` on ``task`` with ``method`` ("dive", "enumerate" or "auto": the cheapest of
+    """Score ``model`` on ``task`` with ``method`` ("dive", the default, "enumerate" or "auto": the cheapest of
     exhaustive enumeration, adaptive enumeration and DIVE, see ``dive_bench.run.auto``); returns the run's
     ``RunResult`` from ``dive_bench.spec.result``: ``.metrics``, ``.run_key``, ``.payload`` = run.json.
 
@@ -97,6 +97,9 @@ def evaluate(model: Any, task: str, method: str = "dive", *, out: str | Path | N
     from dive_bench.run.score import ScoreRequest, score
 
     _check_call(out, progress, task=task)
+    from dive_bench.run.sequential import default_method
+
+    method = default_method(method, sequential, baseline)
     config = _method_options(method, config)
     adapter, model = _live_or_spec(model)
     request = dict(model=model, task=task, method=method, method_config=config, limit=limit, items=items,

@@ -87,6 +87,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     from dive_bench.spec.run_options import GateOptions, RunOptions
 
+    from dive_bench.run.sequential import default_method
+
+    args.method = default_method(args.method, args.sequential, args.baseline)
     out = Path(args.out or f"runs/{_safe(args.model)}-{_safe(args.task)}-{args.method}")
     result = evaluate(args.model, args.task, args.method, out=out, progress=not args.quiet,
                       **declared_values(args, RunOptions), **declared_values(args, GateOptions), **method_config(args))
@@ -171,8 +174,8 @@ def _add_score_parser(sub) -> None:
 
     s.add_argument("model", help="bundled name (dit-fmnist-s), ADAPTER:PATH_OR_HUB_ID, or a plugin name")
     s.add_argument("--task", required=True)
-    s.add_argument("--method", choices=["dive", "enumerate", "auto"], default="dive",
-                   help="auto: the cheapest of exhaustive enumeration, adaptive enumeration (--stages, default dc) "
+    s.add_argument("--method", choices=["dive", "enumerate", "auto"], default=None,
+                   help="default dive (with --sequential: the baseline's method); auto: the cheapest of exhaustive enumeration, adaptive enumeration (--stages, default dc) "
                         "and DIVE by a cost model with measured forward/backward times; run.json records why")
     s.add_argument("--out", help="output folder (default runs/MODEL-TASK-METHOD); rerun to resume")
     s.add_argument("--quiet", action="store_true", help="no progress bars")

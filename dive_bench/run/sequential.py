@@ -38,6 +38,16 @@ FALLBACK = {"regression": ("pass", "no regression beyond the margin was shown"),
             "noninferiority": ("regression", "non-inferiority within the margin was not shown")}
 
 
+def default_method(method: str | None, sequential: bool, baseline: str | Path | None) -> str:
+    """The method a request scores with: the one given; else, for a sequential run, its baseline's
+    (the baseline fixes the protocol, as it fixes the items and the method options); else DIVE."""
+    if method is not None:
+        return method
+    if sequential and baseline:
+        return load_run(baseline).method
+    return "dive"
+
+
 def baseline_of(req, task, shard: tuple[int, int]) -> RunResult | None:
     """The baseline of a sequential request (None without ``--sequential``), after every check that
     needs neither the model nor the data; ``shard``: this worker's (K, N) (``score.resolve_shard``)."""

@@ -108,15 +108,15 @@ def test_an_unsettled_gate_concludes_by_its_mode(tmp_path, capsys):
 
 def test_options_not_given_are_the_baselines(runs, capsys, tmp_path):
     """The baseline fixes the protocol: a sequential run that names only the model and the task
-    scores with the baseline's method options (interval 100 here, not the default), says where they
-    came from, and is not refused as another protocol."""
+    scores with the baseline's method (enumerate, not the default dive) and its options (interval
+    100 here, not the default), says where they came from, and is not refused as another protocol."""
     out = tmp_path / "bare"
-    status = main(["score", f"dit:{runs / 'degraded'}", "--task", "digits", "--method", "enumerate", "--quiet",
+    status = main(["score", f"dit:{runs / 'degraded'}", "--task", "digits", "--quiet",
                    "--items-per-batch", "8", "--sequential", "--baseline", str(runs / "baseline"),
                    "--margin", "accuracy=0.01", "--out", str(out)])
     capsys.readouterr()
     run = _record(out)
-    assert status == 1 and run["method_config"]["interval"] == 100
+    assert status == 1 and run["method"] == "enumerate" and run["method_config"]["interval"] == 100
     assert run["defaults_from"]["interval"] == f"baseline {runs / 'baseline'}"
 
 
