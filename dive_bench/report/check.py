@@ -9,6 +9,8 @@ Shared by ``dive-bench check`` and the pytest plugin. Works from run.json files 
   (non-inferiority mode). Pairing removes the between-image variance that makes two
   independent accuracies look noisier than they are.
 - Without per-item outcomes it falls back to the stored Wilson interval of the current run.
+- Fidelity runs pair sample by sample through their stored paired replicates
+  (``report.check_fidelity``).
 """
 
 from __future__ import annotations
@@ -124,6 +126,10 @@ def verdict(current: RunResult | dict, baseline: RunResult | dict, margins: dict
     if refused is not None:
         return refused
     margins = _margins(margins, baseline, current)
+    if "fidelity" in (current.kind, baseline.kind):
+        from dive_bench.report.check_fidelity import fidelity_verdict
+
+        return fidelity_verdict(current, baseline, margins, mode)
     verdicts = []
     judge_detection = _detection_judge(current, baseline, n_boot, seed)
     for metric, base_m in sorted(baseline.metrics.items()):
@@ -184,17 +190,16 @@ def _refusal(current: RunResult, baseline: RunResult, across_configs: bool, allo
              allow_partial: bool) -> Verdict | None:
     """The verdict when the runs cannot be judged on their scores at all, else None."""
     if "fidelity" in (current.kind, baseline.kind):
-        return Verdict(INCOMPARABLE, "fidelity runs (FID/IS/KID/precision-recall) have no per-item outcomes for a "
-                                     "paired test; compare them side by side with `dive-bench leaderboard`")
+        from dive_bench.report.check_fidelity import protocol_difference
+
+        reason = protocol_difference(current, baseline)
+        return Verdict(INCOMPARABLE, reason) if reason else _nonfinite_refusal(current, baseline)
     reason = incomparable_reason(current, baseline, across_configs)
     if reason:
         return Verdict(INCOMPARABLE, reason)
-    junk = _nonfinite_metrics(current)
-    if junk:
-        return Verdict(REGRESSION, f"current run has non-finite metrics ({', '.join(junk)})")
-    if _nonfinite_metrics(baseline):
-        return Verdict(INCOMPARABLE, f"baseline has non-finite metrics ({', '.join(_nonfinite_metrics(baseline))}); "
-                                     "rescore the baseline")
+    refused = _nonfinite_refusal(current, baseline)
+    if refused is not None:
+        return refused
     failed = current.n_failed
     if failed and not allow_failed:
         return Verdict(REGRESSION, f"{failed} of {current.n_items} items of the current run failed (errors or "
@@ -205,6 +210,17 @@ def _refusal(current: RunResult, baseline: RunResult, across_configs: bool, allo
                 and not allow_partial:
             return Verdict(INCOMPARABLE, f"the {name} run is partial ({done} of {total} items scored); finish it by "
                                          "rerunning its score command, or pass --allow-partial to judge the shared items")
+    return None
+
+
+def _nonfinite_refusal(current: RunResult, baseline: RunResult) -> Verdict | None:
+    """A junk current run is a regression, a junk baseline incomparable."""
+    junk = _nonfinite_metrics(current)
+    if junk:
+        return Verdict(REGRESSION, f"current run has non-finite metrics ({', '.join(junk)})")
+    if _nonfinite_metrics(baseline):
+        return Verdict(INCOMPARABLE, f"baseline has non-finite metrics ({', '.join(_nonfinite_metrics(baseline))}); "
+                                     "rescore the baseline")
     return None
 
 
