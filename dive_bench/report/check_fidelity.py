@@ -39,9 +39,9 @@ _FIX = ("sample i of two fidelity runs is paired only under the same reference, 
 def protocol_difference(current: RunResult, baseline: RunResult) -> str | None:
     """What differs between two fidelity runs' protocols, named (None: they pair)."""
     if (current.kind == "fidelity") != (baseline.kind == "fidelity"):
-        which = "current" if current.kind == "fidelity" else "baseline"
-        return (f"the {which} run is a fidelity run and the other a score run; check compares a fidelity run with "
-                "a fidelity run of the same protocol")
+        which, other = ("current", "baseline") if current.kind == "fidelity" else ("baseline", "current")
+        return (f"the {which} run is a fidelity run and the {other} run a score run; check compares a fidelity run "
+                "with a fidelity run of the same protocol")
     pc, pb = current.protocol, baseline.protocol
     if (pc.task, pc.items_sha256) != (pb.task, pb.items_sha256):
         def shown(run: RunResult) -> str:
