@@ -16,7 +16,6 @@ Shared by ``dive-bench check`` and the pytest plugin. Works from run.json files 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,39 +24,12 @@ from dive_bench.errors import DiveBenchError
 from dive_bench.spec.metric_specs import check_margin
 from dive_bench.spec.result import RunResult, default_higher_is_better
 
-PASS, REGRESSION, INCOMPARABLE = 0, 1, 2
-#: the one-sided level of every test; fixed (not an option), so no setting can make the gate pass everything
-ALPHA = 0.05
-#: fewest bootstrap replicates ``verdict`` accepts (the detection judge uses a tenth, at least 20)
-MIN_BOOT = 200
+# the verdict's vocabulary lives in report.verdicts, shared with the fidelity judge (report.check_fidelity)
+from dive_bench.report.verdicts import (ALPHA, INCOMPARABLE, MIN_BOOT, PASS, REGRESSION, MetricVerdict,
+                                        Verdict)
 
-
-@dataclass
-class MetricVerdict:
-    metric: str
-    baseline: float
-    current: float
-    margin: float
-    test: str
-    detail: str
-    regressed: bool
-
-
-@dataclass
-class Verdict:
-    status: int
-    reason: str = ""
-    metrics: list[MetricVerdict] = field(default_factory=list)
-
-    def markdown(self) -> str:
-        head = {PASS: "PASS", REGRESSION: "REGRESSION", INCOMPARABLE: "INCOMPARABLE"}[self.status]
-        lines = [f"**dive-bench check: {head}**" + (f" — {self.reason}" if self.reason else "")]
-        if self.metrics:
-            lines += ["", "| Metric | Baseline | Current | Δ | Margin | Test | Result |", "|---|---|---|---|---|---|---|"]
-            for m in self.metrics:
-                lines.append(f"| {m.metric} | {m.baseline:.4f} | {m.current:.4f} | {m.current - m.baseline:+.4f} | "
-                             f"{m.margin:.4f} | {m.test}: {m.detail} | {'regressed' if m.regressed else 'ok'} |")
-        return "\n".join(lines)
+__all__ = ["ALPHA", "INCOMPARABLE", "MIN_BOOT", "PASS", "REGRESSION", "MetricVerdict", "Verdict", "incomparable_reason", "load_run",
+           "parse_margins", "verdict"]
 
 
 def load_run(path: str | Path) -> RunResult:

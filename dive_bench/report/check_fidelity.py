@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dive_bench.report.check import ALPHA, INCOMPARABLE, MIN_BOOT, PASS, REGRESSION, MetricVerdict, Verdict
+from dive_bench.report.verdicts import ALPHA, INCOMPARABLE, MIN_BOOT, PASS, REGRESSION, MetricVerdict, Verdict
 from dive_bench.spec.result import RunResult, default_higher_is_better
 
 #: what a stored ``bootstrap_scheme`` means (absent: FD/IS's resample with replacement, the only
