@@ -219,18 +219,25 @@ def half_sample_prc(gen: torch.Tensor, ref: torch.Tensor, subsets: np.ndarray, k
                             for t in range(0, n_ref, block)])
     inside = torch.cat([(torch.cdist(gen[s:s + block], ref) <= ref_radius).any(1) for s in range(0, n, block)])
     precision = [float(inside[torch.from_numpy(idx)].double().mean()) for idx in subsets]
-    radius = torch.full((len(subsets), n), math.inf, dtype=gen.dtype)  # inf: not in the half-sample
+    radius = torch.full((len(subsets), n), -math.inf, dtype=gen.dtype)  # -inf: not in the half-sample
     gen_d = torch.cdist(gen, gen) if n <= 8192 else None
     for b, idx in enumerate(subsets):
         sel = torch.from_numpy(idx)
         d = gen_d[sel][:, sel] if gen_d is not None else torch.cdist(gen[sel], gen[sel])
         radius[b, sel] = d.kthvalue(k + 1, dim=1).values
-    covered = torch.zeros(len(subsets), dtype=gen.dtype)
+    # a reference image is covered in replicate b when some generated i of S lies within radius[b, i];
+    # only the (reference, generated) pairs within the largest radius any replicate gives i can be,
+    # so those pairs are found once and tested per replicate (the balls are small: recall is low)
+    widest = radius.max(0).values
+    covered = torch.zeros(len(subsets), n_ref, dtype=torch.bool)
     for t in range(0, n_ref, block):
         d = torch.cdist(ref[t:t + block], gen)  # (block, n)
-        for b in range(len(subsets)):
-            covered[b] += float((d <= radius[b]).any(1).sum())
-    return precision, [float(c) / n_ref for c in covered]
+        ref_j, gen_i = (d <= widest).nonzero(as_tuple=True)
+        dist = d[ref_j, gen_i]
+        for c in range(0, len(dist), 1 << 16):
+            hit_b, hit_p = (dist[c:c + (1 << 16)] <= radius[:, gen_i[c:c + (1 << 16)]]).nonzero(as_tuple=True)
+            covered[hit_b, t + ref_j[c:c + (1 << 16)][hit_p]] = True
+    return precision, [float(c) / n_ref for c in covered.sum(1)]
 
 
 def half_sample_replicates(gen_f: np.ndarray, ref_f: np.ndarray, *, n_boot: int, k: int,
