@@ -219,6 +219,7 @@ def half_sample_prc(gen: torch.Tensor, ref: torch.Tensor, subsets: np.ndarray, k
                             for t in range(0, n_ref, block)])
     inside = torch.cat([(torch.cdist(gen[s:s + block], ref) <= ref_radius).any(1) for s in range(0, n, block)])
     precision = [float(inside[torch.from_numpy(idx)].double().mean()) for idx in subsets]
+    covered = torch.zeros(len(subsets), n_ref, dtype=torch.bool)
     radius = torch.full((len(subsets), n), -math.inf, dtype=gen.dtype)  # -inf: not in the half-sample
     gen_d = torch.cdist(gen, gen) if n <= 8192 else None
     for b, idx in enumerate(subsets):
@@ -229,7 +230,6 @@ def half_sample_prc(gen: torch.Tensor, ref: torch.Tensor, subsets: np.ndarray, k
     # only the (reference, generated) pairs within the largest radius any replicate gives i can be,
     # so those pairs are found once and tested per replicate (the balls are small: recall is low)
     widest = radius.max(0).values
-    covered = torch.zeros(len(subsets), n_ref, dtype=torch.bool)
     for t in range(0, n_ref, block):
         d = torch.cdist(ref[t:t + block], gen)  # (block, n)
         ref_j, gen_i = (d <= widest).nonzero(as_tuple=True)
@@ -255,10 +255,14 @@ def half_sample_replicates(gen_f: np.ndarray, ref_f: np.ndarray, *, n_boot: int,
     are those of N/2 samples (its replicates sit above the full-sample value; readers re-centre
     them, as they do FD's). Two runs with the same seed and N use the same subsets, so replicate b
     of one and replicate b of the other form a paired difference (``dive-bench check``)."""
-    gen, ref = torch.from_numpy(np.asarray(gen_f, dtype=np.float64)), torch.from_numpy(np.asarray(ref_f, dtype=np.float64))
-    subsets = half_sample_indices(len(gen), n_boot, seed)
-    precision, recall = half_sample_prc(gen, ref, subsets, k)
-    return {"kid": half_sample_kid(gen, ref, subsets), "precision": precision, "recall": recall}
+    subsets = half_sample_indices(len(gen_f), n_boot, seed)
+    # distances in the features' own precision, as torch-fidelity's precision/recall compute them (a
+    # ball's edge is a <= test); the kernel sums of KID in float64
+    precision, recall = half_sample_prc(torch.from_numpy(np.asarray(gen_f)), torch.from_numpy(np.asarray(ref_f)),
+                                        subsets, k)
+    kid = half_sample_kid(torch.from_numpy(np.asarray(gen_f, dtype=np.float64)),
+                          torch.from_numpy(np.asarray(ref_f, dtype=np.float64)), subsets)
+    return {"kid": kid, "precision": precision, "recall": recall}
 
 
 @dataclass
