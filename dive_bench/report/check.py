@@ -28,8 +28,8 @@ from dive_bench.spec.result import RunResult, default_higher_is_better
 from dive_bench.report.verdicts import (ALPHA, INCOMPARABLE, MIN_BOOT, PASS, REGRESSION, MetricVerdict,
                                         Verdict)
 
-__all__ = ["ALPHA", "INCOMPARABLE", "MIN_BOOT", "PASS", "REGRESSION", "MetricVerdict", "Verdict", "incomparable_reason", "load_run",
-           "parse_margins", "verdict"]
+__all__ = ["ALPHA", "INCOMPARABLE", "MIN_BOOT", "PASS", "REGRESSION", "MetricVerdict", "Verdict",
+           "incomparable_reason", "load_run", "parse_margins", "verdict"]
 
 
 def load_run(path: str | Path) -> RunResult:
@@ -90,8 +90,10 @@ def verdict(current: RunResult | dict, baseline: RunResult | dict, margins: dict
             allow_partial: bool = False) -> Verdict:
     """The verdict on ``current`` against ``baseline``. A run whose items failed (errors, NaN scores)
     is a regression unless ``allow_failed``; an unfinished run is incomparable unless
-    ``allow_partial``: neither may ever pass silently. (Named ``verdict``, not ``compare``: the
-    comparison table of ``dive-bench compare`` is ``report.comparison``.)"""
+    ``allow_partial``: neither may ever pass silently. Two fidelity runs are judged from the paired
+    replicates they store (``report.check_fidelity``; ``n_boot`` and ``seed`` do not apply). (Named
+    ``verdict``, not ``compare``: the comparison table of ``dive-bench compare`` is
+    ``report.comparison``.)"""
     current, baseline = RunResult.of(current), RunResult.of(baseline)
     _check_settings(mode, n_boot)
     refused = _refusal(current, baseline, across_configs, allow_failed, allow_partial)
