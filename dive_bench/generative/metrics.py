@@ -15,6 +15,7 @@ cache key ignores the weights, so new weights would silently reuse old statistic
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -143,11 +144,12 @@ def bootstrap_replicates(gen_f: np.ndarray, logits: torch.Tensor | None, ref_f: 
     Why at run time: ``dive-bench compare`` puts an interval on how well DIVE orders models as FD
     does, and a model's FD varies with the N samples it happened to draw; run.json keeps no
     per-sample features to resample later, so the run resamples them while they are in memory.
-    The reference set (shared by every model compared) stays fixed. Precision and recall get no
-    replicates: they are k-nearest-neighbour metrics, and the duplicates of a resample with
-    replacement sit at distance 0, shrinking the radii and biasing both; KID already reports its
-    spread over random subsets. Replicate FDs sit about tr(cov)/N above the full-sample value
-    (repeated samples); ``compare`` re-centres them. Deterministic for a ``seed``."""
+    The reference set (shared by every model compared) stays fixed. KID, precision and recall get
+    half-sample replicates instead (:func:`half_sample_replicates`: the duplicates of a resample
+    with replacement sit at distance 0 and bias k-NN radii). Replicate FDs sit about tr(cov)/N
+    above the full-sample value (repeated samples); ``compare`` and ``check`` re-centre them.
+    Deterministic for a ``seed``: replicate b resamples the same indices for any run with the same
+    seed and N, which is what lets ``check`` pair two runs' replicates."""
     from torch_fidelity.metric_isc import isc_features_to_metric
 
     rng = np.random.default_rng(seed)
@@ -161,6 +163,106 @@ def bootstrap_replicates(gen_f: np.ndarray, logits: torch.Tensor | None, ref_f: 
                                            rng_seed=rng_seed)
             isc.append(float(score["inception_score_mean"]))
     return {"fid": fd, "is": isc} if logits is not None else {"fid": fd}
+
+
+#: how the replicates of KID and precision/recall are drawn (stored as ``bootstrap_scheme``; FD and IS
+#: replicates, stored before schemes were named, carry none: with replacement, N of N)
+HALF_SAMPLE = "half-sample"
+
+
+def half_sample_indices(n: int, n_boot: int, seed: int = BOOTSTRAP_SEED) -> np.ndarray:
+    """(n_boot, n // 2) sorted indices: replicate b is a subset of n // 2 of the n generated samples
+    drawn WITHOUT replacement by its own generator, seeded by (``seed``, b). Why per-replicate
+    generators: replicate b is then the same subset for any run with the same seed and N, whatever
+    number of replicates either run stored, so two runs' replicates pair index by index."""
+    return np.stack([np.sort(np.random.default_rng([seed, b]).choice(n, n // 2, replace=False))
+                     for b in range(n_boot)])
+
+
+def _poly_kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """torch-fidelity's KID kernel (cubic, gamma = 1/D, coef0 = 1)."""
+    return (x @ y.T / x.shape[1] + 1.0) ** 3
+
+
+def half_sample_kid(gen: torch.Tensor, ref: torch.Tensor, subsets: np.ndarray, block: int = 1024) -> list[float]:
+    """Per half-sample S: the unbiased MMD^2 of the generated S against the whole reference,
+    mean_{i != j in S} k(g_i, g_j) + mean_{j != l} k(r_j, r_l) - 2 mean_{i in S, j} k(g_i, r_j).
+    The Gram matrices are reduced block by block (``Z`` holds the subsets as indicator columns), so
+    memory stays O(block x max(N, n_ref)) whatever N."""
+    n, n_ref = len(gen), len(ref)
+    z = torch.zeros(n, len(subsets), dtype=gen.dtype)
+    z[torch.from_numpy(subsets), torch.arange(len(subsets))[:, None]] = 1.0
+    kz, row_ref, diag = torch.empty_like(z), torch.empty(n, dtype=gen.dtype), torch.empty(n, dtype=gen.dtype)
+    for s in range(0, n, block):
+        k = _poly_kernel(gen[s:s + block], gen)
+        kz[s:s + block] = k @ z
+        diag[s:s + block] = torch.diagonal(k, s)
+        row_ref[s:s + block] = sum(_poly_kernel(gen[s:s + block], ref[t:t + block]).sum(1)
+                                   for t in range(0, n_ref, block)) / n_ref
+    ref_sum = sum(float(_poly_kernel(ref[t:t + block], ref).sum()) for t in range(0, n_ref, block))
+    ref_diag = float((((ref * ref).sum(1) / ref.shape[1] + 1.0) ** 3).sum())
+    ref_term = (ref_sum - ref_diag) / (n_ref * (n_ref - 1))
+    m = subsets.shape[1]
+    gen_term = ((z * kz).sum(0) - (z * diag[:, None]).sum(0)) / (m * (m - 1))
+    cross = (z * row_ref[:, None]).sum(0) / m
+    return [float(v) for v in gen_term + ref_term - 2 * cross]
+
+
+def half_sample_prc(gen: torch.Tensor, ref: torch.Tensor, subsets: np.ndarray, k: int,
+                    block: int = 1024) -> tuple[list[float], list[float]]:
+    """Per half-sample S: torch-fidelity's precision and recall (k-NN balls, ``<=``) of the
+    generated S against the whole reference. Precision is a mean over generated samples of a test
+    against the reference's own balls, so it is computed once per sample; recall's generated balls
+    are the k-NN radii within S (what a run of N/2 samples would have)."""
+    n, n_ref = len(gen), len(ref)
+    ref_radius = torch.cat([torch.cdist(ref[t:t + block], ref).kthvalue(k + 1, dim=1).values
+                            for t in range(0, n_ref, block)])
+    inside = torch.cat([(torch.cdist(gen[s:s + block], ref) <= ref_radius).any(1) for s in range(0, n, block)])
+    precision = [float(inside[torch.from_numpy(idx)].double().mean()) for idx in subsets]
+    covered = torch.zeros(len(subsets), n_ref, dtype=torch.bool)
+    radius = torch.full((len(subsets), n), -math.inf, dtype=gen.dtype)  # -inf: not in the half-sample
+    gen_d = torch.cdist(gen, gen) if n <= 8192 else None
+    for b, idx in enumerate(subsets):
+        sel = torch.from_numpy(idx)
+        d = gen_d[sel][:, sel] if gen_d is not None else torch.cdist(gen[sel], gen[sel])
+        radius[b, sel] = d.kthvalue(k + 1, dim=1).values
+    # a reference image is covered in replicate b when some generated i of S lies within radius[b, i];
+    # only the (reference, generated) pairs within the largest radius any replicate gives i can be,
+    # so those pairs are found once and tested per replicate (the balls are small: recall is low)
+    widest = radius.max(0).values
+    for t in range(0, n_ref, block):
+        d = torch.cdist(ref[t:t + block], gen)  # (block, n)
+        ref_j, gen_i = (d <= widest).nonzero(as_tuple=True)
+        dist = d[ref_j, gen_i]
+        for c in range(0, len(dist), 1 << 16):
+            hit_b, hit_p = (dist[c:c + (1 << 16)] <= radius[:, gen_i[c:c + (1 << 16)]]).nonzero(as_tuple=True)
+            covered[hit_b, t + ref_j[c:c + (1 << 16)][hit_p]] = True
+    return precision, [float(c) / n_ref for c in covered.sum(1)]
+
+
+def half_sample_replicates(gen_f: np.ndarray, ref_f: np.ndarray, *, n_boot: int, k: int,
+                           seed: int = BOOTSTRAP_SEED) -> dict[str, list[float]]:
+    """``n_boot`` replicates of KID, precision and recall over half-samples of the generated set
+    drawn WITHOUT replacement (:func:`half_sample_indices`), the reference whole and fixed.
+
+    Why half-samples and not the bootstrap FD and IS use: a resample with replacement repeats
+    samples, the repeats sit at distance 0 and shrink every k-NN radius (biasing precision and
+    recall), and a repeated sample pairs with itself in KID's off-diagonal kernel sum. Without
+    replacement nothing repeats. Why half: for a mean over samples, the spread of the half-sample
+    value around the full-sample value has the variance of the full-sample value itself
+    (var/m * (1 - m/N) = var/N at m = N/2, the delete-N/2 jackknife), so replicates need no
+    rescaling; precision is such a mean exactly, KID (a U-statistic) to first order, recall's radii
+    are those of N/2 samples (its replicates sit above the full-sample value; readers re-centre
+    them, as they do FD's). Two runs with the same seed and N use the same subsets, so replicate b
+    of one and replicate b of the other form a paired difference (``dive-bench check``)."""
+    subsets = half_sample_indices(len(gen_f), n_boot, seed)
+    # distances in the features' own precision, as torch-fidelity's precision/recall compute them (a
+    # ball's edge is a <= test); the kernel sums of KID in float64
+    precision, recall = half_sample_prc(torch.from_numpy(np.asarray(gen_f)), torch.from_numpy(np.asarray(ref_f)),
+                                        subsets, k)
+    kid = half_sample_kid(torch.from_numpy(np.asarray(gen_f, dtype=np.float64)),
+                          torch.from_numpy(np.asarray(ref_f, dtype=np.float64)), subsets)
+    return {"kid": kid, "precision": precision, "recall": recall}
 
 
 @dataclass
@@ -179,7 +281,8 @@ def compute_metrics(generated: torch.Tensor, reference: torch.Tensor, extractor:
     """Metrics named by the extractor (``fid`` or ``fd_fmnist``, ...), each ``{"value", ...}``,
     plus ``_timing`` (extraction seconds) and ``_reference`` (hash, cache hit). ``bootstrap`` > 0
     adds ``bootstrap`` (replicates, see :func:`bootstrap_replicates`) and ``bootstrap_seed`` to FD
-    and IS; the values themselves do not change."""
+    and IS, and half-sample replicates (``bootstrap_scheme: "half-sample"``) to KID, precision and
+    recall; the values themselves do not change."""
     from torch_fidelity.metric_isc import isc_features_to_metric
 
     o = options or MetricOptions()
@@ -213,7 +316,7 @@ def compute_metrics(generated: torch.Tensor, reference: torch.Tensor, extractor:
             if family in names:
                 out[names[family]].update(bootstrap=values, bootstrap_seed=BOOTSTRAP_SEED)
     if "kid" in names:
-        _kid_and_prc(out, names, gen_f, ref_f, o, common)
+        _kid_and_prc(out, names, gen_f, ref_f, o, common, bootstrap)
     out["_timing"] = {"feature_seconds_generated": t_gen, "feature_seconds_reference": t_ref,
                       "reference_from_cache": hit, "fd_statistics_seconds": t_fd,
                       "feature_images_per_second": n_gen / t_gen if t_gen > 0 else None}
@@ -221,8 +324,10 @@ def compute_metrics(generated: torch.Tensor, reference: torch.Tensor, extractor:
     return out
 
 
-def _kid_and_prc(out: dict, names: dict, gen_f: np.ndarray, ref_f: np.ndarray, o: MetricOptions, common: dict) -> None:
-    """KID and precision/recall (torch-fidelity's functions on our features) into ``out``."""
+def _kid_and_prc(out: dict, names: dict, gen_f: np.ndarray, ref_f: np.ndarray, o: MetricOptions, common: dict,
+                 bootstrap: int = 0) -> None:
+    """KID and precision/recall (torch-fidelity's functions on our features) into ``out``, with
+    ``bootstrap`` half-sample replicates of each (:func:`half_sample_replicates`) when > 0."""
     from torch_fidelity.metric_kid import kid_features_to_metric
     from torch_fidelity.metric_prc import prc_features_to_metric
 
@@ -239,3 +344,7 @@ def _kid_and_prc(out: dict, names: dict, gen_f: np.ndarray, ref_f: np.ndarray, o
                                  prc_batch_size=10000, save_cpu_ram=True, verbose=False)
     out[names["precision"]] = {"value": prc["precision"], "k": k, **common}
     out[names["recall"]] = {"value": prc["recall"], "k": k, **common}
+    if bootstrap > 0 and n_gen >= 4:  # a half-sample of 2 has one pair for KID and one neighbour
+        reps = half_sample_replicates(gen_f, ref_f, n_boot=bootstrap, k=min(k, n_gen // 2 - 1))
+        for family, values in reps.items():
+            out[names[family]].update(bootstrap=values, bootstrap_seed=BOOTSTRAP_SEED, bootstrap_scheme=HALF_SAMPLE)

@@ -9,12 +9,13 @@ Shared by ``dive-bench check`` and the pytest plugin. Works from run.json files 
   (non-inferiority mode). Pairing removes the between-image variance that makes two
   independent accuracies look noisier than they are.
 - Without per-item outcomes it falls back to the stored Wilson interval of the current run.
+- Fidelity runs pair sample by sample through their stored paired replicates
+  (``report.check_fidelity``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,39 +24,12 @@ from dive_bench.errors import DiveBenchError
 from dive_bench.spec.metric_specs import check_margin
 from dive_bench.spec.result import RunResult, default_higher_is_better
 
-PASS, REGRESSION, INCOMPARABLE = 0, 1, 2
-#: the one-sided level of every test; fixed (not an option), so no setting can make the gate pass everything
-ALPHA = 0.05
-#: fewest bootstrap replicates ``verdict`` accepts (the detection judge uses a tenth, at least 20)
-MIN_BOOT = 200
+# the verdict's vocabulary lives in report.verdicts, shared with the fidelity judge (report.check_fidelity)
+from dive_bench.report.verdicts import (ALPHA, INCOMPARABLE, MIN_BOOT, PASS, REGRESSION, MetricVerdict,
+                                        Verdict)
 
-
-@dataclass
-class MetricVerdict:
-    metric: str
-    baseline: float
-    current: float
-    margin: float
-    test: str
-    detail: str
-    regressed: bool
-
-
-@dataclass
-class Verdict:
-    status: int
-    reason: str = ""
-    metrics: list[MetricVerdict] = field(default_factory=list)
-
-    def markdown(self) -> str:
-        head = {PASS: "PASS", REGRESSION: "REGRESSION", INCOMPARABLE: "INCOMPARABLE"}[self.status]
-        lines = [f"**dive-bench check: {head}**" + (f" — {self.reason}" if self.reason else "")]
-        if self.metrics:
-            lines += ["", "| Metric | Baseline | Current | Δ | Margin | Test | Result |", "|---|---|---|---|---|---|---|"]
-            for m in self.metrics:
-                lines.append(f"| {m.metric} | {m.baseline:.4f} | {m.current:.4f} | {m.current - m.baseline:+.4f} | "
-                             f"{m.margin:.4f} | {m.test}: {m.detail} | {'regressed' if m.regressed else 'ok'} |")
-        return "\n".join(lines)
+__all__ = ["ALPHA", "INCOMPARABLE", "MIN_BOOT", "PASS", "REGRESSION", "MetricVerdict", "Verdict",
+           "incomparable_reason", "load_run", "parse_margins", "verdict"]
 
 
 def load_run(path: str | Path) -> RunResult:
@@ -116,14 +90,20 @@ def verdict(current: RunResult | dict, baseline: RunResult | dict, margins: dict
             allow_partial: bool = False) -> Verdict:
     """The verdict on ``current`` against ``baseline``. A run whose items failed (errors, NaN scores)
     is a regression unless ``allow_failed``; an unfinished run is incomparable unless
-    ``allow_partial``: neither may ever pass silently. (Named ``verdict``, not ``compare``: the
-    comparison table of ``dive-bench compare`` is ``report.comparison``.)"""
+    ``allow_partial``: neither may ever pass silently. Two fidelity runs are judged from the paired
+    replicates they store (``report.check_fidelity``; ``n_boot`` and ``seed`` do not apply). (Named
+    ``verdict``, not ``compare``: the comparison table of ``dive-bench compare`` is
+    ``report.comparison``.)"""
     current, baseline = RunResult.of(current), RunResult.of(baseline)
     _check_settings(mode, n_boot)
     refused = _refusal(current, baseline, across_configs, allow_failed, allow_partial)
     if refused is not None:
         return refused
     margins = _margins(margins, baseline, current)
+    if "fidelity" in (current.kind, baseline.kind):
+        from dive_bench.report.check_fidelity import fidelity_verdict
+
+        return fidelity_verdict(current, baseline, margins, mode)
     verdicts = []
     judge_detection = _detection_judge(current, baseline, n_boot, seed)
     for metric, base_m in sorted(baseline.metrics.items()):
@@ -184,17 +164,16 @@ def _refusal(current: RunResult, baseline: RunResult, across_configs: bool, allo
              allow_partial: bool) -> Verdict | None:
     """The verdict when the runs cannot be judged on their scores at all, else None."""
     if "fidelity" in (current.kind, baseline.kind):
-        return Verdict(INCOMPARABLE, "fidelity runs (FID/IS/KID/precision-recall) have no per-item outcomes for a "
-                                     "paired test; compare them side by side with `dive-bench leaderboard`")
+        from dive_bench.report.check_fidelity import protocol_difference
+
+        reason = protocol_difference(current, baseline)
+        return Verdict(INCOMPARABLE, reason) if reason else _nonfinite_refusal(current, baseline)
     reason = incomparable_reason(current, baseline, across_configs)
     if reason:
         return Verdict(INCOMPARABLE, reason)
-    junk = _nonfinite_metrics(current)
-    if junk:
-        return Verdict(REGRESSION, f"current run has non-finite metrics ({', '.join(junk)})")
-    if _nonfinite_metrics(baseline):
-        return Verdict(INCOMPARABLE, f"baseline has non-finite metrics ({', '.join(_nonfinite_metrics(baseline))}); "
-                                     "rescore the baseline")
+    refused = _nonfinite_refusal(current, baseline)
+    if refused is not None:
+        return refused
     failed = current.n_failed
     if failed and not allow_failed:
         return Verdict(REGRESSION, f"{failed} of {current.n_items} items of the current run failed (errors or "
@@ -205,6 +184,17 @@ def _refusal(current: RunResult, baseline: RunResult, across_configs: bool, allo
                 and not allow_partial:
             return Verdict(INCOMPARABLE, f"the {name} run is partial ({done} of {total} items scored); finish it by "
                                          "rerunning its score command, or pass --allow-partial to judge the shared items")
+    return None
+
+
+def _nonfinite_refusal(current: RunResult, baseline: RunResult) -> Verdict | None:
+    """A junk current run is a regression, a junk baseline incomparable."""
+    junk = _nonfinite_metrics(current)
+    if junk:
+        return Verdict(REGRESSION, f"current run has non-finite metrics ({', '.join(junk)})")
+    if _nonfinite_metrics(baseline):
+        return Verdict(INCOMPARABLE, f"baseline has non-finite metrics ({', '.join(_nonfinite_metrics(baseline))}); "
+                                     "rescore the baseline")
     return None
 
 

@@ -230,6 +230,12 @@ def _check_metrics(payload: dict, path: str | None) -> None:
         reps = m.get("bootstrap")
         if reps is not None and not (isinstance(reps, list) and all(_is_number(r) and math.isfinite(r) for r in reps)):
             raise _refuse(path, f"{key}.bootstrap", "must be a list of finite numbers (the stored replicates)")
+        seed = m.get("bootstrap_seed")
+        if seed is not None and not _is_int(seed):
+            raise _refuse(path, f"{key}.bootstrap_seed", f"is {seed!r}, not an integer seed (the replicates' resampling seed)")
+        scheme = m.get("bootstrap_scheme")
+        if scheme is not None and not isinstance(scheme, str):
+            raise _refuse(path, f"{key}.bootstrap_scheme", f"holds {json_type(scheme)}, not the name of a resampling scheme")
 
 
 def _check_metric_info(payload: dict, path: str | None) -> None:

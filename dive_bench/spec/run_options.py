@@ -126,10 +126,10 @@ class SampleOptions:
     cache_dir: str | None = option(None, value_type="str", optional=True, flag="--cache-dir",
                                    help="reference-statistics cache (default $DIVE_BENCH_CACHE or "
                                         "~/.cache/dive_bench)")
-    #: bootstrap replicates of FD and IS over the generated samples, for ``compare``'s intervals
-    #: (0: none). Not keyed: they leave every value unchanged
+    #: paired replicates of every fidelity metric over the generated samples, for ``compare``'s
+    #: intervals and ``check``'s fidelity gate (0: none). Not keyed: they leave every value unchanged
     bootstrap: int = option(0, value_type="int", low=0, high=MAX_BOOTSTRAP, flag="--bootstrap",
-                            help="store B resampled FD/IS (compare's intervals)")
+                            help="store B paired replicates of every metric (compare's intervals, check's fidelity gate: 200+)")
 
 
 @dataclass(kw_only=True)

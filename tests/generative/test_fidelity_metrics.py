@@ -291,9 +291,18 @@ def test_fidelity_cli_in_domain_run_json_resume_leaderboard_and_check(fmnist_tes
     # leaderboard: its own table with the in-domain metrics as columns
     md = leaderboard_markdown(load_runs([str(tmp_path / "run")]))
     assert "fd_fmnist" in md and "`dit-fmnist-s`" in md and "fmnist-classifier" in md
-    # check: a fidelity run has no per-item outcomes to pair -> incomparable, never a crash
+    # check: a fidelity run without replicates cannot be paired -> incomparable with the fix, never a crash
     dive_run = next(Path(__file__).resolve().parents[2].glob("leaderboards/runs/dit-fmnist-s-dive*/run.json"), None)
-    assert verdict(run, run).status == INCOMPARABLE
+    assert verdict(run, run).status == INCOMPARABLE and "--bootstrap 200" in verdict(run, run).reason
     if dive_run is not None:
         assert verdict(run, load_run(dive_run)).status == INCOMPARABLE
     assert main(["check", str(tmp_path / "run"), "--baseline", str(tmp_path / "run")]) == 2
+    # --bootstrap 200 on the cached samples: every metric gets paired replicates, and the run passes against itself
+    assert main([*args, "--num-samples", "20", "--bootstrap", "200"]) == 0
+    booted = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert booted["timings"]["generated_this_invocation"] == 0
+    for name, m in booted["metrics"].items():
+        assert len(m["bootstrap"]) == 200 and m["bootstrap_seed"] == 0, name
+        assert m.get("bootstrap_scheme") == (None if name.split("_")[0] in ("fd", "is") else "half-sample"), name
+        assert m["value"] == run["metrics"][name]["value"]  # replicates change no value
+    assert main(["check", str(tmp_path / "run"), "--baseline", str(tmp_path / "run")]) == 0

@@ -9,11 +9,12 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cli_checks import api_error, cli_error, digest
 from dive_bench.cli.main import main
-from dive_bench.report.check import INCOMPARABLE, PASS, REGRESSION, verdict
+from dive_bench.report.check import INCOMPARABLE, PASS, REGRESSION, load_run, verdict
 from factories import score_run
 
 
@@ -174,3 +175,76 @@ def test_binary_a_folder_and_a_symlink_loop_named_run_json(pair, capsys, tmp_pat
     loop.mkdir()
     os.symlink("run.json", loop / "run.json")
     assert "loop/run.json" in cli_error(capsys, ["check", str(loop), "--baseline", str(pair[0])])
+
+
+# -- fidelity runs (the fidelity gate, report.check_fidelity) ------------------------------------
+
+def _fidelity(seed: int = 0, n: int = 300, replicates: int = 200, fd: float = 12.0) -> dict:
+    """A fidelity run whose FD carries ``replicates`` paired replicates (fd + N(0, 0.1), seed 5:
+    two such runs differ by nothing but their stored values)."""
+    from factories import fidelity_run
+
+    run = fidelity_run("m", 1000, fd, 0.5, num_samples=n, seed=seed)
+    run["metrics"] = {"fd_fmnist": {"value": fd, "bootstrap_seed": 0, "n_generated": n,
+                                    "bootstrap": list(fd + np.random.default_rng(5).normal(0, 0.1, replicates))}}
+    run["metric_info"] = {"primary": "fd_fmnist", "higher_is_better": {"fd_fmnist": False}}
+    return run
+
+
+@pytest.fixture()
+def fid_pair(tmp_path):
+    return _write(tmp_path / "fbase", _fidelity()), _write(tmp_path / "fcand", _fidelity(fd=13.0))
+
+
+def test_fidelity_gate_judges_and_names_what_differs(fid_pair, tmp_path, capsys):
+    base, cand = fid_pair
+    before = digest(tmp_path)
+    assert main(["check", str(cand), "--baseline", str(base)]) == REGRESSION  # +1.0 with every replicate +1.0
+    assert main(["check", str(cand), "--baseline", str(base), "--margin", "fd_fmnist=1.5"]) == PASS
+    assert main(["check", str(base), "--baseline", str(base)]) == PASS
+    capsys.readouterr()
+    other = {"seed-1": _fidelity(seed=1), "n-200": _fidelity(n=200), "50-replicates": _fidelity(replicates=50),
+             "score-run": score_run("m", 1000, 26)}
+    phrases = {"seed-1": "different seed: baseline 0, current 1", "n-200": "different N (--num-samples): baseline 300",
+               "50-replicates": "stores 50 replicates of fd_fmnist, and a paired 95% bound needs at least 200; "
+                                "rerun its fidelity command with --bootstrap 200",
+               "score-run": "the baseline run is a fidelity run and the current run a score run"}
+    for name, run in other.items():
+        assert main(["check", str(_write(tmp_path / name, run)), "--baseline", str(base)]) == INCOMPARABLE, name
+        out = capsys.readouterr().out.strip()
+        assert "\n" not in out and "Traceback" not in out and phrases[name] in out, out
+    assert {k: v for k, v in digest(tmp_path).items() if k in before} == before
+
+
+@pytest.mark.parametrize("margin, phrase", [("fd_fmnist=-0.5", "finite number >= 0"), ("fd_fmnist=nan", "finite number >= 0"),
+                                            ("fid=0.5", "metrics the runs do not have ('fid'; they have: fd_fmnist)"),
+                                            ("fd_fmnist", "METRIC=VALUE")])
+def test_bad_fidelity_margins_are_one_line(fid_pair, capsys, margin, phrase):
+    base, cand = fid_pair
+    assert phrase in cli_error(capsys, ["check", str(cand), "--baseline", str(base), "--margin", margin])
+
+
+FID_DAMAGE = [("seed-a-string", lambda m: m.update(bootstrap_seed="0"), "'metrics.fd_fmnist.bootstrap_seed' is '0'"),
+              ("seed-a-float", lambda m: m.update(bootstrap_seed=0.5), "not an integer seed"),
+              ("scheme-a-number", lambda m: m.update(bootstrap_scheme=3), "not the name of a resampling scheme"),
+              ("replicate-a-string", lambda m: m["bootstrap"].__setitem__(3, "x"), "must be a list of finite numbers"),
+              ("replicate-nan", lambda m: m["bootstrap"].__setitem__(3, float("nan")), "must be a list of finite numbers")]
+
+
+@pytest.mark.parametrize("name, edit, phrase", FID_DAMAGE, ids=[d[0] for d in FID_DAMAGE])
+def test_damaged_fidelity_replicates_are_refused(fid_pair, capsys, name, edit, phrase):
+    base, cand = fid_pair
+    run = json.loads((cand / "run.json").read_text())
+    edit(run["metrics"]["fd_fmnist"])
+    damaged = _write(cand.parent / name, run)
+    err = cli_error(capsys, ["check", str(damaged), "--baseline", str(base)])
+    assert phrase in err and str(damaged / "run.json") in err
+    assert phrase in api_error(load_run, damaged)
+
+
+def test_an_unknown_replicate_scheme_is_incomparable_not_paired(fid_pair, tmp_path, capsys):
+    base, cand = fid_pair
+    run = json.loads((cand / "run.json").read_text())
+    run["metrics"]["fd_fmnist"]["bootstrap_scheme"] = "thirds"
+    assert main(["check", str(_write(tmp_path / "thirds", run)), "--baseline", str(base)]) == INCOMPARABLE
+    assert "unknown scheme ('thirds')" in capsys.readouterr().out
