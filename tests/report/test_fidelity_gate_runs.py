@@ -27,3 +27,16 @@ def test_stored_acceptance_runs_give_the_expected_exit_codes(capsys, current, co
     assert phrase in out, out
     if code == 1:  # dit-fmnist-s: FD far above the baseline's, shown by the paired replicates
         assert "| fd_fmnist |" in out and "regressed" in out
+
+
+def test_pytest_plugin_gates_fidelity_runs():
+    """``dive_bench_check`` on fidelity runs: the same paired gate as ``check``, failing with the
+    verdict table (FD row) for the smaller model and passing the rerun of the baseline."""
+    from dive_bench.pytest_plugin import dive_bench_check
+
+    check = dive_bench_check.__wrapped__()
+    with pytest.raises(pytest.fail.Exception, match=r"REGRESSION[\s\S]*\| fd_fmnist \|"):
+        check(GATE / "s", baseline=GATE / "b", margins={"fd_fmnist": 0.5})
+    assert check(GATE / "b-rerun", baseline=GATE / "b", margins={"fd_fmnist": 0.5}).status == 0
+    with pytest.raises(pytest.fail.Exception, match="not comparable: different N"):
+        check(GATE / "b-n800", baseline=GATE / "b")
