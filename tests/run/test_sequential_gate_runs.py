@@ -34,3 +34,13 @@ def test_stored_sequential_runs_match_a_replay_of_their_outcomes(name, status, v
     assert decision.verdict == (verdict if record["settled"] else None)
     for side, value in record["log_wealth"].items():
         assert decision.log_wealth[side] == pytest.approx(value, abs=1e-5)
+
+
+def test_the_gate_page_quotes_the_stored_runs():
+    """docs/gate.md's table of real runs states what the stored records hold."""
+    page = (ROOT / "docs" / "gate.md").read_text()
+    for name, model in (("s", "`dit-fmnist-s`"), ("flow", "`dit-fmnist-b-flow`"), ("b", "`dit-fmnist-b`, its own")):
+        record = RunResult.load(GATE / name / "run.json").sequential
+        row = next(line for line in page.splitlines() if line.startswith(f"| {model}"))
+        assert f"| {record['items_used']} of {record['items_available']} |" in row, row
+        assert f"| {1 if record['verdict'] == 'regression' else 0} |" in row, row
