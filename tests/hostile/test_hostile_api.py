@@ -110,7 +110,7 @@ def test_live_model_fidelity_is_resampled_when_its_weights_change(tmp_path):
     (dict(progress="no"), "progress must be True or False"),
     (dict(out=""), "out must be a folder path"),
     (dict(out=5), "out must be a folder path"),
-    (dict(method=None), "unknown method None; use one of dive, enumerate, auto"),
+    (dict(method=5), "unknown method 5; use one of dive, enumerate, auto"),  # None is the default: dive
 ])
 def test_wrong_type_or_value_of_a_keyword_is_one_line(kwargs, named):
     message = api_error(db.evaluate, "dit-digits-xs", "digits", **kwargs)
