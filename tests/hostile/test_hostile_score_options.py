@@ -194,8 +194,9 @@ def test_sequential_misuse_is_one_line_before_anything_is_stored(tmp_path, capsy
 
 
 def test_sequential_refuses_a_detection_task(capsys, tmp_path):
-    line = cli_error(capsys, ["score", "layout-canvas-xs", "--task", "canvas-det", "--sequential", "--baseline",
-                              "x", "--margin", "accuracy=0.01", "--out", str(tmp_path / "o"), "--quiet"])
+    # --method given: without it the method is read from the baseline, and "x does not exist" comes first
+    line = cli_error(capsys, ["score", "layout-canvas-xs", "--task", "canvas-det", "--method", "dive", "--sequential",
+                              "--baseline", "x", "--margin", "accuracy=0.01", "--out", str(tmp_path / "o"), "--quiet"])
     assert "AP is not a mean of per-image statistics, so no per-batch test of it is sound" in line
     assert not (tmp_path / "o").exists()
 
