@@ -145,3 +145,24 @@ SHARD_INFO = {"sha256": "x" * 64}
 def shard_store(out: Path, k: int = 0, n: int = 1, key: str = "k1") -> ShardStore:
     """Worker ``k`` of ``n``'s result shard in run folder ``out``, opened through the real ShardStore."""
     return ShardStore(shard_path(out, k, n), key, SHARD_SPEC, SHARD_INFO)
+
+
+def degraded_checkpoint(name: str, noise: float, dest: Path, seed: int = 0) -> Path:
+    """A copy of the bundled class DiT ``name`` with Gaussian noise of ``noise`` x each tensor's
+    std added to every weight, saved as a diffusers folder (load it as ``dit:DEST``): a checkpoint
+    that is clearly worse, for tests of the regression gates."""
+    import copy
+
+    import torch
+
+    from dive_bench.adapters import load_model
+    from dive_bench.models.class_dit import untie
+
+    model = copy.deepcopy(load_model(name).transformer)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * noise * p.std().nan_to_num(0.0))
+    untie(model)
+    model.save_pretrained(dest)
+    return dest

@@ -15,17 +15,16 @@ exist after the job.
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from dive_bench.cli.main import main
+from factories import degraded_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "ci"
@@ -40,20 +39,11 @@ FIDELITY = (f"--reference fmnist --data-root {SLICE} --feature-extractor fmnist-
 def repo(tmp_path_factory) -> Path:
     """A model repository: baselines of the accepted checkpoint (dit-fmnist-b), made as the CI
     files' comments say, and a degraded copy of that checkpoint (noise 0.5 x each tensor's std)."""
-    from dive_bench.adapters import load_model
-    from dive_bench.models.class_dit import untie
-
     root = tmp_path_factory.mktemp("model-repo")
     assert main(["score", "dit-fmnist-b", *SCORE, "--quiet", "--out", str(root / "baselines" / "score")]) == 0
     assert main(["fidelity", "dit-fmnist-b", *FIDELITY.split(), "--quiet", "--out",
                  str(root / "baselines" / "fidelity")]) == 0
-    model = copy.deepcopy(load_model("dit-fmnist-b").transformer)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.5 * p.std().nan_to_num(0.0))
-    untie(model)
-    model.save_pretrained(root / "checkpoints" / "degraded")
+    degraded_checkpoint("dit-fmnist-b", 0.5, root / "checkpoints" / "degraded")
     return root
 
 

@@ -4,16 +4,15 @@ and a later run without --sequential completes it into an ordinary run."""
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
-import torch
 
 import dive_bench as db
 from dive_bench.cli.main import main
 from dive_bench.run import score as score_mod
 from dive_bench.spec.result import RunResult
+from factories import degraded_checkpoint
 
 #: coarse enumeration (10 probes per class) over 48 digits, checked every 8 items
 FAST = dict(method="enumerate", interval=100, items_per_batch=8)
@@ -23,18 +22,9 @@ FLAGS = ["--task", "digits", "--method", "enumerate", "--interval", "100", "--it
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """The baseline (48 items) and a degraded copy of the checkpoint (noise 0.6 x each tensor's std)."""
-    from dive_bench.adapters import load_model
-    from dive_bench.models.class_dit import untie
-
     base = tmp_path_factory.mktemp("seq")
     db.evaluate("dit-digits-xs", "digits", limit=48, out=base / "baseline", **FAST)
-    model = copy.deepcopy(load_model("dit-digits-xs").transformer)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.6 * p.std().nan_to_num(0.0))
-    untie(model)
-    model.save_pretrained(base / "degraded")
+    degraded_checkpoint("dit-digits-xs", 0.6, base / "degraded")
     return base
 
 
