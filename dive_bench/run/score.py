@@ -120,7 +120,7 @@ def prepare(req: ScoreRequest, adapter: Adapter | None = None, identity: Identit
     if req.method != "auto":  # the user's options, checked before the model loads
         _config(req.method, task_defaults.get(req.method, {}), req.method_config)
     resolve_shard(req.shard)
-    check_out_dir(req.out)  # a file, /proc or a read-only place fails before the model loads
+    check_out_dir(req.out, create=False)  # a file, /proc or a read-only place fails before the model loads
     device = resolve_device(req.device)
     if req.tf32:
         torch.backends.cuda.matmul.allow_tf32 = True

@@ -64,11 +64,12 @@ def shard_path(out_dir: Path, k: int, n: int) -> Path:
     return Path(out_dir) / "shards" / f"shard-{k}-of-{n}.sqlite"
 
 
-def check_out_dir(out_dir: Path) -> None:
+def check_out_dir(out_dir: Path, create: bool = True) -> None:
     """Refuse an ``--out`` that cannot hold results (a file, /proc, read-only, immutable), with
-    one line, before any compute. ``ShardStore`` calls it; callers may call it earlier."""
+    one line, before any compute. ``ShardStore`` calls it; callers may call it earlier, with
+    ``create=False`` so that a run refused later (a bad checkpoint) leaves no empty folder."""
     out_dir = Path(out_dir)
-    problem = dir_problem(out_dir / "shards")
+    problem = dir_problem(out_dir / "shards", keep=create)
     if problem:
         raise DiveBenchError(f"--out {out_dir} cannot hold results: {out_dir / 'shards'} {problem}; "
                              "pass --out a new or existing folder you can write to")

@@ -6,6 +6,8 @@ extractors share one implementation of each.
 
 from __future__ import annotations
 
+import contextlib
+
 import hashlib
 import os
 import tempfile
@@ -21,12 +23,25 @@ def oneline(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def dir_problem(path: Path) -> str | None:
+def dir_problem(path: Path, keep: bool = True) -> str | None:
     """Why ``path`` cannot serve as a folder to write results into (created if missing), or None.
 
     Tries for real (mkdir, then a probe file that is removed again): permission bits, read-only
-    mounts, ``chattr +i``, /proc and full disks all answer the same way."""
+    mounts, ``chattr +i``, /proc and full disks all answer the same way. ``keep=False``: the
+    folders the check created are removed again (a check made before the run may still be
+    refused leaves no empty ``--out`` behind)."""
     path = Path(path)
+    created = [p for p in (path, *path.parents) if not p.exists() and not p.is_symlink()]
+    try:
+        return _dir_problem(path)
+    finally:
+        if not keep:
+            for folder in created:  # deepest first; only what is still empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+
+
+def _dir_problem(path: Path) -> str | None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
