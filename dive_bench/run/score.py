@@ -31,6 +31,7 @@ from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.seeding import item_seed
 from dive_bench.labels import class_count, label_space_record
 from dive_bench.spec.defaults import method_defaults
+from dive_bench.spec.item_trace import traces
 from dive_bench.spec.items import select_items
 from dive_bench.spec.result import RunResult
 from dive_bench.spec.runspec import RunSpec
@@ -319,8 +320,10 @@ def merge(out: Path, req: ScoreRequest | None = None, wall: float | None = None,
         model_info=c.model_info, timings=_timings(rows, wall), env=_env(c.spec, req), shards=c.shards,
         **{key: c.spec[key] for key in ("method_choice", "defaults_from", "label_space", "checkpoint")
            if c.spec.get(key)},
-        # per-item outcomes, so paired regression checks need nothing but this file
-        items={"ids": ids, "predictions": preds, "labels": labels}, **(extra or {}))
+        # per-item outcomes, so paired regression checks need nothing but this file, and each
+        # item's search trace (spec/item_trace.py), so a report can show why an item was misread
+        items={"ids": ids, "predictions": preds, "labels": labels, **traces([r for r, _ in rows])},
+        **(extra or {}))
     write_json_atomic(Path(out) / "run.json", result.payload)
     return result.payload
 

@@ -294,6 +294,8 @@ class RunResult:
     item_ids = property(lambda self: self._items("ids"), doc="ids of the items scored, in order")
     predictions = property(lambda self: self._items("predictions"), doc="each item's prediction")
     labels = property(lambda self: self._items("labels"), doc="each item's label (or target boxes)")
+    traces = property(lambda self: self._items("trace"),
+                      doc="each item's search trace (spec/item_trace.py), [] for a run that kept none")
 
     def outcomes(self) -> dict:
         """item id -> (prediction, label), {} for a run without per-item outcomes."""

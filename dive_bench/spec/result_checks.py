@@ -32,7 +32,7 @@ TYPES: dict[str, type | tuple[type, ...]] = {
     **{k: dict for k in ("metrics", "method_config", "items", "model_info", "timings", "env", "metric_info",
                          "protocol", "checkpoint", "label_space", "reference", "samples", "method_choice",
                          "failed_items", "defaults_from", "sequential")}}
-ITEM_LISTS = ("ids", "predictions", "labels")
+ITEM_LISTS = ("ids", "predictions", "labels", "trace")
 #: object key -> {field: JSON type} of the fields inside run.json's objects that reports read (null
 #: counts as absent; counts are also >= 0): a list where a name goes is refused here, not met as a
 #: traceback in a caption
@@ -274,6 +274,9 @@ def _check_items(items: dict, path: str | None) -> None:
         raise _refuse(path, "items.ids", f"holds {wrong!r}, not an integer item id")
     if len(set(ids)) != len(ids):
         raise _refuse(path, "items.ids", "lists an item twice")
+    wrong = next((t for t in lists.get("trace", []) if t is not None and not isinstance(t, dict)), None)
+    if wrong is not None:
+        raise _refuse(path, "items.trace", f"holds {json_type(wrong)}, not an item's trace (an object or null)")
     allowed = {"predictions": (int, list, type(None)), "labels": (int, dict)}
     for key, kinds in allowed.items():
         wrong = next((v for v in lists.get(key, []) if isinstance(v, bool) or not isinstance(v, kinds)), None)
