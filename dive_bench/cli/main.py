@@ -19,6 +19,7 @@ from dive_bench.cli.diagnostics import add_diagnostics_parsers
 from dive_bench.cli.options import (LazySubparsers, add_declared, add_method_options, declared_values, method_config,
                                    skipped)
 from dive_bench.cli.plot import add_plot_parser
+from dive_bench.cli.report import add_report_parser
 from dive_bench.cli.sweep import add_sweep_parser
 from dive_bench.cli.train import add_train_parser, parse_class_sizes  # noqa: F401  (parse_class_sizes re-exported)
 from dive_bench.util.version import __version__
@@ -243,6 +244,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     _add_fidelity_parser(sub)
     add_diagnostics_parsers(sub)
     add_plot_parser(sub)
+    add_report_parser(sub)
     add_compare_parser(sub)
     add_sweep_parser(sub)
 
