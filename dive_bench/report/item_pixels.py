@@ -39,8 +39,9 @@ class ItemImages:
             raise DiveBenchError(self.missing or f"no images for {self.source}")
         if isinstance(item_id, bool) or not isinstance(item_id, (int, np.integer)) or item_id < 0 or (
                 self.count is not None and item_id >= self.count):
-            raise DiveBenchError(f"item id {item_id!r} is not one of the {self.count if self.count is not None else ''} "
-                                 f"items of {self.source}; use an id from the run's items.ids")
+            raise DiveBenchError(f"item id {item_id!r} is not one of the "
+                                 f"{'' if self.count is None else f'{self.count} '}items of {self.source}; use an id "
+                                 "from the run's items.ids")
         return self.read(int(item_id))
 
     def describe(self) -> str:
