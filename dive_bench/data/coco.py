@@ -202,6 +202,16 @@ def _decode_image(path: Path, img: dict, image_size: int | None) -> tuple[np.nda
         return np.asarray(im, dtype=np.uint8), sx, sy
 
 
+def read_coco_image(json_data: dict, image_dir: str | Path, image_id: int) -> np.ndarray:
+    """One image of a checked COCO dict (:func:`read_coco_json` with ``need_files``) as uint8
+    (H, W, 3) RGB at its stored size: the pixels :func:`load_coco_detection` loads, one at a time,
+    with no torch (the HTML report shows the images a run scored)."""
+    img = next((im for im in json_data["images"] if im["id"] == image_id), None)
+    if img is None:
+        raise DiveBenchError(f"image id {image_id} is not in the COCO json; pass an id from its 'images'")
+    return _read_image(Path(image_dir) / img["file_name"], img, None)[0]
+
+
 def load_coco_detection(json_path: str | Path, image_dir: str | Path, *, subset_ids: list[int] | None = None,
                         image_size: int | None = None) -> DetectionDataset:
     """Load a COCO instances json and its images into one tensor.

@@ -194,7 +194,10 @@ def score(req: ScoreRequest, adapter: Adapter | None = None) -> dict:
               **({"method_choice": p.choice} if p.choice else {}),
               **({"defaults_from": p.defaults_from} if p.defaults_from else {}),
               **_record("label_space", label_space_record(getattr(p.adapter, "label_space", None))),
-              **_record("checkpoint", req.checkpoint)}
+              **_record("checkpoint", req.checkpoint),
+              # the task as resolved here knows its files (a folder: task rebuilt by `merge` from its
+              # stored name does not): where a report finds the items' pixels
+              **_record("item_source", p.task.item_source())}
     stored.pop("model_sha256")  # in model_info, as shards have always kept it
     # results are stored per item under the protocol: a run over other items of it reuses them
     store = ShardStore(shard_path(out, k, n), p.spec.protocol_key(), stored, p.model_info)
@@ -323,6 +326,9 @@ def merge(out: Path, req: ScoreRequest | None = None, wall: float | None = None,
         # per-item outcomes, so paired regression checks need nothing but this file, and each
         # item's search trace (spec/item_trace.py), so a report can show why an item was misread
         items={"ids": ids, "predictions": preds, "labels": labels, **traces([r for r, _ in rows])},
+        # where the items' pixels come from (report/item_images.py): as the scoring process resolved
+        # the task, else as its stored name tells
+        **_record("item_source", c.spec.get("item_source") or task.item_source()),
         **(extra or {}))
     write_json_atomic(Path(out) / "run.json", result.payload)
     return result.payload

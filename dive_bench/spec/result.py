@@ -309,6 +309,13 @@ class RunResult:
         return self._dict("reference")
 
     @property
+    def item_source(self) -> dict:
+        """Where a score run's items' pixels come from ({} when the file predates it): ``{"dataset",
+        "split"}`` for registered datasets, the canvas parameters plus ``"dataset": "canvas"``,
+        ``{"generated": "G.S"}`` for a model's samples, or the files of a folder:/coco: task."""
+        return self._dict("item_source")
+
+    @property
     def feature_extractor(self) -> str | None:
         """A fidelity run's extractor name (its record is :attr:`feature_extractor_record`)."""
         return self.method_config.get("feature_extractor")

@@ -31,7 +31,7 @@ TYPES: dict[str, type | tuple[type, ...]] = {
     "task_version": (str, int), "seed": int, "n_items": int, "n_done": int, "n_failed": int,
     **{k: dict for k in ("metrics", "method_config", "items", "model_info", "timings", "env", "metric_info",
                          "protocol", "checkpoint", "label_space", "reference", "samples", "method_choice",
-                         "failed_items", "defaults_from", "sequential")}}
+                         "failed_items", "defaults_from", "sequential", "item_source")}}
 ITEM_LISTS = ("ids", "predictions", "labels", "trace")
 #: object key -> {field: JSON type} of the fields inside run.json's objects that reports read (null
 #: counts as absent; counts are also >= 0): a list where a name goes is refused here, not met as a

@@ -32,6 +32,11 @@ class ClassificationTask:
     def load(self, data_root: str | None = None) -> ImageDataset:
         return DATASETS.get(self.dataset)(split=self.split, root=data_root)
 
+    def item_source(self) -> dict | None:
+        """Where the items' pixels come from, stored in run.json (``item_source``) so that a torch-free
+        report can show them (``report/item_images.py``): the registered dataset and split."""
+        return {"dataset": self.dataset, "split": self.split}
+
     def target(self, data: ImageDataset, i: int) -> int:
         return int(data.labels[i])
 

@@ -166,6 +166,15 @@ class CocoTask(DetectionTask):
         return CocoImages(d.images, d.image_ids, d.annotations, d.categories, d.coco_json,
                           originals=tuple(items.originals))
 
+    def item_source(self) -> dict | None:
+        """The json, image folder, subset and size the items were read with, and their digest (None
+        for a task rebuilt from its stored name, which has no files)."""
+        if self.json_path is None:
+            return None
+        return {"coco_json": self.json_path, "image_dir": self.image_dir,
+                "subset_ids": None if self.subset_ids is None else list(self.subset_ids), "size": self.resize,
+                "digest": self.digest}
+
     def categories(self) -> list[dict]:
         return [{"id": i, "name": n} for i, n in self.category_names]
 

@@ -55,6 +55,14 @@ class DetectionTask:
                            image_size=self.image_size, max_objects=self.max_objects, grid=self.grid, classes=self.classes,
                            class_sizes=self.class_sizes)
 
+    def item_source(self) -> dict | None:
+        """The canvas parameters that regenerate the items (``data.canvas.ensure_canvas``), stored in
+        run.json (``item_source``) so that a torch-free report can show the images."""
+        return {"dataset": "canvas", "split": self.split, "num_images": self.num_images, "seed": self.data_seed,
+                "image_size": self.image_size, "max_objects": self.max_objects, "grid": self.grid,
+                "classes": list(self.classes),
+                "class_sizes": None if self.class_sizes is None else [list(wh) for wh in self.class_sizes]}
+
     def categories(self) -> list[dict]:
         return [{"id": i + 1, "name": n} for i, n in enumerate(self.classes)]
 

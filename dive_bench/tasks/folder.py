@@ -21,8 +21,6 @@ stored labels (accuracy needs nothing else); loading its images again needs the 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import sys
 from dataclasses import dataclass
@@ -32,18 +30,13 @@ from dive_bench.data.base import ImageDataset
 from dive_bench.data.image_folder import (CLASSES_FILE, FolderListing, class_mapping, file_digests, list_image_folder,
                                          load_listing)
 from dive_bench.errors import DiveBenchError
+from dive_bench.spec.digests import content_digest
 from dive_bench.tasks.classification import ClassificationTask
 from dive_bench.labels import layout_tokenizer
 
 VERSION = "1"
 #: the part after ``folder:`` / ``coco:`` in the name of a task resolved from files
 HASHED = re.compile(r"sha256=[0-9a-f]{16}")
-
-
-def content_digest(kind: str, content: dict) -> str:
-    """sha256 of canonical JSON of ``content`` (a task's items), tagged with the task kind."""
-    blob = json.dumps({"dive_bench_task": kind, **content}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def hashed_name(kind: str, digest: str) -> str:
@@ -85,6 +78,13 @@ class FolderTask(ClassificationTask):
         if mapping:
             print(f"dive-bench: {mapping}", file=sys.stdout)
         return data
+
+    def item_source(self) -> dict | None:
+        """The folder and the full digest of its items (None for a task rebuilt from its stored
+        name, which has no folder): a report finds the images there if the files still hash alike."""
+        if self.root is None:
+            return None
+        return {"folder": self.root, "digest": self.digest, "labels_source": self.labels_source}
 
     def check_compatible(self, adapter, data: ImageDataset) -> None:
         k = getattr(adapter.label_space, "num_classes", None)

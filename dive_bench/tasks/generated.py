@@ -37,10 +37,10 @@ from dive_bench.data.base import ImageDataset
 from dive_bench.data.image_folder import MAX_CLASSES
 from dive_bench.errors import DiveBenchError
 from dive_bench.labels import layout_tokenizer
+from dive_bench.spec.digests import MODEL_KEYS, generated_name, samples_digest  # noqa: F401  (re-exported)
 from dive_bench.spec.result import RunResult
 from dive_bench.tasks.classification import ClassificationTask
 from dive_bench.tasks.detection import DetectionTask
-from dive_bench.tasks.folder import content_digest
 
 VERSION = "1"
 PREFIX = "generated"
@@ -49,16 +49,8 @@ LAYOUT_SUFFIX = ".layout"
 #: ``labels`` of a layout model's fidelity samples (run/fidelity.py): the detection task whose
 #: layouts conditioned them and the first 16 hex digits of its images' sha256
 REFERENCE_LAYOUTS = re.compile(r"reference-layouts:(.+):([0-9a-f]{16})")
-#: what identifies the model in a sample configuration (its parameterization too: "ddim" runs the
-#: family's own scheduler); the rest is the sampling protocol
-MODEL_KEYS = ("model_sha256", "model", "parameterization")
 #: a sample's file name in a fidelity run's samples/ (generative/sample_cache.py)
 SAMPLE_FILE = re.compile(r"[0-9]{6,}\.png")
-
-
-def samples_digest(config: dict) -> str:
-    """sha256 of the sample configuration less the model: equal for two models sampled alike."""
-    return content_digest("generated-samples", {k: v for k, v in sorted(config.items()) if k not in MODEL_KEYS})
 
 
 @dataclass(frozen=True)
@@ -83,6 +75,11 @@ class GeneratedTask(ClassificationTask):
         labels = torch.arange(self.num_items) % self.num_classes
         names = tuple(str(k) for k in range(self.num_classes))
         return ImageDataset(self.name, "generated", images, labels, names)
+
+    def item_source(self) -> dict | None:
+        """The name part ``G.S`` (or ``G.S.layout``): the samples are found by content, in any folder
+        whose manifest's config gives this name (``report/item_images.py``); item i is sample i."""
+        return {"generated": self.name.partition(":")[2]}
 
     def check_compatible(self, adapter, data: ImageDataset) -> None:
         k = getattr(adapter.label_space, "num_classes", None)
@@ -130,6 +127,11 @@ class GeneratedLayoutTask(DetectionTask):
             a["id"] = ann_id
         return DetectionDataset(images, list(range(1, self.num_items + 1)), annotations, ref.categories,
                                 ref.coco_json)
+
+    def item_source(self) -> dict | None:
+        """The name part ``G.S`` (or ``G.S.layout``): the samples are found by content, in any folder
+        whose manifest's config gives this name (``report/item_images.py``); item i is sample i."""
+        return {"generated": self.name.partition(":")[2]}
 
     def categories(self) -> list[dict]:
         return [{"id": i + 1, "name": n} for i, n in enumerate(self.classes)]
@@ -244,7 +246,7 @@ def generated_task(spec: str) -> GeneratedTask | GeneratedLayoutTask:
     run = _fidelity_run(root)
     config = run.samples["config"]
     n = _sample_count(root, run)
-    name = f"{PREFIX}:{config['model_sha256'][:16]}.{samples_digest(config)[:16]}"
+    name = f"{PREFIX}:{generated_name(config)}"
     sampled = (f"{n} samples of {config.get('model')} ({config.get('sampler')}, {config.get('steps')} steps, "
                f"guidance {config.get('guidance_scale')})")
     layouts = REFERENCE_LAYOUTS.fullmatch(str(config.get("labels")))

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
-
-import torch
 
 CACHE_ENV = "DIVE_BENCH_CACHE"
 
@@ -47,9 +46,12 @@ def cache_root(override: str | Path | None = None) -> Path:
 
 def content_hash(*parts: object) -> str:
     """sha256 over tensors (exact bytes, dtype and shape) and JSON-able values, in order."""
+    # torch is looked up, not imported: this module stays torch-free (the canvas cache root serves
+    # torch-free reports), and a tensor can only exist once torch is loaded
+    torch = sys.modules.get("torch")
     h = hashlib.sha256()
     for part in parts:
-        if isinstance(part, torch.Tensor):
+        if torch is not None and isinstance(part, torch.Tensor):
             t = part.detach().cpu().contiguous()
             h.update(f"tensor{tuple(t.shape)}{t.dtype}".encode())
             h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())

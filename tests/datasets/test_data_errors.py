@@ -81,7 +81,7 @@ def test_corrupt_fmnist_gzip_through_the_cli(tmp_path, capsys):
 
 def test_fmnist_zlib_error_is_caught(tmp_path, monkeypatch):
     """zlib.error is not an OSError: it needs its own except clause."""
-    from dive_bench.data import fashion_mnist
+    from dive_bench.data import fashion_mnist, idx
 
     root = _idx_folder(tmp_path / "fmnist")
 
@@ -89,7 +89,7 @@ def test_fmnist_zlib_error_is_caught(tmp_path, monkeypatch):
         def read(self, *args):
             raise zlib.error("Error -3 while decompressing data: invalid block type")
 
-    monkeypatch.setattr(fashion_mnist.gzip, "open", lambda *a, **k: Broken())
+    monkeypatch.setattr(idx.gzip, "open", lambda *a, **k: Broken())
     with pytest.raises(DiveBenchError, match="corrupt or truncated gzip.*invalid block type"):
         fashion_mnist.load_fashion_mnist("test", root=str(root))
 
