@@ -116,7 +116,8 @@ def accuracy_vs_evaluations(runs: Sequence[RunResult], names: Mapping[str, str] 
             if not sel:
                 continue
             ax.errorbar([p["evals"] for p in sel], [100 * p["acc"] for p in sel], capsize=3, linestyle="none",
-                        yerr=[[100 * (p["acc"] - p["low"]) for p in sel], [100 * (p["high"] - p["acc"]) for p in sel]],
+                        yerr=[[max(0.0, 100 * (p["acc"] - p["low"])) for p in sel],
+                              [max(0.0, 100 * (p["high"] - p["acc"])) for p in sel]],
                         color=colour, marker=marker, markersize=6, label=family)
         low, high = min(p["evals"] for p in mine), max(p["evals"] for p in mine)
         _log_axis(ax, low / 3, high * 3)  # room for the names beside the outer points
@@ -211,8 +212,8 @@ def detection_ap(runs: Sequence[RunResult], names: Mapping[str, str] | None = No
                 if name == shown:
                     ys.append(i + (j - 1) * height)
                     xs.append(100 * v)
-                    err[0].append(100 * (v - low) if low is not None else 0.0)
-                    err[1].append(100 * (high - v) if high is not None else 0.0)
+                    err[0].append(max(0.0, 100 * (v - low)) if low is not None else 0.0)
+                    err[1].append(max(0.0, 100 * (high - v)) if high is not None else 0.0)
         if xs:
             ax.barh(ys, xs, height=height, xerr=err, capsize=2, color=f"C{j}", label=shown,
                     error_kw={"elinewidth": 0.8, "ecolor": "0.2"})
