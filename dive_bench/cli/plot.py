@@ -2,6 +2,9 @@
 ``dive-bench plot sweep DIR``: a checkpoint sweep's SWEEP.md and sweep.png again, from its stored
 run.json files (e.g. ``leaderboards/sweep-fmnist-s``, whose checkpoints are not shipped).
 
+``dive-bench plot accuracy|k|monitor|per-class|detection RUN... --out FILE``: one of the report's
+figures (``report.figures``) as a PNG, SVG or PDF for a paper, the same bytes for the same runs.
+
 Reads run.json files only (no torch, no model): ``scaling`` / ``sweep_report`` build the tables,
 matplotlib draws.
 """
@@ -50,8 +53,80 @@ def cmd_plot_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+#: what each figure kind draws, for the runs a folder holds beside it
+FIGURE_KINDS = {"accuracy": "classification", "k": "classification", "per-class": "classification",
+                "monitor": "dive", "detection": "detection"}
+
+
+def _kind_of(run) -> str:
+    """fidelity, self-consistency (scored on the model's own samples), detection or classification."""
+    if run.method == "fidelity":
+        return "fidelity"
+    if "ap" in run.metrics:
+        return "detection"
+    return "self-consistency" if run.task.startswith("generated:") else "classification"
+
+
+def _select(runs: list, wanted: tuple[str, ...], figure: str) -> list:
+    """The runs of the kinds a figure draws; the rest (a folder holds every kind) are named on stderr."""
+    import sys
+
+    keep = [r for r in runs if _kind_of(r) in wanted]
+    skipped = len(runs) - len(keep)
+    if not keep:
+        kinds = sorted({_kind_of(r) for r in runs})
+        raise DiveBenchError(f"no {' or '.join(wanted)} runs among the {len(runs)} given ({', '.join(kinds)}): the "
+                             f"{figure} figure draws {' and '.join(wanted)} runs; pass their run.json files")
+    if skipped:
+        print(f"{figure}: left out {skipped} run(s) of another kind", file=sys.stderr)
+    return keep
+
+
+def cmd_plot_figure(args: argparse.Namespace) -> int:
+    """``plot accuracy|k|monitor|per-class|detection RUN... --out FILE``: one report figure as a file."""
+    from dive_bench.report import figures
+    from dive_bench.report.cost_vs_k import parse_run_args
+    from dive_bench.report.leaderboard import load_runs
+    from dive_bench.report.output import check_output, image_formats, write_output
+
+    check_output(args.out, what="figure", flag="--out", formats=image_formats())  # before any run is read
+    paths, names = parse_run_args(args.runs)
+    runs = load_runs(paths)
+    if args.kind in ("accuracy", "k"):
+        runs = _select(runs, ("classification",), args.kind)
+        fig = (figures.accuracy_vs_evaluations if args.kind == "accuracy" else figures.accuracy_vs_k)(runs, names)
+    elif args.kind == "per-class":
+        runs = _select(runs, ("classification", "self-consistency"), args.kind)
+        classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+        fig = figures.per_class_recall([r for r in runs if _kind_of(r) == "classification"],
+                                       [r for r in runs if _kind_of(r) == "self-consistency"], classes)
+    elif args.kind == "detection":
+        fig = figures.detection_ap(_select(runs, ("detection",), args.kind), names)
+    else:
+        fig = _monitor(runs)
+    write_output(args.out, lambda path: figures.save(fig, path), what="figure", flag="--out")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _monitor(runs: list):
+    from dive_bench.report.figures import monitor_curves
+
+    if len(runs) != 1:
+        raise DiveBenchError(f"plot monitor draws one run and {len(runs)} were given; pass one run.json (or a folder "
+                             "holding one)")
+    run = runs[0]
+    fig = monitor_curves(run)
+    if fig is None:
+        why = (f"method {run.method} keeps no monitor curve; pass a DIVE run" if run.method != "dive" else
+               "rerun `dive-bench merge` on its folder with this version (its shards hold the curves)")
+        raise DiveBenchError(f"{run.path}: no traces stored (items.trace has no DIVE monitor curves); {why}")
+    return fig
+
+
 def add_plot_parser(sub) -> None:
-    pl = sub.add_parser("plot", help="figures from run.json files (cost: Table IV and cost vs classes K)")
+    pl = sub.add_parser("plot", help="figures from run.json files (cost: Table IV and cost vs classes K; accuracy, "
+                        "k, monitor, per-class, detection: one figure as PNG/SVG/PDF)")
     kinds = pl.add_subparsers(dest="kind", required=True)
     c = kinds.add_parser("cost", help="Table IV at the largest K and cost vs K, as Markdown and a PNG plot")
     c.add_argument("runs", nargs="+", help="run.json files or folders; PATH=NAME names a row (matched across K)")
@@ -62,3 +137,16 @@ def add_plot_parser(sub) -> None:
     s.add_argument("dir", help="the sweep's --out folder (score/*/run.json, fidelity/*/run.json)")
     s.add_argument("--title", default="Checkpoint sweep", help="the page's title")
     s.set_defaults(func=cmd_plot_sweep)
+    helps = {"accuracy": "accuracy (Wilson 95%) against model evaluations per image, one panel per task",
+             "k": "accuracy and evaluations per image against the number of classes K, one line per method row",
+             "monitor": "one DIVE run's monitor curves (median, 10-90% band) and the step each answer was kept from",
+             "per-class": "recall per class on real images beside recall on the model's own samples "
+                          "(self-consistency runs: task generated:...)",
+             "detection": "AP, AP50 and AP75 per layout run with bootstrap 95% intervals"}
+    for kind, text in helps.items():
+        f = kinds.add_parser(kind, help=text)
+        f.add_argument("runs", nargs="+", help="run.json files or folders; PATH=NAME names a run on the figure")
+        f.add_argument("--out", required=True, help="the figure's file: .png, .svg, .pdf (matplotlib's formats)")
+        if kind == "per-class":
+            f.add_argument("--classes", help="class names in label order, comma-separated (default: indices)")
+        f.set_defaults(func=cmd_plot_figure)

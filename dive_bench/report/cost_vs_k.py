@@ -9,7 +9,7 @@ several sizes K (e.g. numbers-10/100/1000) and writes
 - cost vs K: accuracy and evaluations per image of every method at every K, and where DIVE
   becomes cheaper than exhaustive and than adaptive enumeration (interpolated in log-log between
   the measured K);
-- a PNG plot of both (matplotlib, imported only here).
+- a plot of both (:func:`figure`; matplotlib is imported only inside it).
 
 A row's name is its method and the settings that set it apart (``PATH=NAME`` on the command line
 overrides it). Runs are matched across K by that name. Both tables are drawn by
@@ -21,12 +21,16 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dive_bench.spec.configs import canonical
 from dive_bench.errors import DiveBenchError
 from dive_bench.metrics.stats import mcnemar_exact, wilson_interval
 from dive_bench.report.tables import markdown_table
 from dive_bench.spec.result import RunResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 EXHAUSTIVE = "Exhaustive enumeration"
 
@@ -205,17 +209,16 @@ def crossovers(by_name: dict[str, dict[int, dict]]) -> list[str]:
     return lines
 
 
-def plot(all_rows: list[dict], path: str | Path) -> None:
-    """Two panels against K (log): evaluations per image (log) and top-1 with its interval."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def figure(all_rows: list[dict]) -> "Figure":
+    """Two panels against K (log): evaluations per image (log) and top-1 with its interval; one
+    line per row name, so a method's cost and accuracy can be read across label-space sizes."""
+    from dive_bench.report.plotting import new_figure
 
     by_name: dict[str, list[dict]] = defaultdict(list)
     for r in all_rows:
         by_name[r["name"]].append(r)
-    fig, (ax_cost, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig = new_figure(12, 4.6)
+    ax_cost, ax_acc = fig.subplots(1, 2)
     for j, (name, rs) in enumerate(sorted(by_name.items())):
         rs = sorted(rs, key=lambda r: r["k"])
         ks = [r["k"] for r in rs]
@@ -237,8 +240,13 @@ def plot(all_rows: list[dict], path: str | Path) -> None:
     handles, labels = ax_cost.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.02 + 0.042 * math.ceil(len(labels) / 2), 1, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
+
+
+def plot(all_rows: list[dict], path: str | Path) -> None:
+    """:func:`figure` as a file (``plot cost --png``): saved at 120 dpi with matplotlib's default
+    metadata, as leaderboards/numbers-cost.png always was, so the stored PNG regenerates unchanged."""
+    figure(all_rows).savefig(path, dpi=120)
 
 
 def parse_run_args(args: list[str]) -> tuple[list[str], dict[str, str]]:

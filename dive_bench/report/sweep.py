@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dive_bench.report.agreement import kendall_tau_b
 from dive_bench.errors import DiveBenchError
 from dive_bench.report.grouping import fidelity_key
 from dive_bench.report.tables import Column, markdown_table
 from dive_bench.spec.result import RunResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SCORE_METRICS = ("accuracy", "ap")
 
@@ -154,17 +158,17 @@ def markdown(rows: list[dict], title: str = "Checkpoint sweep") -> str:
     return text + (f"\n## DIVE vs fidelity\n\n{agree}\n" if agree else "")
 
 
-def plot(rows: list[dict], path: str | Path) -> None:
-    """The score with its interval band against the training step; the fidelity metric in a panel below."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def figure(rows: list[dict]) -> "Figure":
+    """The score with its interval band against the training step; the fidelity metric in a panel
+    below, so a checkpoint where one improves while the other worsens is seen at a glance."""
     from matplotlib.ticker import MaxNLocator
+
+    from dive_bench.report.plotting import new_figure
 
     scored = [r for r in rows if "score" in r]
     fids = [r for r in rows if "fd" in r]
-    fig, axes = plt.subplots(2 if fids else 1, 1, figsize=(7, 6.4 if fids else 3.6), sharex=True, squeeze=False)
+    fig = new_figure(7, 6.4 if fids else 3.6)
+    axes = fig.subplots(2 if fids else 1, 1, sharex=True, squeeze=False)
     ax = axes[0][0]
     if scored:
         steps = [r["step"] for r in scored]
@@ -186,8 +190,13 @@ def plot(rows: list[dict], path: str | Path) -> None:
         a.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
     axes[-1][0].set_xlabel("training step")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
+
+
+def plot(rows: list[dict], path: str | Path) -> None:
+    """:func:`figure` as ``sweep.png``: 120 dpi and matplotlib's default metadata, as it always was,
+    so a stored sweep page regenerates byte for byte."""
+    figure(rows).savefig(path, dpi=120)
 
 
 def write_report(out: str | Path, title: str = "Checkpoint sweep") -> tuple[Path, Path]:
