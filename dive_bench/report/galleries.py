@@ -13,7 +13,7 @@ import html
 import math
 from typing import Any, Callable, Protocol, Sequence
 
-from dive_bench.report.thumbnails import colour, draw_box, pixels_sha256, png_uri, upscale
+from dive_bench.report.thumbnails import as_hwc, colour, draw_box, pixels_sha256, png_uri, upscale
 from dive_bench.spec.result import RunResult
 
 #: errors shown per run (the count of all errors is always stated)
@@ -32,13 +32,28 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+def label(run: RunResult) -> str:
+    """A run's short name on the page: its folder's name (the run.json path is in the tables)."""
+    from pathlib import Path
+
+    return Path(run.path).parent.name if run.path else run.name
+
+
 def unavailable(reason: str) -> str:
     """The in-place notice for images this machine does not have."""
     return f'<p class="missing">Images not available on this machine: {esc(reason)}</p>'
 
 
-def figure(pixels: Any, item_id: int, scale: int, caption: str, cls: str = "item", img=None) -> str:
+def auto_scale(pixels: Any, target: int = 84) -> int:
+    """The whole-pixel zoom that shows an item at about ``target`` pixels (16 px numbers at 5x,
+    28 px Fashion-MNIST at 3x), never below 1."""
+    shape = as_hwc(pixels).shape
+    return max(1, target // max(shape[0], shape[1]))
+
+
+def figure(pixels: Any, item_id: int, scale: int | None, caption: str, cls: str = "item", img=None) -> str:
     """One embedded item: the (possibly annotated) image, its id and content hash, a caption."""
+    scale = scale or auto_scale(pixels)
     img = img if img is not None else upscale(pixels, scale)
     return (f'<figure class="{cls}" data-item="{item_id}" data-sha256="{pixels_sha256(pixels)}" '
             f'data-scale="{scale}"><img alt="item {item_id}" src="{png_uri(img)}" width="{img.width}" '
@@ -46,7 +61,7 @@ def figure(pixels: Any, item_id: int, scale: int, caption: str, cls: str = "item
 
 
 def classification_errors(run: RunResult, images: Images, name: Callable[[int], str],
-                          other: RunResult | None = None, limit: int = MAX_ERRORS, scale: int = 3) -> str:
+                          other: RunResult | None = None, limit: int = MAX_ERRORS, scale: int | None = None) -> str:
     """The items ``run`` got wrong: truth, prediction, the other method's answer on the same item
     and the top classes the method visited (DIVE) or ranked (enumeration), from ``items.trace``."""
     traces = run.traces or [None] * len(run.item_ids)
@@ -54,7 +69,7 @@ def classification_errors(run: RunResult, images: Images, name: Callable[[int], 
     wrong = [(i, p, y, t) for i, p, y, t in zip(run.item_ids, run.predictions, run.labels, traces) if p != y]
     head = (f'<p class="count">{len(wrong)} of {len(run.item_ids)} items wrong'
             + (f"; the first {limit} by item id" if len(wrong) > limit else "") + "."
-            + (f" Other method: {esc(other.method)} ({esc(other.name)})." if other is not None else "") + "</p>")
+            + (f" Other method: {esc(other.method)} ({esc(label(other))})." if other is not None else "") + "</p>")
     if not wrong:
         return head
     if images.missing:
@@ -79,8 +94,9 @@ def image_ap(prediction: list[dict], target: dict, category_ids: Sequence[int]) 
     from dive_bench.metrics.coco import coco_ap
 
     image_id = target["image_id"]
-    size = 1 + max([a["bbox"][0] + a["bbox"][2] for a in target["annotations"]]
-                   + [a["bbox"][1] + a["bbox"][3] for a in target["annotations"]] + [1])
+    # COCOeval needs an image size; only the area ranges (APs/APm/APl) read it, not AP
+    size = 1 + math.ceil(max([a["bbox"][0] + a["bbox"][2] for a in target["annotations"]]
+                             + [a["bbox"][1] + a["bbox"][3] for a in target["annotations"]] + [1]))
     gt = {"images": [{"id": image_id, "width": size, "height": size}], "annotations": target["annotations"],
           "categories": [{"id": int(c)} for c in category_ids]}
     dets = [{**d, "image_id": image_id} for d in prediction]

@@ -15,18 +15,16 @@ of classification errors, detection overlays and per-class sample grids.
 
 from __future__ import annotations
 
-import html as _html
-import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 from dive_bench.report import figures as figs
 from dive_bench.report import page_parts as parts
-from dive_bench.report.galleries import classification_errors, detection_overlays, esc, sample_grid, unavailable
+from dive_bench.report.galleries import classification_errors, detection_overlays, esc, label, sample_grid
 from dive_bench.report.item_images import images_of, real_by_class, samples_of
-from dive_bench.report.leaderboard import leaderboard_markdown, load_runs
+from dive_bench.report.leaderboard import load_runs
+from dive_bench.report.leaderboard_page import leaderboard_page
 from dive_bench.spec.result import RunResult
 
 
@@ -68,11 +66,13 @@ class RunSet:
 
     @property
     def self_consistency(self) -> list[RunResult]:
-        return [r for r in self.score if r.task.startswith("generated:")]
+        """Class-conditional models scored on their own samples (layout ones are in :attr:`detection`)."""
+        return [r for r in self.score if r.task.startswith("generated:") and r.label_space.kind == "class"]
 
 
 def _leaderboard(runs: RunSet) -> Section:
-    text = leaderboard_markdown(runs.score + runs.fidelity, title="Leaderboard")
+    # the same page as LEADERBOARD.md (``leaderboard_page``): Table VI first, then every protocol
+    text = leaderboard_page(runs.score + runs.fidelity, title="Leaderboard")
     return Section("leaderboard", "Leaderboard and model comparison", [parts.markdown_html(text, drop_title=True)])
 
 
@@ -82,9 +82,9 @@ def _cost(runs: RunSet) -> Section:
     if cls:
         sec.body.append(parts.figure_html(figs.accuracy_vs_evaluations(cls),
                                           "Accuracy (Wilson 95% interval) against model evaluations per image."))
-        ks = figs.accuracy_vs_k(cls)
-        if ks is not None:
-            sec.body.append(parts.figure_html(ks, "Accuracy and evaluations per image against the label-space size K."))
+        for family, group in parts.k_families(cls).items():
+            sec.body.append(parts.figure_html(figs.accuracy_vs_k(group, parts.row_names(group)), f"{esc(family)}: accuracy and evaluations "
+                                              "per image against the label-space size K, per method."))
     if runs.detection:
         sec.body.append(parts.figure_html(figs.detection_ap(runs.detection),
                                           "Box AP, AP50 and AP75 of each detection run (bootstrap 95% over images)."))
@@ -94,16 +94,18 @@ def _cost(runs: RunSet) -> Section:
 def _monitor(runs: RunSet) -> Section:
     sec = Section("monitor", "DIVE monitor curves")
     dive = [r for r in runs.classification + runs.detection if r.method == "dive"]
-    shown = 0
+    single = [r for r in dive if r.traces and max(len((t or {}).get("monitor") or []) for t in r.traces) <= 1]
     for run in dive:
+        if run in single:
+            continue
         fig = figs.monitor_curves(run)
         if fig is not None:
-            sec.body.append(parts.figure_html(fig, f"{esc(run.name)} on {esc(run.task)}"))
-            shown += 1
-    missing = [r.name for r in dive if not r.traces]
-    if missing:
-        sec.body.append(f'<p class="note">{len(missing)} DIVE run(s) stored no per-item traces (scored before '
-                        f'run.json kept them): {esc(", ".join(missing[:12]))}{" ..." if len(missing) > 12 else ""}.</p>')
+            sec.body.append(parts.figure_html(fig, f"{esc(label(run))} on {esc(run.task)}"))
+    for what, which in (("monitored only once per image (monitor_every = steps): no curve", single),
+                        ("stored no per-item traces (scored before run.json kept them)", [r for r in dive if not r.traces])):
+        if which:
+            names = ", ".join(label(r) for r in which[:12]) + (" ..." if len(which) > 12 else "")
+            sec.body.append(f'<p class="note">{len(which)} DIVE run(s) {what}: {esc(names)}.</p>')
     return sec
 
 
@@ -114,7 +116,7 @@ def _sweeps(runs: RunSet) -> Section:
     for root in sorted(runs.sweeps):
         rows = sweep_rows(root)
         sec.body.append(f"<h3>{esc(root.name)}</h3>")
-        sec.body.append(parts.figure_html(figs.sweep_figure(rows, title=root.name), "Metric against training step."))
+        sec.body.append(parts.figure_html(figs.sweep_figure(rows), "Metric against training step."))
         sec.body.append(parts.markdown_html(markdown(rows, root.name), drop_title=True))
     return sec
 
@@ -122,8 +124,11 @@ def _sweeps(runs: RunSet) -> Section:
 def _per_class(runs: RunSet) -> Section:
     sec = Section("per-class", "Per-class recall: real images against the model's own samples")
     if runs.self_consistency and runs.classification:
-        fig = figs.per_class_recall(runs.classification, runs.self_consistency)
-        if fig is not None:
+        real = [r for r in runs.classification if any(s.model_id == r.model_id for s in runs.self_consistency)]
+        if real:
+            names = parts.class_namer(real[0])  # a generated set records no class names; the real task does
+            k = runs.self_consistency[0].label_space.num_classes or 0
+            fig = figs.per_class_recall(real, runs.self_consistency, [names(c) for c in range(k)] or None)
             sec.body.append(parts.figure_html(fig, "Recall per class on real test images and on the model's own "
                                                    "samples (self-consistency), per model."))
     return sec
@@ -134,7 +139,8 @@ def _partner(run: RunResult, pool: Sequence[RunResult]) -> RunResult | None:
     ids = set(run.item_ids)
     same = [r for r in pool if r is not run and r.method != run.method and r.task == run.task
             and r.model_id == run.model_id and ids <= set(r.item_ids)]
-    return min(same, key=lambda r: (r.method != "enumerate", r.name), default=None)
+    # exhaustive enumeration first (the reference answer), then adaptive, then other DIVE settings
+    return min(same, key=lambda r: (r.method != "enumerate", bool(r.method_config.get("stages")), r.name), default=None)
 
 
 def _errors(runs: RunSet, images: Callable, names: Callable) -> Section:
@@ -143,7 +149,7 @@ def _errors(runs: RunSet, images: Callable, names: Callable) -> Section:
         sec.body.append(f"<h3>{esc(task)}</h3>")
         for i, run in enumerate(group):
             body = classification_errors(run, images(run), names(run), other=_partner(run, runs.classification))
-            sec.body.append(parts.details(f"{run.name} ({run.method}) {parts.primary_text(run)}", body, open_=i == 0))
+            sec.body.append(parts.details(f"{label(run)} ({run.method}) {parts.primary_text(run)}", body, open_=i == 0))
     return sec
 
 
@@ -151,9 +157,10 @@ def _detection(runs: RunSet, images: Callable, names: Callable) -> Section:
     sec = Section("detection", "Detection overlays")
     for task, group in parts.by_task(runs.detection).items():
         sec.body.append(f"<h3>{esc(task)}</h3>")
+        group.sort(key=lambda r: -(r.value("ap") or 0.0))  # the task's best run open, the ablations below
         for i, run in enumerate(group):
             body = detection_overlays(run, images(run), names(run))
-            sec.body.append(parts.details(f"{run.name} {parts.primary_text(run)}", body, open_=i == 0))
+            sec.body.append(parts.details(f"{label(run)} {parts.primary_text(run)}", body, open_=i == 0))
     return sec
 
 
@@ -161,7 +168,7 @@ def _samples(runs: RunSet, search: Sequence[Path], names: Callable) -> Section:
     sec = Section("samples", "Samples per class beside real images")
     for run in runs.fidelity:
         k = run.label_space.num_classes
-        sec.body.append(f"<h3>{esc(run.name)}</h3>")
+        sec.body.append(f"<h3>{esc(label(run))}</h3>")
         if run.label_space.kind != "class" or not k:
             sec.body.append('<p class="note">A layout model: its samples are scored as detection (see the overlays '
                             'of its self-consistency run), not shown per class.</p>')

@@ -31,14 +31,15 @@ figure.plot figcaption{font-size:12px;color:#4a5263;margin:2px 0 14px}
 .gallery{display:flex;flex-wrap:wrap;gap:8px}
 figure.item{background:#fff;border:1px solid #d5d9e0;padding:4px;width:min-content;font-size:11px}
 figure.item img,figure.sample img,img.real{image-rendering:pixelated;display:block}
-figure.item figcaption{white-space:nowrap;margin-top:3px;line-height:1.3}
+figure.item figcaption{margin-top:3px;line-height:1.3;overflow-wrap:anywhere}
 .truth{color:#17663a}.pred{color:#b3261e;font-weight:600}.other.ok{color:#17663a}.other.bad{color:#8a5a00}
 .top{color:#4a5263}.count,.note{color:#4a5263;font-size:12.5px}
 .missing{background:#fff4e5;border:1px solid #f0c27b;padding:6px 10px;color:#6b4500;font-size:12.5px}
 details{margin:6px 0;background:#fff;border:1px solid #e3e6eb;padding:4px 10px}summary{cursor:pointer;font-weight:600}
 table.grid td.reals img{display:inline-block;margin:1px}table.grid td.samples{white-space:nowrap}
 figure.sample{display:inline-block;margin:1px;border:2px solid transparent;vertical-align:top;font-size:10px;
-max-width:60px}figure.sample.misread{border-color:#d62728}figure.sample figcaption{color:#b3261e}
+max-width:60px}figure.sample.misread{border-color:#d62728}
+figure.sample figcaption{color:#b3261e;white-space:normal;line-height:1.15}
 footer{color:#6b7385;font-size:12px;padding:14px 32px}
 """
 
@@ -69,11 +70,13 @@ def details(summary: str, body: str, open_: bool = False) -> str:
 
 
 def by_task(runs: Sequence[RunResult]) -> dict[str, list[RunResult]]:
-    """Runs grouped by task (first-seen order), each group sorted by model then method."""
+    """Runs grouped by task (first-seen order); in a group, DIVE runs with per-item traces first (the
+    one shown open), then by model, method and name."""
     out: dict[str, list[RunResult]] = {}
     for run in runs:
         out.setdefault(run.task, []).append(run)
-    return {t: sorted(g, key=lambda r: (r.model, r.method, r.name)) for t, g in out.items()}
+    return {t: sorted(g, key=lambda r: (not (r.method == "dive" and r.traces), r.model, r.method, r.name))
+            for t, g in out.items()}
 
 
 def primary_text(run: RunResult) -> str:
@@ -91,9 +94,7 @@ def primary_text(run: RunResult) -> str:
 def class_namer(run: RunResult) -> Callable[[int], str]:
     """Class index (or COCO category id, for layout runs) -> name, from what the run records; the
     number itself where no name is known."""
-    from dive_bench.report.item_images import class_names
-
-    names = list(run.label_space.names or ()) or list(class_names(run) or ())
+    names = list(run.label_space.names or ()) or dataset_class_names(run)
     layout = run.label_space.kind == "layout"
 
     def name(c: int) -> str:
@@ -102,12 +103,53 @@ def class_namer(run: RunResult) -> Callable[[int], str]:
     return name
 
 
-def self_run_of(fidelity: RunResult, candidates: Sequence[RunResult]) -> RunResult | None:
-    """The self-consistency run scored on ``fidelity``'s own samples (task ``generated:G.S``)."""
-    from dive_bench.report.item_images import generated_task_name
+def dataset_class_names(run: RunResult) -> list[str]:
+    """Class names of the run's dataset where run.json does not store them: Fashion-MNIST's, the
+    canvas classes its item_source records (COCO category id i is class i - 1); [] otherwise."""
+    from dive_bench.data.idx import CLASS_NAMES
+    from dive_bench.report.item_images import source_of
 
-    want = generated_task_name(fidelity)
-    return next((r for r in candidates if r.task == want or (want and r.task.startswith(want + "."))), None)
+    source = source_of(run)
+    if source.get("dataset") == "fmnist" or run.task == "fmnist" or run.reference.get("spec", "").startswith("fmnist"):
+        return list(CLASS_NAMES)
+    return [str(c) for c in source.get("classes") or ()]
+
+
+def self_run_of(fidelity: RunResult, candidates: Sequence[RunResult]) -> RunResult | None:
+    """The self-consistency run scored on ``fidelity``'s own samples: task ``generated:G.S``, named
+    by the samples' content (model sha256 and sample configuration)."""
+    from dive_bench.spec.digests import generated_name
+
+    config = (fidelity.samples or {}).get("config")
+    if not config:
+        return None
+    want = "generated:" + generated_name(config)
+    return next((r for r in candidates if r.task in (want, want + ".layout")), None)
+
+
+def k_families(runs: Sequence[RunResult]) -> dict[str, list[RunResult]]:
+    """Runs of tasks that differ only in their label-space size (numbers-10/100/1000 -> "numbers"),
+    where at least two sizes exist: the groups an accuracy-vs-K figure compares."""
+    out: dict[str, list[RunResult]] = {}
+    for run in runs:
+        m = re.fullmatch(r"(.+)-(\d+)", run.task)
+        if m:
+            out.setdefault(m.group(1), []).append(run)
+    return {f: g for f, g in out.items() if len({r.task for r in g}) >= 2}
+
+
+def row_names(runs: Sequence[RunResult]) -> dict[str, str]:
+    """run.json path -> row name matched across K: the run folder's name less its task's
+    (``numbers-100-dive-v30`` -> ``dive-v30``), as leaderboards/numbers_rows.tsv names the rows;
+    runs whose folder does not start with the task name keep their default (configuration) name."""
+    from pathlib import Path
+
+    out = {}
+    for run in runs:
+        folder = Path(run.path).parent.name if run.path else ""
+        if folder.startswith(run.task + "-"):
+            out[run.path] = folder[len(run.task) + 1:]
+    return out
 
 
 def page(title: str, sources: Sequence[str], sections: Sequence[tuple[str, str, list[str]]]) -> str:
