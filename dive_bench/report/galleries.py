@@ -52,18 +52,24 @@ def auto_scale(pixels: Any, target: int = 84) -> int:
 
 
 def figure(pixels: Any, item_id: int, scale: int | None, caption: str, cls: str = "item", img=None) -> str:
-    """One embedded item: the (possibly annotated) image, its id and content hash, a caption."""
+    """One embedded item, its id and content hash, a caption. A plain item is embedded at its own
+    resolution and shown ``scale`` times larger by the browser (nearest-neighbour, CSS
+    ``image-rendering: pixelated``): a fraction of the bytes of an upscaled copy. An annotated
+    image (``img``, boxes drawn at ``scale``) is embedded as drawn. ``data-scale`` says which."""
     scale = scale or auto_scale(pixels)
-    img = img if img is not None else upscale(pixels, scale)
+    native = as_hwc(pixels)
+    embedded, stored = (img, scale) if img is not None else (native, 1)
+    height, width = native.shape[0] * scale, native.shape[1] * scale
     return (f'<figure class="{cls}" data-item="{item_id}" data-sha256="{pixels_sha256(pixels)}" '
-            f'data-scale="{scale}"><img alt="item {item_id}" src="{png_uri(img)}" width="{img.width}" '
-            f'height="{img.height}"><figcaption>{caption}</figcaption></figure>')
+            f'data-scale="{stored}"><img alt="item {item_id}" src="{png_uri(embedded)}" width="{width}" '
+            f'height="{height}"><figcaption>{caption}</figcaption></figure>')
 
 
 def classification_errors(run: RunResult, images: Images, name: Callable[[int], str],
                           other: RunResult | None = None, limit: int = MAX_ERRORS, scale: int | None = None) -> str:
     """The items ``run`` got wrong: truth, prediction, the other method's answer on the same item
-    and the top classes the method visited (DIVE) or ranked (enumeration), from ``items.trace``."""
+    and, from ``items.trace``, the classes DIVE passed through (in order) or the classes
+    enumeration ranked best."""
     traces = run.traces or [None] * len(run.item_ids)
     other_pred = dict(zip(other.item_ids, other.predictions)) if other is not None else {}
     wrong = [(i, p, y, t) for i, p, y, t in zip(run.item_ids, run.predictions, run.labels, traces) if p != y]
@@ -81,9 +87,12 @@ def classification_errors(run: RunResult, images: Images, name: Callable[[int], 
             o = other_pred[item_id]
             mark = "ok" if o == truth else "bad"
             lines.append(f'<span class="other {mark}">{esc(other.method)}: {esc(name(o))}</span>')
-        if trace and trace.get("top"):
-            verb = "visited" if run.method == "dive" else "ranked"
-            lines.append(f'<span class="top">{verb}: {esc(", ".join(name(c) for c in trace["top"]))}</span>')
+        if trace and trace.get("visited"):
+            more = trace.get("n_visited", 0) - len(trace["visited"])
+            path = " → ".join(name(c) for c in trace["visited"]) + (f" (+{more})" if more > 0 else "")
+            lines.append(f'<span class="top">visited: {esc(path)}</span>')
+        elif trace and trace.get("top"):
+            lines.append(f'<span class="top">ranked: {esc(", ".join(name(c) for c in trace["top"]))}</span>')
         caption = f"#{item_id}<br>" + "<br>".join(lines)
         cards.append(figure(images.get(item_id), item_id, scale, caption))
     return head + '<div class="gallery">' + "".join(cards) + "</div>"
@@ -141,7 +150,8 @@ def sample_grid(num_classes: int, samples: Images, real: dict[int, list] | str, 
     rows = []
     for c in range(num_classes):
         reals = real.get(c, [])[:per_class] if isinstance(real, dict) else []
-        real_html = "".join(f'<img class="real" alt="real {c}" src="{png_uri(upscale(p, scale))}">' for p in reals)
+        real_html = "".join(f'<img class="real" alt="real {c}" src="{png_uri(p)}" width="{as_hwc(p).shape[1] * scale}" '
+                            f'height="{as_hwc(p).shape[0] * scale}">' for p in reals)
         if isinstance(real, str):
             real_html = f'<span class="missing">{esc(real)}</span>'
         cells = []

@@ -9,9 +9,9 @@ copy of that record in run.json. One entry per item, ``None`` where the method k
 - ``evaluations``: model evaluations spent on the item;
 - ``best_step``: the DIVE step whose snapped answer was kept;
 - ``monitor``: DIVE's monitor curve, ``[[step, value], ...]`` (6 significant digits);
-- ``top``: up to :data:`TOP` classes, most likely first: for DIVE the classes it snapped to,
-  ordered by how many monitor passes ended there (ties: first visited first); for enumeration the
-  classes with the lowest denoising error.
+- ``visited`` (DIVE, class labels): the distinct classes its snapped label passed through, in the
+  order it first reached them (the first :data:`VISITED`), and ``n_visited``, how many in all;
+- ``top`` (enumeration): the :data:`TOP` classes with the lowest denoising error, best first.
 
 Torch-free, so the merge that writes it and the report that reads it share one definition.
 """
@@ -19,23 +19,22 @@ Torch-free, so the merge that writes it and the report that reads it share one d
 from __future__ import annotations
 
 import math
-from collections import Counter
 from typing import Any
 
-#: how many candidate classes a trace keeps per item
+#: how many ranked classes an enumeration trace keeps per item
 TOP = 3
+#: how many visited classes a DIVE trace keeps per item (in visiting order)
+VISITED = 10
 
 
 def _round(value: float) -> float | None:
     return float(f"{value:.6g}") if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
-def _top_visited(visited: list) -> list[int]:
-    """Classes by how often DIVE's snapped label sat on them; only single-class labels count."""
-    flat = [v for v in visited if isinstance(v, int) and not isinstance(v, bool)]
-    counts = Counter(flat)
-    first = {c: i for i, c in reversed(list(enumerate(flat)))}
-    return sorted(counts, key=lambda c: (-counts[c], first[c]))[:TOP]
+def _classes(visited: list) -> list[int]:
+    """The single-class labels of DIVE's visited list (distinct, in first-visit order); a layout's
+    visited token lists are not classes and are left out."""
+    return list(dict.fromkeys(v for v in visited if isinstance(v, int) and not isinstance(v, bool)))
 
 
 def _top_scored(scores: list) -> list[int]:
@@ -55,9 +54,9 @@ def trace_of(result: dict[str, Any]) -> dict[str, Any] | None:
     if isinstance(curve, list) and curve:
         trace["monitor"] = [[int(step), _round(value)] for step, value in curve]
     if isinstance(result.get("visited"), list):
-        top = _top_visited(result["visited"])
-        if top:
-            trace["top"] = top
+        classes = _classes(result["visited"])
+        if classes:
+            trace["visited"], trace["n_visited"] = classes[:VISITED], len(classes)
     elif isinstance(result.get("scores"), list):
         top = _top_scored(result["scores"])
         if top:

@@ -49,7 +49,7 @@ def test_error_cards_name_truth_prediction_other_method_and_visited(numbers_repo
         text = re.sub(r"<[^>]+>", " ", card.group(0))
         assert f"true {truth}" in text and f"said {pred}" in text
         assert f"enumerate: {other[item_id]}" in text
-        assert "visited: " + ", ".join(map(str, trace["top"])) in text
+        assert "visited: " + " → ".join(map(str, trace["visited"])) in text
 
 
 def test_missing_images_are_said_in_place_and_tables_still_render(tmp_path, monkeypatch):
