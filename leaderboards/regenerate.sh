@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate every page under leaderboards/ from the stored run.json files alone (no model, no
-# compute): LEADERBOARD.md, the two TUNING.md pages, NUMBERS.md with its PNG, and the sweep page.
+# compute): LEADERBOARD.md, the two TUNING.md pages, NUMBERS.md with its PNG, the sweep page and report.html.
 # A restructure must leave `git status leaderboards/` clean after this script.
 # Usage: bash leaderboards/regenerate.sh   (from the repository root, dive-bench on PATH)
 set -euo pipefail
@@ -20,3 +20,8 @@ for k in 10 100 1000; do
 done
 "${DB[@]}" plot cost "${names[@]}" --png leaderboards/numbers-cost.png --out leaderboards/NUMBERS.md
 "${DB[@]}" plot sweep leaderboards/sweep-fmnist-s --title "Checkpoint sweep: dit-fmnist-s recipe, fmnist"
+# The HTML report of every stored run (tables, figures, galleries); the galleries read the items
+# from the datasets (Fashion-MNIST: dataset-fashion-mnist; canvas and numbers are generated) and
+# the generated samples in leaderboards/samples (leaderboards/report_samples.sh).
+"${DB[@]}" report leaderboards/runs leaderboards/sweep-fmnist-s --images leaderboards/samples --quiet \
+  --out leaderboards/report.html

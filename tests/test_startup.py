@@ -1,6 +1,6 @@
 """Commands that need no model start without the deep-learning stack.
 
-``--help``, ``list``, ``leaderboard`` and ``check`` read names, descriptions and run.json files
+``--help``, ``list``, ``leaderboard``, ``check`` and ``report`` read names, descriptions and run.json files
 only; importing torch alone takes seconds (diffusers and torch-fidelity more), so each command
 runs here in a fresh interpreter and must finish, with the right output, without torch,
 torchvision, diffusers or torch_fidelity in ``sys.modules``. (Wall-clock numbers are in
@@ -63,6 +63,25 @@ def test_leaderboard_loads_no_torch_and_writes_the_stored_leaderboard(tmp_path):
     assert rc == 0 and "wrote" in out
     assert (tmp_path / "lb.md").read_text() == (ROOT / "leaderboards" / "LEADERBOARD.md").read_text()
     assert heavy == []
+
+
+FMNIST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+
+
+@pytest.mark.skipif(not FMNIST.exists(), reason="the stored report's galleries show Fashion-MNIST test images "
+                                                "(apt-get install dataset-fashion-mnist; .ci/run installs it)")
+def test_report_loads_no_torch_and_writes_the_stored_report(tmp_path):
+    """The committed leaderboards/report.html is what the stored runs, the datasets and the
+    committed samples generate (the command of leaderboards/regenerate.sh), and building it
+    imports no deep-learning stack."""
+    out = tmp_path / "report.html"
+    rc, heavy, printed = run_cli("report", "leaderboards/runs", "leaderboards/sweep-fmnist-s", "--images",
+                                 "leaderboards/samples", "--quiet", "--out", str(out))
+    assert rc == 0 and "wrote" in printed
+    assert heavy == []
+    committed = (ROOT / "leaderboards" / "report.html").read_bytes()
+    assert len(committed) < 10_000_000
+    assert out.read_bytes() == committed, "leaderboards/report.html is stale: run bash leaderboards/regenerate.sh"
 
 
 @pytest.mark.skipif(not RUNS.is_dir(), reason="no stored reference runs")

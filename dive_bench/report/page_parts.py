@@ -29,7 +29,7 @@ tr:nth-child(even) td{background:#f6f7f9}
 figure{margin:0}figure.plot img{max-width:100%;height:auto;border:1px solid #e3e6eb;background:#fff}
 figure.plot figcaption{font-size:12px;color:#4a5263;margin:2px 0 14px}
 .gallery{display:flex;flex-wrap:wrap;gap:8px}
-figure.item{background:#fff;border:1px solid #d5d9e0;padding:4px;width:min-content;font-size:11px}
+figure.item{background:#fff;border:1px solid #d5d9e0;padding:4px;width:min-content;min-width:124px;font-size:11px}
 figure.item img,figure.sample img,img.real{image-rendering:pixelated;display:block}
 figure.item figcaption{margin-top:3px;line-height:1.3;overflow-wrap:anywhere}
 .truth{color:#17663a}.pred{color:#b3261e;font-weight:600}.other.ok{color:#17663a}.other.bad{color:#8a5a00}
