@@ -98,7 +98,7 @@ def _check_baseline(baseline: RunResult, req, task) -> None:
         raise DiveBenchError(f"--baseline {name} scored task {baseline.task} (version {baseline.task_version}), "
                              f"not {task.name} (version {task.version}); pass a baseline of this task")
     if baseline.method != req.method:
-        raise DiveBenchError(f"--baseline {name} is a {baseline.method} run and this is --method {req.method}; "
+        raise DiveBenchError(f"--baseline {name} was scored with --method {baseline.method} and this is --method {req.method}; "
                              f"pass --method {baseline.method} or a {req.method} baseline")
     if baseline.n_failed or not baseline.complete:
         raise DiveBenchError(f"--baseline {name} is {'partial' if not baseline.complete else 'incomplete'} "

@@ -167,7 +167,7 @@ FMNIST_BASELINE = "leaderboards/runs/dit-fmnist-b-dive"
      "scored task fmnist (version 1), not digits (version 1); pass a baseline of this task"),
     (["--sequential", "--baseline", "BASE", "--margin", "accuracy=0.01", "--method", "dive"],
      dict(sequential=True, baseline="BASE", margins={"accuracy": 0.01}, method="dive"),
-     "is a enumerate run and this is --method dive"),
+     "was scored with --method enumerate and this is --method dive; pass --method enumerate or a dive baseline"),
     (["--sequential", "--baseline", "PARTIAL", "--margin", "accuracy=0.01"],
      dict(sequential=True, baseline="PARTIAL", margins={"accuracy": 0.01}), "is partial (1 of 2 items scored"),
     (["--sequential", "--baseline", "BASE", "--margin", "accuracy=0.01"],
