@@ -262,7 +262,7 @@ def _command(argv: list[str]) -> str | None:
 
 
 #: every command's name, for :func:`_command` (tests/cli check it against the parser)
-COMMANDS = ("list", "score", "merge", "leaderboard", "check", "fidelity", "position-check", "prior-check", "plot",
+COMMANDS = ("list", "score", "merge", "leaderboard", "check", "fidelity", "position-check", "prior-check", "plot", "report",
             "compare", "sweep", "demo", "train")
 
 
