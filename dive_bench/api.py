@@ -148,7 +148,7 @@ def load_model(spec: str) -> Any:
 
 
 def fidelity(model: Any, reference: str, *, out: str | Path | None = None, progress: bool = False,
-             **options: Any) -> RunResult:
+             **options: Any) -> RunResult | None:
     """Sample ``model`` and score the samples against ``reference`` (``DATASET[:SPLIT]``, e.g.
     ``"fmnist"``; a detection task such as ``"canvas-det"`` for layout models): FID/FD, IS, KID and
     precision/recall with the chosen feature extractor, exactly as ``dive-bench fidelity``.
@@ -158,7 +158,9 @@ def fidelity(model: Any, reference: str, *, out: str | Path | None = None, progr
     ``batch_size``, ``bootstrap``, ...), validated by the same declarations as the CLI's flags; a
     misspelt one is refused with a suggestion. ``model`` is a MODEL spec or a live adapter. Without
     ``out`` the samples live in a temporary folder that is removed; with it they are cached and the
-    run resumes as ``fidelity --out`` does. Returns the run's ``RunResult`` (``dive_bench.spec.result``)."""
+    run resumes as ``fidelity --out`` does. Returns the run's ``RunResult`` (``dive_bench.spec.result``);
+    with ``shard="K/N"`` (one worker of several, sharing ``out``), None while other workers' samples
+    are missing: the last worker to finish returns the result."""
     from dive_bench.run.fidelity import FidelityRequest, run_fidelity
 
     known = list(declared(SampleOptions))
@@ -170,7 +172,8 @@ def fidelity(model: Any, reference: str, *, out: str | Path | None = None, progr
     adapter, model = _live_or_spec(model)
     request = dict(model=model, reference=reference, progress=progress, **options)
     if out is not None:
-        return RunResult(run_fidelity(FidelityRequest(out=Path(out), **request), adapter=adapter))
+        payload = run_fidelity(FidelityRequest(out=Path(out), **request), adapter=adapter)
+        return RunResult(payload) if payload is not None else None
     with tempfile.TemporaryDirectory(prefix="dive_bench-") as tmp:
         # the cached samples went with the temporary folder
         return RunResult(run_fidelity(FidelityRequest(out=Path(tmp) / "run", **request),

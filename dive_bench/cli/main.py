@@ -118,9 +118,16 @@ def _failed_items_status(run: RunResult) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
+    from dive_bench.run.fidelity_workers import is_fidelity_folder
     from dive_bench.run.score import merge
     from dive_bench.spec.result import RunResult
 
+    if is_fidelity_folder(Path(args.dir)):  # a sharded fidelity run: the metrics of all its samples
+        from dive_bench.run.fidelity import merge_fidelity, summary
+
+        print(summary(merge_fidelity(Path(args.dir))))
+        print(f"results: {Path(args.dir) / 'run.json'}")
+        return 0
     run = RunResult(merge(Path(args.dir)))
     print(_summary(run))
     print(f"results: {Path(args.dir) / 'run.json'}")
@@ -162,6 +169,11 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{_safe(args.model)}-fidelity")
     req = FidelityRequest(model=args.model, out=out, progress=not args.quiet, **declared_values(args, SampleOptions))
     payload = run_fidelity(req)
+    if payload is None:  # a worker of a sharded run, done with its share
+        from dive_bench.run.fidelity_workers import waiting_line
+
+        print(waiting_line(req.out, req.num_samples))
+        return 0
     print(summary(payload))
     print(f"results: {req.out / 'run.json'}")
     return 0

@@ -57,7 +57,7 @@ class SampleCache:
             self.manifest = manifest
         else:
             self.manifest = {"schema": 1, "config": self.config, "generation_seconds": 0.0, "generated": 0}
-            self._save_manifest()
+            self._save_manifest()  # two workers creating it at once write the same empty manifest
 
     def _save_manifest(self) -> None:
         write_json_atomic(self.folder / MANIFEST, self.manifest,
@@ -94,10 +94,26 @@ class SampleCache:
                 raise DiveBenchError(f"could not write sample {self.path(i)} ({exc.strerror or exc}); the samples "
                                      "written before are kept: free disk space or fix permissions and rerun the same "
                                      "command to resume") from exc
-        self.manifest["generation_seconds"] = float(self.manifest.get("generation_seconds", 0.0)) + float(seconds)
-        self.manifest["generated"] = int(self.manifest.get("generated", 0)) + len(indices)
-        self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self._save_manifest()
+        self._count(len(indices), seconds)
+
+    def _count(self, n: int, seconds: float) -> None:
+        """Add this batch's count and time to the manifest. Workers of a sharded run share the
+        folder, so the manifest is re-read and rewritten under an exclusive flock: each worker
+        adding to its own stale copy would keep only the last writer's counts."""
+        import fcntl
+
+        with open(self.folder / ".manifest.lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                on_disk = json.loads((self.folder / MANIFEST).read_bytes())
+                if isinstance(on_disk, dict) and on_disk.get("config") == self.config:
+                    self.manifest = on_disk
+            except (OSError, ValueError):
+                pass  # unreadable: this worker's copy is rewritten whole
+            self.manifest["generation_seconds"] = float(self.manifest.get("generation_seconds", 0.0)) + float(seconds)
+            self.manifest["generated"] = int(self.manifest.get("generated", 0)) + n
+            self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            self._save_manifest()
 
     def load(self, n: int) -> torch.Tensor:
         """The first ``n`` samples as uint8 (n, C, H, W); all must be present."""

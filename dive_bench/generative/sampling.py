@@ -40,11 +40,21 @@ def sample_config(adapter, *, sampler: str, steps: int, guidance_scale: float, s
             "sampler_version": SAMPLER_VERSION}
 
 
+def shard_indices(n: int, shard: tuple[int, int] = (0, 1)) -> range:
+    """The sample indices of worker K of N: every N-th index from K. Interleaved rather than
+    contiguous so that every worker gets every class (sample i has class i mod K) and, when a run
+    grows N, the new samples spread over all workers; any split gives the same samples, since
+    sample i's seed and label depend on i alone."""
+    k, workers = shard
+    return range(k, n, workers)
+
+
 def generate_samples(adapter, cache, n: int, *, labels_for, batch_size: int = 250, progress: bool = True,
-                     autocast=None) -> int:
-    """Fill ``cache`` up to ``n`` samples, generating only the missing indices; returns how many
-    were generated. ``labels_for(indices)`` gives each index's labels ((B,) classes or (B, L)
-    layout tokens); sample i's seed is ``sample_seed(config seed, i)``."""
+                     autocast=None, shard: tuple[int, int] = (0, 1)) -> int:
+    """Fill this worker's share (``shard`` = (K, N), :func:`shard_indices`) of ``cache``'s first
+    ``n`` samples, generating only the missing indices; returns how many were generated.
+    ``labels_for(indices)`` gives each index's labels ((B,) classes or (B, L) layout tokens);
+    sample i's seed is ``sample_seed(config seed, i)``."""
     import contextlib
     import sys
     import time
@@ -52,8 +62,12 @@ def generate_samples(adapter, cache, n: int, *, labels_for, batch_size: int = 25
     from tqdm.auto import tqdm
 
     cfg = cache.config
-    todo = cache.missing(n)
-    bar = tqdm(total=n, initial=n - len(todo), desc=f"sampling {cfg['model']} ({cfg['sampler']} {cfg['steps']})",
+    mine = shard_indices(n, shard)
+    have = cache.present()
+    todo = [i for i in mine if i not in have]
+    where = f", worker {shard[0]}/{shard[1]}" if shard[1] > 1 else ""
+    bar = tqdm(total=len(mine), initial=len(mine) - len(todo),
+               desc=f"sampling {cfg['model']} ({cfg['sampler']} {cfg['steps']}{where})",
                unit="img", disable=not progress, file=sys.stderr)
     try:
         for start in range(0, len(todo), batch_size):

@@ -24,6 +24,7 @@ from dive_bench.generative.metrics import MetricOptions, cache_dir, compute_metr
 from dive_bench.generative.sample_cache import SampleCache
 from dive_bench.generative.sampling import balanced_labels, generate_samples, sample_config
 from dive_bench.labels import label_space_record, layout_tokenizer
+from dive_bench.run.fidelity_workers import claim_protocol, metrics_turn
 from dive_bench.run.identity import identify
 
 
@@ -99,13 +100,59 @@ def _labels_fn(adapter, ref: Reference):
     return lambda idx: balanced_labels(idx, k)
 
 
-def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
-    """Sample (resuming from ``req.out/samples``), score and write ``req.out/run.json``. A live
-    ``adapter`` is keyed by its weights now, in ``req.out/weights-<sha256[:16]>`` (``run.identity``)."""
-    from dive_bench.adapters import load_model
-    from dive_bench.util.environment import autocast, environment, resolve_device
+def run_fidelity(req: FidelityRequest, adapter=None, *, sample: bool = True) -> dict | None:
+    """Sample this worker's share (resuming from ``req.out/samples``), then, if every sample is
+    present, score them and write ``req.out/run.json`` (returned). ``--shard K/N`` (or torchrun's /
+    a SLURM array's variables) splits the samples across workers (``run.fidelity_workers``); a
+    worker that finishes while others still sample, or while another computes the metrics, returns
+    None. ``sample=False`` (``merge``) computes the metrics from the samples present, or refuses. A
+    live ``adapter`` is keyed by its weights, in ``req.out/weights-<sha256[:16]>`` (``run.identity``)."""
+    from dive_bench.run.score import resolve_shard
 
     validate(req)
+    shard = resolve_shard(req.shard)
+    run = _prepare(req, adapter)
+    claim_protocol(run.out, run.key, run.method_config, req)
+    t_start = time.time()
+    made = 0
+    if sample:
+        made = generate_samples(run.adapter, run.cache, req.num_samples, labels_for=_labels_fn(run.adapter, run.ref),
+                                batch_size=req.batch_size, progress=req.progress, autocast=run.precision, shard=shard)
+    missing = run.cache.missing(req.num_samples)
+    if missing:
+        if sample:
+            return None  # this worker's share is done; another worker (or merge) computes the metrics
+        raise DiveBenchError(f"{len(missing)} of {req.num_samples} samples are missing from {run.cache.folder} (first: "
+                             f"{missing[0]}); finish the workers' `dive-bench fidelity ... --shard K/N` commands (each "
+                             "resumes its share), then merge")
+    with metrics_turn(run.out) as mine:
+        return _finish(req, run, made, t_start) if mine else None
+
+
+@dataclass
+class _Prepared:
+    """Everything a fidelity worker checks and loads before it samples."""
+
+    adapter: object
+    identity: object
+    extractor: object
+    ref: Reference
+    ref_sha: str
+    config: dict
+    cache: SampleCache
+    out: Path
+    device: object
+    precision: object
+    options: MetricOptions
+    method_config: dict
+    task: str
+    key: str
+
+
+def _prepare(req: FidelityRequest, adapter) -> _Prepared:
+    from dive_bench.adapters import load_model
+    from dive_bench.util.environment import autocast, resolve_device
+
     cache_dir(req.cache_dir)  # an unusable cache fails now, not after sampling
     device = resolve_device(req.device)
     # resolve the extractor (and its weights) before sampling: a missing weights file should fail in
@@ -131,36 +178,38 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
                            seed=req.seed, dtype=req.dtype, labels=labels)
     config["model_sha256"] = identity.sha256  # the weights sampled, not the file a live model came from
     out = identity.out_for(Path(req.out))
-    cache = SampleCache(out / "samples", config)
-    precision = autocast(device, req.dtype)
-    t_start = time.time()
-    made = generate_samples(adapter, cache, req.num_samples, labels_for=_labels_fn(adapter, ref),
-                            batch_size=req.batch_size, progress=req.progress, autocast=precision)
-    samples = cache.load(req.num_samples)
     options = req.metric_options or MetricOptions()
-    metrics = compute_metrics(samples, ref.images, extractor, options=options, cache=req.cache_dir,
-                              batch_size=req.feature_batch_size, device=device, progress=req.progress,
-                              bootstrap=req.bootstrap)
-    timing, ref_info = metrics.pop("_timing"), metrics.pop("_reference")
-    info = identity.model_info
     method_config = {"sampler": req.sampler, "steps": req.steps, "guidance_scale": float(req.guidance_scale),
                      "seed": req.seed, "num_samples": req.num_samples, "dtype": req.dtype, "labels": labels,
                      "timestep_spacing": config["timestep_spacing"], "sampler_version": config["sampler_version"],
                      "feature_extractor": extractor.name, "extractor_weights_sha256": extractor.weights_sha256,
                      **{f"metric_{k}": v for k, v in asdict(options).items()}}
     task = f"fidelity:{ref.name}"
-    key = FidelitySpec(task, info["sha256"], ref_sha, method_config).key()
-    sps = cache.seconds_per_sample
+    key = FidelitySpec(task, identity.model_info["sha256"], ref_sha, method_config).key()
+    return _Prepared(adapter, identity, extractor, ref, ref_sha, config, SampleCache(out / "samples", config), out,
+                     device, autocast(device, req.dtype), options, method_config, task, key)
+
+
+def _finish(req: FidelityRequest, run: _Prepared, made: int, t_start: float) -> dict:
+    """Score every sample against the reference and write run.json (one worker, all samples present)."""
+    from dive_bench.util.environment import environment
+
+    samples = run.cache.load(req.num_samples)
+    metrics = compute_metrics(samples, run.ref.images, run.extractor, options=run.options, cache=req.cache_dir,
+                              batch_size=req.feature_batch_size, device=run.device, progress=req.progress,
+                              bootstrap=req.bootstrap)
+    timing, ref_info = metrics.pop("_timing"), metrics.pop("_reference")
+    sps = run.cache.seconds_per_sample
     # beside the numbers, what reports would otherwise guess: the model's label space (K, class or
     # layout), and the training checkpoint a sweep sampled
-    recorded = {k: v for k, v in (("label_space", label_space_record(getattr(adapter, "label_space", None))),
+    recorded = {k: v for k, v in (("label_space", label_space_record(getattr(run.adapter, "label_space", None))),
                                   ("checkpoint", req.checkpoint)) if v is not None}
     evals = req.steps * (2 if req.guidance_scale != 1.0 else 1)
     payload = RunResult.build(
-        run_key=key, model=req.model, task=task, task_version=TASK_VERSION, method="fidelity",
-        method_config=method_config, items_sha256=ref_sha, seed=req.seed, status="complete",
+        run_key=run.key, model=req.model, task=run.task, task_version=TASK_VERSION, method="fidelity",
+        method_config=run.method_config, items_sha256=run.ref_sha, seed=req.seed, status="complete",
         n_items=req.num_samples, n_done=req.num_samples, failed_items={}, metrics=metrics,
-        metric_info=metric_info(metrics), model_info=info,
+        metric_info=metric_info(metrics), model_info=run.identity.model_info,
         timings={"seconds_per_item": sps, "seconds_per_1000_samples": 1000 * sps if sps is not None else None,
                  "evaluations_per_item": evals, "generated_this_invocation": made,
                  "feature_images_per_second": timing["feature_images_per_second"],
@@ -171,11 +220,23 @@ def run_fidelity(req: FidelityRequest, adapter=None) -> dict:
         env={**environment(), "batch_size": req.batch_size, "feature_batch_size": req.feature_batch_size,
              "device": req.device, "dtype": req.dtype, "threads": torch.get_num_threads()},
         kind="fidelity",
-        reference={"spec": req.reference, "name": ref.name, "n": ref_info["n"], "images_sha256": ref_sha},
-        feature_extractor=extractor.record(), samples={"folder": str(cache.folder), "config": config},
+        reference={"spec": req.reference, "name": run.ref.name, "n": ref_info["n"], "images_sha256": run.ref_sha},
+        feature_extractor=run.extractor.record(), samples={"folder": str(run.cache.folder), "config": run.config},
         **recorded).payload
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "run.json", payload, intact="the cached samples are kept; rerun the same command")
+    run.out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run.out / "run.json", payload, intact="the cached samples are kept; rerun the same command")
+    return payload
+
+
+def merge_fidelity(out: Path) -> dict:
+    """``dive-bench merge OUT`` on a sharded fidelity run: the metrics of all its samples, with the
+    request its workers recorded (``OUT/fidelity.json``); refused while samples are missing."""
+    from dive_bench.run.fidelity_workers import stored_request
+
+    payload = run_fidelity(stored_request(Path(out)), sample=False)
+    if payload is None:
+        raise DiveBenchError(f"a worker is computing the metrics of {out} right now; wait for it (its run.json is "
+                             "the result)")
     return payload
 
 

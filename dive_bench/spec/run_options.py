@@ -42,6 +42,13 @@ SAMPLERS = ("ddim", "ddpm", "dpm", "euler", "heun")
 DTYPES = ("fp32", "bf16", "fp16")
 
 
+def shard_option():
+    """``--shard K/N``, declared once for every job that splits across workers (score, fidelity,
+    sweep): None reads torchrun's RANK/WORLD_SIZE or a SLURM array's task id/count, else 0/1."""
+    return option(None, value_type="str", optional=True, flag="--shard",
+                  help="K/N: this worker's share (default: RANK/WORLD_SIZE or SLURM array, else 0/1)")
+
+
 @dataclass(kw_only=True)
 class RunOptions:
     """How a scoring run executes: which items, where, at what precision, on which worker."""
@@ -70,8 +77,7 @@ class RunOptions:
     data_root: str | None = option(None, value_type="str", optional=True, flag="--data-root",
                                    help="dataset folder (Fashion-MNIST IDX files, ImageNet val)")
     #: "K/N"; None reads RANK/WORLD_SIZE (torchrun) or SLURM_ARRAY_TASK_ID/COUNT, else 0/1
-    shard: str | None = option(None, value_type="str", optional=True, flag="--shard",
-                               help="K/N: this worker's share (default: RANK/WORLD_SIZE or SLURM array, else 0/1)")
+    shard: str | None = shard_option()
     retry_failed: bool = option(False, value_type="bool", flag="--retry-failed",
                                 help="recompute items whose earlier attempt raised")
 
@@ -130,6 +136,9 @@ class SampleOptions:
     #: intervals and ``check``'s fidelity gate (0: none). Not keyed: they leave every value unchanged
     bootstrap: int = option(0, value_type="int", low=0, high=MAX_BOOTSTRAP, flag="--bootstrap",
                             help="store B paired replicates of every metric (compare's intervals, check's fidelity gate: 200+)")
+    #: sample i is the same whichever worker makes it: workers split the indices, and the one that
+    #: finds every sample present computes the metrics (``run.fidelity``)
+    shard: str | None = shard_option()
 
 
 @dataclass(kw_only=True)
