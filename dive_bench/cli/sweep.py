@@ -28,6 +28,8 @@ def _fidelity_options(args: argparse.Namespace) -> dict | None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    """Score this worker's share; the page is written once every checkpoint is done (by whichever
+    worker sees that last), or always by a single worker, which had every checkpoint (as before)."""
     from dive_bench.run.sweep import SweepRequest, run_sweep
     from dive_bench.spec.run_options import RunOptions
     from dive_bench.util.environment import set_threads
@@ -37,9 +39,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     req = SweepRequest(ckpt_dir=Path(args.ckpt_dir), task=args.task, out=Path(args.out), method=args.method,
                        method_config=method_config(args), adapter=args.adapter, progress=not args.quiet,
                        fidelity=_fidelity_options(args), **declared_values(args, RunOptions))
-    checkpoints = run_sweep(req)
+    done = run_sweep(req)
+    (k, n), total = done.shard, len(done.checkpoints)
+    if done.pending and n > 1:
+        print(f"worker {k}/{n} scored its {len(done.mine)} checkpoints; {total - len(done.pending)} of {total} are "
+              f"done, so the worker that finishes last writes SWEEP.md and sweep.png (or `dive-bench plot sweep "
+              f"{req.out}` once all are done)")
+        return 0
     md, png = write_report(req.out, title=args.title)
-    print(f"swept {len(checkpoints)} checkpoints (steps {checkpoints[0][0]}..{checkpoints[-1][0]}); wrote {md} and {png}")
+    steps = f"steps {done.checkpoints[0][0]}..{done.checkpoints[-1][0]}"
+    who = f"worker {k}/{n} found all {total} checkpoints done ({steps})" if n > 1 else f"swept {total} checkpoints ({steps})"
+    print(f"{who}; wrote {md} and {png}")
     return 0
 
 
@@ -57,7 +67,7 @@ def add_sweep_parser(sub) -> None:
                    "SWEEP.md, sweep.png; rerun to resume (finished checkpoints are skipped)")
     s.add_argument("--method", choices=["dive", "enumerate", "auto"], default="dive")
     s.add_argument("--adapter", default="dit", help="how to load each checkpoint folder (ADAPTER:PATH; default dit)")
-    add_declared(s, RunOptions, only=("limit", "seed", "device", "dtype", "items_per_batch", "data_root"))
+    add_declared(s, RunOptions, only=("limit", "seed", "device", "dtype", "items_per_batch", "data_root", "shard"))
     s.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     s.add_argument("--title", default="Checkpoint sweep")
     s.add_argument("--quiet", action="store_true")

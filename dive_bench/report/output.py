@@ -9,6 +9,7 @@ leaves no half of a report behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -48,13 +49,25 @@ def check_output(path: str | Path, *, what: str, flag: str, formats: list[str] |
     return path
 
 
-def write_output(path: str | Path, write: Callable[[Path], None], *, what: str, flag: str) -> None:
+def write_output(path: str | Path, write: Callable[[Path], None], *, what: str, flag: str,
+                 atomic: bool = False) -> None:
     """``write(path)`` after making its folder, with an OSError (read-only, immutable, full disk) as
-    one DiveBenchError naming ``flag``; the stored runs the report was read from are only read."""
+    one DiveBenchError naming ``flag``; the stored runs the report was read from are only read.
+
+    ``atomic``: ``write`` fills a temporary file beside ``path`` (same suffix, so matplotlib picks
+    the same format), which then replaces ``path`` in one step: two processes writing the same
+    page (the last workers of a sweep) leave one whole file, never an interleaving of both."""
     path = Path(path)
+    target = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}") if atomic else path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write(path)
+        write(target)
+        if atomic:
+            os.replace(target, path)
     except OSError as exc:
         raise DiveBenchError(f"cannot write the {what} to {path} ({exc.strerror or exc}); pass {flag} a path in a "
                              "folder you can write to (the run.json files were only read)") from exc
+    finally:
+        if atomic:
+            with contextlib.suppress(OSError):
+                target.unlink(missing_ok=True)

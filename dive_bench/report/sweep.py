@@ -208,6 +208,8 @@ def write_report(out: str | Path, title: str = "Checkpoint sweep") -> tuple[Path
     md, png = out / "SWEEP.md", out / "sweep.png"
     for path in (md, png):  # both checked before either is written
         check_output(path, what="sweep page", flag="sweep output")
-    write_output(md, lambda p: p.write_text(markdown(rows, title)), what="sweep page", flag="the sweep folder")
-    write_output(png, lambda p: plot(rows, p), what="sweep plot", flag="the sweep folder")
+    # atomic: the last two workers of a sharded sweep may both write the page (the same one)
+    write_output(md, lambda p: p.write_text(markdown(rows, title)), what="sweep page", flag="the sweep folder",
+                 atomic=True)
+    write_output(png, lambda p: plot(rows, p), what="sweep plot", flag="the sweep folder", atomic=True)
     return md, png

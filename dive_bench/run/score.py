@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import sys
 import time
 import traceback
@@ -29,6 +28,7 @@ from dive_bench.run import sequential
 from dive_bench.run.methods import METHODS
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.seeding import item_seed
+from dive_bench.util.shard import resolve_shard  # noqa: F401  (re-exported: its old home)
 from dive_bench.labels import class_count, label_space_record
 from dive_bench.spec.defaults import method_defaults
 from dive_bench.spec.item_trace import traces
@@ -56,26 +56,6 @@ class ScoreRequest(RunOptions, GateOptions):
     #: the training checkpoint scored (``{"step", "folder"}``, set by ``dive-bench sweep``): stored with
     #: the shards' spec, so run.json records it whether ``score`` or a later ``merge`` writes it
     checkpoint: dict | None = None
-
-
-def resolve_shard(text: str | None, env: dict | None = None) -> tuple[int, int]:
-    """--shard K/N, else torchrun's RANK/WORLD_SIZE, else a SLURM array's task id/count, else 0/1."""
-    env = os.environ if env is None else env
-    if text:
-        try:
-            k, n = (int(v) for v in text.split("/"))
-        except ValueError as exc:
-            raise DiveBenchError(f"--shard {text!r} must look like K/N, e.g. 0/4") from exc
-    elif "WORLD_SIZE" in env and "RANK" in env:
-        k, n = int(env["RANK"]), int(env["WORLD_SIZE"])
-    elif "SLURM_ARRAY_TASK_COUNT" in env and "SLURM_ARRAY_TASK_ID" in env:
-        k = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", 0))
-        n = int(env["SLURM_ARRAY_TASK_COUNT"])
-    else:
-        k, n = 0, 1
-    if not (n >= 1 and 0 <= k < n):
-        raise DiveBenchError(f"shard {k}/{n} is out of range: need 0 <= K < N")
-    return k, n
 
 
 def run_key(task, item_ids: list[int], model_sha: str, method: str, config: dict, seed: int,

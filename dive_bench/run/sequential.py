@@ -50,7 +50,7 @@ def default_method(method: str | None, sequential: bool, baseline: str | Path | 
 
 def baseline_of(req, task, shard: tuple[int, int]) -> RunResult | None:
     """The baseline of a sequential request (None without ``--sequential``), after every check that
-    needs neither the model nor the data; ``shard``: this worker's (K, N) (``score.resolve_shard``)."""
+    needs neither the model nor the data; ``shard``: this worker's (K, N) (``util.shard.resolve_shard``)."""
     if not req.sequential:
         return None
     if req.shard is not None or shard != (0, 1):

@@ -11,12 +11,19 @@ keep it and run.json records it however it is written (``score``, ``fidelity``, 
 ``OUT/sweep.json`` pins the protocol: a rerun with other settings is refused
 instead of mixing two protocols in one plot. Checkpoints whose run.json files are complete are
 skipped without loading them. The table and plot come from ``sweep_report`` (run.json only).
+
+Many workers (``--shard K/N``, or torchrun's RANK/WORLD_SIZE, or a SLURM array, read by
+``util.shard.resolve_shard`` as ``score`` reads them): worker K scores the checkpoints of its share
+(:func:`share`), each whole, so they need no communication; each checks or writes sweep.json the
+same way, and the page is written by a worker that finds every checkpoint complete (:func:`pending`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +35,7 @@ from dive_bench.report.grouping import sweep_protocol
 from dive_bench.spec.result import RunResult
 from dive_bench.spec.run_json import write_json_atomic
 from dive_bench.util.files import oneline
+from dive_bench.util.shard import resolve_shard
 
 SWEEP_FILE = "sweep.json"
 _STEP_NAME = re.compile(r"step-(\d+)")
@@ -50,6 +58,8 @@ class SweepRequest:
     items_per_batch: int = 16
     data_root: str | None = None
     progress: bool = True
+    #: "K/N": this worker's share of the checkpoints; None reads RANK/WORLD_SIZE or the SLURM array, else 0/1
+    shard: str | None = None
     #: FidelityRequest fields (reference, num_samples, feature_extractor, ...) or None: no fidelity
     fidelity: dict | None = None
 
@@ -95,19 +105,59 @@ def protocol(req: SweepRequest) -> dict:
                           limit=req.limit, seed=req.seed, dtype=req.dtype, fidelity=req.fidelity)
 
 
+def _refuse_other(req: SweepRequest, path: Path, proto: dict) -> None:
+    """One DiveBenchError unless the sweep.json at ``path`` pins ``proto``."""
+    try:
+        stored = json.loads(path.read_text()).get("protocol")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise DiveBenchError(f"{path} is not a readable sweep.json ({oneline(str(exc))[:120]}); pass a new --out, "
+                             "or delete it and rerun with the sweep's options (its run folders are kept)") from exc
+    if stored != proto:
+        changed = sorted(k for k in proto if proto.get(k) != (stored or {}).get(k))
+        raise DiveBenchError(f"{req.out} holds a sweep with other settings ({', '.join(changed) or 'all'} differ); "
+                             "pass a new --out, or the same options as before to resume it")
+
+
 def _pin_protocol(req: SweepRequest) -> None:
-    """Write OUT/sweep.json, or refuse a rerun whose settings differ from the stored ones."""
+    """Write OUT/sweep.json, or refuse a worker or rerun whose settings differ from the stored ones.
+
+    The file is published whole and only if absent (a complete temporary file hard-linked to its
+    name): of two workers racing to create it, one writes it and the other reads and compares it,
+    so a worker started with another protocol is refused even when both start at once."""
     path = Path(req.out) / SWEEP_FILE
     proto = protocol(req)
     if path.is_file():
-        stored = json.loads(path.read_text()).get("protocol")
-        if stored != proto:
-            changed = sorted(k for k in proto if proto.get(k) != (stored or {}).get(k))
-            raise DiveBenchError(f"{req.out} holds a sweep with other settings ({', '.join(changed) or 'all'} differ); "
-                                 "pass a new --out, or the same options as before to resume it")
+        _refuse_other(req, path, proto)
         return
     Path(req.out).mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, {"protocol": proto, "checkpoints": str(Path(req.ckpt_dir).resolve())})
+    tmp = path.with_name(f".{SWEEP_FILE}.new-{os.getpid()}-{uuid.uuid4().hex[:8]}")  # per thread too
+    write_json_atomic(tmp, {"protocol": proto, "checkpoints": str(Path(req.ckpt_dir).resolve())})
+    try:
+        os.link(tmp, path)  # fails if another worker published first: then its protocol must be ours
+    except FileExistsError:
+        _refuse_other(req, path, proto)
+    except OSError:  # a file system without hard links: replace (the race is left to the workers' start times)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def share(checkpoints: list[tuple[int, Path]], k: int, n: int) -> list[tuple[int, Path]]:
+    """Worker ``k`` of ``n``'s checkpoints: those at positions j of the step-sorted list with j % n == k.
+
+    Why this rule: it is deterministic (every worker computes it from the checkpoint folder alone,
+    with no communication), independent of which checkpoints are done (a worker restarted after
+    the others finished takes the same ones, and two workers never score one checkpoint at once),
+    and balanced (shares differ by at most one checkpoint and each spans early and late steps,
+    whose costs differ). Workers must see the same list: a checkpoint saved between two workers'
+    starts shifts the positions (a clash on a run folder's shard then stops one with one line)."""
+    return checkpoints[k::n]
+
+
+def pending(req: SweepRequest, checkpoints: list[tuple[int, Path]]) -> list[int]:
+    """The steps whose score (or, with fidelity, fidelity) run.json is not complete yet."""
+    return [step for step, _ in checkpoints
+            if not all(_complete(d, step) for d in run_dirs(req.out, step)[: 2 if req.fidelity is not None else 1])]
 
 
 def run_dirs(out: Path, step: int) -> tuple[Path, Path]:
@@ -157,7 +207,8 @@ def _score_one(req: SweepRequest, step: int, folder: Path) -> None:
         score(ScoreRequest(model=name, task=req.task, method=req.method, method_config=req.method_config,
                            out=score_dir, limit=req.limit, seed=req.seed, device=req.device, dtype=req.dtype,
                            items_per_batch=req.items_per_batch, data_root=req.data_root, progress=False,
-                           checkpoint=checkpoint), adapter=adapter)
+                           checkpoint=checkpoint, shard="0/1"),  # whole: the sweep shards checkpoints, not items
+              adapter=adapter)
     if need_fid:
         from dive_bench.run.fidelity import FidelityRequest, run_fidelity
 
@@ -166,10 +217,23 @@ def _score_one(req: SweepRequest, step: int, folder: Path) -> None:
                      adapter=adapter)
 
 
-def run_sweep(req: SweepRequest) -> list[tuple[int, Path]]:
-    """Score every checkpoint in step order, skipping finished ones; returns the (step, folder) list."""
+@dataclass
+class SweepOutcome:
+    """What one worker did: every checkpoint, its (K, N), its share, and the steps still pending."""
+
+    checkpoints: list[tuple[int, Path]]
+    shard: tuple[int, int]
+    mine: list[tuple[int, Path]]
+    pending: list[int]
+
+
+def run_sweep(req: SweepRequest) -> SweepOutcome:
+    """Score this worker's share of the checkpoints in step order, skipping finished ones."""
+    k, n = resolve_shard(req.shard)
     checkpoints = find_checkpoints(req.ckpt_dir)
     _pin_protocol(req)
-    for step, folder in tqdm(checkpoints, desc=f"sweep {req.method} on {req.task}", disable=not req.progress):
+    mine = share(checkpoints, k, n)
+    worker = f" [{k}/{n}]" if n > 1 else ""
+    for step, folder in tqdm(mine, desc=f"sweep {req.method} on {req.task}{worker}", disable=not req.progress):
         _score_one(req, step, folder)
-    return checkpoints
+    return SweepOutcome(checkpoints, (k, n), mine, pending(req, checkpoints))

@@ -24,17 +24,8 @@ from factories import run_json
 
 #: the protocol every checkpoint is scored under: enumerate on 8 digits, coarse grid (--quiet last)
 SWEEP_PROTOCOL = ["--task", "digits", "--method", "enumerate", "--limit", "8", "--interval", "100", "--quiet"]
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # the ``trained`` fixture (steps 2, 4, 6) is in conftest.py
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("train")
-    cfg = ClassDiTTrainConfig(dataset="digits", preset="xs", steps=6, batch_size=8, checkpoint_every=3, warmup=2,
-                              save_every=2)
-    train_class_dit(cfg, out)
-    return out
 
 
 def _runs(folder):
