@@ -26,6 +26,7 @@ from dive_bench.generative.sampling import balanced_labels, generate_samples, sa
 from dive_bench.labels import label_space_record, layout_tokenizer
 from dive_bench.run.fidelity_workers import claim_protocol, metrics_turn
 from dive_bench.run.identity import identify
+from dive_bench.util.shard import resolve_shard
 
 
 
@@ -107,8 +108,6 @@ def run_fidelity(req: FidelityRequest, adapter=None, *, sample: bool = True) -> 
     worker that finishes while others still sample, or while another computes the metrics, returns
     None. ``sample=False`` (``merge``) computes the metrics from the samples present, or refuses. A
     live ``adapter`` is keyed by its weights, in ``req.out/weights-<sha256[:16]>`` (``run.identity``)."""
-    from dive_bench.run.score import resolve_shard
-
     validate(req)
     shard = resolve_shard(req.shard)
     run = _prepare(req, adapter)
@@ -233,7 +232,7 @@ def merge_fidelity(out: Path) -> dict:
     request its workers recorded (``OUT/fidelity.json``); refused while samples are missing."""
     from dive_bench.run.fidelity_workers import stored_request
 
-    payload = run_fidelity(stored_request(Path(out)), sample=False)
+    payload = run_fidelity(stored_request(Path(out), FidelityRequest), sample=False)
     if payload is None:
         raise DiveBenchError(f"a worker is computing the metrics of {out} right now; wait for it (its run.json is "
                              "the result)")

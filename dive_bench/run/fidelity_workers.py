@@ -40,18 +40,17 @@ def request_record(req) -> dict:
     return record
 
 
-def request_from(out: Path, record: dict):
-    """A :class:`~dive_bench.run.fidelity.FidelityRequest` from :func:`request_record`'s JSON, for
-    ``out``, sampling nothing (``merge``)."""
+def request_from(out: Path, record: dict, request_type: type):
+    """A ``request_type`` (``run.fidelity.FidelityRequest``, passed in: that module imports this
+    one) from :func:`request_record`'s JSON, for ``out``, sampling nothing (``merge``)."""
     from dive_bench.generative.metrics import MetricOptions
-    from dive_bench.run.fidelity import FidelityRequest
 
-    known = {f.name for f in dataclasses.fields(FidelityRequest)}
+    known = {f.name for f in dataclasses.fields(request_type)}
     values = {k: v for k, v in record.items() if k in known}
     if values.get("metric_options") is not None:
         values["metric_options"] = MetricOptions(**values["metric_options"])
     values.update(out=Path(out), shard=None, progress=False)
-    return FidelityRequest(**values)
+    return request_type(**values)
 
 
 def claim_protocol(out: Path, key: str, method_config: dict, req) -> None:
@@ -84,21 +83,23 @@ def claim_protocol(out: Path, key: str, method_config: dict, req) -> None:
 
 def _finished(out: Path, key: str | None) -> bool:
     """Whether ``out/run.json`` is the complete result of the run keyed ``key``."""
+    from dive_bench.spec.result import RunResult
+
     try:
-        run = json.loads((out / "run.json").read_bytes())
-    except (OSError, ValueError):
+        run = RunResult.load(out / "run.json")
+    except DiveBenchError:  # absent or damaged: not a finished run
         return False
-    return isinstance(run, dict) and key is not None and run.get("run_key") == key and run.get("status") == "complete"
+    return key is not None and run.run_key == key and run.complete
 
 
-def stored_request(out: Path):
+def stored_request(out: Path, request_type: type):
     """The request the workers of ``out`` ran (``merge``), or one line saying why there is none."""
     path = Path(out) / PROTOCOL_FILE
     if not path.is_file():
         raise DiveBenchError(f"{out} holds no {PROTOCOL_FILE}: it is not the --out folder of a `dive-bench fidelity` "
                              "run of this version (rerun the fidelity command; its samples are reused)")
     try:
-        return request_from(Path(out), json.loads(path.read_bytes())["request"])
+        return request_from(Path(out), json.loads(path.read_bytes())["request"], request_type)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DiveBenchError(f"{path} is damaged ({' '.join(str(exc).split())[:100]}); rerun any worker's fidelity "
                              "command to finish the run (the samples are kept)") from exc

@@ -212,9 +212,10 @@ def _score_one(req: SweepRequest, step: int, folder: Path) -> None:
     if need_fid:
         from dive_bench.run.fidelity import FidelityRequest, run_fidelity
 
+        # whole, as the score above: under torchrun, fidelity would otherwise read RANK and sample a share
         run_fidelity(FidelityRequest(model=f"{req.adapter}:{folder}", out=fid_dir, device=req.device,
-                                     data_root=req.data_root, progress=False, checkpoint=checkpoint, **req.fidelity),
-                     adapter=adapter)
+                                     data_root=req.data_root, progress=False, checkpoint=checkpoint,
+                                     **{**req.fidelity, "shard": "0/1"}), adapter=adapter)
 
 
 @dataclass

@@ -57,7 +57,7 @@ CASES = [
     ("seed-neg", [*SCORE, "--seed", "-1"], 2, "--seed (seed) must be"),
     ("device-tpu9", [*SCORE, "--device", "tpu9"], 2, "--device 'tpu9' is not a device"),
     ("device-cuda-absent", [*SCORE, "--device", "cuda:7"], 2, "--device cuda:7"),
-    ("shard-out-of-range", [*SCORE, "--shard", "3/2"], 2, "shard 3/2 is out of range"),
+    ("shard-out-of-range", [*SCORE, "--shard", "3/2"], 2, "shard 3/2 (from --shard) is out of range"),
     ("unknown-model", ["score", "dit-digits-xss", "--task", "digits", "--out", "{new}"], 2, "dit-digits-xs"),
     ("unknown-task", ["score", "dit-digits-xs", "--task", "digitz", "--out", "{new}"], 2, "digits"),
     ("wrong-image-size", ["score", "dit-digits-xs", "--task", "canvas-det", "--limit", "1", "--out", "{new}"], 2,
