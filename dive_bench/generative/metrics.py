@@ -32,14 +32,20 @@ from dive_bench.generative.extractors import Extractor
 CACHE_VERSION = 1
 
 
+def check_uint8_images(images: torch.Tensor) -> None:
+    """One DiveBenchError unless ``images`` is a uint8 (N, 1|3, H, W) tensor."""
+    if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise DiveBenchError(f"fidelity metrics need uint8 (N, 1|3, H, W) images, got {images.dtype} "
+                             f"{tuple(images.shape)}")
+
+
 class UInt8Images(Dataset):
     """uint8 (N, C, H, W) images served as 3xHxW uint8 tensors (grayscale repeated), as
-    torch-fidelity's extractors expect."""
+    torch-fidelity's extractors expect (what torch-fidelity's own loaders get; :func:`extract_features`
+    slices batches itself)."""
 
     def __init__(self, images: torch.Tensor) -> None:
-        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] not in (1, 3):
-            raise DiveBenchError(f"fidelity metrics need uint8 (N, 1|3, H, W) images, got {images.dtype} "
-                                 f"{tuple(images.shape)}")
+        check_uint8_images(images)
         self.images = images
 
     def __len__(self) -> int:
@@ -64,17 +70,40 @@ def images_sha256(images: torch.Tensor) -> str:
     return h.hexdigest()
 
 
+def uint8_batches(images: torch.Tensor, batch_size: int, device: torch.device):
+    """Consecutive (B, 3, H, W) uint8 batches of ``images`` on ``device``, as torch-fidelity's
+    extractors take them. Batches are slices of the tensor (no per-image Python, no collate); on
+    CUDA each slice is copied from pinned memory without blocking, and grayscale is repeated to
+    3 channels on the device (a third of the bytes cross the bus)."""
+    cuda = device.type == "cuda"
+    for s in range(0, len(images), batch_size):
+        x = images[s:s + batch_size]
+        if cuda:
+            x = x.pin_memory().to(device, non_blocking=True)
+        yield x.expand(-1, 3, -1, -1).contiguous() if x.shape[1] == 1 else x.contiguous()
+
+
 def extract_features(images: torch.Tensor, extractor: Extractor, *, batch_size: int = 64,
                      device: torch.device | str = "cpu", progress: bool = False) -> dict[str, torch.Tensor]:
-    """{feature layer: (N, D), logits layer: (N, K)} float tensors on the CPU."""
-    from torch_fidelity.utils import get_featuresdict_from_dataset
+    """{feature layer: (N, D), logits layer: (N, K)} float tensors on the CPU.
 
+    The extractor sees the batches torch-fidelity's ``get_featuresdict_from_dataset`` would give it
+    (same values, same order); features stay on the device until the end (one copy back, no
+    per-batch synchronisation)."""
+    from tqdm import tqdm
+
+    check_uint8_images(images)
     device = torch.device(device)
     fe = extractor.create(device)
-    with torch.no_grad():
-        feats = get_featuresdict_from_dataset(UInt8Images(images), fe, batch_size, device.type == "cuda",
-                                              save_cpu_ram=True, verbose=progress)
-    return {k: v.float().cpu() for k, v in feats.items()}
+    batch_size = max(1, min(batch_size, len(images)))
+    parts: dict[str, list[torch.Tensor]] = {}
+    with torch.no_grad(), tqdm(disable=not progress, leave=False, unit="samples", total=len(images),
+                               desc="Processing samples") as bar:
+        for x in uint8_batches(images, batch_size, device):
+            for k, v in fe.convert_features_tuple_to_dict(fe(x)).items():
+                parts.setdefault(k, []).append(v)
+            bar.update(len(x))
+    return {k: torch.cat(v).float().cpu() for k, v in parts.items()}
 
 
 def reference_features(images: torch.Tensor, extractor: Extractor, *, cache: str | Path | None = None,
@@ -117,13 +146,13 @@ def frechet_distance_features(gen: np.ndarray, ref: np.ndarray, ref_stats: tuple
     nonzero eigenvalues of S1 S2 are the squared singular values of A B' (n1 x n2), so
     tr((S1 S2)^1/2) is the nuclear norm of A B'. (Such an FID is biased: N is reported beside it.)
     """
-    gen = np.asarray(gen, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    (n1, d), n2 = gen.shape, len(ref)
-    if min(n1, n2) > d:
+    (n1, d), n2 = np.shape(gen), len(ref)
+    if min(n1, n2) > d:  # the reference enters through its cached statistics alone (no float64 copy)
         mu2, s2 = ref_stats if ref_stats is not None else gaussian_stats(ref)
         mu1, s1 = gaussian_stats(gen)
         return frechet_distance(mu1, s1, mu2, s2)
+    gen = np.asarray(gen, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
     mu1, mu2 = gen.mean(0), ref.mean(0)
     a = (gen - mu1) / np.sqrt(n1 - 1)
     b = (ref - mu2) / np.sqrt(n2 - 1)
@@ -324,24 +353,35 @@ def compute_metrics(generated: torch.Tensor, reference: torch.Tensor, extractor:
     return out
 
 
+def kid_metric(gen_f: np.ndarray, ref_f: np.ndarray, o: MetricOptions) -> tuple[dict, int]:
+    """torch-fidelity's KID of the features (cubic kernel, ``o``'s subsets), and the subset size used."""
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    subset = min(o.kid_subset_size, len(gen_f), len(ref_f))
+    return kid_features_to_metric(torch.from_numpy(gen_f), torch.from_numpy(ref_f), kid_subsets=o.kid_subsets,
+                                  kid_subset_size=subset, rng_seed=o.rng_seed, verbose=False,
+                                  kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None,
+                                  kid_kernel_poly_coef0=1), subset
+
+
+def prc_metric(gen_f: np.ndarray, ref_f: np.ndarray, o: MetricOptions) -> tuple[dict, int]:
+    """torch-fidelity's precision and recall of the features (generated = input 1), and the k used."""
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    k = min(o.prc_neighborhood, len(gen_f) - 1, len(ref_f) - 1)
+    return prc_features_to_metric(torch.from_numpy(gen_f), torch.from_numpy(ref_f), prc_neighborhood=k,
+                                  prc_batch_size=10000, save_cpu_ram=True, verbose=False), k
+
+
 def _kid_and_prc(out: dict, names: dict, gen_f: np.ndarray, ref_f: np.ndarray, o: MetricOptions, common: dict,
                  bootstrap: int = 0) -> None:
     """KID and precision/recall (torch-fidelity's functions on our features) into ``out``, with
     ``bootstrap`` half-sample replicates of each (:func:`half_sample_replicates`) when > 0."""
-    from torch_fidelity.metric_kid import kid_features_to_metric
-    from torch_fidelity.metric_prc import prc_features_to_metric
-
-    n_gen, n_ref = len(gen_f), len(ref_f)
-    subset = min(o.kid_subset_size, n_gen, n_ref)
-    kid = kid_features_to_metric(torch.from_numpy(gen_f), torch.from_numpy(ref_f), kid_subsets=o.kid_subsets,
-                                 kid_subset_size=subset, rng_seed=o.rng_seed, verbose=False,
-                                 kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None,
-                                 kid_kernel_poly_coef0=1)
+    n_gen = len(gen_f)
+    kid, subset = kid_metric(gen_f, ref_f, o)
     out[names["kid"]] = {"value": kid["kernel_inception_distance_mean"], "std": kid["kernel_inception_distance_std"],
                          "subsets": o.kid_subsets, "subset_size": subset, **common}
-    k = min(o.prc_neighborhood, n_gen - 1, n_ref - 1)
-    prc = prc_features_to_metric(torch.from_numpy(gen_f), torch.from_numpy(ref_f), prc_neighborhood=k,
-                                 prc_batch_size=10000, save_cpu_ram=True, verbose=False)
+    prc, k = prc_metric(gen_f, ref_f, o)
     out[names["precision"]] = {"value": prc["precision"], "k": k, **common}
     out[names["recall"]] = {"value": prc["recall"], "k": k, **common}
     if bootstrap > 0 and n_gen >= 4:  # a half-sample of 2 has one pair for KID and one neighbour
