@@ -93,3 +93,17 @@ def test_page_renders_in_chromium_without_errors(numbers_report, tmp_path):
     header = shot[5:40, 5:600]  # the dark page header (#1d2330) is painted at the top
     assert abs(header.reshape(-1, 3).mean(0) - np.array([0x1d, 0x23, 0x30])).max() < 25
     assert shot.std() > 20  # not a blank page
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no Chromium installed (Debian package chromium; .ci/run installs it)")
+def test_the_stored_report_renders_every_section_without_errors():
+    """leaderboards/report.html (the stored fmnist, numbers, canvas-det, fidelity and sweep runs):
+    every section in the rendered DOM, no console or resource errors, galleries with images."""
+    dom, errors = dom_and_errors(ROOT / "leaderboards" / "report.html")
+    assert errors == []
+    assert section_ids(dom) == ["leaderboard", "cost", "monitor", "sweeps", "per-class", "errors", "detection",
+                                "samples"]
+    for task in ("fmnist", "numbers-10", "numbers-1000", "canvas-det", "canvas-det-sized"):
+        assert f"<h3>{task}</h3>" in dom
+    assert "Images not available" not in dom  # every gallery found its images (datasets, leaderboards/samples)
+    assert dom.count('class="sample misread"') > 50 and dom.count("<figure") > 1000
