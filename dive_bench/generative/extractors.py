@@ -246,3 +246,19 @@ def classifier_extractor(name: str, folder: Path) -> Extractor:
                      feature_layer="penultimate", logits_layer="logits",
                      metric_names={"fid": f"fd_{dataset}", "is": f"is_{dataset}", "kid": f"kid_{dataset}",
                                    "precision": f"precision_{dataset}", "recall": f"recall_{dataset}"})
+
+
+#: the last extractor network built, by (name, weights sha256, feature layer, device): a run extracts
+#: the generated set and (without a cached reference) the reference through the same network, and
+#: building it means reading and hashing its weights (Inception: 100 MB), which at small N costs
+#: more than the forward passes (benchmarks/test_bench_feature_rate.py)
+_NETWORK: dict[tuple, object] = {}
+
+
+def network(extractor: Extractor, device):
+    """``extractor.create(device)``, built once while the same extractor is asked for again."""
+    key = (extractor.name, extractor.weights_sha256, extractor.feature_layer, str(device))
+    if key not in _NETWORK:
+        _NETWORK.clear()  # one network at a time: a sweep over extractors does not pile them up
+        _NETWORK[key] = extractor.create(device)
+    return _NETWORK[key]

@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 
 from dive_bench.errors import DiveBenchError
 from dive_bench.generative.fid import frechet_distance, gaussian_stats
-from dive_bench.generative.extractors import Extractor
+from dive_bench.generative.extractors import Extractor, network
 
 CACHE_VERSION = 1
 
@@ -83,21 +83,6 @@ def uint8_batches(images: torch.Tensor, batch_size: int, device: torch.device):
         yield x.expand(-1, 3, -1, -1).contiguous() if x.shape[1] == 1 else x.contiguous()
 
 
-#: the last extractor network built, by (name, weights sha256, feature layer, device): a run extracts
-#: the generated set and (without a cached reference) the reference through the same network, and
-#: building it means reading and hashing its weights (Inception: 100 MB), which at small N costs
-#: more than the forward passes (benchmarks/test_bench_feature_rate.py)
-_NETWORK: dict[tuple, object] = {}
-
-
-def _network(extractor: Extractor, device: torch.device):
-    key = (extractor.name, extractor.weights_sha256, extractor.feature_layer, str(device))
-    if key not in _NETWORK:
-        _NETWORK.clear()  # one network at a time: a sweep over extractors does not pile them up
-        _NETWORK[key] = extractor.create(device)
-    return _NETWORK[key]
-
-
 def extract_features(images: torch.Tensor, extractor: Extractor, *, batch_size: int = 64,
                      device: torch.device | str = "cpu", progress: bool = False) -> dict[str, torch.Tensor]:
     """{feature layer: (N, D), logits layer: (N, K)} float tensors on the CPU.
@@ -109,7 +94,7 @@ def extract_features(images: torch.Tensor, extractor: Extractor, *, batch_size: 
 
     check_uint8_images(images)
     device = torch.device(device)
-    fe = _network(extractor, device)
+    fe = network(extractor, device)
     batch_size = max(1, min(batch_size, len(images)))
     parts: dict[str, list[torch.Tensor]] = {}
     with torch.no_grad(), tqdm(disable=not progress, leave=False, unit="samples", total=len(images),
