@@ -66,18 +66,15 @@ def draw_box(img: Image.Image, bbox: Sequence[float], scale: int, rgb: tuple[int
         draw.rectangle((x0, y0, x1, y1), outline=rgb, width=width)
         return
     dash = max(2, scale)
-    for start in range(x0, x1 + 1, 2 * dash):
-        end = min(start + dash - 1, x1)
-        for yy in range(y0, y0 + width):
-            draw.line((start, yy, end, yy), fill=rgb)
-        for yy in range(y1 - width + 1, y1 + 1):
-            draw.line((start, yy, end, yy), fill=rgb)
-    for start in range(y0, y1 + 1, 2 * dash):
-        end = min(start + dash - 1, y1)
-        for xx in range(x0, x0 + width):
-            draw.line((xx, start, xx, end), fill=rgb)
-        for xx in range(x1 - width + 1, x1 + 1):
-            draw.line((xx, start, xx, end), fill=rgb)
+    # each edge as dashes along its own axis: the top and bottom rows, then the left and right
+    # columns (``width`` pixels thick, inward), every other ``dash`` pixels
+    edges = [(x0, x1, rows, True) for rows in (range(y0, y0 + width), range(y1 - width + 1, y1 + 1))]
+    edges += [(y0, y1, cols, False) for cols in (range(x0, x0 + width), range(x1 - width + 1, x1 + 1))]
+    for low, high, across, horizontal in edges:
+        for start in range(low, high + 1, 2 * dash):
+            end = min(start + dash - 1, high)
+            for c in across:
+                draw.line((start, c, end, c) if horizontal else (c, start, c, end), fill=rgb)
 
 
 def png_uri(img: Image.Image | np.ndarray) -> str:
