@@ -97,7 +97,9 @@ def class_namer(run: RunResult) -> Callable[[int], str]:
     names = list(run.label_space.names or ()) or dataset_class_names(run)
     layout = run.label_space.kind == "layout"
 
-    def name(c: int) -> str:
+    def name(c: int | None) -> str:
+        if c is None:  # run.json stores null for an item the method gave no answer
+            return "no answer"
         i = int(c) - 1 if layout else int(c)
         return names[i] if 0 <= i < len(names) else str(c)
     return name

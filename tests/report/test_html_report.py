@@ -107,3 +107,16 @@ def test_the_stored_report_renders_every_section_without_errors():
         assert f"<h3>{task}</h3>" in dom
     assert "Images not available" not in dom  # every gallery found its images (datasets, leaderboards/samples)
     assert dom.count('class="sample misread"') > 50 and dom.count("<figure") > 1000
+
+
+def test_an_item_without_an_answer_is_shown_as_such(tmp_path):
+    """run.json stores null for an item a method gave no answer; its card says so (no traceback)."""
+    from dive_bench.report.html import build_report
+
+    run = json.loads((RUNS / "numbers-10-dive" / "run.json").read_text())
+    run["items"]["predictions"][0] = None
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text(json.dumps(run))
+    page = build_report([tmp_path / "run"])
+    card = re.search(r'data-item="0"[^>]*>.*?</figure>', page)
+    assert card and "said no answer" in re.sub(r"<[^>]+>", " ", card.group(0))
